@@ -100,6 +100,7 @@ type AlertRef struct {
 	Fallback    bool              `json:"fallback"`
 	Severity    Severity          `json:"severity"` // what the plan grades this alert on its own
 	Value       float64           `json:"value"`
+	Peak        float64           `json:"peak"` // the largest value reported
 	Summary     string            `json:"summary,omitempty"`
 	Count       int64             `json:"count"` // signals received
 	FirstSeen   time.Time         `json:"first_seen"`
@@ -176,6 +177,9 @@ type Notification struct {
 	// Fired and Resolved are the alerts that fired or cleared with this
 	// event, for notifiers that speak in alerts (Alertmanager webhooks).
 	Fired, Resolved []AlertRef
+	// AlertSeverity is the plan's Alertmanager "severity" label for the
+	// incident's severity: critical, error, warning or info.
+	AlertSeverity string
 }
 
 // A Notifier delivers notifications to people or systems. The Board calls it

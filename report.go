@@ -1,6 +1,13 @@
 package firebreak
 
-import "time"
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
 
 // ReportKind is the kind of report the plan asks for after an incident.
 type ReportKind string
@@ -20,52 +27,321 @@ type ActionItem struct {
 	Type        string    `json:"type,omitempty"` // "prevent", "detect" or "mitigate"
 }
 
-// Report is the written report on an incident, built from its timeline.
+// ReportInput is what only people can add to a report.
+type ReportInput struct {
+	Author      string       `json:"author,omitempty"`
+	Summary     string       `json:"summary,omitempty"` // replaces the generated summary
+	RootCause   string       `json:"root_cause,omitempty"`
+	Trigger     string       `json:"trigger,omitempty"`
+	Lessons     []string     `json:"lessons,omitempty"`
+	ActionItems []ActionItem `json:"action_items,omitempty"`
+}
+
+// Report is the written report on an incident, built from its timeline: a
+// postmortem for Fatal and Severe incidents, a report-back for General ones.
+// It renders as JSON (encoding/json) and as Markdown ([Report.Markdown]).
 type Report struct {
 	Kind        ReportKind `json:"kind"`
 	IncidentID  string     `json:"incident_id"`
 	Title       string     `json:"title"`
+	Service     string     `json:"service"`
 	GeneratedAt time.Time  `json:"generated_at"`
 	Author      string     `json:"author,omitempty"`
+	State       State      `json:"state"`
 
-	Severity     Severity                    `json:"severity"`
-	MaxSeverity  Severity                    `json:"max_severity"`
-	Level        int                         `json:"level"`
-	TimeIn       map[Severity]Duration       `json:"time_in_severity"`
-	Summary      string                      `json:"summary"`
-	Impact       Impact                      `json:"impact"`
-	Response     ResponseRecord              `json:"response"`
-	Detection    string                      `json:"detection"`
-	Isolation    []string                    `json:"isolation_and_mitigation"`
-	RootCause    string                      `json:"root_cause,omitempty"`
-	Timeline     []Entry                     `json:"timeline"`
-	Evidence     []Evidence                  `json:"evidence"`
-	Findings     []Finding                   `json:"findings"`
-	ActionItems  []ActionItem                `json:"action_items"`
-	Alerts       []AlertRef                  `json:"alerts"`
-	Extra        map[string]string           `json:"extra,omitempty"`
-	_            struct{}                    `json:"-"`
-	severityTime map[Severity]time.Duration `json:"-"`
+	Severity    Severity              `json:"severity"`
+	MaxSeverity Severity              `json:"max_severity"`
+	Level       int                   `json:"level"`
+	TimeIn      map[Severity]Duration `json:"time_in_severity"`
+	Summary     string                `json:"summary"`
+	Impact      Impact                `json:"impact"`
+	Response    ResponseRecord        `json:"response"`
+	Detection   string                `json:"detection"`
+	Isolation   []string              `json:"isolation_and_mitigation"`
+	RootCause   string                `json:"root_cause,omitempty"`
+	Trigger     string                `json:"trigger,omitempty"`
+	Timeline    []Entry               `json:"timeline"`
+	Evidence    []Evidence            `json:"evidence"`
+	Findings    []Finding             `json:"findings"`
+	Lessons     []string              `json:"lessons,omitempty"`
+	ActionItems []ActionItem          `json:"action_items"`
+	Alerts      []AlertRef            `json:"alerts"`
 }
 
 // Impact sums up what users felt.
 type Impact struct {
 	Components   []string `json:"components"`
 	CoreAffected bool     `json:"core_affected"`
-	Duration     Duration `json:"duration"` // detection to resolution (or to the report, if unresolved)
+	Duration     Duration `json:"duration"` // detection to resolution, or to the report if unresolved
 	Signals      int64    `json:"signals"`
-	PeakValue    float64  `json:"peak_value"` // the largest signal value seen, e.g. the peak burn rate
+	PeakValue    float64  `json:"peak_value"` // the largest signal value, e.g. the peak burn rate
 }
 
 // ResponseRecord says whether the plan's response deadline was met.
 type ResponseRecord struct {
-	Lead            string   `json:"lead"`
-	ResponseWithin  Duration `json:"response_within"`
-	Due             time.Time `json:"due"`
-	AcknowledgedAt  time.Time `json:"acknowledged_at,omitzero"`
-	AcknowledgedBy  string    `json:"acknowledged_by,omitempty"`
-	Met             bool      `json:"met"`
-	TimeToAck       Duration  `json:"time_to_acknowledge"`
-	TimeToMitigate  Duration  `json:"time_to_mitigate"`
-	TimeToResolve   Duration  `json:"time_to_resolve"`
+	Lead           string    `json:"lead"`
+	ResponseWithin Duration  `json:"response_within"`
+	Due            time.Time `json:"due,omitzero"`
+	AcknowledgedAt time.Time `json:"acknowledged_at,omitzero"`
+	AcknowledgedBy string    `json:"acknowledged_by,omitempty"`
+	Met            bool      `json:"met"`
+	Breached       bool      `json:"breached"`
+	EscalatedTo    string    `json:"escalated_to,omitempty"`
+	TimeToAck      Duration  `json:"time_to_acknowledge,omitempty"`
+	TimeToMitigate Duration  `json:"time_to_mitigate,omitempty"`
+	TimeToResolve  Duration  `json:"time_to_resolve,omitempty"`
+}
+
+// isolationKinds are the signals that record an isolating or mitigating
+// action taken by the SDK itself.
+var isolationKinds = []Kind{KindBreakerOpen, KindFallbackActive, KindFailover, KindLoadShed, KindDegraded, KindRollback}
+
+// BuildReport builds the report on inc under plan p, as at now. Most callers
+// use [Board.CloseWith] or [Board.IncidentReport] instead.
+func BuildReport(inc Incident, p *Plan, in ReportInput, now time.Time) *Report {
+	kind := p.Response[inc.MaxSeverity].Report
+	if kind == "" {
+		kind = ReportBack
+		if inc.MaxSeverity >= Severe {
+			kind = Postmortem
+		}
+	}
+	end := cmp.Or(inc.ResolvedAt, now)
+	r := &Report{
+		Kind: kind, IncidentID: inc.ID, Title: inc.Title, Service: inc.Service, GeneratedAt: now,
+		Author: in.Author, State: inc.State,
+		Severity: inc.Severity, MaxSeverity: inc.MaxSeverity, Level: inc.MaxSeverity.Level(),
+		TimeIn:      timeInSeverity(inc, end),
+		Timeline:    slices.Clone(inc.Timeline),
+		Evidence:    slices.Clone(inc.Evidence),
+		Findings:    slices.Clone(inc.Findings),
+		Lessons:     slices.Clone(in.Lessons),
+		ActionItems: slices.Clone(in.ActionItems),
+		Alerts:      slices.Clone(inc.Alerts),
+		RootCause:   in.RootCause,
+		Trigger:     in.Trigger,
+	}
+	if r.ActionItems == nil {
+		r.ActionItems = []ActionItem{}
+	}
+	r.Impact = Impact{Components: slices.Clone(inc.Components), CoreAffected: inc.CoreAffected, Duration: Duration(end.Sub(inc.DetectedAt))}
+	for _, a := range inc.Alerts {
+		r.Impact.Signals += a.Count
+		r.Impact.PeakValue = max(r.Impact.PeakValue, a.Peak)
+	}
+	rp := p.Response[inc.MaxSeverity]
+	r.Response = ResponseRecord{
+		Lead: rp.Lead, ResponseWithin: rp.Within, Due: inc.ResponseDue,
+		AcknowledgedAt: inc.AcknowledgedAt, AcknowledgedBy: inc.AcknowledgedBy,
+		Breached: inc.Breached, EscalatedTo: inc.EscalatedTo,
+	}
+	r.Response.Met = !inc.Breached && (inc.ResponseDue.IsZero() || (!inc.AcknowledgedAt.IsZero() && !inc.AcknowledgedAt.After(inc.ResponseDue)))
+	if !inc.AcknowledgedAt.IsZero() {
+		r.Response.TimeToAck = Duration(inc.AcknowledgedAt.Sub(inc.DetectedAt))
+	}
+	if !inc.MitigatedAt.IsZero() {
+		r.Response.TimeToMitigate = Duration(inc.MitigatedAt.Sub(inc.DetectedAt))
+	}
+	if !inc.ResolvedAt.IsZero() {
+		r.Response.TimeToResolve = Duration(inc.ResolvedAt.Sub(inc.DetectedAt))
+	}
+	if len(inc.Alerts) > 0 {
+		first := inc.Alerts[0]
+		for _, a := range inc.Alerts[1:] {
+			if a.FirstSeen.Before(first.FirstSeen) {
+				first = a
+			}
+		}
+		r.Detection = fmt.Sprintf("Detected at %s by a %s signal from %s.", inc.DetectedAt.UTC().Format(time.RFC3339), first.Kind, alertWho(&first))
+		if !inc.NotifiedAt.IsZero() {
+			r.Detection += fmt.Sprintf(" Responders were notified at %s.", inc.NotifiedAt.UTC().Format(time.RFC3339))
+		}
+	}
+	for _, a := range inc.Alerts {
+		if slices.Contains(isolationKinds, a.Kind) {
+			line := fmt.Sprintf("%s on %s", a.Kind, alertWho(&a))
+			if a.Kind == KindBreakerOpen && a.Fallback {
+				line += " (fallback serving)"
+			}
+			r.Isolation = append(r.Isolation, line)
+		}
+	}
+	for _, e := range inc.Timeline {
+		if e.Event == EventMitigated {
+			r.Isolation = append(r.Isolation, fmt.Sprintf("%s by %s at %s", e.Note, e.Actor, e.At.UTC().Format(time.RFC3339)))
+		}
+	}
+	if r.RootCause == "" && len(inc.Findings) > 0 {
+		r.RootCause = inc.Findings[len(inc.Findings)-1].SuspectedCause
+	}
+	r.Summary = in.Summary
+	if r.Summary == "" {
+		state := "is still open"
+		if !inc.ResolvedAt.IsZero() {
+			state = "was resolved after " + fmtDuration(end.Sub(inc.DetectedAt))
+		}
+		r.Summary = fmt.Sprintf("%s. A %s (level %d) incident affecting %s; it %s. The response deadline was %s.",
+			inc.Title, inc.MaxSeverity, inc.MaxSeverity.Level(), strings.Join(inc.Components, ", "), state, metOrBreached(r.Response.Met))
+	}
+	return r
+}
+
+func metOrBreached(met bool) string {
+	if met {
+		return "met"
+	}
+	return "breached"
+}
+
+func fmtDuration(d time.Duration) string { return d.Round(time.Second).String() }
+
+// timeInSeverity sums how long the incident spent at each severity.
+func timeInSeverity(inc Incident, end time.Time) map[Severity]Duration {
+	out := map[Severity]Duration{}
+	if inc.DetectedAt.IsZero() || len(inc.Timeline) == 0 {
+		return out
+	}
+	at, sev := inc.DetectedAt, inc.Timeline[0].Severity
+	for _, e := range inc.Timeline {
+		if e.At.After(end) {
+			break
+		}
+		if e.Severity != sev {
+			out[sev] += Duration(e.At.Sub(at))
+			at, sev = e.At, e.Severity
+		}
+	}
+	out[sev] += Duration(end.Sub(at))
+	for k, v := range out {
+		if v <= 0 {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// Markdown renders the report for people.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	title := "Postmortem"
+	if r.Kind == ReportBack {
+		title = "Report-back"
+	}
+	fmt.Fprintf(&b, "# %s: %s — %s\n\n", title, r.IncidentID, r.Title)
+	fmt.Fprintf(&b, "- Service: %s\n- Severity: %s (level %d), highest %s\n- State: %s\n", r.Service, r.Severity, r.Severity.Level(), r.MaxSeverity, r.State)
+	for _, s := range []Severity{Fatal, Severe, General, None} {
+		if d, ok := r.TimeIn[s]; ok {
+			fmt.Fprintf(&b, "- Time at %s: %s\n", s, fmtDuration(time.Duration(d)))
+		}
+	}
+	if r.Author != "" {
+		fmt.Fprintf(&b, "- Author: %s\n", r.Author)
+	}
+	fmt.Fprintf(&b, "\n## Summary\n\n%s\n", r.Summary)
+	fmt.Fprintf(&b, "\n## Impact\n\n- Components: %s", strings.Join(r.Impact.Components, ", "))
+	if r.Impact.CoreAffected {
+		b.WriteString(" (core affected)")
+	}
+	fmt.Fprintf(&b, "\n- Duration: %s\n- Signals: %d\n- Peak value: %.4g\n", fmtDuration(time.Duration(r.Impact.Duration)), r.Impact.Signals, r.Impact.PeakValue)
+	rr := r.Response
+	fmt.Fprintf(&b, "\n## Response\n\n- Lead: %s, to respond within %s\n", rr.Lead, fmtDuration(time.Duration(rr.ResponseWithin)))
+	if !rr.Due.IsZero() {
+		fmt.Fprintf(&b, "- Due: %s\n", rr.Due.UTC().Format(time.RFC3339))
+	}
+	if !rr.AcknowledgedAt.IsZero() {
+		fmt.Fprintf(&b, "- Acknowledged by %s at %s, after %s\n", rr.AcknowledgedBy, rr.AcknowledgedAt.UTC().Format(time.RFC3339), fmtDuration(time.Duration(rr.TimeToAck)))
+	}
+	fmt.Fprintf(&b, "- Deadline: %s", strings.ToUpper(metOrBreached(rr.Met)))
+	if rr.EscalatedTo != "" {
+		fmt.Fprintf(&b, " (escalated to %s)", rr.EscalatedTo)
+	}
+	b.WriteString("\n")
+	if rr.TimeToMitigate > 0 {
+		fmt.Fprintf(&b, "- Time to mitigate: %s\n", fmtDuration(time.Duration(rr.TimeToMitigate)))
+	}
+	if rr.TimeToResolve > 0 {
+		fmt.Fprintf(&b, "- Time to resolve: %s\n", fmtDuration(time.Duration(rr.TimeToResolve)))
+	}
+	fmt.Fprintf(&b, "\n## Detection\n\n%s\n", cmp.Or(r.Detection, "(no signal recorded)"))
+	b.WriteString("\n## Isolation and mitigation\n\n")
+	writeList(&b, r.Isolation, "(none recorded)")
+	if r.Kind == Postmortem || r.RootCause != "" {
+		fmt.Fprintf(&b, "\n## Root cause\n\n%s\n", cmp.Or(r.RootCause, "(not yet established)"))
+		if r.Trigger != "" {
+			fmt.Fprintf(&b, "\nTrigger: %s\n", r.Trigger)
+		}
+	}
+	b.WriteString("\n## Timeline\n\n| Time (UTC) | Event | Severity | State | By | Note |\n|---|---|---|---|---|---|\n")
+	for _, e := range r.Timeline {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Event, e.Severity, e.State, e.Actor, mdCell(e.Note))
+	}
+	b.WriteString("\n## Evidence\n\n")
+	var ev []string
+	for _, e := range r.Evidence {
+		line := fmt.Sprintf("%s from %s", e.Kind, cmp.Or(e.Source, "unknown"))
+		if len(e.TraceIDs) > 0 {
+			line += ": traces " + strings.Join(e.TraceIDs, ", ")
+		}
+		if len(e.Metrics) > 0 {
+			keys := slices.Sorted(maps.Keys(e.Metrics))
+			parts := make([]string, 0, len(keys))
+			for _, k := range keys {
+				parts = append(parts, fmt.Sprintf("%s=%.4g", k, e.Metrics[k]))
+			}
+			line += ": " + strings.Join(parts, ", ")
+		}
+		if e.Note != "" {
+			line += " — " + e.Note
+		}
+		ev = append(ev, line)
+	}
+	writeList(&b, ev, "(none collected)")
+	b.WriteString("\n## Findings\n\n")
+	var fs []string
+	for _, f := range r.Findings {
+		line := fmt.Sprintf("%s (%s, %s)", f.Hypothesis, f.Author, f.At.UTC().Format(time.RFC3339))
+		if f.SuspectedCause != "" {
+			line += "; suspected cause: " + f.SuspectedCause
+		}
+		if f.NextSteps != "" {
+			line += "; next: " + f.NextSteps
+		}
+		fs = append(fs, line)
+	}
+	writeList(&b, fs, "(no preliminary conclusion recorded)")
+	if len(r.Lessons) > 0 {
+		b.WriteString("\n## Lessons\n\n")
+		writeList(&b, r.Lessons, "")
+	}
+	b.WriteString("\n## Action items\n\n")
+	var ai []string
+	for _, a := range r.ActionItems {
+		line := a.Description
+		if a.Type != "" {
+			line = "[" + a.Type + "] " + line
+		}
+		if a.Owner != "" {
+			line += " — " + a.Owner
+		}
+		if !a.Due.IsZero() {
+			line += ", due " + a.Due.UTC().Format("2006-01-02")
+		}
+		ai = append(ai, line)
+	}
+	writeList(&b, ai, "(none yet)")
+	return b.String()
+}
+
+func writeList(b *strings.Builder, items []string, empty string) {
+	if len(items) == 0 {
+		b.WriteString(empty + "\n")
+		return
+	}
+	for _, it := range items {
+		b.WriteString("- " + it + "\n")
+	}
+}
+
+func mdCell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }

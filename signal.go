@@ -1,7 +1,10 @@
 package firebreak
 
 import (
+	"fmt"
 	"time"
+
+	"github.com/firebreak-go/firebreak/internal/fingerprint"
 )
 
 // Kind names what a sensor saw. Kinds are a small, documented set so that
@@ -134,3 +137,11 @@ func (f ReporterFunc) Report(s Signal) { f(s) }
 
 // Discard is a Reporter that drops every signal.
 var Discard Reporter = ReporterFunc(func(Signal) {})
+
+// Fingerprint returns the Alertmanager fingerprint of a label set: FNV-1a 64
+// over the labels sorted by name, as 16 hex digits. It equals what
+// Alertmanager and Prometheus compute for the same labels, so deduplication
+// agrees across them.
+func Fingerprint(labels map[string]string) string {
+	return fmt.Sprintf("%016x", fingerprint.Map(labels))
+}

@@ -1,0 +1,1221 @@
+package firebreak
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/firebreak-go/firebreak/internal/fingerprint"
+)
+
+// Errors returned by Board actions. Match them with errors.Is.
+var (
+	// ErrNotFound: no incident has that ID (or it has been evicted).
+	ErrNotFound = errors.New("firebreak: incident not found")
+	// ErrTransition: the action does not apply to the incident's state.
+	ErrTransition = errors.New("firebreak: action not allowed in this state")
+	// ErrClosed: the Board has been closed.
+	ErrClosed = errors.New("firebreak: board closed")
+)
+
+const (
+	traceRing        = 8
+	systemActor      = "firebreak"
+	omittedNote      = "timeline full: later routine entries omitted"
+	defaultQueue     = 256
+	defaultRetention = 1000
+	defaultMaxAlerts = 10000
+	defaultTimeline  = 500
+)
+
+// Board is the incident engine and the default [Reporter]. It fingerprints
+// signals as Alertmanager does, so that signals with the same identity are one
+// alert; groups alerts into incidents by (service, fault domain); grades them
+// with the [Plan]; runs the lifecycle and the response deadlines; and hands
+// notifications to its notifiers off the caller's path.
+//
+// NewBoard starts nothing. [Board.Start] starts the timer loop (group wait,
+// deadlines, escalation, resolution) and one delivery goroutine per notifier;
+// [Board.Close] flushes and stops them. A Board is safe for concurrent use.
+// Report never blocks and, for a signal that repeats an already-open alert,
+// does not allocate.
+type Board struct {
+	service   string
+	env       string
+	plan      *Plan
+	retention int
+	maxAlerts int
+	maxLines  int
+	logger    *slog.Logger
+	queues    []*queue
+	known     []string // components listed with WithComponents
+
+	received  atomic.Int64
+	invalid   atomic.Int64
+	overflow  atomic.Int64
+	suppress  atomic.Int64
+	kick      chan struct{}
+	startOnce sync.Once
+	closeOnce sync.Once
+	done      chan struct{}
+	loopDone  chan struct{}
+	started   atomic.Bool
+
+	mu        sync.Mutex // guards everything below
+	alerts    map[uint64]*alert
+	incidents map[string]*incident // by ID
+	byGroup   map[string]*incident // the incident each group key attaches to
+	finished  []*incident          // resolved or closed, oldest first, for retention
+	seq       int
+	closed    bool
+}
+
+var _ Reporter = (*Board)(nil)
+
+type alert struct {
+	fp       uint64
+	ref      AlertRef
+	inc      *incident
+	traces   [traceRing]string
+	traceN   int
+	peak     float64
+	evidence bool // metrics evidence taken for the current firing
+}
+
+type incident struct {
+	Incident
+	alerts      []*alert
+	notifyAt    time.Time // end of group wait; zero once notified
+	clearSince  time.Time // when the last firing alert cleared; zero while any fires
+	ackSeverity Severity  // severity at acknowledgement; -1 if none
+	renotifyAt  time.Time
+	persisted   map[int]bool // persistence rules already applied
+	spread      bool
+	omitted     int
+	stateBefore State // state before resolution, for reopen
+}
+
+// BoardOption configures a Board.
+type BoardOption interface{ applyBoard(*boardConfig) }
+
+type boardConfig struct {
+	plan      *Plan
+	env       string
+	retention int
+	maxAlerts int
+	maxLines  int
+	queueSize int
+	logger    *slog.Logger
+	notifiers []Notifier
+	known     []string
+}
+
+type boardOptionFunc func(*boardConfig)
+
+func (f boardOptionFunc) applyBoard(c *boardConfig) { f(c) }
+
+// WithPlan sets the emergency plan. Default: [DefaultPlan]().
+func WithPlan(p *Plan) BoardOption { return boardOptionFunc(func(c *boardConfig) { c.plan = p }) }
+
+// WithEnv sets the "env" label of every alert, e.g. "prod". Default: none.
+func WithEnv(env string) BoardOption { return boardOptionFunc(func(c *boardConfig) { c.env = env }) }
+
+// WithNotifier adds a notifier. Each notifier gets its own bounded queue and
+// delivery goroutine. Default: none.
+func WithNotifier(n Notifier) BoardOption {
+	return boardOptionFunc(func(c *boardConfig) { c.notifiers = append(c.notifiers, n) })
+}
+
+// WithQueueSize bounds each notifier's queue; a notification that finds it
+// full is dropped and counted in [BoardStats]. Default: 256.
+func WithQueueSize(n int) BoardOption {
+	return boardOptionFunc(func(c *boardConfig) { c.queueSize = n })
+}
+
+// WithRetention bounds how many resolved and closed incidents are kept; the
+// oldest are forgotten first. Default: 1000.
+func WithRetention(n int) BoardOption { return boardOptionFunc(func(c *boardConfig) { c.retention = n }) }
+
+// WithMaxAlerts bounds how many distinct alerts the board tracks; a signal
+// that would make a new alert beyond it is dropped and counted. Default: 10000.
+func WithMaxAlerts(n int) BoardOption { return boardOptionFunc(func(c *boardConfig) { c.maxAlerts = n }) }
+
+// WithTimelineLimit bounds the entries of one incident's timeline; past it,
+// routine signal entries are omitted and counted, while state and severity
+// changes are always kept. Default: 500.
+func WithTimelineLimit(n int) BoardOption {
+	return boardOptionFunc(func(c *boardConfig) { c.maxLines = n })
+}
+
+// WithLogger sets where the board logs notifier failures. Default:
+// slog.Default().
+func WithLogger(l *slog.Logger) BoardOption { return boardOptionFunc(func(c *boardConfig) { c.logger = l }) }
+
+// WithComponents names components that the public status lists even before
+// they report anything.
+func WithComponents(names ...string) BoardOption {
+	return boardOptionFunc(func(c *boardConfig) { c.known = append(c.known, names...) })
+}
+
+// NewBoard returns a board for the named service. It validates the plan and
+// the options and starts no goroutines.
+func NewBoard(service string, opts ...BoardOption) (*Board, error) {
+	cfg := boardConfig{retention: defaultRetention, maxAlerts: defaultMaxAlerts, maxLines: defaultTimeline, queueSize: defaultQueue}
+	for _, o := range opts {
+		o.applyBoard(&cfg)
+	}
+	var errs []error
+	if service == "" {
+		errs = append(errs, errors.New("firebreak: NewBoard: service name is required"))
+	}
+	if cfg.plan == nil {
+		cfg.plan = DefaultPlan()
+	} else if err := cfg.plan.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.retention < 1 {
+		errs = append(errs, fmt.Errorf("firebreak: WithRetention: must be at least 1, got %d", cfg.retention))
+	}
+	if cfg.maxAlerts < 1 {
+		errs = append(errs, fmt.Errorf("firebreak: WithMaxAlerts: must be at least 1, got %d", cfg.maxAlerts))
+	}
+	if cfg.maxLines < 10 {
+		errs = append(errs, fmt.Errorf("firebreak: WithTimelineLimit: must be at least 10, got %d", cfg.maxLines))
+	}
+	if cfg.queueSize < 1 {
+		errs = append(errs, fmt.Errorf("firebreak: WithQueueSize: must be at least 1, got %d", cfg.queueSize))
+	}
+	for i, n := range cfg.notifiers {
+		if n == nil {
+			errs = append(errs, fmt.Errorf("firebreak: WithNotifier: notifier %d is nil", i))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	b := &Board{
+		service:   service,
+		env:       cfg.env,
+		plan:      cfg.plan.Clone(),
+		retention: cfg.retention,
+		maxAlerts: cfg.maxAlerts,
+		maxLines:  cfg.maxLines,
+		logger:    cfg.logger,
+		known:     slices.Clone(cfg.known),
+		kick:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+		loopDone:  make(chan struct{}),
+		alerts:    make(map[uint64]*alert),
+		incidents: make(map[string]*incident),
+		byGroup:   make(map[string]*incident),
+	}
+	for _, n := range cfg.notifiers {
+		b.queues = append(b.queues, newQueue(n, cfg.queueSize))
+	}
+	return b, nil
+}
+
+// Plan returns a copy of the board's plan.
+func (b *Board) Plan() *Plan { return b.plan.Clone() }
+
+// Service returns the service name the board was made for.
+func (b *Board) Service() string { return b.service }
+
+// Start starts the timer loop and the notifiers' delivery goroutines. It
+// returns at once; calling it again does nothing.
+func (b *Board) Start() {
+	b.startOnce.Do(func() {
+		b.started.Store(true)
+		for _, q := range b.queues {
+			q.start(b.logger)
+		}
+		go b.loop()
+	})
+}
+
+// Close stops the timer loop and delivers the notifications still queued
+// within ctx's deadline; what is left when ctx ends is dropped and counted.
+// It waits for every goroutine the board started and returns ctx.Err() if the
+// queues could not be flushed in time. Report after Close is ignored. Close
+// is idempotent.
+func (b *Board) Close(ctx context.Context) error {
+	var err error
+	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		b.closed = true
+		b.mu.Unlock()
+		close(b.done)
+		if b.started.Load() {
+			<-b.loopDone
+		}
+		for _, q := range b.queues {
+			if e := q.close(ctx); e != nil && err == nil {
+				err = e
+			}
+		}
+	})
+	return err
+}
+
+// kickLoop wakes the timer loop to recompute its next wake-up.
+func (b *Board) kickLoop() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (b *Board) loop() {
+	defer close(b.loopDone)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		b.mu.Lock()
+		notes := b.advanceLocked(now)
+		next := b.nextWakeLocked(now)
+		b.mu.Unlock()
+		b.dispatch(notes)
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(next.Sub(now), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-b.kick:
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		case <-b.done:
+			return
+		}
+	}
+}
+
+// Report takes a signal. It never blocks: notifications are queued for the
+// notifiers' goroutines. A signal with an invalid Kind is counted and
+// dropped.
+func (b *Board) Report(s Signal) {
+	b.received.Add(1)
+	if !s.Kind.Valid() {
+		b.invalid.Add(1)
+		return
+	}
+	if s.Time.IsZero() {
+		s.Time = time.Now()
+	}
+	fp := b.fingerprint(&s)
+
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	a := b.alerts[fp]
+	if a != nil && a.inc != nil && a.ref.Firing == s.Firing && s.Firing && a.ref.Fallback == s.Fallback &&
+		a.inc.State.Open() && a.ref.Value == s.Value {
+		// Fast path: the alert fires again, nothing changed.
+		a.touch(&s)
+		b.mu.Unlock()
+		return
+	}
+	notes := b.reportSlowLocked(a, fp, &s)
+	b.mu.Unlock()
+	b.dispatch(notes)
+	b.kickLoop()
+}
+
+func (a *alert) touch(s *Signal) {
+	a.ref.Count++
+	a.ref.LastSeen = s.Time
+	for _, id := range s.TraceIDs {
+		a.traces[a.traceN%traceRing] = id
+		a.traceN++
+	}
+	if s.Value > a.peak {
+		a.peak = s.Value
+	}
+}
+
+// fingerprint computes the alert identity of s without allocating: the kind's
+// alert name, service, env, component, dependency and the signal's labels.
+func (b *Board) fingerprint(s *Signal) uint64 {
+	var buf [16]fingerprint.Label
+	l := buf[:0]
+	l = append(l,
+		fingerprint.Label{Name: "alertname", Value: s.Kind.AlertName()},
+		fingerprint.Label{Name: "service", Value: b.service},
+		fingerprint.Label{Name: "env", Value: b.env},
+		fingerprint.Label{Name: "component", Value: s.Component},
+		fingerprint.Label{Name: "dependency", Value: s.Dependency},
+	)
+	for k, v := range s.Labels {
+		switch k {
+		case "alertname", "service", "env", "component", "dependency", "severity":
+			continue // reserved: set by the board
+		}
+		l = append(l, fingerprint.Label{Name: k, Value: v})
+	}
+	return fingerprint.Sum(l)
+}
+
+func (b *Board) alertLabels(s *Signal) map[string]string {
+	m := make(map[string]string, 5+len(s.Labels))
+	for k, v := range s.Labels {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	m["alertname"] = s.Kind.AlertName()
+	m["service"] = b.service
+	set := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		} else {
+			delete(m, k)
+		}
+	}
+	set("env", b.env)
+	set("component", s.Component)
+	set("dependency", s.Dependency)
+	delete(m, "severity")
+	return m
+}
+
+func (b *Board) groupKey(s *Signal) (key, domain string) {
+	domain = cmp.Or(s.Dependency, s.Component, "unknown")
+	m := map[string]string{"service": b.service, "fault_domain": domain}
+	if b.env != "" {
+		m["env"] = b.env
+	}
+	return "{}:" + fingerprint.String(m), domain
+}
+
+func (b *Board) reportSlowLocked(a *alert, fp uint64, s *Signal) []Notification {
+	now := s.Time
+	sev := b.plan.Classify(s)
+	if a == nil {
+		if !s.Firing {
+			return nil // a clear for an alert we never saw firing
+		}
+		if len(b.alerts) >= b.maxAlerts {
+			b.overflow.Add(1)
+			return nil
+		}
+		a = &alert{fp: fp}
+		a.ref = AlertRef{
+			Fingerprint: fmt.Sprintf("%016x", fp),
+			Kind:        s.Kind, Component: s.Component, Dependency: s.Dependency, Tier: s.Tier,
+			Labels: b.alertLabels(s), FirstSeen: now,
+		}
+		b.alerts[fp] = a
+	}
+	wasFiring := a.ref.Firing
+	a.ref.Firing = s.Firing
+	a.ref.Fallback = s.Fallback
+	a.ref.Value = s.Value
+	a.ref.Severity = sev
+	a.ref.Tier = s.Tier
+	if s.Summary != "" {
+		a.ref.Summary = s.Summary
+	}
+	a.touch(s)
+
+	if !s.Firing {
+		if !wasFiring || a.inc == nil {
+			return nil
+		}
+		a.ref.ClearedAt = now
+		a.evidence = false
+		return b.clearedLocked(a, now)
+	}
+
+	inc := a.inc
+	var notes []Notification
+	// Attach to the group's incident, reopening a recently resolved one, or
+	// start a new incident.
+	if inc == nil || inc.State == Closed || (inc.State == Resolved && !b.reopenable(inc, now)) {
+		if inc != nil {
+			inc.removeAlert(a)
+		}
+		key, domain := b.groupKey(s)
+		inc = b.byGroup[key]
+		if inc != nil && (inc.State == Closed || (inc.State == Resolved && !b.reopenable(inc, now))) {
+			inc = nil
+		}
+		if inc == nil {
+			inc = b.newIncidentLocked(key, domain, now)
+		}
+	}
+	if inc.State == Resolved {
+		notes = append(notes, b.reopenLocked(inc, now))
+	}
+	joined := a.inc != inc
+	if joined {
+		a.inc = inc
+		b.attachLocked(inc, a, now)
+	} else if !wasFiring {
+		a.ref.ClearedAt = time.Time{}
+		b.lineLocked(inc, now, EventSignal, systemActor, fmt.Sprintf("%s fires again for %s", a.ref.Kind, alertWho(&a.ref)), false)
+	}
+	inc.clearSince = time.Time{}
+	if !a.evidence && (len(s.Metrics) > 0 || len(s.TraceIDs) > 0) {
+		a.evidence = true
+		inc.Evidence = append(inc.Evidence, Evidence{At: now, Kind: "signal", Source: string(s.Kind) + " " + alertWho(&a.ref),
+			TraceIDs: slices.Clone(s.TraceIDs), Metrics: maps.Clone(s.Metrics), Note: s.Summary})
+	}
+	notes = append(notes, b.regradeLocked(inc, a, joined, now)...)
+	if joined && !inc.notified() {
+		return notes
+	}
+	if joined || !wasFiring {
+		notes = append(notes, b.noteLocked(inc, EventSignal, now, []*alert{a}, nil))
+	}
+	return notes
+}
+
+func alertWho(r *AlertRef) string {
+	if r.Dependency != "" {
+		return r.Component + " → " + r.Dependency
+	}
+	return r.Component
+}
+
+func (b *Board) reopenable(inc *incident, now time.Time) bool {
+	return now.Sub(inc.ResolvedAt) < time.Duration(b.plan.Timers.ReopenWindow)
+}
+
+func (inc *incident) notified() bool { return !inc.NotifiedAt.IsZero() }
+
+func (inc *incident) removeAlert(a *alert) {
+	inc.alerts = slices.DeleteFunc(inc.alerts, func(x *alert) bool { return x == a })
+}
+
+func (b *Board) newIncidentLocked(key, domain string, now time.Time) *incident {
+	b.seq++
+	inc := &incident{ackSeverity: -1, persisted: map[int]bool{}}
+	inc.Incident = Incident{
+		ID:          fmt.Sprintf("INC-%04d", b.seq),
+		Service:     b.service,
+		Env:         b.env,
+		FaultDomain: domain,
+		GroupKey:    key,
+		State:       Detected,
+		DetectedAt:  now,
+	}
+	inc.notifyAt = now.Add(time.Duration(b.plan.Timers.GroupWait))
+	b.incidents[inc.ID] = inc
+	b.byGroup[key] = inc
+	return inc
+}
+
+func (b *Board) attachLocked(inc *incident, a *alert, now time.Time) {
+	hadCore := inc.CoreAffected
+	first := len(inc.alerts) == 0
+	inc.alerts = append(inc.alerts, a)
+	if inc.Title == "" {
+		inc.Title = fmt.Sprintf("%s: %s", a.ref.Kind.AlertName(), alertWho(&a.ref))
+	}
+	if !slices.Contains(inc.Components, a.ref.Component) {
+		inc.Components = append(inc.Components, a.ref.Component)
+		slices.Sort(inc.Components)
+	}
+	if a.ref.Tier == Core {
+		inc.CoreAffected = true
+	}
+	b.lineLocked(inc, now, EventSignal, systemActor, fmt.Sprintf("%s from %s (%s tier), graded %s", a.ref.Kind, alertWho(&a.ref), a.ref.Tier, a.ref.Severity), false)
+	_ = first
+	_ = hadCore
+}
+
+// regradeLocked raises the incident's severity to what its alerts and the
+// escalation rules demand. Severity never falls here.
+func (b *Board) regradeLocked(inc *incident, a *alert, joined bool, now time.Time) []Notification {
+	var notes []Notification
+	target, reason := a.ref.Severity, fmt.Sprintf("%s graded %s by the plan", a.ref.Kind, a.ref.Severity)
+	esc := b.plan.Escalation
+	if joined && len(inc.alerts) > 1 {
+		if esc.CoreJoins && a.ref.Tier == Core && !coreBefore(inc, a) {
+			if up := min(max(inc.Severity, target)+1, Fatal); up > target {
+				target, reason = up, fmt.Sprintf("core component %s joined", a.ref.Component)
+			}
+		}
+		if n := esc.SpreadComponents; n > 0 && !inc.spread && len(inc.Components) >= n {
+			inc.spread = true
+			limit := Severe
+			if inc.CoreAffected {
+				limit = Fatal
+			}
+			if up := min(max(inc.Severity, target)+1, limit); up > target {
+				target, reason = up, fmt.Sprintf("spread to %d components", len(inc.Components))
+			}
+		}
+	}
+	if esc.RollbackFailed && a.ref.Kind == KindRollbackFailed {
+		if up := min(max(inc.Severity, target)+1, Fatal); up > target {
+			target, reason = up, "rollback failed"
+		}
+	}
+	if target > inc.Severity {
+		if n, ok := b.escalateLocked(inc, target, reason, now); ok {
+			notes = append(notes, n)
+		}
+	}
+	return notes
+}
+
+func coreBefore(inc *incident, a *alert) bool {
+	for _, x := range inc.alerts {
+		if x != a && x.ref.Tier == Core {
+			return true
+		}
+	}
+	return false
+}
+
+// escalateLocked raises severity to sev. It returns a notification when the
+// incident has already been announced.
+func (b *Board) escalateLocked(inc *incident, sev Severity, reason string, now time.Time) (Notification, bool) {
+	from := inc.Severity
+	first := inc.ResponseDue.IsZero() && from == None && len(inc.Timeline) <= 1
+	inc.Severity = sev
+	inc.MaxSeverity = max(inc.MaxSeverity, sev)
+	rp := b.plan.Response[sev]
+	inc.Level = sev.Level()
+	inc.Lead = rp.Lead
+	within := time.Duration(rp.Within)
+	switch {
+	case inc.ackSeverity < 0:
+		// Never acknowledged: the deadline counts from detection, and a worse
+		// severity can only bring it forward.
+		due := inc.DetectedAt.Add(within)
+		if !inc.ResponseDue.IsZero() && inc.ResponseDue.Before(due) {
+			due = inc.ResponseDue
+		}
+		if inc.ResponseDue.IsZero() || due.Before(inc.ResponseDue) {
+			inc.ResponseDue = due
+		}
+		if due.After(now) {
+			inc.Breached = false
+		}
+	case inc.ackSeverity < sev:
+		// Acknowledged at a lower level: the new level's lead must take it.
+		inc.ResponseDue = now.Add(within)
+		inc.Breached = false
+		inc.EscalatedTo = ""
+	}
+	if rp.RenotifyEvery > 0 && inc.ackSeverity < sev {
+		inc.renotifyAt = now.Add(time.Duration(rp.RenotifyEvery))
+	}
+	if first {
+		b.lineLocked(inc, now, EventEscalated, systemActor, fmt.Sprintf("graded %s (level %d): %s; response due by %s", sev, sev.Level(), reason, inc.ResponseDue.Format(time.RFC3339)), true)
+	} else {
+		b.lineLocked(inc, now, EventEscalated, systemActor, fmt.Sprintf("%s → %s: %s", from, sev, reason), true)
+	}
+	if !inc.notified() {
+		return Notification{}, false
+	}
+	return b.noteLocked(inc, EventEscalated, now, nil, nil), true
+}
+
+func (b *Board) clearedLocked(a *alert, now time.Time) []Notification {
+	inc := a.inc
+	b.lineLocked(inc, now, EventSignal, systemActor, fmt.Sprintf("%s cleared for %s", a.ref.Kind, alertWho(&a.ref)), false)
+	for _, x := range inc.alerts {
+		if x.ref.Firing {
+			if inc.notified() {
+				return []Notification{b.noteLocked(inc, EventSignal, now, nil, []*alert{a})}
+			}
+			return nil
+		}
+	}
+	if !inc.notified() && inc.State == Detected {
+		// Everything cleared within the group wait: a flap. Nobody hears of it.
+		b.suppress.Add(1)
+		b.forgetLocked(inc)
+		return nil
+	}
+	inc.clearSince = now
+	if inc.State.Open() {
+		return []Notification{b.noteLocked(inc, EventSignal, now, nil, []*alert{a})}
+	}
+	return nil
+}
+
+func (b *Board) forgetLocked(inc *incident) {
+	for _, a := range inc.alerts {
+		if a.inc == inc {
+			delete(b.alerts, a.fp)
+		}
+	}
+	delete(b.incidents, inc.ID)
+	if b.byGroup[inc.GroupKey] == inc {
+		delete(b.byGroup, inc.GroupKey)
+	}
+}
+
+func (b *Board) reopenLocked(inc *incident, now time.Time) Notification {
+	inc.State = cmp.Or(min(inc.stateBefore, Acknowledged), Detected)
+	if inc.State == Detected {
+		inc.ackSeverity = -1
+	}
+	inc.ResolvedAt = time.Time{}
+	inc.ReopenCount++
+	inc.clearSince = time.Time{}
+	b.finished = slices.DeleteFunc(b.finished, func(x *incident) bool { return x == inc })
+	b.lineLocked(inc, now, EventReopened, systemActor, fmt.Sprintf("signals fired again within the reopen window (reopen %d)", inc.ReopenCount), true)
+	return b.noteLocked(inc, EventReopened, now, nil, nil)
+}
+
+// lineLocked appends a timeline entry. Routine entries (important=false)
+// are omitted once the timeline is full.
+func (b *Board) lineLocked(inc *incident, now time.Time, ev Event, actor, note string, important bool) {
+	if !important && len(inc.Timeline) >= b.maxLines {
+		inc.omitted++
+		return
+	}
+	inc.Timeline = append(inc.Timeline, Entry{At: now, Event: ev, Actor: actor, Severity: inc.Severity, State: inc.State, Note: note})
+}
+
+// advanceLocked runs the timers that are due at now and returns the
+// notifications they cause.
+func (b *Board) advanceLocked(now time.Time) []Notification {
+	var notes []Notification
+	for _, inc := range b.incidents {
+		if !inc.notifyAt.IsZero() && !now.Before(inc.notifyAt) {
+			inc.notifyAt = time.Time{}
+			inc.NotifiedAt = now
+			b.lineLocked(inc, now, EventDetected, systemActor, fmt.Sprintf("announced at %s (level %d), %s to respond by %s", inc.Severity, inc.Level, inc.Lead, inc.ResponseDue.Format(time.RFC3339)), true)
+			notes = append(notes, b.noteLocked(inc, EventDetected, now, inc.firing(), nil))
+		}
+		if !inc.State.Open() {
+			continue
+		}
+		unacked := inc.ackSeverity < inc.Severity && inc.Severity > None
+		if unacked && inc.notified() && !inc.Breached && !inc.ResponseDue.IsZero() && !now.Before(inc.ResponseDue) {
+			inc.Breached = true
+			inc.EscalatedTo = b.plan.Response[inc.Severity].EscalateTo
+			b.lineLocked(inc, now, EventBreached, systemActor, fmt.Sprintf("no acknowledgement within %s: escalated to %s", time.Duration(b.plan.Response[inc.Severity].Within), inc.EscalatedTo), true)
+			notes = append(notes, b.noteLocked(inc, EventBreached, now, nil, nil))
+		}
+		if unacked && inc.notified() && !inc.renotifyAt.IsZero() && !now.Before(inc.renotifyAt) {
+			every := time.Duration(b.plan.Response[inc.Severity].RenotifyEvery)
+			if every > 0 {
+				for !inc.renotifyAt.After(now) {
+					inc.renotifyAt = inc.renotifyAt.Add(every)
+				}
+				notes = append(notes, b.noteLocked(inc, EventRenotify, now, nil, nil))
+			} else {
+				inc.renotifyAt = time.Time{}
+			}
+		}
+		if inc.State != Mitigated {
+			for i, pr := range b.plan.Escalation.Persistence {
+				if !inc.persisted[i] && inc.Severity == pr.From && !now.Before(inc.DetectedAt.Add(time.Duration(pr.After))) {
+					inc.persisted[i] = true
+					reason := fmt.Sprintf("not mitigated %s after detection", time.Duration(pr.After))
+					if n, ok := b.escalateLocked(inc, pr.To, reason, now); ok {
+						notes = append(notes, n)
+					}
+				}
+			}
+		}
+		if !inc.clearSince.IsZero() && !now.Before(inc.clearSince.Add(time.Duration(b.plan.Timers.ResolveHoldDown))) {
+			b.resolveLocked(inc, now, systemActor, fmt.Sprintf("all signals clear for %s", time.Duration(b.plan.Timers.ResolveHoldDown)))
+			notes = append(notes, b.noteLocked(inc, EventResolved, now, nil, nil))
+		}
+	}
+	// Resolved incidents leave their group once the reopen window passes.
+	for key, inc := range b.byGroup {
+		if inc.State == Closed || (inc.State == Resolved && !b.reopenable(inc, now)) {
+			delete(b.byGroup, key)
+		}
+	}
+	return notes
+}
+
+func (b *Board) resolveLocked(inc *incident, now time.Time, actor, note string) {
+	inc.stateBefore = inc.State
+	inc.State = Resolved
+	inc.ResolvedAt = now
+	inc.clearSince = time.Time{}
+	inc.notifyAt = time.Time{}
+	for _, a := range inc.alerts {
+		if a.ref.Firing {
+			a.ref.Firing = false
+			a.ref.ClearedAt = now
+		}
+	}
+	b.lineLocked(inc, now, EventResolved, actor, note, true)
+	b.finished = append(b.finished, inc)
+	b.evictLocked()
+}
+
+func (b *Board) evictLocked() {
+	for len(b.finished) > b.retention {
+		old := b.finished[0]
+		b.finished = b.finished[1:]
+		b.forgetLocked(old)
+	}
+}
+
+// nextWakeLocked returns the earliest time after now that a timer is due, or
+// zero. Everything due at or before now was handled by advanceLocked.
+func (b *Board) nextWakeLocked(now time.Time) time.Time {
+	var next time.Time
+	consider := func(t time.Time) {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, inc := range b.incidents {
+		consider(inc.notifyAt)
+		if inc.State == Resolved {
+			consider(inc.ResolvedAt.Add(time.Duration(b.plan.Timers.ReopenWindow)))
+		}
+		if !inc.State.Open() {
+			continue
+		}
+		if inc.ackSeverity < inc.Severity && inc.Severity > None {
+			if !inc.Breached {
+				consider(inc.ResponseDue)
+			}
+			consider(inc.renotifyAt)
+		}
+		if inc.State != Mitigated {
+			for i, pr := range b.plan.Escalation.Persistence {
+				if !inc.persisted[i] && inc.Severity == pr.From {
+					consider(inc.DetectedAt.Add(time.Duration(pr.After)))
+				}
+			}
+		}
+		if !inc.clearSince.IsZero() {
+			consider(inc.clearSince.Add(time.Duration(b.plan.Timers.ResolveHoldDown)))
+		}
+	}
+	return next
+}
+
+func (inc *incident) firing() []*alert {
+	var out []*alert
+	for _, a := range inc.alerts {
+		if a.ref.Firing {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// snapshot copies the incident for use outside the lock.
+func (inc *incident) snapshot() Incident {
+	s := inc.Incident
+	s.Components = slices.Clone(inc.Components)
+	s.Timeline = slices.Clone(inc.Timeline)
+	if inc.omitted > 0 {
+		s.Timeline = append(s.Timeline, Entry{At: s.Timeline[len(s.Timeline)-1].At, Event: EventSignal, Actor: systemActor,
+			Severity: inc.Severity, State: inc.State, Note: fmt.Sprintf("%s (%d)", omittedNote, inc.omitted)})
+	}
+	s.Evidence = slices.Clone(inc.Evidence)
+	s.Findings = slices.Clone(inc.Findings)
+	s.Alerts = make([]AlertRef, 0, len(inc.alerts))
+	for _, a := range inc.alerts {
+		s.Alerts = append(s.Alerts, a.snapshot())
+	}
+	if len(s.Alerts) > 0 {
+		if ids := inc.traceIDs(); len(ids) > 0 {
+			s.Evidence = append(s.Evidence, Evidence{At: s.Alerts[0].LastSeen, Kind: "trace", Source: "recent failing requests", TraceIDs: ids})
+		}
+	}
+	if inc.Report != nil {
+		r := *inc.Report
+		s.Report = &r
+	}
+	return s
+}
+
+func (a *alert) snapshot() AlertRef {
+	r := a.ref
+	r.Peak = a.peak
+	r.Labels = maps.Clone(a.ref.Labels)
+	return r
+}
+
+func (inc *incident) traceIDs() []string {
+	var ids []string
+	for _, a := range inc.alerts {
+		n := min(a.traceN, traceRing)
+		for i := range n {
+			id := a.traces[(a.traceN-n+i)%traceRing]
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
+func (b *Board) noteLocked(inc *incident, ev Event, now time.Time, fired, resolved []*alert) Notification {
+	n := Notification{Event: ev, At: now, Incident: inc.snapshot(), AlertSeverity: b.plan.Response[inc.Severity].AlertSeverity}
+	for _, a := range fired {
+		n.Fired = append(n.Fired, a.snapshot())
+	}
+	for _, a := range resolved {
+		n.Resolved = append(n.Resolved, a.snapshot())
+	}
+	return n
+}
+
+func (b *Board) dispatch(notes []Notification) {
+	for _, n := range notes {
+		for _, q := range b.queues {
+			q.push(n)
+		}
+	}
+}
+
+// Filter selects incidents in [Board.List]. Zero fields match everything.
+type Filter struct {
+	States      []State  // any of these states
+	MinSeverity Severity // at least this severity
+	Component   string   // affecting this component
+	OpenOnly    bool     // detected, acknowledged or mitigated
+}
+
+// List returns snapshots of the incidents that match f, newest first.
+func (b *Board) List(f Filter) []Incident {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []Incident
+	for _, inc := range b.incidents {
+		if len(f.States) > 0 && !slices.Contains(f.States, inc.State) {
+			continue
+		}
+		if f.OpenOnly && !inc.State.Open() {
+			continue
+		}
+		if inc.Severity < f.MinSeverity {
+			continue
+		}
+		if f.Component != "" && !slices.Contains(inc.Components, f.Component) {
+			continue
+		}
+		out = append(out, inc.snapshot())
+	}
+	slices.SortFunc(out, func(x, y Incident) int {
+		if c := y.DetectedAt.Compare(x.DetectedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(y.ID, x.ID)
+	})
+	return out
+}
+
+// Get returns a snapshot of the incident with the given ID.
+func (b *Board) Get(id string) (Incident, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	inc, ok := b.incidents[id]
+	if !ok {
+		return Incident{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return inc.snapshot(), nil
+}
+
+// action runs fn on incident id under the lock and dispatches the
+// notification it returns after the lock is released.
+func (b *Board) action(id string, fn func(inc *incident, now time.Time) (Event, error)) error {
+	now := time.Now()
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	inc, ok := b.incidents[id]
+	if !ok {
+		b.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	ev, err := fn(inc, now)
+	var notes []Notification
+	if err == nil && ev != "" && (inc.notified() || ev == EventResolved || ev == EventClosed) {
+		notes = append(notes, b.noteLocked(inc, ev, now, nil, nil))
+	}
+	b.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	b.dispatch(notes)
+	b.kickLoop()
+	return nil
+}
+
+func transitionError(inc *incident, action string) error {
+	return fmt.Errorf("%w: cannot %s incident %s: it is %s", ErrTransition, action, inc.ID, inc.State)
+}
+
+func requireActor(by string) error {
+	if strings.TrimSpace(by) == "" {
+		return errors.New("firebreak: the person acting must be named")
+	}
+	return nil
+}
+
+// Acknowledge records that a person has taken the incident, which starts the
+// response the plan demands and stops the response clock. An incident that
+// was escalated after an acknowledgement needs acknowledging again by the new
+// level's lead.
+func (b *Board) Acknowledge(id, by string) error {
+	if err := requireActor(by); err != nil {
+		return err
+	}
+	return b.action(id, func(inc *incident, now time.Time) (Event, error) {
+		if !inc.State.Open() || inc.ackSeverity >= inc.Severity {
+			return "", transitionError(inc, "acknowledge")
+		}
+		b.ackLocked(inc, by, now)
+		return EventAcknowledged, nil
+	})
+}
+
+func (b *Board) ackLocked(inc *incident, by string, now time.Time) {
+	inc.ackSeverity = inc.Severity
+	inc.renotifyAt = time.Time{}
+	if inc.AcknowledgedAt.IsZero() {
+		inc.AcknowledgedAt = now
+		inc.AcknowledgedBy = by
+	}
+	if inc.State == Detected {
+		inc.State = Acknowledged
+	}
+	note := fmt.Sprintf("acknowledged at %s", inc.Severity)
+	if !inc.ResponseDue.IsZero() {
+		if now.After(inc.ResponseDue) {
+			note += fmt.Sprintf(", %s after the deadline", now.Sub(inc.ResponseDue).Round(time.Second))
+		} else {
+			note += ", within the deadline"
+		}
+	}
+	b.lineLocked(inc, now, EventAcknowledged, by, note, true)
+}
+
+// Mitigate records what was done to stop the user impact. An unacknowledged
+// incident is acknowledged by the same person first.
+func (b *Board) Mitigate(id, by, action string) error {
+	if err := requireActor(by); err != nil {
+		return err
+	}
+	if strings.TrimSpace(action) == "" {
+		return errors.New("firebreak: Mitigate: say what was done")
+	}
+	return b.action(id, func(inc *incident, now time.Time) (Event, error) {
+		if inc.State != Detected && inc.State != Acknowledged {
+			return "", transitionError(inc, "mitigate")
+		}
+		if inc.ackSeverity < inc.Severity {
+			b.ackLocked(inc, by, now)
+		}
+		inc.State = Mitigated
+		inc.MitigatedAt = now
+		b.lineLocked(inc, now, EventMitigated, by, action, true)
+		return EventMitigated, nil
+	})
+}
+
+// Resolve records that the service works as usual again. Alerts still firing
+// are marked cleared; if they fire again within the reopen window, the
+// incident reopens.
+func (b *Board) Resolve(id, by, note string) error {
+	if err := requireActor(by); err != nil {
+		return err
+	}
+	return b.action(id, func(inc *incident, now time.Time) (Event, error) {
+		if !inc.State.Open() {
+			return "", transitionError(inc, "resolve")
+		}
+		b.resolveLocked(inc, now, by, cmp.Or(note, "resolved by hand"))
+		return EventResolved, nil
+	})
+}
+
+// SetSeverity changes the severity by hand, for example to lower a false
+// alarm. Only a person lowers severity; the reason is kept in the timeline.
+func (b *Board) SetSeverity(id, by string, sev Severity, reason string) error {
+	if err := requireActor(by); err != nil {
+		return err
+	}
+	if !sev.Valid() {
+		return fmt.Errorf("firebreak: SetSeverity: invalid severity %d", int8(sev))
+	}
+	if strings.TrimSpace(reason) == "" {
+		return errors.New("firebreak: SetSeverity: a reason is required")
+	}
+	return b.action(id, func(inc *incident, now time.Time) (Event, error) {
+		if !inc.State.Open() {
+			return "", transitionError(inc, "change the severity of")
+		}
+		switch {
+		case sev > inc.Severity:
+			b.escalateLocked(inc, sev, "by "+by+": "+reason, now)
+			inc.Timeline[len(inc.Timeline)-1].Actor = by
+			return EventEscalated, nil
+		case sev < inc.Severity:
+			from := inc.Severity
+			inc.Severity = sev
+			inc.Level = sev.Level()
+			inc.Lead = b.plan.Response[sev].Lead
+			inc.ackSeverity = min(inc.ackSeverity, sev)
+			if inc.AcknowledgedAt.IsZero() {
+				inc.ackSeverity = -1
+			}
+			b.lineLocked(inc, now, EventDowngraded, by, fmt.Sprintf("%s → %s: %s", from, sev, reason), true)
+			return EventDowngraded, nil
+		}
+		return "", nil
+	})
+}
+
+// AddFinding records a preliminary conclusion. At and Author default to now
+// and by.
+func (b *Board) AddFinding(id, by string, f Finding) error {
+	if err := requireActor(by); err != nil {
+		return err
+	}
+	if strings.TrimSpace(f.Hypothesis) == "" {
+		return errors.New("firebreak: AddFinding: Hypothesis is required")
+	}
+	return b.action(id, func(inc *incident, now time.Time) (Event, error) {
+		if inc.State == Closed {
+			return "", transitionError(inc, "add a finding to")
+		}
+		f.At = cmp.Or(f.At, now)
+		f.Author = cmp.Or(f.Author, by)
+		inc.Findings = append(inc.Findings, f)
+		b.lineLocked(inc, now, EventFinding, by, f.Hypothesis, true)
+		return EventFinding, nil
+	})
+}
+
+// AddEvidence attaches evidence: trace IDs, a metric snapshot, a health
+// result, a version.
+func (b *Board) AddEvidence(id, by string, e Evidence) error {
+	if err := requireActor(by); err != nil {
+		return err
+	}
+	if e.Kind == "" {
+		return errors.New("firebreak: AddEvidence: Kind is required")
+	}
+	return b.action(id, func(inc *incident, now time.Time) (Event, error) {
+		if inc.State == Closed {
+			return "", transitionError(inc, "add evidence to")
+		}
+		e.At = cmp.Or(e.At, now)
+		e.TraceIDs = slices.Clone(e.TraceIDs)
+		e.Metrics = maps.Clone(e.Metrics)
+		inc.Evidence = append(inc.Evidence, e)
+		b.lineLocked(inc, now, EventEvidence, by, cmp.Or(e.Note, e.Kind+" evidence from "+cmp.Or(e.Source, by)), false)
+		return "", nil
+	})
+}
+
+// CloseWith files the report the plan requires and closes a resolved
+// incident. The report is built from the timeline (see [BuildReport]); in
+// fills in what only people know: root cause, action items.
+func (b *Board) CloseWith(id, by string, in ReportInput) (*Report, error) {
+	if err := requireActor(by); err != nil {
+		return nil, err
+	}
+	var rep *Report
+	err := b.action(id, func(inc *incident, now time.Time) (Event, error) {
+		if inc.State != Resolved {
+			return "", transitionError(inc, "close")
+		}
+		in.Author = cmp.Or(in.Author, by)
+		r := BuildReport(inc.snapshot(), b.plan, in, now)
+		inc.State = Closed
+		inc.ClosedAt = now
+		b.lineLocked(inc, now, EventClosed, by, fmt.Sprintf("%s filed", r.Kind), true)
+		r.Timeline = slices.Clone(inc.Timeline)
+		inc.Report = r
+		cp := *r
+		rep = &cp
+		return EventClosed, nil
+	})
+	return rep, err
+}
+
+// IncidentReport builds the report on an incident as it stands now, without
+// closing it: a postmortem for Fatal and Severe incidents, a report-back for
+// General ones. For a closed incident it returns the filed report.
+func (b *Board) IncidentReport(id string) (*Report, error) {
+	now := time.Now()
+	b.mu.Lock()
+	inc, ok := b.incidents[id]
+	if !ok {
+		b.mu.Unlock()
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	if inc.Report != nil {
+		r := *inc.Report
+		b.mu.Unlock()
+		return &r, nil
+	}
+	snap := inc.snapshot()
+	b.mu.Unlock()
+	return BuildReport(snap, b.plan, ReportInput{}, now), nil
+}
+
+// BoardStats counts what the board has seen and what it could not deliver.
+type BoardStats struct {
+	Signals        int64 // signals reported
+	Invalid        int64 // signals dropped for an invalid kind
+	AlertsDropped  int64 // signals dropped because WithMaxAlerts was reached
+	Flaps          int64 // incidents that cleared within the group wait, never notified
+	Alerts         int   // alerts tracked now
+	Incidents      int   // incidents kept now
+	Open           int   // incidents open now
+	Notified       int64 // notifications delivered
+	NotifyFailed   int64 // notifications a notifier failed to deliver
+	NotifyDropped  int64 // notifications dropped because a queue was full or the board closed
+	NotifyQueueLen int   // notifications waiting now, across notifiers
+}
+
+// Stats returns the board's counters.
+func (b *Board) Stats() BoardStats {
+	s := BoardStats{
+		Signals:       b.received.Load(),
+		Invalid:       b.invalid.Load(),
+		AlertsDropped: b.overflow.Load(),
+		Flaps:         b.suppress.Load(),
+	}
+	for _, q := range b.queues {
+		s.Notified += q.sent.Load()
+		s.NotifyFailed += q.failed.Load()
+		s.NotifyDropped += q.dropped.Load()
+		s.NotifyQueueLen += len(q.ch)
+	}
+	b.mu.Lock()
+	s.Alerts = len(b.alerts)
+	s.Incidents = len(b.incidents)
+	for _, inc := range b.incidents {
+		if inc.State.Open() {
+			s.Open++
+		}
+	}
+	b.mu.Unlock()
+	return s
+}

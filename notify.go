@@ -1,0 +1,413 @@
+package firebreak
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/firebreak-go/firebreak/internal/fingerprint"
+)
+
+// queue is one notifier's bounded delivery queue and its goroutine.
+type queue struct {
+	n       Notifier
+	ch      chan Notification
+	mu      sync.RWMutex // guards closed against sends on a closed channel
+	closed  bool
+	started bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+
+	sent, failed, dropped atomic.Int64
+}
+
+func newQueue(n Notifier, size int) *queue {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &queue{n: n, ch: make(chan Notification, size), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+}
+
+// push enqueues without blocking; a full or closed queue drops and counts.
+func (q *queue) push(n Notification) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		q.dropped.Add(1)
+		return
+	}
+	select {
+	case q.ch <- n:
+	default:
+		q.dropped.Add(1)
+	}
+}
+
+func (q *queue) start(logger *slog.Logger) {
+	q.mu.Lock()
+	q.started = true
+	q.mu.Unlock()
+	go q.run(logger)
+}
+
+func (q *queue) run(logger *slog.Logger) {
+	defer close(q.done)
+	for n := range q.ch {
+		if q.ctx.Err() != nil {
+			q.dropped.Add(1)
+			continue
+		}
+		if err := q.deliver(n); err != nil {
+			q.failed.Add(1)
+			logger.Warn("firebreak: notification not delivered", "incident", n.Incident.ID, "event", string(n.Event), "error", err)
+			continue
+		}
+		q.sent.Add(1)
+	}
+}
+
+func (q *queue) deliver(n Notification) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("notifier panicked: %v", r)
+		}
+	}()
+	return q.n.Notify(q.ctx, n)
+}
+
+// close stops accepting notifications and waits for the queue to drain
+// within ctx; then it cancels the notifier's context and waits for it.
+func (q *queue) close(ctx context.Context) error {
+	q.mu.Lock()
+	q.closed = true
+	close(q.ch)
+	started := q.started
+	q.mu.Unlock()
+	if !started {
+		for range q.ch {
+			q.dropped.Add(1)
+		}
+		q.cancel()
+		return nil
+	}
+	select {
+	case <-q.done:
+		q.cancel()
+		return nil
+	case <-ctx.Done():
+		q.cancel()
+		<-q.done
+		return ctx.Err()
+	}
+}
+
+// SlogNotifier returns a notifier that writes each notification as one
+// structured log record: level ERROR for Fatal and Severe incidents, WARN for
+// General, INFO otherwise. A nil logger means slog.Default().
+func SlogNotifier(l *slog.Logger) Notifier {
+	if l == nil {
+		l = slog.Default()
+	}
+	return NotifierFunc(func(ctx context.Context, n Notification) error {
+		inc := &n.Incident
+		level := slog.LevelInfo
+		switch {
+		case inc.Severity >= Severe:
+			level = slog.LevelError
+		case inc.Severity == General:
+			level = slog.LevelWarn
+		}
+		attrs := []slog.Attr{
+			slog.String("incident", inc.ID),
+			slog.String("event", string(n.Event)),
+			slog.String("severity", inc.Severity.String()),
+			slog.Int("level", inc.Level),
+			slog.String("state", inc.State.String()),
+			slog.String("lead", inc.Lead),
+			slog.String("fault_domain", inc.FaultDomain),
+			slog.Any("components", inc.Components),
+		}
+		if !inc.ResponseDue.IsZero() {
+			attrs = append(attrs, slog.Time("response_due", inc.ResponseDue))
+		}
+		if inc.Breached {
+			attrs = append(attrs, slog.Bool("breached", true), slog.String("escalated_to", inc.EscalatedTo))
+		}
+		l.LogAttrs(ctx, level, "firebreak incident "+string(n.Event)+": "+inc.Title, attrs...)
+		return nil
+	})
+}
+
+// Webhook is a [Notifier] that POSTs the Alertmanager webhook payload
+// (version 4) for each notification, so existing alert routing, PagerDuty
+// and chat bridges can receive firebreak's incidents. It retries with
+// exponential backoff on network errors, 5xx and 429, and gives up on other
+// 4xx. It is safe for concurrent use.
+type Webhook struct {
+	url         string
+	client      *http.Client
+	receiver    string
+	externalURL string
+	maxElapsed  time.Duration
+	header      http.Header
+}
+
+// WebhookOption configures a Webhook.
+type WebhookOption interface{ applyWebhook(*Webhook) }
+
+type webhookOptionFunc func(*Webhook)
+
+func (f webhookOptionFunc) applyWebhook(w *Webhook) { f(w) }
+
+// WithHTTPClient sets the client. Default: a client with a 10-second timeout.
+func WithHTTPClient(c *http.Client) WebhookOption {
+	return webhookOptionFunc(func(w *Webhook) { w.client = c })
+}
+
+// WithReceiver sets the payload's "receiver". Default: "firebreak".
+func WithReceiver(name string) WebhookOption {
+	return webhookOptionFunc(func(w *Webhook) { w.receiver = name })
+}
+
+// WithExternalURL sets the payload's "externalURL", the link back to the
+// operations API; alerts' generatorURL points at the incident under it.
+// Default: none.
+func WithExternalURL(u string) WebhookOption {
+	return webhookOptionFunc(func(w *Webhook) { w.externalURL = strings.TrimRight(u, "/") })
+}
+
+// WithRetryFor bounds how long one notification is retried. Default: 1 minute.
+func WithRetryFor(d time.Duration) WebhookOption {
+	return webhookOptionFunc(func(w *Webhook) { w.maxElapsed = d })
+}
+
+// WithHeader adds a header to every request, e.g. an Authorization token.
+func WithHeader(key, value string) WebhookOption {
+	return webhookOptionFunc(func(w *Webhook) { w.header.Add(key, value) })
+}
+
+// NewWebhook returns a webhook notifier posting to rawURL (http or https).
+func NewWebhook(rawURL string, opts ...WebhookOption) (*Webhook, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("firebreak: NewWebhook: URL %q must be an absolute http or https URL", rawURL)
+	}
+	w := &Webhook{url: rawURL, receiver: "firebreak", maxElapsed: time.Minute, header: http.Header{}}
+	for _, o := range opts {
+		o.applyWebhook(w)
+	}
+	if w.client == nil {
+		w.client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if w.maxElapsed <= 0 {
+		return nil, fmt.Errorf("firebreak: WithRetryFor: must be longer than 0, got %s", w.maxElapsed)
+	}
+	if w.externalURL != "" {
+		if eu, err := url.Parse(w.externalURL); err != nil || eu.Scheme == "" {
+			return nil, fmt.Errorf("firebreak: WithExternalURL: %q is not an absolute URL", w.externalURL)
+		}
+	}
+	return w, nil
+}
+
+// WebhookMessage is the Alertmanager webhook payload, version 4.
+type WebhookMessage struct {
+	Version           string            `json:"version"`
+	GroupKey          string            `json:"groupKey"`
+	TruncatedAlerts   int               `json:"truncatedAlerts"`
+	Status            string            `json:"status"`
+	Receiver          string            `json:"receiver"`
+	GroupLabels       map[string]string `json:"groupLabels"`
+	CommonLabels      map[string]string `json:"commonLabels"`
+	CommonAnnotations map[string]string `json:"commonAnnotations"`
+	ExternalURL       string            `json:"externalURL"`
+	Alerts            []WebhookAlert    `json:"alerts"`
+}
+
+// WebhookAlert is one alert of a WebhookMessage.
+type WebhookAlert struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+}
+
+// alertSeverity is the Alertmanager "severity" label for s.
+func alertSeverity(s Severity) string {
+	switch s {
+	case Fatal:
+		return "critical"
+	case Severe:
+		return "error"
+	case General:
+		return "warning"
+	}
+	return "info"
+}
+
+// Message builds the payload for n. Every alert carries a "severity" label
+// (the incident's severity in Alertmanager's words: critical, error, warning,
+// info) and the incident's ID, level, lead and response deadline as
+// annotations; its fingerprint is computed over the labels sent, as
+// Alertmanager computes it.
+func (w *Webhook) Message(n Notification) WebhookMessage {
+	inc := &n.Incident
+	sevLabel := cmpOr(n.AlertSeverity, alertSeverity(inc.Severity))
+	msg := WebhookMessage{
+		Version:     "4",
+		GroupKey:    inc.GroupKey,
+		Status:      "resolved",
+		Receiver:    w.receiver,
+		GroupLabels: map[string]string{"service": inc.Service, "fault_domain": inc.FaultDomain},
+		ExternalURL: w.externalURL,
+		Alerts:      []WebhookAlert{},
+	}
+	if inc.Env != "" {
+		msg.GroupLabels["env"] = inc.Env
+	}
+	if inc.State.Open() {
+		msg.Status = "firing"
+	}
+	for _, a := range inc.Alerts {
+		labels := maps.Clone(a.Labels)
+		labels["severity"] = sevLabel
+		status, ends := "firing", time.Time{}
+		if !a.Firing || !inc.State.Open() {
+			status, ends = "resolved", a.ClearedAt
+			if ends.IsZero() {
+				ends = cmpOr(inc.ResolvedAt, n.At)
+			}
+		}
+		ann := map[string]string{
+			"summary":     inc.Title,
+			"incident_id": inc.ID,
+			"level":       strconv.Itoa(inc.Level),
+			"lead":        inc.Lead,
+			"state":       inc.State.String(),
+			"event":       string(n.Event),
+		}
+		if a.Summary != "" {
+			ann["description"] = a.Summary
+		}
+		if !inc.ResponseDue.IsZero() {
+			ann["response_due"] = inc.ResponseDue.UTC().Format(time.RFC3339)
+		}
+		gen := ""
+		if w.externalURL != "" {
+			gen = w.externalURL + "/incidents/" + url.PathEscape(inc.ID)
+		}
+		msg.Alerts = append(msg.Alerts, WebhookAlert{
+			Status: status, Labels: labels, Annotations: ann,
+			StartsAt: a.FirstSeen, EndsAt: ends, GeneratorURL: gen,
+			Fingerprint: fmt.Sprintf("%016x", fingerprint.Map(labels)),
+		})
+	}
+	msg.CommonLabels = common(msg.Alerts, func(a WebhookAlert) map[string]string { return a.Labels })
+	msg.CommonAnnotations = common(msg.Alerts, func(a WebhookAlert) map[string]string { return a.Annotations })
+	return msg
+}
+
+func cmpOr[T comparable](a, b T) T {
+	var zero T
+	if a != zero {
+		return a
+	}
+	return b
+}
+
+func common(alerts []WebhookAlert, get func(WebhookAlert) map[string]string) map[string]string {
+	out := map[string]string{}
+	if len(alerts) == 0 {
+		return out
+	}
+	maps.Copy(out, get(alerts[0]))
+	for _, a := range alerts[1:] {
+		m := get(a)
+		for k, v := range out {
+			if m[k] != v {
+				delete(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// errPermanent marks a response that retrying will not fix.
+type statusError struct{ code int }
+
+func (e *statusError) Error() string { return fmt.Sprintf("webhook answered %d", e.code) }
+
+// Notify posts the payload, retrying on network errors, 5xx and 429 until it
+// succeeds, ctx ends, or the retry time runs out.
+func (w *Webhook) Notify(ctx context.Context, n Notification) error {
+	body, err := json.Marshal(w.Message(n))
+	if err != nil {
+		return fmt.Errorf("firebreak: webhook: encoding payload: %w", err)
+	}
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = 500 * time.Millisecond
+	bo.MaxInterval = 10 * time.Second
+	bo.MaxElapsedTime = w.maxElapsed
+	op := func() error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+		if err != nil {
+			return backoff.Permanent(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", "firebreak-webhook")
+		for k, vs := range w.header {
+			for _, v := range vs {
+				req.Header.Add(k, v)
+			}
+		}
+		resp, err := w.client.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return backoff.Permanent(ctx.Err())
+			}
+			return err
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			return nil
+		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+			return &statusError{resp.StatusCode}
+		default:
+			return backoff.Permanent(&statusError{resp.StatusCode})
+		}
+	}
+	if err := backoff.Retry(op, backoff.WithContext(bo, ctx)); err != nil {
+		var se *statusError
+		if errors.As(err, &se) {
+			return fmt.Errorf("firebreak: webhook %s: %w", w.redactedURL(), err)
+		}
+		return fmt.Errorf("firebreak: webhook %s: %w", w.redactedURL(), err)
+	}
+	return nil
+}
+
+func (w *Webhook) redactedURL() string {
+	u, err := url.Parse(w.url)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return u.Redacted()
+}
