@@ -142,11 +142,15 @@ func WithQueueSize(n int) BoardOption {
 
 // WithRetention bounds how many resolved and closed incidents are kept; the
 // oldest are forgotten first. Default: 1000.
-func WithRetention(n int) BoardOption { return boardOptionFunc(func(c *boardConfig) { c.retention = n }) }
+func WithRetention(n int) BoardOption {
+	return boardOptionFunc(func(c *boardConfig) { c.retention = n })
+}
 
 // WithMaxAlerts bounds how many distinct alerts the board tracks; a signal
 // that would make a new alert beyond it is dropped and counted. Default: 10000.
-func WithMaxAlerts(n int) BoardOption { return boardOptionFunc(func(c *boardConfig) { c.maxAlerts = n }) }
+func WithMaxAlerts(n int) BoardOption {
+	return boardOptionFunc(func(c *boardConfig) { c.maxAlerts = n })
+}
 
 // WithTimelineLimit bounds the entries of one incident's timeline; past it,
 // routine signal entries are omitted and counted, while state and severity
@@ -157,7 +161,9 @@ func WithTimelineLimit(n int) BoardOption {
 
 // WithLogger sets where the board logs notifier failures. Default:
 // slog.Default().
-func WithLogger(l *slog.Logger) BoardOption { return boardOptionFunc(func(c *boardConfig) { c.logger = l }) }
+func WithLogger(l *slog.Logger) BoardOption {
+	return boardOptionFunc(func(c *boardConfig) { c.logger = l })
+}
 
 // WithComponents names components that the public status lists even before
 // they report anything.
