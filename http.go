@@ -1,0 +1,494 @@
+package firebreak
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Actions named to an [Authorizer].
+const (
+	ActionRead        = "read"
+	ActionAcknowledge = "acknowledge"
+	ActionMitigate    = "mitigate"
+	ActionResolve     = "resolve"
+	ActionFinding     = "finding"
+	ActionEvidence    = "evidence"
+	ActionSeverity    = "severity"
+	ActionClose       = "close"
+)
+
+// ErrUnauthenticated is returned by an Authorizer when the request carries
+// no credentials; any other error means the credentials were refused.
+var ErrUnauthenticated = errors.New("firebreak: no credentials")
+
+// An Authorizer decides whether a request may perform an action on the
+// operations API, and names the person or system acting: the name goes into
+// the incident's timeline. It returns [ErrUnauthenticated] when the request
+// has no credentials and another error when they are refused.
+type Authorizer interface {
+	Authorize(r *http.Request, action string) (principal string, err error)
+}
+
+// AuthorizerFunc adapts a function to the Authorizer interface.
+type AuthorizerFunc func(r *http.Request, action string) (string, error)
+
+// Authorize calls f(r, action).
+func (f AuthorizerFunc) Authorize(r *http.Request, action string) (string, error) {
+	return f(r, action)
+}
+
+type bearerTokens struct {
+	hashes     [][sha256.Size]byte
+	principals []string
+}
+
+// BearerTokens returns an Authorizer that admits requests carrying
+// "Authorization: Bearer <token>" for one of the given tokens, mapped to the
+// principal that acts with it. Tokens are compared in constant time. Every
+// token must be at least 16 characters and every principal non-empty.
+func BearerTokens(tokens map[string]string) (Authorizer, error) {
+	if len(tokens) == 0 {
+		return nil, errors.New("firebreak: BearerTokens: at least one token is required")
+	}
+	a := &bearerTokens{}
+	for tok, who := range tokens {
+		if len(tok) < 16 {
+			return nil, fmt.Errorf("firebreak: BearerTokens: token for %q is shorter than 16 characters", who)
+		}
+		if strings.TrimSpace(who) == "" {
+			return nil, errors.New("firebreak: BearerTokens: every token needs a principal")
+		}
+		a.hashes = append(a.hashes, sha256.Sum256([]byte(tok)))
+		a.principals = append(a.principals, who)
+	}
+	return a, nil
+}
+
+func (a *bearerTokens) Authorize(r *http.Request, _ string) (string, error) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", ErrUnauthenticated
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	found := -1
+	for i := range a.hashes {
+		// Compare with every token so the time taken does not tell which matched.
+		if subtle.ConstantTimeCompare(sum[:], a.hashes[i][:]) == 1 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return "", errors.New("firebreak: token refused")
+	}
+	return a.principals[found], nil
+}
+
+const maxBody = 64 << 10
+
+type opsAPI struct {
+	b    *Board
+	auth Authorizer
+}
+
+// OpsHandler returns the operations API for board b, for the people who run
+// the incident response. Every request, reads included, must pass auth (the
+// API shows error text and internal names). Routes, relative to where the
+// handler is mounted:
+//
+//	GET  /incidents                  list; query: state, severity (at least), component, open=true
+//	GET  /incidents/{id}             one incident with its timeline
+//	POST /incidents/{id}/acknowledge {}
+//	POST /incidents/{id}/mitigate    {"action": "what was done"}
+//	POST /incidents/{id}/resolve     {"note": "..."}
+//	POST /incidents/{id}/findings    {"hypothesis": "...", "suspected_cause": "...", "confidence": "...", "next_steps": "..."}
+//	POST /incidents/{id}/evidence    {"kind": "log", "source": "...", "trace_ids": [...], "metrics": {...}, "note": "..."}
+//	POST /incidents/{id}/severity    {"severity": "general", "reason": "..."}
+//	POST /incidents/{id}/close       {"root_cause": "...", "action_items": [...], ...}
+//	GET  /incidents/{id}/report      ?format=json (default) or markdown
+//	GET  /stats                      the board's counters
+//
+// The acting person is the principal the Authorizer names. Errors are JSON
+// {"error": "..."} with 400 for malformed requests, 401 without credentials,
+// 403 when refused, 404 for an unknown incident, 405 for a wrong method, 409
+// when the action does not fit the incident's state, 413 for a body over 64
+// KiB and 415 for a body that is not JSON.
+func OpsHandler(b *Board, auth Authorizer) (http.Handler, error) {
+	if b == nil {
+		return nil, errors.New("firebreak: OpsHandler: board is nil")
+	}
+	if auth == nil {
+		return nil, errors.New("firebreak: OpsHandler: an Authorizer is required; every request must be authorised")
+	}
+	api := &opsAPI{b: b, auth: auth}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/incidents", api.only(http.MethodGet, ActionRead, api.list))
+	mux.HandleFunc("/incidents/{id}", api.only(http.MethodGet, ActionRead, api.get))
+	mux.HandleFunc("/incidents/{id}/report", api.only(http.MethodGet, ActionRead, api.report))
+	mux.HandleFunc("/stats", api.only(http.MethodGet, ActionRead, api.stats))
+	for action, fn := range map[string]func(w http.ResponseWriter, r *http.Request, who string){
+		ActionAcknowledge: api.acknowledge, ActionMitigate: api.mitigate, ActionResolve: api.resolve,
+		"findings": api.finding, ActionEvidence: api.evidence, ActionSeverity: api.severity, ActionClose: api.close,
+	} {
+		name := action
+		if action == "findings" {
+			name = ActionFinding
+		}
+		mux.HandleFunc("/incidents/{id}/"+action, api.only(http.MethodPost, name, fn))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint")
+	})
+	return mux, nil
+}
+
+func (api *opsAPI) only(method, action string, fn func(w http.ResponseWriter, r *http.Request, who string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
+			w.Header().Set("Allow", method)
+			writeError(w, http.StatusMethodNotAllowed, "use "+method)
+			return
+		}
+		who, err := api.auth.Authorize(r, action)
+		switch {
+		case errors.Is(err, ErrUnauthenticated):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="firebreak"`)
+			writeError(w, http.StatusUnauthorized, "credentials required")
+			return
+		case err != nil:
+			writeError(w, http.StatusForbidden, "not allowed to "+action)
+			return
+		case strings.TrimSpace(who) == "":
+			writeError(w, http.StatusForbidden, "the authoriser named nobody")
+			return
+		}
+		fn(w, r, who)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func writeActionError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "incident not found")
+	case errors.Is(err, ErrTransition):
+		writeError(w, http.StatusConflict, strings.TrimPrefix(err.Error(), "firebreak: "))
+	case errors.Is(err, ErrClosed):
+		writeError(w, http.StatusServiceUnavailable, "board closed")
+	default:
+		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "firebreak: "))
+	}
+}
+
+// decode reads a JSON body into v, refusing unknown fields, trailing data,
+// other content types and bodies over 64 KiB. An empty body is an empty
+// object.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			writeError(w, http.StatusUnsupportedMediaType, "send application/json")
+			return false
+		}
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "body over 64 KiB")
+		} else {
+			writeError(w, http.StatusBadRequest, "could not read the body")
+		}
+		return false
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		data = []byte("{}")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "malformed JSON: "+strings.TrimPrefix(err.Error(), "json: "))
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "malformed JSON: data after the object")
+		return false
+	}
+	return true
+}
+
+func (api *opsAPI) list(w http.ResponseWriter, r *http.Request, _ string) {
+	q := r.URL.Query()
+	var f Filter
+	for key, vals := range q {
+		switch key {
+		case "state":
+			for _, v := range vals {
+				for _, s := range strings.Split(v, ",") {
+					st, err := ParseState(s)
+					if err != nil {
+						writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "firebreak: "))
+						return
+					}
+					f.States = append(f.States, st)
+				}
+			}
+		case "severity":
+			sev, err := ParseSeverity(q.Get(key))
+			if err != nil {
+				writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "firebreak: "))
+				return
+			}
+			f.MinSeverity = sev
+		case "component":
+			f.Component = q.Get(key)
+		case "open":
+			v, err := strconv.ParseBool(q.Get(key))
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "open must be true or false")
+				return
+			}
+			f.OpenOnly = v
+		default:
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown query parameter %q (want state, severity, component or open)", key))
+			return
+		}
+	}
+	list := api.b.List(f)
+	if list == nil {
+		list = []Incident{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": list})
+}
+
+func (api *opsAPI) get(w http.ResponseWriter, r *http.Request, _ string) {
+	inc, err := api.b.Get(r.PathValue("id"))
+	if err != nil {
+		writeActionError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+func (api *opsAPI) report(w http.ResponseWriter, r *http.Request, _ string) {
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "json" && format != "markdown" && format != "md" {
+		writeError(w, http.StatusBadRequest, "format must be json or markdown")
+		return
+	}
+	rep, err := api.b.IncidentReport(r.PathValue("id"))
+	if err != nil {
+		writeActionError(w, err)
+		return
+	}
+	if format == "markdown" || format == "md" {
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		io.WriteString(w, rep.Markdown())
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+func (api *opsAPI) stats(w http.ResponseWriter, _ *http.Request, _ string) {
+	writeJSON(w, http.StatusOK, api.b.Stats())
+}
+
+func (api *opsAPI) done(w http.ResponseWriter, r *http.Request, err error) {
+	if err != nil {
+		writeActionError(w, err)
+		return
+	}
+	inc, err := api.b.Get(r.PathValue("id"))
+	if err != nil {
+		writeActionError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+func (api *opsAPI) acknowledge(w http.ResponseWriter, r *http.Request, who string) {
+	var body struct{}
+	if decode(w, r, &body) {
+		api.done(w, r, api.b.Acknowledge(r.PathValue("id"), who))
+	}
+}
+
+func (api *opsAPI) mitigate(w http.ResponseWriter, r *http.Request, who string) {
+	var body struct {
+		Action string `json:"action"`
+	}
+	if decode(w, r, &body) {
+		api.done(w, r, api.b.Mitigate(r.PathValue("id"), who, body.Action))
+	}
+}
+
+func (api *opsAPI) resolve(w http.ResponseWriter, r *http.Request, who string) {
+	var body struct {
+		Note string `json:"note"`
+	}
+	if decode(w, r, &body) {
+		api.done(w, r, api.b.Resolve(r.PathValue("id"), who, body.Note))
+	}
+}
+
+func (api *opsAPI) finding(w http.ResponseWriter, r *http.Request, who string) {
+	var body struct {
+		Hypothesis     string `json:"hypothesis"`
+		SuspectedCause string `json:"suspected_cause"`
+		Confidence     string `json:"confidence"`
+		NextSteps      string `json:"next_steps"`
+	}
+	if decode(w, r, &body) {
+		api.done(w, r, api.b.AddFinding(r.PathValue("id"), who, Finding{Hypothesis: body.Hypothesis,
+			SuspectedCause: body.SuspectedCause, Confidence: body.Confidence, NextSteps: body.NextSteps}))
+	}
+}
+
+func (api *opsAPI) evidence(w http.ResponseWriter, r *http.Request, who string) {
+	var body struct {
+		Kind     string             `json:"kind"`
+		Source   string             `json:"source"`
+		TraceIDs []string           `json:"trace_ids"`
+		Metrics  map[string]float64 `json:"metrics"`
+		Note     string             `json:"note"`
+	}
+	if decode(w, r, &body) {
+		api.done(w, r, api.b.AddEvidence(r.PathValue("id"), who, Evidence{Kind: body.Kind, Source: body.Source,
+			TraceIDs: body.TraceIDs, Metrics: body.Metrics, Note: body.Note}))
+	}
+}
+
+func (api *opsAPI) severity(w http.ResponseWriter, r *http.Request, who string) {
+	var body struct {
+		Severity *Severity `json:"severity"`
+		Reason   string    `json:"reason"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	if body.Severity == nil {
+		writeError(w, http.StatusBadRequest, "severity is required")
+		return
+	}
+	api.done(w, r, api.b.SetSeverity(r.PathValue("id"), who, *body.Severity, body.Reason))
+}
+
+func (api *opsAPI) close(w http.ResponseWriter, r *http.Request, who string) {
+	var in ReportInput
+	if !decode(w, r, &in) {
+		return
+	}
+	rep, err := api.b.CloseWith(r.PathValue("id"), who, in)
+	if err != nil {
+		writeActionError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// ComponentStatus is one line of the public status.
+type ComponentStatus struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+}
+
+// PublicStatus is what users may see: each component's condition in plain
+// words, and nothing else — no error text, hostnames, versions or incident
+// details.
+type PublicStatus struct {
+	Service    string            `json:"service"`
+	Status     string            `json:"status"`
+	Components []ComponentStatus `json:"components"`
+	UpdatedAt  time.Time         `json:"updated_at"`
+}
+
+// Public status words, from best to worst.
+const (
+	StatusOperational   = "operational"
+	StatusDegraded      = "degraded"
+	StatusPartialOutage = "partial_outage"
+	StatusMajorOutage   = "major_outage"
+)
+
+func statusWord(s Severity) string {
+	switch s {
+	case Fatal:
+		return StatusMajorOutage
+	case Severe:
+		return StatusPartialOutage
+	case General:
+		return StatusDegraded
+	}
+	return StatusOperational
+}
+
+// PublicStatus returns the public status: each component is as bad as the
+// worst open incident affecting it (General: degraded, Severe: partial
+// outage, Fatal: major outage).
+func (b *Board) PublicStatus() PublicStatus {
+	now := time.Now()
+	worst := map[string]Severity{}
+	for _, name := range b.known {
+		worst[name] = None
+	}
+	overall := None
+	b.mu.Lock()
+	for _, inc := range b.incidents {
+		for _, c := range inc.Components {
+			if _, ok := worst[c]; !ok {
+				worst[c] = None
+			}
+			if inc.State.Open() {
+				worst[c] = max(worst[c], inc.Severity)
+				overall = max(overall, inc.Severity)
+			}
+		}
+	}
+	b.mu.Unlock()
+	st := PublicStatus{Service: b.service, Status: statusWord(overall), UpdatedAt: now.UTC().Truncate(time.Second), Components: []ComponentStatus{}}
+	for _, name := range slices.Sorted(maps.Keys(worst)) {
+		st.Components = append(st.Components, ComponentStatus{Name: name, Status: statusWord(worst[name])})
+	}
+	return st
+}
+
+// StatusHandler serves [Board.PublicStatus] as JSON to anyone, for a status
+// page. It answers GET and HEAD only and takes no parameters.
+func StatusHandler(b *Board) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "use GET")
+			return
+		}
+		if r.URL.RawQuery != "" {
+			writeError(w, http.StatusBadRequest, "no query parameters are accepted")
+			return
+		}
+		writeJSON(w, http.StatusOK, b.PublicStatus())
+	})
+}
