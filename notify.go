@@ -134,7 +134,7 @@ func SlogNotifier(l *slog.Logger) Notifier {
 			slog.String("incident", inc.ID),
 			slog.String("event", string(n.Event)),
 			slog.String("severity", inc.Severity.String()),
-			slog.Int("level", inc.Level),
+			slog.Int("plan_level", inc.Level),
 			slog.String("state", inc.State.String()),
 			slog.String("lead", inc.Lead),
 			slog.String("fault_domain", inc.FaultDomain),
