@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"maps"
 	"slices"
@@ -57,6 +58,7 @@ type Board struct {
 	logger    *slog.Logger
 	queues    []*queue
 	known     []string // components listed with WithComponents
+	seed      maphash.Seed
 
 	received  atomic.Int64
 	invalid   atomic.Int64
@@ -219,6 +221,7 @@ func NewBoard(service string, opts ...BoardOption) (*Board, error) {
 		maxLines:  cfg.maxLines,
 		logger:    cfg.logger,
 		known:     slices.Clone(cfg.known),
+		seed:      maphash.MakeSeed(),
 		kick:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		loopDone:  make(chan struct{}),
@@ -360,9 +363,28 @@ func (a *alert) touch(s *Signal) {
 
 // fingerprint computes the alert identity of s without allocating: the kind's
 // alert name, service, env, component, dependency and the signal's labels.
+// It is a seeded maphash over the sorted labels, which is several times
+// faster than FNV on this path; the Alertmanager FNV fingerprint is computed
+// once, when the alert is created.
 func (b *Board) fingerprint(s *Signal) uint64 {
 	var buf [16]fingerprint.Label
-	l := buf[:0]
+	l := b.identity(s, buf[:0])
+	var h maphash.Hash
+	h.SetSeed(b.seed)
+	for _, x := range l {
+		if x.Value == "" {
+			continue
+		}
+		h.WriteString(x.Name)
+		h.WriteByte(0xff)
+		h.WriteString(x.Value)
+		h.WriteByte(0xff)
+	}
+	return h.Sum64()
+}
+
+// identity appends s's identity labels to l, sorted by name.
+func (b *Board) identity(s *Signal, l []fingerprint.Label) []fingerprint.Label {
 	l = append(l,
 		fingerprint.Label{Name: "alertname", Value: s.Kind.AlertName()},
 		fingerprint.Label{Name: "service", Value: b.service},
@@ -377,7 +399,8 @@ func (b *Board) fingerprint(s *Signal) uint64 {
 		}
 		l = append(l, fingerprint.Label{Name: k, Value: v})
 	}
-	return fingerprint.Sum(l)
+	fingerprint.Sort(l)
+	return l
 }
 
 func (b *Board) alertLabels(s *Signal) map[string]string {
@@ -425,7 +448,7 @@ func (b *Board) reportSlowLocked(a *alert, fp uint64, s *Signal) []Notification 
 		}
 		a = &alert{fp: fp}
 		a.ref = AlertRef{
-			Fingerprint: fmt.Sprintf("%016x", fp),
+			Fingerprint: fmt.Sprintf("%016x", fingerprint.Sum(b.identity(s, nil))),
 			Kind:        s.Kind, Component: s.Component, Dependency: s.Dependency, Tier: s.Tier,
 			Labels: b.alertLabels(s), FirstSeen: now,
 		}

@@ -65,6 +65,16 @@ var alertNames = map[Kind]string{
 // AlertName returns the Alertmanager alert name for k ("ErrorBudgetBurn" for
 // error_budget_burn); a custom kind is returned as it is.
 func (k Kind) AlertName() string {
+	switch k {
+	case KindBreakerOpen:
+		return "BreakerOpen"
+	case KindHealthFailed:
+		return "HealthFailed"
+	case KindErrorBudgetBurn:
+		return "ErrorBudgetBurn"
+	case KindLatencySLOBurn:
+		return "LatencySLOBurn"
+	}
 	if n, ok := alertNames[k]; ok {
 		return n
 	}

@@ -21,12 +21,7 @@ type Label struct{ Name, Value string }
 // Empty values are skipped, as Prometheus treats an empty label as absent.
 // It does not allocate.
 func Sum(labels []Label) uint64 {
-	// Insertion sort: label sets are small and this keeps Sum allocation-free.
-	for i := 1; i < len(labels); i++ {
-		for j := i; j > 0 && labels[j].Name < labels[j-1].Name; j-- {
-			labels[j], labels[j-1] = labels[j-1], labels[j]
-		}
-	}
+	Sort(labels)
 	h := uint64(offset64)
 	for _, l := range labels {
 		if l.Value == "" {
@@ -38,6 +33,16 @@ func Sum(labels []Label) uint64 {
 		h = addByte(h, separator)
 	}
 	return h
+}
+
+// Sort sorts labels by name in place without allocating (an insertion sort:
+// label sets are small).
+func Sort(labels []Label) {
+	for i := 1; i < len(labels); i++ {
+		for j := i; j > 0 && labels[j].Name < labels[j-1].Name; j-- {
+			labels[j], labels[j-1] = labels[j-1], labels[j]
+		}
+	}
 }
 
 // Map returns the fingerprint of a label map.
