@@ -1,0 +1,116 @@
+// Package firebreak turns an organisation's emergency plan for system
+// maintenance into code. Its sub-packages sense and act —
+// [github.com/firebreak-go/firebreak/breaker] isolates a failing dependency,
+// [github.com/firebreak-go/firebreak/tracing] measures latency and error rate
+// against SLOs, [github.com/firebreak-go/firebreak/health] probes, and
+// [github.com/firebreak-go/firebreak/failover] keeps serving — and all of them
+// report [Signal]s into one incident model, here, that tells operations staff
+// what is broken, how badly, who must act and by when, and writes the report
+// afterwards.
+//
+//	board, err := firebreak.NewBoard("checkout", firebreak.WithNotifier(firebreak.SlogNotifier(nil)))
+//	if err != nil { ... }
+//	board.Start()
+//	defer board.Close(context.Background())
+//	board.Report(firebreak.Signal{Kind: firebreak.KindBreakerOpen, Component: "checkout-api",
+//		Dependency: "payments-db", Tier: firebreak.Core, Firing: true})
+//
+// # Severity and the plan
+//
+// [Severity] has the plan's three response levels and None:
+//
+//	Severity  Level  Response within  Led by                      Afterwards
+//	Fatal     1      10 minutes       command centre, all hands   postmortem
+//	Severe    2      15 minutes       technical lead              postmortem
+//	General   3      30 minutes       on-duty engineer            report-back
+//	None      -      -                recorded only               -
+//
+// A [Plan] holds these response policies, the rules that grade signals by the
+// [Tier] of the component that saw them, the escalation rules and the
+// lifecycle timers. [DefaultPlan] grades as follows (core / standard /
+// auxiliary; the first matching rule wins):
+//
+//	breaker_open, fallback serving          general / general / none
+//	breaker_open, no fallback               severe  / severe  / general
+//	health_failed                           general / general / none
+//	error_budget_burn, error_ratio >= 0.5   fatal   / severe  / general
+//	error_budget_burn, burn >= 14.4         severe  / severe  / general
+//	error_budget_burn, burn >= 6            general / general / none
+//	error_budget_burn, ticket tiers         none
+//	latency_slo_burn, burn >= 14.4          severe  / general / none
+//	latency_slo_burn, burn >= 6             general / general / none
+//	rollback, phase=promoted                severe  / severe  / general
+//	rollback (canary)                       general / general / none
+//	rollback_failed                         fatal   / severe  / severe
+//	analysis_inconclusive, degraded,
+//	fallback_active, failover, load_shed,
+//	user_feedback                           general / general / none
+//
+// Load your own plan from JSON with [ParsePlan] or [LoadPlan]; every problem
+// in it is reported with its field path in a [PlanError].
+//
+// # Signals, alerts and incidents
+//
+// A [Board] is the default [Reporter]. Signals with the same identity (kind,
+// component, dependency, labels, plus the board's service and env) are one
+// alert, fingerprinted exactly as Alertmanager does ([Fingerprint]). Alerts
+// with the same group key — service, env and fault domain (the dependency, or
+// the component when there is none) — are one [Incident]. Report never blocks,
+// and for a signal that repeats an open alert it does not allocate.
+//
+// # Lifecycle, deadlines and escalation
+//
+// An incident goes Detected → Acknowledged → Mitigated → Resolved → Closed.
+// It is announced after the plan's group wait (30 s by default); if all its
+// signals clear within it, nobody is notified. Its response is due at
+// detection plus the severity's response time; if nobody acknowledges by then
+// it is marked breached and escalated: notified again, to the next level
+// (on-duty → technical lead → all hands → executive). Severity rises on its
+// own — when a General incident stays unmitigated for an hour, when it spreads
+// to three components, when a core component joins, when a rollback fails —
+// and only a person lowers it ([Board.SetSeverity]). When every signal has
+// been clear for the resolve hold-down (5 min) it resolves; a signal that
+// returns within the reopen window (30 min) reopens it. [Board.CloseWith]
+// files the report and closes it. Every change is an [Entry] in its timeline.
+//
+// The timers run on the goroutine that [Board.Start] starts; [Board.Close]
+// stops it and flushes the notifiers.
+//
+// # Reports
+//
+// [BuildReport] writes a postmortem (Fatal, Severe) or a report-back
+// (General) from the timeline: summary, impact, the response deadline met or
+// breached, detection, isolation and mitigation, evidence, findings, root
+// cause and action items, as JSON or [Report.Markdown].
+//
+// # Notifiers
+//
+// A [Notifier] receives a [Notification] for each event. Each notifier has a
+// bounded queue and its own goroutine, so a slow one delays nobody; what a
+// full queue drops is counted in [BoardStats]. [SlogNotifier] logs;
+// [Webhook] posts the Alertmanager webhook payload (version 4) and retries
+// with exponential backoff on network errors, 5xx and 429.
+//
+// # HTTP
+//
+// [OpsHandler] is the operations API: list, get, acknowledge, mitigate,
+// resolve, findings, evidence, severity, close and report. Every request needs
+// an [Authorizer] ([BearerTokens] is built in and compares in constant time),
+// and the principal it names is the actor recorded in the timeline.
+// [StatusHandler] is the public status: components and their condition in
+// plain words, with no error text, hostnames, versions or incident detail.
+//
+// # Policies and pipelines
+//
+// Every firebreak policy implements [Policy]. A [Pipeline] wraps calls to one
+// dependency in several policies, built once for a [Component] (name,
+// dependency, tier, reporter) that it hands to each policy, in the default
+// order outermost first: tracing → fallback → retry → breaker → shedding →
+// timeout → the call. The pipeline adds no allocation per call.
+//
+// # Testing
+//
+// [Recorder] is a Reporter that keeps what it is told, for assertions. The
+// Board works inside testing/synctest bubbles, so a test can let a
+// ten-minute deadline pass in microseconds.
+package firebreak

@@ -1,0 +1,112 @@
+package firebreak_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/firebreak-go/firebreak"
+)
+
+// A breaker on a core dependency opens without a fallback: the plan grades it
+// Severe, level 2, for the technical lead within 15 minutes.
+func ExampleBoard() {
+	board, err := firebreak.NewBoard("checkout", firebreak.WithEnv("prod"))
+	if err != nil {
+		panic(err)
+	}
+	board.Report(firebreak.Signal{
+		Kind: firebreak.KindBreakerOpen, Component: "checkout-api", Dependency: "payments-db",
+		Tier: firebreak.Core, Firing: true, Summary: "5 consecutive failures",
+	})
+	inc := board.List(firebreak.Filter{OpenOnly: true})[0]
+	fmt.Println(inc.ID, inc.Title)
+	fmt.Printf("%s (level %d): %s, within %s\n", inc.Severity, inc.Level, inc.Lead, inc.ResponseDue.Sub(inc.DetectedAt))
+	// Output:
+	// INC-0001 BreakerOpen: checkout-api → payments-db
+	// severe (level 2): technical lead, within 15m0s
+}
+
+// The same fault with a fallback serving is only General: users see a
+// degraded service, not a failed one.
+func ExamplePlan_Classify() {
+	plan := firebreak.DefaultPlan()
+	for _, fallback := range []bool{false, true} {
+		s := firebreak.Signal{Kind: firebreak.KindBreakerOpen, Tier: firebreak.Core, Fallback: fallback}
+		fmt.Printf("fallback=%v: %s\n", fallback, plan.Classify(&s))
+	}
+	// Output:
+	// fallback=false: severe
+	// fallback=true: general
+}
+
+// A plan is data: load your organisation's own from JSON. Every problem is
+// reported with its field path.
+func ExampleParsePlan() {
+	plan, err := firebreak.ParsePlan([]byte(`{"name": "payments",
+		"response": {"fatal": {"response_within": "5m", "lead": "incident commander", "escalate_to": "CTO"}}}`))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(plan.Name, time.Duration(plan.Response[firebreak.Fatal].Within))
+
+	_, err = firebreak.ParsePlan([]byte(`{"timers": {"group_wait": "soon"}, "rules": [{"kind": "x", "severity": {"core": "bad"}}]}`))
+	fmt.Println(err)
+	// Output:
+	// payments 5m0s
+	// firebreak: invalid plan: rules[0].severity.core: unknown severity "bad" (want none, general, severe or fatal); timers.group_wait: invalid duration "soon" (want a Go duration such as "10m")
+}
+
+// From detection to the postmortem: acknowledge, mitigate, resolve, close.
+func ExampleBoard_CloseWith() {
+	board, _ := firebreak.NewBoard("checkout")
+	board.Report(firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Component: "checkout-api", Tier: firebreak.Core,
+		Firing: true, Value: 1000, Metrics: map[string]float64{"error_ratio": 1}})
+	id := board.List(firebreak.Filter{})[0].ID
+	_ = board.Acknowledge(id, "alice")
+	_ = board.Mitigate(id, "alice", "rolled back to v1.4.2")
+	_ = board.Resolve(id, "alice", "error rate back to normal")
+	report, err := board.CloseWith(id, "alice", firebreak.ReportInput{RootCause: "a bad migration in v1.5.0"})
+	if err != nil {
+		panic(err)
+	}
+	md := report.Markdown()
+	fmt.Println(strings.SplitN(md, "\n", 2)[0])
+	fmt.Println(report.Kind, report.MaxSeverity, "deadline met:", report.Response.Met)
+	// Output:
+	// # Postmortem: INC-0001 — ErrorBudgetBurn: checkout-api
+	// postmortem fatal deadline met: true
+}
+
+// A Recorder lets your tests assert on what a policy reported.
+func ExampleRecorder() {
+	var rec firebreak.Recorder
+	c := firebreak.Component{Name: "checkout-api", Dependency: "payments-db", Tier: firebreak.Core, Reporter: &rec}
+	c.Report(c.Signal(firebreak.KindBreakerOpen, true))
+	s, _ := rec.Last(firebreak.KindBreakerOpen)
+	fmt.Println(rec.Len(), s.Kind, s.Component, s.Firing)
+	// Output: 1 breaker_open checkout-api true
+}
+
+// A pipeline wraps calls to one dependency in policies. Here a tiny custom
+// policy counts calls.
+func ExamplePipeline() {
+	calls := 0
+	counter := policyFunc[string](func(ctx context.Context, next firebreak.Next[string]) (string, error) {
+		calls++
+		return next.Call(ctx)
+	})
+	p, err := firebreak.NewPipeline(firebreak.Component{Name: "checkout-api", Dependency: "prices"},
+		[]firebreak.Policy[string]{counter})
+	if err != nil {
+		panic(err)
+	}
+	v, err := p.Execute(context.Background(), func(ctx context.Context) (string, error) { return "42.00 EUR", nil })
+	fmt.Println(v, err, calls)
+	// Output: 42.00 EUR <nil> 1
+}
+
+type policyFunc[T any] func(ctx context.Context, next firebreak.Next[T]) (T, error)
+
+func (f policyFunc[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) { return f(ctx, next) }
