@@ -2,8 +2,8 @@ package health
 
 import (
 	"encoding/json"
-	"math"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"

@@ -181,9 +181,11 @@ type check struct {
 	cfg     checkConfig
 	attrs   checkAttrs
 
-	cur       atomic.Pointer[result]
-	running   atomic.Bool   // a scheduled run is outstanding, possibly abandoned
-	abandoned atomic.Uint64 // runs left behind at their timeout
+	cur        atomic.Pointer[result]
+	running    atomic.Bool   // a scheduled run is outstanding, possibly abandoned
+	abandoned  atomic.Uint64 // runs left behind at their timeout
+	stuck      atomic.Bool   // the outstanding scheduled run was abandoned
+	inspecting atomic.Bool   // an inspection run is outstanding
 
 	// Runner state, touched only by the check's loop goroutine.
 	state     Status // StatusUnknown, StatusUp or StatusDown
@@ -531,6 +533,7 @@ func (r *Registry) runScheduled(c *check) {
 		defer r.runs.Done()
 		err := safeCheck(ctx, c.checker)
 		c.running.Store(false)
+		c.stuck.Store(false)
 		done <- err
 	}()
 	var err error
@@ -542,6 +545,10 @@ func (r *Registry) runScheduled(c *check) {
 		case err = <-done: // returned right at the deadline
 		default:
 			c.abandoned.Add(1)
+			c.stuck.Store(true)
+			if !c.running.Load() { // returned meanwhile: not stuck after all
+				c.stuck.Store(false)
+			}
 			err = fmt.Errorf("%w after %v (run abandoned)", ErrTimeout, c.cfg.timeout)
 			kind = resultTimeout
 		}

@@ -13,15 +13,15 @@ import (
 
 // Instrument names; see the package documentation.
 const (
-	meterName          = "github.com/firebreak-go/firebreak/health"
-	metricStatus       = "firebreak.health.check.status"
-	metricRuns         = "firebreak.health.check.runs"
-	metricDuration     = "firebreak.health.check.duration"
-	attrCheck          = "health.check"
-	attrStatus         = "health.status"
-	attrResult         = "health.result"
-	statusCount        = 4
-	resultKinds        = 5
+	meterName      = "github.com/firebreak-go/firebreak/health"
+	metricStatus   = "firebreak.health.check.status"
+	metricRuns     = "firebreak.health.check.runs"
+	metricDuration = "firebreak.health.check.duration"
+	attrCheck      = "health.check"
+	attrStatus     = "health.status"
+	attrResult     = "health.result"
+	statusCount    = 4
+	resultKinds    = 5
 )
 
 var resultNames = [resultKinds]string{resultPass, resultWarn, resultFail, resultTimeout, resultSkipped}
