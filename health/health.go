@@ -609,7 +609,7 @@ func (r *Registry) record(c *check, start time.Time, dur time.Duration, err erro
 		c.state = StatusUp
 	}
 	status := c.state
-	if status == StatusUp && err != nil {
+	if status == StatusUp && pass && err != nil {
 		status = StatusDegraded
 	}
 	prev := c.cur.Load()
