@@ -61,15 +61,18 @@ type baselineOptionFunc func(*baselineConfig)
 
 func (f baselineOptionFunc) applyBaseline(c *baselineConfig) { f(c) }
 
-// WithAlpha sets the weight of each new sample in the moving averages. The
-// default is 0.1 (about the last 20 samples matter); it must be in (0, 1).
+// WithAlpha sets the weight of each new sample in the moving average of the
+// values; the deviation's average moves five times slower, so the band is
+// steady. The default is 0.1 (about the last 20 samples set the mean); it
+// must be in (0, 1).
 func WithAlpha(a float64) BaselineOption {
 	return baselineOptionFunc(func(c *baselineConfig) { c.alpha = a })
 }
 
 // WithBand sets how many mean absolute deviations from the mean a sample may
-// be before it is abnormal. The default is 5 (about 4 standard deviations of
-// normally distributed noise); it must be positive.
+// be before it is abnormal. The default is 6 (about 4.8 standard deviations
+// of normally distributed noise: in simulation, about 4 false flags per
+// million samples); it must be positive.
 func WithBand(k float64) BaselineOption {
 	return baselineOptionFunc(func(c *baselineConfig) { c.band = k })
 }
@@ -111,7 +114,7 @@ func NewBaseline(sample func(ctx context.Context) (float64, error), opts ...Base
 	if sample == nil {
 		return nil, errors.New("health: NewBaseline: sample is nil")
 	}
-	cfg := baselineConfig{alpha: 0.1, band: 5, warmUp: 20, relearnAfter: 60}
+	cfg := baselineConfig{alpha: 0.1, band: 6, warmUp: 20, relearnAfter: 60}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("health: NewBaseline: nil BaselineOption")
@@ -173,7 +176,7 @@ func (b *Baseline) Update(x float64) error {
 	low := -d > band && b.cfg.direction != Above
 	if !high && !low {
 		b.outliers = 0
-		b.dev += b.cfg.alpha * (math.Abs(d) - b.dev)
+		b.dev += b.cfg.alpha / 5 * (math.Abs(d) - b.dev)
 		b.mean += b.cfg.alpha * d
 		return nil
 	}
