@@ -20,7 +20,9 @@ type sinkWriter struct {
 	body []byte
 }
 
-func newSinkWriter() *sinkWriter { return &sinkWriter{h: make(http.Header, 4), body: make([]byte, 0, 512)} }
+func newSinkWriter() *sinkWriter {
+	return &sinkWriter{h: make(http.Header, 4), body: make([]byte, 0, 512)}
+}
 
 func (w *sinkWriter) Header() http.Header { return w.h }
 func (w *sinkWriter) WriteHeader(c int)   { w.code = c }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -233,8 +234,10 @@ func TestBaselineFlagsStepNotNoise(t *testing.T) {
 
 func TestBaselineDirectionAndCheck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
 		v := 10.0
-		b, err := health.NewBaseline(func(context.Context) (float64, error) { return v, nil },
+		set := func(x float64) { mu.Lock(); v = x; mu.Unlock() }
+		b, err := health.NewBaseline(func(context.Context) (float64, error) { mu.Lock(); defer mu.Unlock(); return v, nil },
 			health.WithDirection(health.Above), health.WithWarmUp(5), health.WithMinBand(1), health.WithUnit("s"))
 		if err != nil {
 			t.Fatal(err)
@@ -250,19 +253,19 @@ func TestBaselineDirectionAndCheck(t *testing.T) {
 		if s := status(t, r, "latency"); s != health.StatusUp {
 			t.Fatalf("constant metric: %v", s)
 		}
-		v = 10.5 // inside MinBand
+		set(10.5) // inside MinBand
 		time.Sleep(health.DefaultInterval)
 		synctest.Wait()
 		if s := status(t, r, "latency"); s != health.StatusUp {
 			t.Fatalf("small change flagged: %v", s)
 		}
-		v = 2 // far below, but only Above counts
+		set(2) // far below, but only Above counts
 		time.Sleep(health.DefaultInterval)
 		synctest.Wait()
 		if s := status(t, r, "latency"); s != health.StatusUp {
 			t.Fatalf("drop flagged with Direction Above: %v", s)
 		}
-		v = 30
+		set(30)
 		time.Sleep(health.DefaultInterval)
 		synctest.Wait()
 		st, _ := r.State("latency")
