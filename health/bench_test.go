@@ -58,8 +58,14 @@ func started10(tb testing.TB) *health.Registry {
 	return r
 }
 
-// BenchmarkReadyz measures /readyz with ten registered checks against a raw
-// handler that writes "ok", serial and parallel.
+var (
+	rawContentType = []string{"text/plain; charset=utf-8"}
+	rawOK          = []byte("ok")
+)
+
+// BenchmarkReadyz measures /readyz with ten registered checks, serial and
+// parallel, against "raw": the least a handler can do (write the header and
+// "ok" without looking at any check).
 func BenchmarkReadyz(b *testing.B) {
 	r := started10(b)
 	handlers := []struct {
@@ -67,9 +73,9 @@ func BenchmarkReadyz(b *testing.B) {
 		h    http.Handler
 	}{
 		{"raw", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			w.Header()["Content-Type"] = []string{"text/plain; charset=utf-8"}
+			w.Header()["Content-Type"] = rawContentType
 			w.WriteHeader(http.StatusOK)
-			_, _ = w.Write([]byte("ok"))
+			_, _ = w.Write(rawOK)
 		})},
 		{"readyz", r.Handler()},
 	}
@@ -91,11 +97,13 @@ func BenchmarkReadyz(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				w := newSinkWriter()
 				req := req.Clone(context.Background())
+				n := 0
 				for pb.Next() {
 					w.reset()
 					hc.h.ServeHTTP(w, req)
+					n++
 				}
-				if w.code != 200 {
+				if n > 0 && w.code != 200 {
 					b.Errorf("status %d", w.code)
 				}
 			})
