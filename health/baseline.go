@@ -190,7 +190,7 @@ func (b *Baseline) Update(x float64) error {
 	if low {
 		side = "below"
 	}
-	return fmt.Errorf("baseline: %g%s is %s the normal range %g ± %g (%d consecutive)", x, unitSuffix(b.cfg.unit), side, mean, band, n)
+	return fmt.Errorf("baseline: %.4g%s is %s the normal range %.4g ± %.4g (%d consecutive)", x, unitSuffix(b.cfg.unit), side, mean, band, n)
 }
 
 // learnWarmUp folds x into exact running averages, so the band is sound as
