@@ -168,11 +168,21 @@ func groupIndex(g Group) int {
 	return 2
 }
 
+// members returns the checks in g: one group, or any of a combination.
 func (s *snapshot) members(g Group) []*check {
-	if g == allGroups {
+	switch g {
+	case Startup, Liveness, Readiness:
+		return s.groups[groupIndex(g)]
+	case allGroups:
 		return s.all
 	}
-	return s.groups[groupIndex(g)]
+	var out []*check
+	for _, c := range s.all {
+		if c.cfg.groups&g != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 type check struct {
@@ -431,8 +441,9 @@ func (r *Registry) Draining() bool { return r.draining.Load() }
 func (r *Registry) Dropped() uint64 { return r.dropped.Load() }
 
 // Status returns the aggregate status of a group ([Startup], [Liveness],
-// [Readiness]) or, for a combination such as Startup|Liveness|Readiness, of
-// every check. While draining, readiness (and the combination) is down.
+// [Readiness]) or of a combination such as Liveness|Readiness (the checks in
+// any of them). While draining, readiness and any combination including it
+// are down.
 func (r *Registry) Status(g Group) Status {
 	st, _ := r.groupStatus(g, time.Now(), nil)
 	return st

@@ -621,3 +621,31 @@ func TestStatusText(t *testing.T) {
 		t.Errorf("group string %q", g)
 	}
 }
+
+func TestStatusOfCombinedGroups(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRegistry(t, nil)
+		live := healthtest.NewCheck()
+		live.Fail(nil)
+		mustRegister(t, r, "live", live, health.InGroups(health.Liveness))
+		mustRegister(t, r, "ready", healthtest.NewCheck())
+		mustRegister(t, r, "boot", healthtest.NewCheck(), health.InGroups(health.Startup))
+		r.Start()
+		defer r.Close()
+		synctest.Wait()
+		for _, tc := range []struct {
+			g    health.Group
+			want health.Status
+		}{
+			{health.Readiness, health.StatusUp},
+			{health.Liveness, health.StatusDown},
+			{health.Startup | health.Readiness, health.StatusUp},
+			{health.Liveness | health.Readiness, health.StatusDown},
+			{health.Startup | health.Liveness | health.Readiness, health.StatusDown},
+		} {
+			if got := r.Status(tc.g); got != tc.want {
+				t.Errorf("Status(%v) = %v, want %v", tc.g, got, tc.want)
+			}
+		}
+	})
+}
