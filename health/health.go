@@ -530,7 +530,7 @@ func (r *Registry) runScheduled(c *check) {
 	}
 	start := time.Now()
 	if c.running.Load() {
-		r.record(c, start, 0, ErrStillRunning, resultSkipped, nil)
+		r.record(c, 0, ErrStillRunning, resultSkipped, nil)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, c.cfg.timeout)
@@ -571,7 +571,7 @@ func (r *Registry) runScheduled(c *check) {
 		err = fmt.Errorf("%w after %v: %w", ErrTimeout, c.cfg.timeout, err)
 		kind = resultTimeout
 	}
-	r.record(c, start, time.Since(start), err, kind, obs)
+	r.record(c, time.Since(start), err, kind, obs)
 }
 
 func safeCheck(ctx context.Context, c Checker) (err error) {
@@ -594,7 +594,7 @@ const (
 
 // record applies one run's outcome to the thresholds, publishes the new
 // result and queues transitions. Only the check's loop goroutine calls it.
-func (r *Registry) record(c *check, start time.Time, dur time.Duration, err error, kind string, obs *observation) {
+func (r *Registry) record(c *check, dur time.Duration, err error, kind string, obs *observation) {
 	now := time.Now()
 	pass := err == nil || errors.Is(err, ErrWarning)
 	switch {
@@ -721,7 +721,7 @@ func (r *Registry) deliver(ev event) {
 		Time:       ev.at,
 	}
 	if s.Firing {
-		s.Summary = fmt.Sprintf("health check %q down after %d consecutive failures: %v", c.name, ev.fails, ev.err)
+		s.Summary = fmt.Sprintf("health check %q down after %d consecutive failures: %s", c.name, ev.fails, oneLine(ev.err.Error()))
 		s.Metrics = map[string]float64{"consecutive_failures": float64(ev.fails)}
 	} else {
 		s.Summary = fmt.Sprintf("health check %q up again after %v", c.name, ev.at.Sub(ev.downSince))
