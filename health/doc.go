@@ -114,7 +114,8 @@
 //
 // [Registry.Inspect] runs every check now and returns an [Inspection] with
 // Markdown and JSON forms: the plan's daily, weekly and monthly inspections.
-// It does not change the cached results.
+// It does not change the cached results. [Registry.InspectHandler] serves
+// inspections over HTTP to authorised callers only (401 otherwise).
 //
 // # Dynamic thresholds
 //

@@ -22,6 +22,7 @@ var (
 	hdrNoStore    = []string{"no-store"}
 	hdrNoSniff    = []string{"nosniff"}
 	hdrAllow      = []string{"GET, HEAD"}
+	hdrGetOnly    = []string{"GET"}
 	bodyOK        = []byte("ok")
 )
 

@@ -2,8 +2,11 @@ package health
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -171,4 +174,54 @@ func (in Inspection) Markdown() string {
 
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ").Replace(s)
+}
+
+// InspectHandler returns an HTTP handler that runs an inspection on each GET
+// and answers in Markdown, or in JSON when the Accept header asks for
+// application/json or the query is ?format=json. Because it runs every
+// check and shows full errors, it admits only callers the [Authorizer]
+// admits; others get 401. Mount it apart from the probes, e.g. at
+// "/debug/inspect".
+func (r *Registry) InspectHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header()["Cache-Control"] = hdrNoStore
+		if req.Method != http.MethodGet {
+			w.Header()["Allow"] = hdrGetOnly
+			http.Error(w, "health: method "+req.Method+" not allowed (want GET)", http.StatusMethodNotAllowed)
+			return
+		}
+		if !r.auth.Authorized(req) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="health"`)
+			http.Error(w, "health: inspection requires authorisation", http.StatusUnauthorized)
+			return
+		}
+		asJSON := strings.Contains(req.Header.Get("Accept"), "application/json")
+		switch req.URL.RawQuery {
+		case "":
+		case "format=json":
+			asJSON = true
+		case "format=markdown":
+			asJSON = false
+		default:
+			http.Error(w, "health: bad query: want format=json or format=markdown", http.StatusBadRequest)
+			return
+		}
+		in, err := r.Inspect(req.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if asJSON {
+			body, err := json.Marshal(in)
+			if err != nil {
+				http.Error(w, "health: encoding inspection: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(append(body, '\n'))
+			return
+		}
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		_, _ = io.WriteString(w, in.Markdown())
+	})
 }

@@ -179,3 +179,35 @@ func TestMetrics(t *testing.T) {
 		r.Close()
 	})
 }
+
+func TestInspectHandler(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRegistry(t, nil)
+		db := healthtest.NewCheck()
+		db.Fail(errors.New("too many connections"))
+		mustRegister(t, r, "db", db)
+		h := r.InspectHandler()
+		if got := get(h, "/debug/inspect", false); got.code != 401 || got.header.Get("WWW-Authenticate") == "" || strings.Contains(got.body, "too many") {
+			t.Fatalf("unauthorised = %d %q", got.code, got.body)
+		}
+		if db.Calls() != 0 {
+			t.Fatal("an unauthorised request ran a check")
+		}
+		got := get(h, "/debug/inspect", true)
+		if got.code != 200 || got.header.Get("Content-Type") != "text/markdown; charset=utf-8" || !strings.Contains(got.body, "| db | readiness | yes | down | unknown |") {
+			t.Fatalf("markdown = %d %q", got.code, got.body)
+		}
+		got = get(h, "/debug/inspect?format=json", true)
+		var in health.Inspection
+		if err := json.Unmarshal([]byte(got.body), &in); err != nil || got.code != 200 || in.Checks[0].Error != "too many connections" || in.Status != health.StatusDown {
+			t.Fatalf("json = %d %q %v", got.code, got.body, err)
+		}
+		if got := get(h, "/debug/inspect?format=xml", true); got.code != 400 {
+			t.Fatalf("bad format = %d", got.code)
+		}
+		r.Close()
+		if got := get(h, "/debug/inspect", true); got.code != 503 {
+			t.Fatalf("after Close = %d", got.code)
+		}
+	})
+}
