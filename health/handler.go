@@ -353,9 +353,9 @@ func (r *Registry) serveCheck(w http.ResponseWriter, req *http.Request, g Group,
 	_, _ = fmt.Fprintf(w, "internal server error: %s\n", reasonOr(r.auth.Authorized(req), c.reason(st, res, now)))
 }
 
-// HealthJSON is the application/health+json document served by the JSON
+// Document is the application/health+json document served by the JSON
 // endpoint (draft-inadarei-api-health-check-06).
-type HealthJSON struct {
+type Document struct {
 	// Status is "pass", "warn" (degraded) or "fail".
 	Status      string `json:"status"`
 	ServiceID   string `json:"serviceId,omitempty"`
@@ -365,11 +365,11 @@ type HealthJSON struct {
 	// Output names the failing checks; authorised callers only.
 	Output string `json:"output,omitempty"`
 	// Checks are keyed "name" or "name:measurement", one element each.
-	Checks map[string][]CheckJSON `json:"checks,omitempty"`
+	Checks map[string][]DocumentCheck `json:"checks,omitempty"`
 }
 
-// CheckJSON is one check in [HealthJSON].
-type CheckJSON struct {
+// DocumentCheck is one check in [Document].
+type DocumentCheck struct {
 	ComponentID   string `json:"componentId"`
 	ComponentType string `json:"componentType"`
 	// Status is "pass", "warn" or "fail"; unknown is "fail".
@@ -399,7 +399,7 @@ func (r *Registry) serveJSON(w http.ResponseWriter, req *http.Request, g Group) 
 	st, snap := r.groupStatus(g, now, excluded)
 	pass := r.groupPasses(g, st)
 	authorized := r.auth.Authorized(req)
-	doc := HealthJSON{Status: st.healthJSON(), ServiceID: r.comp.Name, Description: "health of " + r.comp.Name}
+	doc := Document{Status: st.healthJSON(), ServiceID: r.comp.Name, Description: "health of " + r.comp.Name}
 	if pass && st == StatusUnknown {
 		doc.Status = "pass" // liveness before the first result
 	}
@@ -409,14 +409,14 @@ func (r *Registry) serveJSON(w http.ResponseWriter, req *http.Request, g Group) 
 	members := snap.members(g)
 	var failing []string
 	if len(members) > 0 {
-		doc.Checks = make(map[string][]CheckJSON, len(members))
+		doc.Checks = make(map[string][]DocumentCheck, len(members))
 	}
 	for _, c := range members {
 		if excluded(c) {
 			continue
 		}
 		cs, res := c.statusAt(now)
-		cj := CheckJSON{ComponentID: c.name, ComponentType: c.cfg.componentType, Status: cs.healthJSON(), Health: cs, Critical: c.cfg.critical}
+		cj := DocumentCheck{ComponentID: c.name, ComponentType: c.cfg.componentType, Status: cs.healthJSON(), Health: cs, Critical: c.cfg.critical}
 		if res != nil {
 			cj.Time = res.checkedAt.UTC().Format(time.RFC3339Nano)
 		}
@@ -436,7 +436,7 @@ func (r *Registry) serveJSON(w http.ResponseWriter, req *http.Request, g Group) 
 		if c.cfg.measurement != "" {
 			key += ":" + c.cfg.measurement
 		}
-		doc.Checks[key] = []CheckJSON{cj}
+		doc.Checks[key] = []DocumentCheck{cj}
 	}
 	if g&Readiness != 0 && r.draining.Load() {
 		doc.Notes = append(doc.Notes, "draining: readiness fails while the service shuts down")

@@ -160,7 +160,7 @@ func TestHealthJSON(t *testing.T) {
 		h := r.Handler()
 		now := time.Now().UTC().Format(time.RFC3339Nano)
 
-		decode := func(resp response) health.HealthJSON {
+		decode := func(resp response) health.Document {
 			t.Helper()
 			if ct := resp.header.Get("Content-Type"); ct != "application/health+json" {
 				t.Fatalf("Content-Type %q", ct)
@@ -168,7 +168,7 @@ func TestHealthJSON(t *testing.T) {
 			if cc := resp.header.Get("Cache-Control"); cc != "no-store" {
 				t.Fatalf("Cache-Control %q", cc)
 			}
-			var doc health.HealthJSON
+			var doc health.Document
 			dec := json.NewDecoder(strings.NewReader(resp.body))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&doc); err != nil {
@@ -182,9 +182,9 @@ func TestHealthJSON(t *testing.T) {
 		if got.code != 200 {
 			t.Fatalf("/health = %d", got.code)
 		}
-		want := health.HealthJSON{
+		want := health.Document{
 			Status: "warn", ServiceID: "checkout", Description: "health of checkout",
-			Checks: map[string][]health.CheckJSON{
+			Checks: map[string][]health.DocumentCheck{
 				"db:responseTime":  {{ComponentID: "db", ComponentType: "datastore", Status: "pass", Health: health.StatusUp, Critical: true, Time: now}},
 				"disk:utilization": {{ComponentID: "disk", ComponentType: "system", Status: "warn", Health: health.StatusDegraded, Critical: true, Time: now}},
 				"cache":            {{ComponentID: "cache", ComponentType: "component", Status: "fail", Health: health.StatusDown, Critical: false, Time: now}},
