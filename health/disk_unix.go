@@ -1,0 +1,13 @@
+//go:build linux || darwin || freebsd
+
+package health
+
+import "syscall"
+
+func diskFree(path string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return 0, err
+	}
+	return uint64(st.Bavail) * uint64(st.Bsize), nil
+}

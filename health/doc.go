@@ -1,0 +1,150 @@
+// Package health runs a service's health checks in the background and serves
+// their cached results as Kubernetes probes (/livez, /readyz, /startupz), as
+// application/health+json, as OpenTelemetry metrics, and as
+// [firebreak.KindHealthFailed] signals into the incident model.
+//
+//	reg, _ := health.New(firebreak.Component{Name: "checkout", Tier: firebreak.Core, Reporter: board})
+//	reg.Register("db", health.Ping(db), health.WithTimeout(500*time.Millisecond))
+//	reg.Register("cache", health.TCPDial("redis:6379"), health.NonCritical())
+//	reg.Register("backup", health.Backup("/backups/db-*.dump", 26*time.Hour),
+//		health.WithInterval(time.Hour), health.WithTimeout(time.Minute))
+//	reg.Start()
+//	defer reg.Close()
+//	mux.Handle("/", reg.Handler()) // /livez /readyz /startupz /health
+//
+// # Checks and groups
+//
+// A check is a [Checker] (or a [CheckFunc]) registered under a unique name,
+// in one or more groups: [Startup], [Liveness], [Readiness] (the default).
+// Each check runs once per interval ([WithInterval], default 10 s) whatever
+// the request rate and however many groups it is in; handlers only read the
+// latest result. Keep shared dependencies out of liveness: a database outage
+// should take replicas out of rotation, not restart them all.
+//
+// Built-in checks: [TCPDial], [HTTPGet], [Ping] (any [Pinger], so *sql.DB
+// works as is), [DNS], [DiskFree], [Heap], [Goroutines], [FileFresh], and
+// [Backup] (the latest backup is recent and matches its sha256sum sidecar).
+// [NewBaseline] is a dynamic threshold over any sampled metric. A built-in
+// given bad arguments makes [Registry.Register] return an error naming the
+// argument. Package healthtest has a check that tests can tell to fail.
+//
+// # Runs, timeouts and thresholds
+//
+// Every run gets its own context with the check's deadline ([WithTimeout],
+// default 1 s), detached from HTTP requests: a client that hangs up cannot
+// poison a result. A run that overruns its deadline fails with [ErrTimeout]
+// and is abandoned; while it has not returned, no new run of that check is
+// started and each skipped cycle fails with [ErrStillRunning], so a check
+// that ignores its context holds at most one goroutine. Abandoned runs are
+// counted ([CheckState].Abandoned). A panic fails the run with [ErrPanic].
+//
+// A check goes down after [WithFailureThreshold] consecutive failures and up
+// after [WithSuccessThreshold] consecutive passes (both default 1); until
+// then it keeps its status. A run that returns an error marked with [Warn]
+// passes, and the check is degraded.
+//
+// # Statuses and aggregation
+//
+// A check is [StatusUnknown] before its first result and whenever its latest
+// result is older than [WithStaleAfter] (default twice the interval plus the
+// timeout), so a wedged or stopped runner never looks healthy. A group is:
+//
+//  1. down if a critical check is down;
+//  2. otherwise unknown if a critical check is unknown;
+//  3. otherwise degraded if any check is degraded or a [NonCritical] check
+//     is down or unknown;
+//  4. otherwise up (an empty group is up).
+//
+// Up and degraded answer 200, down answers 503. Unknown answers 503 for
+// readiness, startup and the JSON endpoint, and 200 for liveness (a process
+// must not be restarted because a check has not run yet). After
+// [Registry.Drain], readiness is down. Startup latches: once it has passed
+// it keeps passing.
+//
+// # Endpoints
+//
+// [Registry.Handler] serves, relative to its mount point:
+//
+//   - /livez, /readyz, /startupz in the Kubernetes API server's format: body
+//     "ok" on success; with ?verbose one line per check ("[+]db ok") and
+//     "readyz check passed"; repeatable ?exclude=name ("[+]db excluded: ok",
+//     and "warn: some health checks cannot be excluded: no matches for "x""
+//     for unknown names). A failure is always verbose: "[-]db failed:
+//     reason withheld" and "readyz check failed". While draining, readyz adds
+//     "[-]shutdown failed: reason withheld". The Kubernetes API server
+//     answers 500 on failure; this package answers 503, as most libraries
+//     and load balancers expect (the kubelet treats both as failure).
+//   - /readyz/<name> (and /livez/<name>, /startupz/<name>): "ok", or 503
+//     "internal server error: reason withheld".
+//   - /health: every check as application/health+json
+//     (draft-inadarei-api-health-check-06): status pass, warn or fail;
+//     checks keyed "name" or "name:measurement" ([WithMeasurement]), each
+//     with componentId, componentType, status, time, and the extra fields
+//     health (up, degraded, down, unknown) and critical. /livez, /readyz
+//     and /startupz answer in this format too when the Accept header asks
+//     for application/health+json.
+//
+// Every answer carries Cache-Control: no-store and comes from the cache
+// (about 150 ns and no allocation for a passing /readyz with ten checks).
+// Only GET and HEAD are allowed. Query parameters other than verbose and
+// exclude, malformed escapes, or an empty exclude get 400 with a message.
+//
+// # Details and authorisation
+//
+// Failure reasons, error text and observed values reveal hosts, ports and
+// paths, so they are withheld by default: text lines say "reason withheld"
+// and the JSON omits output, observedValue and observedUnit. An [Authorizer]
+// ([WithAuthorizer]; [BearerToken] compares a bearer token in constant time)
+// admits callers who may see them. The full error always goes to the log
+// ([WithLogger], log/slog): when a check starts failing, when its error
+// changes, when it goes down and when it comes back.
+//
+// # Signals
+//
+// A check going down reports a firing [firebreak.KindHealthFailed] signal
+// with the component's name and tier, Dependency set by [WithDependency]
+// (default the check name), label "check" (and "critical"), Value the
+// consecutive failures, and the error in Summary; coming back up reports it
+// cleared. Signals and logs are delivered by one goroutine fed through a
+// bounded queue ([WithEventBuffer]), never under a lock and never on the
+// runner: a slow Reporter delays only other reports, and what overflows is
+// counted by [Registry.Dropped].
+//
+// # Inspections
+//
+// [Registry.Inspect] runs every check now and returns an [Inspection] with
+// Markdown and JSON forms: the plan's daily, weekly and monthly inspections.
+// It does not change the cached results. [Registry.InspectHandler] serves
+// inspections over HTTP to authorised callers only (401 otherwise).
+//
+// # Dynamic thresholds
+//
+// A [Baseline] learns a metric's normal level as an exponentially weighted
+// moving average, and its normal spread as a slower moving average of the
+// absolute deviation. After a warm-up, a sample further from the mean than
+// [WithBand] deviations (default 6, about 4.8 standard deviations of
+// Gaussian noise) fails the check. Outliers are not learned, so a step
+// change keeps failing until [WithRelearnAfter] consecutive outliers, when
+// the new level becomes normal.
+//
+// # Metrics
+//
+// Through the OpenTelemetry metric API ([WithMeterProvider], global by
+// default), meter "github.com/firebreak-go/firebreak/health":
+//
+//   - firebreak.health.check.status (gauge, "1"): 1 for the check's current
+//     status and 0 for the others; attributes health.check and health.status
+//     (up, degraded, down, unknown). Registered on Start, removed on Close.
+//   - firebreak.health.check.runs (counter, "{run}"): runs by health.check
+//     and health.result (pass, warn, fail, timeout, skipped).
+//   - firebreak.health.check.duration (histogram, "s"): run durations by
+//     health.check; skipped runs are not recorded.
+//
+// # Lifecycle
+//
+// [New] and [Registry.Register] start no goroutines. [Registry.Start] starts
+// one goroutine per check and one for delivery; [Registry.Close] stops them
+// and waits, including for abandoned runs, whose contexts it cancels. On
+// shutdown call [Registry.Drain] first, wait for the probes to notice (a few
+// probe periods), shut the HTTP server down, then Close.
+package health

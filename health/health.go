@@ -1,0 +1,730 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/firebreak-go/firebreak"
+)
+
+// A Checker probes one thing. Check must return when ctx is done; it returns
+// nil when healthy, an error marked with [Warn] when working but degraded,
+// and any other error when failing. It may call [Observe] to record a
+// measurement.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// CheckFunc adapts a function to the [Checker] interface.
+type CheckFunc func(ctx context.Context) error
+
+// Check calls f(ctx).
+func (f CheckFunc) Check(ctx context.Context) error { return f(ctx) }
+
+// Errors reported by the registry.
+var (
+	// ErrTimeout: a run did not return within the check's timeout. The run
+	// is abandoned: its result, if it ever comes, is discarded.
+	ErrTimeout = errors.New("health: check timed out")
+	// ErrStillRunning: a scheduled run was skipped because an abandoned run
+	// of the same check has not returned yet. At most one run per check is
+	// ever outstanding, so a check that ignores its context cannot pile up
+	// goroutines. A skipped run counts as a failure.
+	ErrStillRunning = errors.New("health: previous run has not returned")
+	// ErrClosed: the registry was closed.
+	ErrClosed = errors.New("health: registry closed")
+	// ErrWarning marks an error as a warning; see [Warn].
+	ErrWarning = errors.New("health: warning")
+	// ErrPanic: the check panicked. The panic is recovered and the run fails.
+	ErrPanic = errors.New("health: check panicked")
+)
+
+// Warn marks err as a warning: the check still passes (it counts as a
+// success for the thresholds) but its status is [StatusDegraded]. errors.Is
+// (Warn(err), ErrWarning) is true. Warn(nil) is nil.
+func Warn(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &warning{err}
+}
+
+type warning struct{ err error }
+
+func (w *warning) Error() string        { return w.err.Error() }
+func (w *warning) Unwrap() error        { return w.err }
+func (w *warning) Is(target error) bool { return target == ErrWarning }
+
+type observationKey struct{}
+
+type observation struct {
+	mu    sync.Mutex // guards the fields below
+	set   bool
+	value float64
+	unit  string
+}
+
+// Observe records a measurement taken by the check running on ctx, such as
+// free bytes or a latency; it becomes the check's observedValue and
+// observedUnit in application/health+json (shown only to authorised
+// callers) and in inspections. Outside a check's context it does nothing.
+func Observe(ctx context.Context, value float64, unit string) {
+	if o, ok := ctx.Value(observationKey{}).(*observation); ok {
+		o.mu.Lock()
+		o.set, o.value, o.unit = true, value, unit
+		o.mu.Unlock()
+	}
+}
+
+func (o *observation) load() (bool, float64, string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.set, o.value, o.unit
+}
+
+// CheckState is a snapshot of one check's latest result.
+type CheckState struct {
+	Name     string
+	Groups   Group
+	Critical bool
+	// Status is the check's status now: unknown before the first result or
+	// once the latest result is stale.
+	Status Status
+	// Err is the latest run's error (nil when it passed). It may hold
+	// internal detail: do not show it to unauthorised users.
+	Err error
+	// CheckedAt is when the latest run finished; zero before the first.
+	CheckedAt time.Time
+	// Since is when the check entered its current status.
+	Since time.Time
+	// Duration of the latest run.
+	Duration time.Duration
+	// ConsecutiveFailures counts failed runs since the last passing one.
+	ConsecutiveFailures int
+	// Runs counts scheduled runs, including skipped ones.
+	Runs uint64
+	// Abandoned counts runs that overran their timeout and were abandoned.
+	Abandoned uint64
+	// Observed says whether the latest run called [Observe]; Value and
+	// Unit are what it recorded.
+	Observed bool
+	Value    float64
+	Unit     string
+}
+
+// Registry holds a component's checks, runs them in the background and
+// serves their cached results. Create it with [New], add checks with
+// [Registry.Register], then call [Registry.Start]; [Registry.Close] stops it.
+// It is safe for concurrent use.
+type Registry struct {
+	comp firebreak.Component
+	log  *slog.Logger
+	auth Authorizer
+	inst *instruments
+
+	snap atomic.Pointer[snapshot] // read lock-free by handlers
+
+	mu     sync.Mutex // guards state, snapshot replacement, ctx, cancel, metricReg
+	state  int
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	loops        sync.WaitGroup // one per check loop
+	runs         sync.WaitGroup // one per run goroutine, abandoned ones included
+	events       chan event
+	dispatchDone chan struct{}
+	dropped      atomic.Uint64
+
+	draining       atomic.Bool
+	startupLatched atomic.Bool
+}
+
+const (
+	stateNew = iota
+	stateStarted
+	stateClosed
+)
+
+type snapshot struct {
+	all    []*check
+	byName map[string]*check
+	groups [3][]*check // indexed by groupIndex
+}
+
+func groupIndex(g Group) int {
+	switch g {
+	case Startup:
+		return 0
+	case Liveness:
+		return 1
+	}
+	return 2
+}
+
+// members returns the checks in g: one group, or any of a combination.
+func (s *snapshot) members(g Group) []*check {
+	switch g {
+	case Startup, Liveness, Readiness:
+		return s.groups[groupIndex(g)]
+	case allGroups:
+		return s.all
+	}
+	var out []*check
+	for _, c := range s.all {
+		if c.cfg.groups&g != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+type check struct {
+	name    string
+	checker Checker
+	cfg     checkConfig
+	attrs   checkAttrs
+
+	cur        atomic.Pointer[result]
+	running    atomic.Bool   // a scheduled run is outstanding, possibly abandoned
+	abandoned  atomic.Uint64 // runs left behind at their timeout
+	stuck      atomic.Bool   // the outstanding scheduled run was abandoned
+	inspecting atomic.Bool   // an inspection run is outstanding
+
+	// Runner state, touched only by the check's loop goroutine.
+	state     Status // StatusUnknown, StatusUp or StatusDown
+	fails     int
+	successes int
+	runs      uint64
+	lastErr   string
+}
+
+type result struct {
+	status    Status
+	checkedAt time.Time
+	since     time.Time
+	duration  time.Duration
+	err       error
+	fails     int
+	runs      uint64
+	observed  bool
+	value     float64
+	unit      string
+}
+
+// New returns a registry for component c, whose Name and Tier label every
+// signal and whose Reporter receives them (nil means [firebreak.Discard]).
+// It starts no goroutines.
+func New(c firebreak.Component, opts ...Option) (*Registry, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("health: %w", err)
+	}
+	if c.Reporter == nil {
+		c.Reporter = firebreak.Discard
+	}
+	cfg := config{eventBuffer: 256}
+	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("health: nil Option")
+		}
+		o.apply(&cfg)
+	}
+	if cfg.eventBuffer < 1 {
+		return nil, fmt.Errorf("health: WithEventBuffer(%d): must be at least 1", cfg.eventBuffer)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	if cfg.authorizer == nil {
+		cfg.authorizer = denyAll{}
+	}
+	inst, err := newInstruments(cfg.meterProvider)
+	if err != nil {
+		return nil, err
+	}
+	r := &Registry{
+		comp:         c,
+		log:          cfg.logger.With("component", c.Name),
+		auth:         cfg.authorizer,
+		inst:         inst,
+		events:       make(chan event, cfg.eventBuffer),
+		dispatchDone: make(chan struct{}),
+	}
+	r.snap.Store(&snapshot{byName: map[string]*check{}})
+	return r, nil
+}
+
+// Register adds a check. Names must be unique, 1 to 128 characters of
+// letters, digits, '.', '_', '-' and '/', and must not start with '/'. A
+// check may be registered after Start; it runs at once.
+func (r *Registry) Register(name string, c Checker, opts ...CheckOption) error {
+	cfg := checkConfig{
+		groups:           Readiness,
+		critical:         true,
+		interval:         DefaultInterval,
+		timeout:          DefaultTimeout,
+		failureThreshold: DefaultFailureThreshold,
+		successThreshold: DefaultSuccessThreshold,
+		componentType:    "component",
+	}
+	for _, o := range opts {
+		if o == nil {
+			return fmt.Errorf("health: check %q: nil CheckOption", name)
+		}
+		o.applyCheck(&cfg)
+	}
+	if err := validName(name); err != nil {
+		return err
+	}
+	if c == nil {
+		return fmt.Errorf("health: check %q: Checker is nil", name)
+	}
+	if v, ok := c.(interface{ validate() error }); ok {
+		if err := v.validate(); err != nil {
+			return fmt.Errorf("health: check %q: %w", name, err)
+		}
+	}
+	if cfg.staleAfter == 0 {
+		cfg.staleAfter = 2*cfg.interval + cfg.timeout
+	}
+	if err := cfg.validate(name); err != nil {
+		return err
+	}
+	if cfg.dependency == "" {
+		cfg.dependency = name
+	}
+	ch := &check{name: name, checker: c, cfg: cfg, attrs: r.inst.attrsFor(name)}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state == stateClosed {
+		return ErrClosed
+	}
+	old := r.snap.Load()
+	if _, dup := old.byName[name]; dup {
+		return fmt.Errorf("health: check %q is already registered", name)
+	}
+	next := &snapshot{all: append(old.all[:len(old.all):len(old.all)], ch), byName: make(map[string]*check, len(old.byName)+1)}
+	for k, v := range old.byName {
+		next.byName[k] = v
+	}
+	next.byName[name] = ch
+	for i, g := range [...]Group{Startup, Liveness, Readiness} {
+		next.groups[i] = old.groups[i][:len(old.groups[i]):len(old.groups[i])]
+		if cfg.groups&g != 0 {
+			next.groups[i] = append(next.groups[i], ch)
+		}
+	}
+	r.snap.Store(next)
+	if r.state == stateStarted {
+		r.loops.Add(1)
+		go r.loop(ch)
+	}
+	return nil
+}
+
+func validName(name string) error {
+	if name == "" || len(name) > 128 {
+		return fmt.Errorf("health: check name %q must be 1 to 128 characters", name)
+	}
+	if name[0] == '/' {
+		return fmt.Errorf("health: check name %q must not start with '/'", name)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '/') {
+			return fmt.Errorf("health: check name %q: character %q not allowed (want letters, digits, '.', '_', '-' or '/')", name, c)
+		}
+	}
+	return nil
+}
+
+func (c *checkConfig) validate(name string) error {
+	var errs []error
+	if c.groups == 0 || c.groups&^allGroups != 0 {
+		errs = append(errs, fmt.Errorf("InGroups: %d is not a combination of Startup, Liveness and Readiness", uint8(c.groups)))
+	}
+	if c.interval <= 0 {
+		errs = append(errs, fmt.Errorf("WithInterval(%v): must be positive", c.interval))
+	}
+	if c.timeout <= 0 || c.timeout > c.interval {
+		errs = append(errs, fmt.Errorf("WithTimeout(%v): must be positive and at most the interval %v", c.timeout, c.interval))
+	}
+	if c.failureThreshold < 1 {
+		errs = append(errs, fmt.Errorf("WithFailureThreshold(%d): must be at least 1", c.failureThreshold))
+	}
+	if c.successThreshold < 1 {
+		errs = append(errs, fmt.Errorf("WithSuccessThreshold(%d): must be at least 1", c.successThreshold))
+	}
+	if c.staleAfter < c.interval+c.timeout {
+		errs = append(errs, fmt.Errorf("WithStaleAfter(%v): must be at least the interval plus the timeout (%v)", c.staleAfter, c.interval+c.timeout))
+	}
+	if strings.Contains(c.measurement, ":") {
+		errs = append(errs, fmt.Errorf("WithMeasurement(%q): must not contain ':'", c.measurement))
+	}
+	if c.componentType == "" {
+		errs = append(errs, errors.New("WithComponentType: must not be empty"))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("health: check %q: %w", name, errors.Join(errs...))
+}
+
+// Start starts the background runner: every check runs at once and then
+// once per interval, whatever the request rate. Calling Start again is a
+// no-op; after Close it returns [ErrClosed].
+func (r *Registry) Start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch r.state {
+	case stateStarted:
+		return nil
+	case stateClosed:
+		return ErrClosed
+	}
+	r.state = stateStarted
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	if err := r.inst.register(r); err != nil {
+		r.log.Warn("health: metrics callback not registered", "error", err)
+	}
+	go r.dispatch()
+	for _, c := range r.snap.Load().all {
+		r.loops.Add(1)
+		go r.loop(c)
+	}
+	return nil
+}
+
+// Close stops the runner and waits for its goroutines, including runs that
+// overran their timeout (their contexts are cancelled; a check that ignores
+// its context delays Close until it returns). Transitions already queued are
+// delivered first. Close is idempotent. Results stay readable and go stale.
+func (r *Registry) Close() error {
+	r.mu.Lock()
+	prev := r.state
+	r.state = stateClosed
+	r.mu.Unlock()
+	if prev != stateStarted {
+		return nil
+	}
+	r.cancel()
+	r.loops.Wait()
+	close(r.events)
+	<-r.dispatchDone
+	r.runs.Wait()
+	r.inst.unregister()
+	return nil
+}
+
+// Drain makes readiness fail from now on, so load balancers and Kubernetes
+// stop sending traffic while in-flight requests finish: call it first on
+// shutdown, wait for the probes to notice, then shut the server down and
+// Close. Liveness is unaffected. Drain is idempotent.
+func (r *Registry) Drain() {
+	if !r.draining.Swap(true) {
+		r.log.Info("health: draining; readiness now fails")
+	}
+}
+
+// Draining reports whether [Registry.Drain] was called.
+func (r *Registry) Draining() bool { return r.draining.Load() }
+
+// Dropped returns how many transitions were dropped because the event
+// buffer was full (see [WithEventBuffer]).
+func (r *Registry) Dropped() uint64 { return r.dropped.Load() }
+
+// Status returns the aggregate status of a group ([Startup], [Liveness],
+// [Readiness]) or of a combination such as Liveness|Readiness (the checks in
+// any of them). While draining, readiness and any combination including it
+// are down.
+func (r *Registry) Status(g Group) Status {
+	st, _ := r.groupStatus(g, time.Now(), nil)
+	return st
+}
+
+// State returns the latest state of the named check.
+func (r *Registry) State(name string) (CheckState, bool) {
+	c, ok := r.snap.Load().byName[name]
+	if !ok {
+		return CheckState{}, false
+	}
+	return c.snapshot(time.Now()), true
+}
+
+// States returns the latest state of every check, in registration order.
+func (r *Registry) States() []CheckState {
+	now := time.Now()
+	all := r.snap.Load().all
+	out := make([]CheckState, len(all))
+	for i, c := range all {
+		out[i] = c.snapshot(now)
+	}
+	return out
+}
+
+func (c *check) snapshot(now time.Time) CheckState {
+	st, res := c.statusAt(now)
+	s := CheckState{Name: c.name, Groups: c.cfg.groups, Critical: c.cfg.critical, Status: st, Abandoned: c.abandoned.Load()}
+	if res != nil {
+		s.Err, s.CheckedAt, s.Since, s.Duration = res.err, res.checkedAt, res.since, res.duration
+		s.ConsecutiveFailures, s.Runs = res.fails, res.runs
+		s.Observed, s.Value, s.Unit = res.observed, res.value, res.unit
+	}
+	return s
+}
+
+// statusAt returns the check's status at now: unknown without a result or
+// with a stale one.
+func (c *check) statusAt(now time.Time) (Status, *result) {
+	res := c.cur.Load()
+	if res == nil || now.Sub(res.checkedAt) > c.cfg.staleAfter {
+		return StatusUnknown, res
+	}
+	return res.status, res
+}
+
+// groupStatus aggregates a group; skip, if non-nil, says which checks are
+// excluded.
+func (r *Registry) groupStatus(g Group, now time.Time, skip func(*check) bool) (Status, *snapshot) {
+	s := r.snap.Load()
+	if g&Readiness != 0 && r.draining.Load() {
+		return StatusDown, s
+	}
+	var agg aggregate
+	for _, c := range s.members(g) {
+		if skip != nil && skip(c) {
+			continue
+		}
+		st, _ := c.statusAt(now)
+		agg.add(st, c.cfg.critical)
+	}
+	return agg.status(), s
+}
+
+func (r *Registry) loop(c *check) {
+	defer r.loops.Done()
+	t := time.NewTicker(c.cfg.interval)
+	defer t.Stop()
+	for {
+		r.runScheduled(c)
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// runScheduled runs c once on its own context, detached from any request,
+// with the check's deadline, and records the outcome.
+func (r *Registry) runScheduled(c *check) {
+	if r.ctx.Err() != nil {
+		return
+	}
+	start := time.Now()
+	if c.running.Load() {
+		r.record(c, 0, ErrStillRunning, resultSkipped, nil)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, c.cfg.timeout)
+	defer cancel()
+	obs := &observation{}
+	ctx = context.WithValue(ctx, observationKey{}, obs)
+	done := make(chan error, 1) // buffered: an abandoned run never blocks on it
+	c.running.Store(true)
+	r.runs.Add(1)
+	go func() {
+		defer r.runs.Done()
+		err := safeCheck(ctx, c.checker)
+		c.running.Store(false)
+		c.stuck.Store(false)
+		done <- err
+	}()
+	var err error
+	kind := resultPass
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		select {
+		case err = <-done: // returned right at the deadline
+		default:
+			c.abandoned.Add(1)
+			c.stuck.Store(true)
+			if !c.running.Load() { // returned meanwhile: not stuck after all
+				c.stuck.Store(false)
+			}
+			err = fmt.Errorf("%w after %v (run abandoned)", ErrTimeout, c.cfg.timeout)
+			kind = resultTimeout
+		}
+	}
+	if r.ctx.Err() != nil {
+		return // closing: a cancelled run says nothing about the dependency
+	}
+	if kind != resultTimeout && err != nil && ctx.Err() == context.DeadlineExceeded && errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("%w after %v: %w", ErrTimeout, c.cfg.timeout, err)
+		kind = resultTimeout
+	}
+	r.record(c, time.Since(start), err, kind, obs)
+}
+
+func safeCheck(ctx context.Context, c Checker) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v\n%s", ErrPanic, p, debug.Stack())
+		}
+	}()
+	return c.Check(ctx)
+}
+
+// Run results, as the "health.result" metric attribute.
+const (
+	resultPass    = "pass"
+	resultWarn    = "warn"
+	resultFail    = "fail"
+	resultTimeout = "timeout"
+	resultSkipped = "skipped"
+)
+
+// record applies one run's outcome to the thresholds, publishes the new
+// result and queues transitions. Only the check's loop goroutine calls it.
+func (r *Registry) record(c *check, dur time.Duration, err error, kind string, obs *observation) {
+	now := time.Now()
+	pass := err == nil || errors.Is(err, ErrWarning)
+	switch {
+	case kind == resultPass && err == nil:
+	case kind == resultPass && pass:
+		kind = resultWarn
+	case kind == resultPass:
+		kind = resultFail
+	}
+	c.runs++
+	if pass {
+		c.successes++
+		c.fails = 0
+	} else {
+		c.fails++
+		c.successes = 0
+	}
+	old := c.state
+	switch {
+	case !pass && c.state != StatusDown && c.fails >= c.cfg.failureThreshold:
+		c.state = StatusDown
+	case pass && c.state != StatusUp && c.successes >= c.cfg.successThreshold:
+		c.state = StatusUp
+	}
+	status := c.state
+	if status == StatusUp && pass && err != nil {
+		status = StatusDegraded
+	}
+	prev := c.cur.Load()
+	since := now
+	if prev != nil && prev.status == status {
+		since = prev.since
+	}
+	res := &result{status: status, checkedAt: now, since: since, duration: dur, err: err, fails: c.fails, runs: c.runs}
+	if obs != nil {
+		res.observed, res.value, res.unit = obs.load()
+	}
+	c.cur.Store(res)
+	r.inst.recordRun(c, kind, dur)
+
+	var ev event
+	switch {
+	case old != StatusDown && c.state == StatusDown:
+		ev = event{kind: eventDown, check: c, err: err, fails: c.fails, at: now}
+	case old == StatusDown && c.state == StatusUp:
+		var downSince time.Time
+		if prev != nil {
+			downSince = prev.since
+		}
+		ev = event{kind: eventUp, check: c, err: err, at: now, downSince: downSince}
+	case err != nil:
+		text := err.Error()
+		if text == c.lastErr {
+			return
+		}
+		ev = event{kind: eventFailure, check: c, err: err, fails: c.fails, at: now, warning: pass}
+	default:
+		c.lastErr = ""
+		return
+	}
+	if err != nil {
+		c.lastErr = err.Error()
+	} else {
+		c.lastErr = ""
+	}
+	select {
+	case r.events <- ev:
+	default:
+		r.dropped.Add(1)
+	}
+}
+
+type eventKind uint8
+
+const (
+	eventDown eventKind = iota + 1
+	eventUp
+	eventFailure
+)
+
+type event struct {
+	kind      eventKind
+	check     *check
+	err       error
+	fails     int
+	warning   bool
+	at        time.Time
+	downSince time.Time
+}
+
+// dispatch delivers transitions to the logger and the Reporter, off the
+// runner and outside every lock, so a slow reporter delays nothing but
+// other reports.
+func (r *Registry) dispatch() {
+	defer close(r.dispatchDone)
+	for ev := range r.events {
+		r.deliver(ev)
+	}
+}
+
+func (r *Registry) deliver(ev event) {
+	c := ev.check
+	switch ev.kind {
+	case eventFailure:
+		level := slog.LevelWarn
+		if ev.warning {
+			level = slog.LevelInfo
+		}
+		r.log.Log(context.Background(), level, "health: check failing", "check", c.name, "consecutive_failures", ev.fails, "error", ev.err)
+		return
+	case eventDown:
+		r.log.Error("health: check down", "check", c.name, "critical", c.cfg.critical, "consecutive_failures", ev.fails, "error", ev.err)
+	case eventUp:
+		r.log.Info("health: check up again", "check", c.name, "down_for", ev.at.Sub(ev.downSince))
+	}
+	s := firebreak.Signal{
+		Kind:       firebreak.KindHealthFailed,
+		Component:  r.comp.Name,
+		Dependency: c.cfg.dependency,
+		Tier:       r.comp.Tier,
+		Firing:     ev.kind == eventDown,
+		Value:      float64(ev.fails),
+		Labels:     map[string]string{"check": c.name, "critical": fmt.Sprint(c.cfg.critical)},
+		Time:       ev.at,
+	}
+	if s.Firing {
+		s.Summary = fmt.Sprintf("health check %q down after %d consecutive failures: %s", c.name, ev.fails, oneLine(ev.err.Error()))
+		s.Metrics = map[string]float64{"consecutive_failures": float64(ev.fails)}
+	} else {
+		s.Summary = fmt.Sprintf("health check %q up again after %v", c.name, ev.at.Sub(ev.downSince))
+	}
+	r.comp.Reporter.Report(s)
+}
