@@ -13,8 +13,9 @@ import (
 // one bad key is isolated without cutting off the others. It keeps at most a
 // fixed number of breakers: when a new key arrives at the bound, it evicts one
 // chosen by the CLOCK algorithm (an approximation of least recently used:
-// every call marks its breaker used; the eviction hand sweeps the breakers,
-// clearing marks, and evicts the first unmarked one). An open breaker rejects
+// every call after the first marks its breaker used; the eviction hand sweeps
+// the breakers, clearing marks, and evicts the first unmarked one, so a key
+// seen only once is evicted before keys in steady use). An open breaker rejects
 // calls, and each rejection marks it used, so a breaker that is isolating a
 // busy key is rarely the one evicted. An evicted breaker that was open reports
 // a cleared signal, since nothing tracks it any more; the key starts afresh,
@@ -122,8 +123,7 @@ func (g *Group[K, T]) add(key K) *Breaker[T] {
 	cfg.labels["key"] = keyName
 	cfg.component = g.component
 	b := newBreaker[T](cfg, g.inst)
-	b.bound = g.bound
-	b.used.Store(true)
+	b.bound = g.bound // a new breaker starts unmarked: a key seen once goes first
 	var evicted *Breaker[T]
 	if len(g.ring) < g.max {
 		g.index[key] = len(g.ring)
@@ -198,3 +198,24 @@ func (g *Group[K, T]) Bind(c firebreak.Component) error {
 	}
 	return nil
 }
+
+// Policy returns the group as a pipeline policy: each call runs under the
+// breaker for the key that key derives from its context (the host or tenant
+// the caller put there). key must be safe for concurrent use.
+func (g *Group[K, T]) Policy(key func(ctx context.Context) K) firebreak.Policy[T] {
+	return groupPolicy[K, T]{g: g, key: key}
+}
+
+// groupPolicy is a Group used as a pipeline policy.
+type groupPolicy[K comparable, T any] struct {
+	g   *Group[K, T]
+	key func(context.Context) K
+}
+
+func (p groupPolicy[K, T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
+	return execute(p.g.Breaker(p.key(ctx)), ctx, next.Call)
+}
+
+func (p groupPolicy[K, T]) Bind(c firebreak.Component) error { return p.g.Bind(c) }
+
+func (p groupPolicy[K, T]) Stage() firebreak.Stage { return firebreak.StageBreaker }
