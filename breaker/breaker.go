@@ -140,7 +140,7 @@ type Breaker[T any] struct {
 	cfg  config // immutable after New
 	inst *instruments
 
-	id       atomic.Pointer[identity]  // who the breaker is; replaced by Bind
+	id       atomic.Pointer[identity]   // who the breaker is; replaced by Bind
 	cur      atomic.Pointer[machine[T]] // the gobreaker state machine in use
 	forced   atomic.Pointer[OpenError]  // non-nil while forced open
 	npending atomic.Int32               // len(pending), read without mu
