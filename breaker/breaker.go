@@ -508,7 +508,7 @@ func (b *Breaker[T]) reset(to State, kind eventKind, reason string) error {
 // signal if it was firing and taking it out of the state gauge.
 func (b *Breaker[T]) retire() {
 	b.mu.Lock()
-	b.pending = append(b.pending, event{kind: evEvicted, from: b.last, to: b.last})
+	b.pending = append(b.pending, event{kind: evEvicted, from: b.last, to: StateClosed})
 	b.npending.Add(1)
 	b.retired = true
 	b.mu.Unlock()

@@ -510,7 +510,7 @@ func TestSignalsOncePerTransitionConcurrent(t *testing.T) {
 			}
 			prev = st
 		}
-		if got := b.State(); State(sigs[len(sigs)-1].Metrics["state"]) != got && !(got == StateHalfOpen) {
+		if got := b.State(); State(sigs[len(sigs)-1].Metrics["state"]) != got {
 			t.Fatalf("last signal state %v, breaker %v", sigs[len(sigs)-1].Metrics["state"], got)
 		}
 	})

@@ -156,8 +156,8 @@ func WithFallback(inPlace bool) Option {
 // measured: window long, made of buckets of length bucket. Every bucket the
 // oldest bucket's counts leave the window, so the time to detect a failure
 // onset does not grow with uptime. window must be a whole number of buckets,
-// at most 1000 of them. The default is a one-minute window of 10-second
-// buckets.
+// at most 1000 of them; a window of one bucket is a fixed window, cleared
+// whole at its end. The default is a one-minute window of 10-second buckets.
 func WithWindow(window, bucket time.Duration) Option {
 	return optionFunc(func(c *config) { c.window, c.bucket = window, bucket })
 }

@@ -96,7 +96,7 @@ func (b *Breaker[T]) report(e event) {
 		b.inst.transitions.Add(ctx, 1, id.attrs.transition(e.from, e.to))
 		b.inst.moveState(id.attrs, e.from, e.to)
 	}
-	s := id.component.Signal(firebreak.KindBreakerOpen, e.to != StateClosed && e.kind != evEvicted)
+	s := id.component.Signal(firebreak.KindBreakerOpen, e.to != StateClosed)
 	s.Fallback = b.cfg.fallback
 	s.Time = e.at
 	s.Summary = b.summary(id.name, e)
