@@ -146,6 +146,7 @@ type Breaker[T any] struct {
 	npending atomic.Int32               // len(pending), read without mu
 	draining atomic.Bool                // a goroutine is reporting pending events
 	used     atomic.Bool                // CLOCK reference bit, for Group
+	fallback atomic.Bool                // Signal.Fallback; see SetFallback
 
 	// mu guards the fields below. It is taken inside gobreaker's OnStateChange
 	// (so under gobreaker's mutex) and must never be held while calling
@@ -216,6 +217,7 @@ func New[T any](opts ...Option) (*Breaker[T], error) {
 // newBreaker builds a breaker from a validated config.
 func newBreaker[T any](cfg config, inst *instruments) *Breaker[T] {
 	b := &Breaker[T]{cfg: cfg, inst: inst}
+	b.fallback.Store(cfg.fallback)
 	b.id.Store(b.newIdentity(cfg.component))
 	m := b.newMachine()
 	m.quiet = false
@@ -415,6 +417,12 @@ func (b *Breaker[T]) Bind(c firebreak.Component) error {
 	b.flush()
 	return nil
 }
+
+// SetFallback says whether a fallback serves while the breaker is open, like
+// [WithFallback], for code that learns it after building the breaker (a
+// pipeline that finds a fallback policy outside it, say). It applies to the
+// signals reported from then on.
+func (b *Breaker[T]) SetFallback(inPlace bool) { b.fallback.Store(inPlace) }
 
 // Name returns the breaker's name, as used in errors, metrics and signals.
 func (b *Breaker[T]) Name() string { return b.id.Load().name }

@@ -413,14 +413,15 @@ func TestForceOpenWhileTripped(t *testing.T) {
 	var rec firebreak.Recorder
 	b := newTest(t, &rec, WithConsecutiveFailures(1))
 	_, _ = b.Execute(context.Background(), fail)
+	b.SetFallback(true)
 	_ = b.ForceOpen("hold it")
 	_ = b.ForceOpen("hold it, new reason") // no state change: no signal
 	_ = b.Release("done")
 	var got []string
 	for _, s := range rec.Signals() {
-		got = append(got, fmt.Sprintf("%v %v", s.Firing, s.Metrics["state"]))
+		got = append(got, fmt.Sprintf("%v %v %v", s.Firing, s.Metrics["state"], s.Fallback))
 	}
-	want := []string{"true 2", "true 3", "false 0"}
+	want := []string{"true 2 false", "true 3 true", "false 0 true"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("signals (-want +got):\n%s", diff)
 	}

@@ -97,7 +97,7 @@ func (b *Breaker[T]) report(e event) {
 		b.inst.moveState(id.attrs, e.from, e.to)
 	}
 	s := id.component.Signal(firebreak.KindBreakerOpen, e.to != StateClosed)
-	s.Fallback = b.cfg.fallback
+	s.Fallback = b.fallback.Load()
 	s.Time = e.at
 	s.Summary = b.summary(id.name, e)
 	s.Metrics = map[string]float64{"state": float64(e.to)}
