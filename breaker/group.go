@@ -17,7 +17,8 @@ import (
 // the breakers, clearing marks, and evicts the first unmarked one, so a key
 // seen only once is evicted before keys in steady use). An open breaker rejects
 // calls, and each rejection marks it used, so a breaker that is isolating a
-// busy key is rarely the one evicted. An evicted breaker that was open reports
+// busy key is rarely the one evicted; a breaker forced open is evicted only
+// when all are. An evicted breaker that was open reports
 // a cleared signal, since nothing tracks it any more; the key starts afresh,
 // closed, on its next call.
 //
@@ -129,9 +130,12 @@ func (g *Group[K, T]) add(key K) *Breaker[T] {
 		g.index[key] = len(g.ring)
 		g.ring = append(g.ring, groupEntry[K, T]{key: key, b: b})
 	} else {
-		for {
+		for step := 0; ; step++ {
 			e := &g.ring[g.hand]
-			if e.b.used.Load() {
+			// Skip breakers in use and, for two rounds, breakers forced
+			// open: isolation by hand must not lapse because its key went
+			// quiet. When every breaker is forced open the bound wins.
+			if e.b.used.Load() || e.b.forced.Load() != nil && step < 2*len(g.ring) {
 				e.b.used.Store(false)
 				g.hand = (g.hand + 1) % len(g.ring)
 				continue

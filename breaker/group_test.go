@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -128,5 +129,26 @@ func TestGroupPolicyInPipeline(t *testing.T) {
 	s, _ := rec.Last(firebreak.KindBreakerOpen)
 	if s.Component != "crawler" || s.Dependency != "web" || s.Labels["key"] != "bad.example" {
 		t.Fatalf("signal %+v", s)
+	}
+}
+
+func TestGroupKeepsForcedOpen(t *testing.T) {
+	var rec firebreak.Recorder
+	g := newTestGroup(t, 2, &rec)
+	_ = g.Breaker("isolated").ForceOpen("INC-9")
+	for i := range 10 {
+		_, _ = g.Execute(context.Background(), fmt.Sprint("k", i), ok)
+	}
+	if _, err := g.Execute(context.Background(), "isolated", ok); !errors.Is(err, ErrOpen) {
+		t.Fatalf("forced-open key was evicted: err %v", err)
+	}
+	// When every breaker is forced open, the bound still holds.
+	_ = g.Breaker("k9").ForceOpen("INC-10")
+	_, _ = g.Execute(context.Background(), "new", ok)
+	if n := g.Len(); n != 2 {
+		t.Fatalf("len %d, want 2", n)
+	}
+	if s, _ := rec.Last(firebreak.KindBreakerOpen); s.Firing || !strings.Contains(s.Summary, "evicted") {
+		t.Errorf("last signal %+v, want the evicted forced breaker cleared", s)
 	}
 }

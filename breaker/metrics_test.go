@@ -174,4 +174,12 @@ func TestAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { _, _ = g.Execute(ctx, "k", ok) }); n != 0 {
 		t.Errorf("group success: %v allocs, want 0", n)
 	}
+	gp, err := firebreak.NewPipeline(firebreak.Component{Name: "crawler"},
+		[]firebreak.Policy[int]{g.Policy(func(context.Context) string { return "k" })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(1000, func() { _, _ = gp.Execute(ctx, ok) }); n != 0 {
+		t.Errorf("group policy success: %v allocs, want 0", n)
+	}
 }
