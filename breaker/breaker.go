@@ -310,6 +310,7 @@ func (m *machine[T]) onStateChange(_ string, from, to gobreaker.State) {
 // Execute runs fn if the breaker lets the call through and returns its
 // result. A rejected call returns the zero T and an [*OpenError] matching
 // [ErrOpen], without running fn. The call's outcome is counted as:
+//
 //   - excluded when fn returns an error after ctx was cancelled (the caller
 //     gave up, which says nothing about the dependency), or when
 //     [WithIsExcluded] says so;
