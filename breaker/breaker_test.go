@@ -168,17 +168,17 @@ func TestDetectionAfterLongSuccess(t *testing.T) {
 		t.Run(window.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				b := newTest(t, nil, WithConsecutiveFailures(0), WithFailureRatio(0.5, 20), WithWindow(window, window/6))
-				const rate = 10 * time.Millisecond * 10 // 10 calls per second
-				for range int(time.Hour / rate) {
+				const interval = 100 * time.Millisecond // 10 calls per second
+				for range int(time.Hour / interval) {
 					if _, err := b.Execute(context.Background(), ok); err != nil {
 						t.Fatal(err)
 					}
-					time.Sleep(rate)
+					time.Sleep(interval)
 				}
 				onset := time.Now()
 				for b.State() == StateClosed {
 					_, _ = b.Execute(context.Background(), fail)
-					time.Sleep(rate)
+					time.Sleep(interval)
 					if time.Since(onset) > 2*window {
 						t.Fatalf("still closed %v after the failure onset", time.Since(onset))
 					}
