@@ -182,6 +182,10 @@ type machine[T any] struct {
 	// tripped holds the counts that tripped the breaker, for the signal.
 	// Guarded by cb's mutex.
 	tripped gobreaker.Counts
+	// probe marks a machine made by SetState(StateHalfOpen): its open
+	// timeout is a nanosecond, so it is replaced by a regular machine as soon
+	// as it leaves half-open. Written only before publication.
+	probe bool
 }
 
 var (
@@ -247,14 +251,16 @@ func (b *Breaker[T]) newIdentity(c firebreak.Component) *identity {
 	}
 }
 
-func (b *Breaker[T]) newMachine() *machine[T] {
+func (b *Breaker[T]) newMachine() *machine[T] { return b.newMachineTimeout(b.cfg.openTimeout) }
+
+func (b *Breaker[T]) newMachineTimeout(openTimeout time.Duration) *machine[T] {
 	m := &machine[T]{b: b, quiet: true}
 	m.cb = gobreaker.NewCircuitBreaker[T](gobreaker.Settings{
 		Name:          b.cfg.name,
 		MaxRequests:   uint32(b.cfg.halfOpenCalls),
 		Interval:      b.cfg.window,
 		BucketPeriod:  b.cfg.bucket,
-		Timeout:       b.cfg.openTimeout,
+		Timeout:       openTimeout,
 		ReadyToTrip:   m.readyToTrip,
 		OnStateChange: m.onStateChange,
 		IsExcluded:    isExcludedMarker,
@@ -300,11 +306,45 @@ func (m *machine[T]) onStateChange(_ string, from, to gobreaker.State) {
 	default:
 		e.kind = evRecovered
 	}
+	var next *machine[T]
+	if m.probe && from == gobreaker.StateHalfOpen {
+		// Hand over to a regular machine in the state the trial decided.
+		// Its own mutex is free: nothing else has it yet.
+		next = b.preparedMachine(e.to)
+	}
 	b.mu.Lock()
 	if b.cur.Load() == m && b.forced.Load() == nil {
+		if next != nil {
+			b.cur.Store(next)
+		}
 		b.pushLocked(e)
 	}
 	b.mu.Unlock()
+}
+
+// preparedMachine returns a new, unpublished machine in state to: closed,
+// open (tripped now) or half-open (a probe machine).
+func (b *Breaker[T]) preparedMachine(to State) *machine[T] {
+	var m *machine[T]
+	switch to {
+	case StateHalfOpen:
+		m = b.newMachineTimeout(time.Nanosecond)
+		m.probe = true
+	default:
+		m = b.newMachine()
+	}
+	if to != StateClosed {
+		m.trip = true
+		_, _ = m.cb.Execute(func() (T, error) { var zero T; return zero, errCountFailure })
+		m.trip = false
+	}
+	// Let the nanosecond pass (virtual time in a synctest bubble passes
+	// only when the goroutine sleeps).
+	for to == StateHalfOpen && m.cb.State() != gobreaker.StateHalfOpen {
+		time.Sleep(time.Nanosecond)
+	}
+	m.quiet = false
+	return m
 }
 
 // Execute runs fn if the breaker lets the call through and returns its
@@ -472,34 +512,26 @@ func (b *Breaker[T]) Release(reason string) error {
 }
 
 // SetState puts the breaker in state s, for tests of code that uses it: the
-// state change is reported like a real one. StateClosed starts the breaker
-// afresh; StateOpen trips it for real, so it turns half-open after the open
-// timeout (inside a [testing/synctest] bubble, time.Sleep(timeout) gets it
-// there); StateForcedOpen is [Breaker.ForceOpen]. StateHalfOpen cannot be
-// set directly, since gobreaker reaches it only through time: SetState
-// returns an error for it.
+// state change is reported like a real one, and the breaker goes on from
+// there as usual. StateClosed starts it afresh; StateOpen trips it, so it
+// turns half-open after the open timeout; StateHalfOpen lets the next trial
+// calls through ([WithHalfOpenCalls]); StateForcedOpen is
+// [Breaker.ForceOpen]. Setting half-open takes a nanosecond of sleep, virtual
+// inside a [testing/synctest] bubble.
 func (b *Breaker[T]) SetState(s State) error {
 	switch s {
-	case StateClosed, StateOpen:
+	case StateClosed, StateOpen, StateHalfOpen:
 		return b.reset(s, evSet, "set by SetState")
 	case StateForcedOpen:
 		return b.ForceOpen("set by SetState")
-	case StateHalfOpen:
-		return errors.New("breaker: SetState: half_open is reached only through time: SetState(StateOpen), then wait the open timeout")
 	}
 	return fmt.Errorf("breaker: SetState: unknown state %d", int8(s))
 }
 
-// reset replaces the state machine by a fresh one in state to (closed or
-// open) and clears any forcing.
+// reset replaces the state machine by a fresh one in state to (closed, open
+// or half-open) and clears any forcing.
 func (b *Breaker[T]) reset(to State, kind eventKind, reason string) error {
-	m := b.newMachine()
-	if to == StateOpen {
-		m.trip = true
-		_, _ = m.cb.Execute(func() (T, error) { var zero T; return zero, errCountFailure })
-		m.trip = false
-	}
-	m.quiet = false
+	m := b.preparedMachine(to)
 	b.mu.Lock()
 	if kind == evReleased && b.forced.Load() == nil {
 		b.mu.Unlock()

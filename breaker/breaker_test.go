@@ -633,8 +633,25 @@ func TestSetState(t *testing.T) {
 		if s := b.State(); s != StateHalfOpen {
 			t.Fatalf("after the open timeout: %v, want half-open", s)
 		}
-		if err := b.SetState(StateHalfOpen); err == nil {
-			t.Error("SetState(half-open) succeeded")
+		// Half-open, then a successful trial closes it.
+		if err := b.SetState(StateHalfOpen); err != nil || b.State() != StateHalfOpen {
+			t.Fatalf("set half-open: %v, %v", err, b.State())
+		}
+		if _, err := b.Execute(context.Background(), ok); err != nil || b.State() != StateClosed {
+			t.Fatalf("trial success: %v, %v", err, b.State())
+		}
+		// Half-open, then a failed trial opens it for the real open timeout.
+		if err := b.SetState(StateHalfOpen); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = b.Execute(context.Background(), fail)
+		time.Sleep(4 * time.Second)
+		if s := b.State(); s != StateOpen {
+			t.Fatalf("4s after a failed trial: %v, want open (5s timeout)", s)
+		}
+		time.Sleep(2 * time.Second)
+		if s := b.State(); s != StateHalfOpen {
+			t.Fatalf("6s after a failed trial: %v, want half-open", s)
 		}
 		if err := b.SetState(StateForcedOpen); err != nil || b.State() != StateForcedOpen {
 			t.Fatalf("set forced: %v, %v", err, b.State())
@@ -649,7 +666,7 @@ func TestSetState(t *testing.T) {
 		for _, s := range rec.Signals() {
 			got = append(got, s.Metrics["state"])
 		}
-		if diff := cmp.Diff([]float64{2, 1, 3, 0}, got); diff != "" {
+		if diff := cmp.Diff([]float64{2, 1, 0, 1, 2, 1, 3, 0}, got); diff != "" {
 			t.Errorf("signal states (-want +got):\n%s", diff)
 		}
 	})
