@@ -398,11 +398,14 @@ func execute[T any](b *Breaker[T], ctx context.Context, fn func(context.Context)
 	})
 	if out == outcomeRejected {
 		var zero T
-		if errors.Is(gerr, gobreaker.ErrTooManyRequests) {
-			return zero, id.errTooMany
-		}
-		if errors.Is(gerr, gobreaker.ErrOpenState) {
+		// gobreaker returns its sentinels unwrapped: the identity checks
+		// keep errors.Is's reflection off the rejection path, which must
+		// stay within 1.5× of gobreaker's own.
+		switch {
+		case gerr == gobreaker.ErrOpenState || errors.Is(gerr, gobreaker.ErrOpenState):
 			return zero, id.errOpen
+		case gerr == gobreaker.ErrTooManyRequests || errors.Is(gerr, gobreaker.ErrTooManyRequests):
+			return zero, id.errTooMany
 		}
 		return zero, gerr
 	}
