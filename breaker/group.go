@@ -23,8 +23,10 @@ import (
 // closed, on its next call.
 //
 // Each breaker is named after its key (prefixed by [WithName] and "/" when
-// given) and its signals carry the label "key". Group is safe for concurrent
-// use.
+// given) and its signals carry the label "key"; its metrics carry the name,
+// so each key seen is a metric series. Keys should therefore come from a
+// bounded set (hosts, shards, endpoints), not from user input. Group is safe
+// for concurrent use.
 type Group[K comparable, T any] struct {
 	cfg  config // validated template for the group's breakers
 	inst *instruments
@@ -198,7 +200,6 @@ func (g *Group[K, T]) Bind(c firebreak.Component) error {
 		if err := b.Bind(c); err != nil {
 			return err
 		}
-		b.flush()
 	}
 	return nil
 }
