@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/firebreak-go/firebreak"
 	"github.com/sony/gobreaker/v2"
@@ -147,5 +146,39 @@ func BenchmarkExecuteOpen(b *testing.B) {
 			})
 		})
 	})
-	_ = time.Second
+}
+
+// BenchmarkGroupExecute measures the keyed group's lookup on top of a call.
+func BenchmarkGroupExecute(b *testing.B) {
+	ctx := context.Background()
+	g, err := NewGroup[string, int](64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := make([]string, 16)
+	for i := range keys {
+		keys[i] = string(rune('a' + i))
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := g.Execute(ctx, keys[i%len(keys)], okCall); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if _, err := g.Execute(ctx, keys[i%len(keys)], okCall); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	})
 }
