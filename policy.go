@@ -20,6 +20,10 @@ type Component struct {
 	Tier Tier
 	// Reporter receives the policies' signals; nil means [Discard].
 	Reporter Reporter
+	// Fallback says that a fallback serves in place of the dependency's
+	// results when calls fail, so a fault is graded lower. NewPipeline sets
+	// it for the policies inside a fallback-stage policy.
+	Fallback bool
 }
 
 // Validate reports a missing name or an invalid tier.
@@ -133,7 +137,8 @@ func InGivenOrder() PipelineOption {
 // passed, policies are sorted into the default order by their [Stage]
 // (observe → fallback → retry → breaker → shed → timeout → custom → call);
 // policies of the same stage keep their given order. Each [Binder] is bound to
-// c. It returns an error if c is invalid, a policy is nil, or a policy refuses
+// c, with Component.Fallback set for the policies that run inside a policy of
+// [StageFallback]. It returns an error if c is invalid, a policy is nil, or a policy refuses
 // the binding.
 func NewPipeline[T any](c Component, policies []Policy[T], opts ...PipelineOption) (*Pipeline[T], error) {
 	if err := c.Validate(); err != nil {
@@ -155,11 +160,15 @@ func NewPipeline[T any](c Component, policies []Policy[T], opts ...PipelineOptio
 	if !cfg.givenOrder {
 		slices.SortStableFunc(chain, func(a, b Policy[T]) int { return int(stageOf(a) - stageOf(b)) })
 	}
+	bound := c
 	for _, p := range chain {
 		if b, ok := p.(Binder); ok {
-			if err := b.Bind(c); err != nil {
+			if err := b.Bind(bound); err != nil {
 				return nil, fmt.Errorf("firebreak: pipeline %q: %w", c.Name, err)
 			}
+		}
+		if stageOf(p) == StageFallback {
+			bound.Fallback = true // every policy inside this one has a fallback outside it
 		}
 	}
 	return &Pipeline[T]{component: c, chain: chain}, nil

@@ -112,3 +112,16 @@ func BenchmarkPipelineOverhead(b *testing.B) {
 		p.Execute(ctx, call)
 	}
 }
+
+func TestPipelineTellsInnerPoliciesAboutFallback(t *testing.T) {
+	var log []string
+	fb := &staged{name: "fallback", stage: firebreak.StageFallback, log: &log}
+	ob := &staged{name: "observe", stage: firebreak.StageObserve, log: &log}
+	br := &staged{name: "breaker", stage: firebreak.StageBreaker, log: &log}
+	if _, err := firebreak.NewPipeline(firebreak.Component{Name: "api"}, []firebreak.Policy[int]{br, fb, ob}); err != nil {
+		t.Fatal(err)
+	}
+	if ob.bound.Fallback || fb.bound.Fallback || !br.bound.Fallback {
+		t.Fatalf("fallback seen by observe=%v fallback=%v breaker=%v; want false, false, true", ob.bound.Fallback, fb.bound.Fallback, br.bound.Fallback)
+	}
+}

@@ -440,6 +440,8 @@ func (b *Breaker[T]) Stage() firebreak.Stage { return firebreak.StageBreaker }
 // becomes the component's Dependency (or Name) unless [WithName] set one. A
 // breaker protects one dependency of one component: binding it again to a
 // different component is an error.
+// If the component says a fallback serves (a fallback policy runs outside
+// the breaker in the pipeline), the breaker's signals say so too.
 func (b *Breaker[T]) Bind(c firebreak.Component) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("breaker: Bind: %w", err)
@@ -458,6 +460,9 @@ func (b *Breaker[T]) Bind(c firebreak.Component) error {
 	b.pending = append(b.pending, event{kind: evRebind, from: b.last, to: b.last, oldAttrs: old.attrs})
 	b.npending.Add(1)
 	b.mu.Unlock()
+	if c.Fallback {
+		b.SetFallback(true)
+	}
 	b.flush()
 	return nil
 }
