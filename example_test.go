@@ -109,4 +109,6 @@ func ExamplePipeline() {
 
 type policyFunc[T any] func(ctx context.Context, next firebreak.Next[T]) (T, error)
 
-func (f policyFunc[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) { return f(ctx, next) }
+func (f policyFunc[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
+	return f(ctx, next)
+}

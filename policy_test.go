@@ -86,7 +86,9 @@ func TestPipelineRejectsBadInput(t *testing.T) {
 
 type passThrough struct{}
 
-func (passThrough) Apply(ctx context.Context, next firebreak.Next[int]) (int, error) { return next.Call(ctx) }
+func (passThrough) Apply(ctx context.Context, next firebreak.Next[int]) (int, error) {
+	return next.Call(ctx)
+}
 
 func call(context.Context) (int, error) { return 1, nil }
 
