@@ -368,14 +368,14 @@ func ratio(a, b float64) float64 {
 
 func percent(f float64) string { return strconv.FormatFloat(f*100, 'f', -1, 64) + "%" }
 
-// windowLabel formats a window the way alert labels do: "5m", "1h", "3d",
-// "30s"; durations that are not whole units use [time.Duration.String].
+// windowLabel formats a window the way alert labels do: "5m", "1h", "24h",
+// "3d", "30s"; durations that are not whole units use [time.Duration.String].
 func windowLabel(d time.Duration) string {
 	day := 24 * time.Hour
 	switch {
 	case d <= 0:
 		return d.String()
-	case d%day == 0:
+	case d%day == 0 && d >= 2*day:
 		return strconv.FormatInt(int64(d/day), 10) + "d"
 	case d%time.Hour == 0:
 		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
