@@ -95,8 +95,8 @@ const DefaultWindow = time.Minute
 const windowSlots = 6
 
 // Stats keeps RED statistics (rate, errors, duration) for one operation over
-// a rolling window, in fixed memory (under 8 KiB, whatever the traffic and
-// however long it runs). [Stats.Record] is lock-free and does not allocate.
+// a rolling window, in fixed memory: about 6 KiB, 10 KiB with an SLO's
+// burn-rate windows, whatever the traffic and however long it runs. [Stats.Record] is lock-free and does not allocate.
 // Stats is safe for concurrent use.
 type Stats struct {
 	base    time.Time     // offsets below are nanoseconds since base
