@@ -228,7 +228,9 @@ func TestPipelineBindsObserverOutermost(t *testing.T) {
 
 type policyFunc[T any] func(context.Context, firebreak.Next[T]) (T, error)
 
-func (f policyFunc[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) { return f(ctx, next) }
+func (f policyFunc[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
+	return f(ctx, next)
+}
 
 func TestNewValidates(t *testing.T) {
 	for _, tc := range []struct {
