@@ -103,7 +103,7 @@ func firingOf(sigs []firebreak.Signal) (out []string) {
 func TestBurnPageTierFiresAbout52sAfterFullOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newSLORig(t, SLO{Availability: 0.999})
-		r.warm(72*time.Hour-time.Hour, 10*time.Second, 10, never) // three days of good traffic, 1 call/s
+		r.warm(72*time.Hour-time.Hour, 30*time.Second, 30, never) // three days of good traffic, 1 call/s
 		r.drive(time.Hour, time.Second, never)
 		if n := r.rec.Len(); n != 0 {
 			t.Fatalf("%d signals during good traffic: %v", n, firingOf(r.rec.Signals()))
@@ -168,7 +168,7 @@ func TestBurnShortSpikeDoesNotFire(t *testing.T) {
 func TestBurnRecoveryClearsAfterShortWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newSLORig(t, SLO{Availability: 0.999})
-		r.warm(72*time.Hour, 10*time.Second, 10, never)
+		r.warm(72*time.Hour, 30*time.Second, 30, never)
 		r.drive(10*time.Minute, time.Second, always)
 		recovered := time.Now()
 		r.warm(7*time.Hour, 10*time.Second, 10, never)
@@ -204,9 +204,9 @@ func TestBurnSteadyLowErrorRatioFiresOnlySixTimesTier(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newSLORig(t, SLO{Availability: 0.999})
 		// 0.8% errors: 8× burn, above the 6×, 3× and 1× tiers, under 14.4×.
-		r.warm(72*time.Hour, 10*time.Second, 10, never)
+		r.warm(72*time.Hour, 30*time.Second, 30, never)
 		onset := time.Now()
-		r.warm(72*time.Hour, 10*time.Second, 10, func(i int) bool { return i%125 == 124 })
+		r.warm(72*time.Hour, 30*time.Second, 30, func(i int) bool { return i%125 == 124 })
 		got := firingOf(r.rec.Signals())
 		if len(got) != 1 || got[0] != "error_budget_burn 6h/30m firing" {
 			t.Fatalf("signals = %v, want only the 6h/30m tier firing (it suppresses 24h/2h and 3d/6h)", got)

@@ -104,7 +104,7 @@ func (o *Observer[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, err
 		return zero, ErrNotBound
 	}
 	ctx, span := op.tracer.Start(ctx, op.spanName, op.startOpts...)
-	start := time.Now()
+	start := op.stats.offset() // one monotonic clock read; time.Now reads two clocks
 	done := false
 	defer func() {
 		if !done { // next panicked: record it and let the panic go on
@@ -242,10 +242,10 @@ func newOperationStats(c firebreak.Component, cfg *config, labels map[string]str
 	return s, nil
 }
 
-// end records the outcome of a call that started at start.
-func (op *operation) end(ctx context.Context, span trace.Span, start time.Time, err error) {
-	d := time.Since(start)
-	now := int64(start.Sub(op.stats.base) + d)
+// end records the outcome of a call that started at offset start.
+func (op *operation) end(ctx context.Context, span trace.Span, start int64, err error) {
+	now := op.stats.offset()
+	d := time.Duration(now - start)
 	if err == nil {
 		op.stats.record(now, d, false)
 		op.hist.Record(ctx, d.Seconds(), op.okOpts...)
