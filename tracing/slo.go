@@ -63,14 +63,21 @@ func WorkbookWindows() []BurnWindow {
 	}
 }
 
-// ScaleWindows returns ws with every window multiplied by factor and the burn
-// rates unchanged: ScaleWindows(WorkbookWindows(), 1.0/360) turns 1h/5m into
-// 10s/833ms, for demonstrations and drills that must finish in seconds.
+// ScaleWindows returns ws with every window multiplied by factor (and rounded
+// to the millisecond once longer than one) and the burn rates unchanged:
+// ScaleWindows(WorkbookWindows(), 1.0/360) turns 1h/5m into 10s/833ms, for
+// demonstrations and drills that must finish in seconds.
 func ScaleWindows(ws []BurnWindow, factor float64) []BurnWindow {
+	scale := func(d time.Duration) time.Duration {
+		d = time.Duration(float64(d) * factor)
+		if d > time.Millisecond {
+			d = d.Round(time.Millisecond)
+		}
+		return d
+	}
 	out := slices.Clone(ws)
 	for i := range out {
-		out[i].Long = time.Duration(float64(out[i].Long) * factor)
-		out[i].Short = time.Duration(float64(out[i].Short) * factor)
+		out[i].Long, out[i].Short = scale(out[i].Long), scale(out[i].Short)
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -336,5 +337,12 @@ func TestWindowLabel(t *testing.T) {
 	}
 	if got := (BurnWindow{Long: 24 * time.Hour, Short: 2 * time.Hour}).String(); got != "24h/2h" {
 		t.Errorf("String = %q", got)
+	}
+	var got []string
+	for _, w := range ScaleWindows(WorkbookWindows(), 1.0/360) {
+		got = append(got, fmt.Sprintf("%v %g", w, w.BurnRate))
+	}
+	if want := "10s/833ms 14.4,1m/5s 6,4m/20s 3,12m/1m 1"; strings.Join(got, ",") != want {
+		t.Errorf("ScaleWindows = %v, want %v", got, want)
 	}
 }
