@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -30,42 +31,52 @@ func BenchmarkObserve(b *testing.B) { benchObserve(b, sdktrace.AlwaysSample()) }
 func BenchmarkObserveUnsampled(b *testing.B) { benchObserve(b, sdktrace.NeverSample()) }
 
 func benchObserve(b *testing.B, sampler sdktrace.Sampler) {
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithBatcher(discardExporter{}))
-	defer tp.Shutdown(context.Background())
 	comp := firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core}
 	ctx := context.Background()
-
-	tracer := tp.Tracer("raw")
-	rawOpts := []trace.SpanStartOption{trace.WithAttributes(componentAttrs(comp)...), trace.WithSpanKind(trace.SpanKindClient)}
-	raw := func() {
-		_, span := tracer.Start(ctx, "payments", rawOpts...)
-		span.End()
+	// Each leaf benchmark gets a fresh provider and batch processor, so that
+	// none inherits another's queue or heap.
+	raw := func(tp trace.TracerProvider) func() {
+		tracer := tp.Tracer("raw")
+		opts := []trace.SpanStartOption{trace.WithAttributes(componentAttrs(comp)...), trace.WithSpanKind(trace.SpanKindClient)}
+		return func() {
+			_, span := tracer.Start(ctx, "payments", opts...)
+			span.End()
+		}
 	}
-
-	obs, err := New[int](WithComponent(comp), WithTracerProvider(tp), WithMeterProvider(metricnoop.NewMeterProvider()),
-		WithSLO(SLO{Availability: 0.999, Latency: 300 * time.Millisecond, LatencyTarget: 0.99}))
-	if err != nil {
-		b.Fatal(err)
+	policy := func(tp trace.TracerProvider) func() {
+		obs, err := New[int](WithComponent(comp), WithTracerProvider(tp), WithMeterProvider(metricnoop.NewMeterProvider()),
+			WithSLO(SLO{Availability: 0.999, Latency: 300 * time.Millisecond, LatencyTarget: 0.99}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		fn := func(context.Context) (int, error) { return 1, nil }
+		return func() { _, _ = obs.Execute(ctx, fn) }
 	}
-	fn := func(context.Context) (int, error) { return 1, nil }
-	policy := func() { _, _ = obs.Execute(ctx, fn) }
-
 	for _, bm := range []struct {
 		name string
-		f    func()
+		make func(trace.TracerProvider) func()
 	}{{"otel", raw}, {"firebreak", policy}} {
 		b.Run(bm.name, func(b *testing.B) {
-			b.Run("serial", func(b *testing.B) {
+			prepare := func(b *testing.B) func() {
+				tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithBatcher(discardExporter{}))
+				b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+				f := bm.make(tp)
+				debug.FreeOSMemory() // start each from the same heap state
 				b.ReportAllocs()
+				b.ResetTimer()
+				return f
+			}
+			b.Run("serial", func(b *testing.B) {
+				f := prepare(b)
 				for b.Loop() {
-					bm.f()
+					f()
 				}
 			})
 			b.Run("parallel", func(b *testing.B) {
-				b.ReportAllocs()
+				f := prepare(b)
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
-						bm.f()
+						f()
 					}
 				})
 			})
