@@ -37,11 +37,15 @@ const (
 	ErrorTypeOther = "_OTHER"
 )
 
-// ErrorTyper is implemented by errors that know their error.type. Other
-// firebreak packages' errors implement it (a breaker's open-state error
-// returns [ErrorTypeCircuitOpen], a load shedder's [ErrorTypeLoadShed]), and
-// so can an application's. The value should be one of the ErrorType
-// constants or another short, stable, low-cardinality name in snake_case.
+// ErrorTyper is implemented by errors that know their error.type, so that
+// spans and metrics name them without this package importing theirs: a
+// breaker's open-state error should return [ErrorTypeCircuitOpen], a load
+// shedder's rejection [ErrorTypeLoadShed], and an application's errors may
+// implement it too. The value should be one of the ErrorType constants or
+// another short, stable, low-cardinality name in snake_case; an empty value
+// is ignored.
+//
+//	func (*OpenStateError) ErrorType() string { return "circuit_open" }
 type ErrorTyper interface {
 	ErrorType() string
 }

@@ -77,10 +77,11 @@ func newConfig(opts []Option) (config, error) {
 	return c, errors.Join(c.errs...)
 }
 
-// WithComponent gives the identity (name, dependency, tier, reporter) used
-// when an [Observer] works on its own, outside a pipeline; in a pipeline the
-// pipeline's component is bound instead. A [Handler] or [Transport] requires
-// it. By default an Observer has no identity until it is bound.
+// WithComponent gives an [Observer] its identity (name, dependency, tier,
+// reporter) for use on its own, outside a pipeline; a pipeline that binds it
+// must then have the same identity. By default an Observer has no identity
+// until a pipeline binds it. [NewHandler] and [NewTransport] take their
+// component as an argument and ignore this option.
 func WithComponent(c firebreak.Component) Option {
 	return optionFunc(func(cfg *config) { cfg.comp = &c })
 }
