@@ -29,10 +29,17 @@ type sloRig struct {
 func newSLORig(t *testing.T, slo SLO, opts ...Option) *sloRig {
 	t.Helper()
 	rec := &firebreak.Recorder{}
+	var obs *Observer[int]
+	// The reporter reads the statistics back, as a Board taking evidence
+	// might: it would deadlock if signals were reported under the lock.
+	reporter := firebreak.ReporterFunc(func(s firebreak.Signal) {
+		obs.Snapshot()
+		rec.Report(s)
+	})
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	opts = append([]Option{
-		WithComponent(firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: rec}),
+		WithComponent(firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: reporter}),
 		WithTracerProvider(tp),
 		WithSLO(slo),
 	}, opts...)
