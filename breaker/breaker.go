@@ -93,6 +93,10 @@ func (e *OpenError) Error() string {
 // Is reports whether target is [ErrOpen].
 func (e *OpenError) Is(target error) bool { return target == ErrOpen }
 
+// ErrorType returns "circuit_open", the error.type that tracing records for a
+// rejected call.
+func (e *OpenError) ErrorType() string { return "circuit_open" }
+
 // Unwrap returns gobreaker's sentinel: [gobreaker.ErrTooManyRequests] for a
 // half-open rejection, [gobreaker.ErrOpenState] otherwise.
 func (e *OpenError) Unwrap() error { return e.cause }
