@@ -65,7 +65,7 @@ func signalFor(sev firebreak.Severity) firebreak.Signal {
 	s := firebreak.Signal{Component: "checkout-api", Dependency: "payments-db", Tier: firebreak.Core, Firing: true}
 	switch sev {
 	case firebreak.Fatal:
-		s.Kind, s.Value, s.Metrics = firebreak.KindErrorBudgetBurn, 1000, map[string]float64{"error_ratio": 1}
+		s.Kind, s.Value, s.Metrics = firebreak.KindErrorBudgetBurn, 1000, map[string]float64{"error_ratio_short": 1}
 		s.Labels = map[string]string{"slo": "availability", "window": "1h/5m"}
 	case firebreak.Severe:
 		s.Kind = firebreak.KindBreakerOpen
@@ -334,7 +334,7 @@ func TestSeverityRises(t *testing.T) {
 			b, _ := newBoard(t)
 			s := signalFor(firebreak.Fatal)
 			b.Report(s)
-			s.Value, s.Metrics = 7, map[string]float64{"error_ratio": 0.007}
+			s.Value, s.Metrics = 7, map[string]float64{"error_ratio_short": 0.007}
 			b.Report(s)
 			if inc := only(t, b); inc.Severity != firebreak.Fatal {
 				t.Fatalf("fell to %s", inc.Severity)

@@ -33,7 +33,8 @@
 //	breaker_open, fallback serving          general / general / none
 //	breaker_open, no fallback               severe  / severe  / general
 //	health_failed                           general / general / none
-//	error_budget_burn, error_ratio >= 0.5   fatal   / severe  / general
+//	error_budget_burn, short-window
+//	error_ratio_short >= 0.5 (an outage)    fatal   / severe  / general
 //	error_budget_burn, burn >= 14.4         severe  / severe  / general
 //	error_budget_burn, burn >= 6            general / general / none
 //	error_budget_burn, ticket tiers         none

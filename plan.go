@@ -149,7 +149,7 @@ func DefaultPlan() *Plan {
 			{Kind: KindBreakerOpen, Fallback: ptr(true), Severity: ts(General, General, None)},
 			{Kind: KindBreakerOpen, Severity: ts(Severe, Severe, General)},
 			{Kind: KindHealthFailed, Severity: ts(General, General, None)},
-			{Kind: KindErrorBudgetBurn, MinMetrics: map[string]float64{"error_ratio": 0.5}, Severity: ts(Fatal, Severe, General)},
+			{Kind: KindErrorBudgetBurn, MinMetrics: map[string]float64{"error_ratio_short": 0.5}, Severity: ts(Fatal, Severe, General)},
 			{Kind: KindErrorBudgetBurn, MinValue: ptr(14.4), Severity: ts(Severe, Severe, General)},
 			{Kind: KindErrorBudgetBurn, MinValue: ptr(6.0), Severity: ts(General, General, None)},
 			{Kind: KindErrorBudgetBurn, Severity: ts(None, None, None)},

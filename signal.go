@@ -124,7 +124,8 @@ type Signal struct {
 	// TraceIDs identify failing requests, as evidence.
 	TraceIDs []string
 	// Metrics is a snapshot of related measurements kept as evidence, e.g.
-	// "error_ratio", "p99_seconds", "burn_rate_5m". Plan rules may test them.
+	// "error_ratio", "error_ratio_short", "p99_seconds", "burn_rate_5m". Plan
+	// rules may test them.
 	Metrics map[string]float64
 	// Labels add identity, e.g. {"slo": "availability", "window": "1h/5m"}.
 	// Keep them low-cardinality: each distinct set is a separate alert.

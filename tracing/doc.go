@@ -81,7 +81,9 @@
 // signals. Value is the long window's burn rate; Labels are "slo" (the SLO's
 // name, "availability" or "latency" by default), "window" (e.g. "1h/5m") and,
 // for HTTP, "route"; Metrics hold burn_rate_<window> for both windows,
-// burn_rate_threshold, error_ratio (long window), error_ratio_<short>,
+// burn_rate_threshold, error_ratio (long window), error_ratio_<short> and error_ratio_short
+// (the short window, under a name that does not change with the windows: the
+// default plan grades a core outage Fatal on it),
 // slow_ratio (latency SLOs), p99_seconds, requests and objective; TraceIDs
 // hold the latest sampled failing calls, as evidence.
 //

@@ -324,6 +324,7 @@ func (d *detector) evaluate(now int64, cur totals, s *Stats) []firebreak.Signal 
 				"burn_rate_threshold":                 w.BurnRate,
 				"error_ratio":                         ratio(l.errs, l.req),
 				"error_ratio_" + windowLabel(w.Short): ratio(sh.errs, sh.req),
+				"error_ratio_short":                   ratio(sh.errs, sh.req),
 				"requests":                            math.Round(l.req),
 				"objective":                           o.target,
 				"p99_seconds":                         p99.Seconds(),
