@@ -506,7 +506,7 @@ func (b *Board) reportSlowLocked(a *alert, fp uint64, s *Signal) []Notification 
 	if !a.evidence && (len(s.Metrics) > 0 || len(s.TraceIDs) > 0) {
 		a.evidence = true
 		inc.Evidence = append(inc.Evidence, Evidence{At: now, Kind: "signal", Source: string(s.Kind) + " " + alertWho(&a.ref),
-			TraceIDs: slices.Clone(s.TraceIDs), Metrics: maps.Clone(s.Metrics), Note: s.Summary})
+			TraceIDs: uniq(s.TraceIDs), Metrics: maps.Clone(s.Metrics), Note: s.Summary})
 	}
 	notes = append(notes, b.regradeLocked(inc, a, joined, now)...)
 	if joined && !inc.notified() {
@@ -516,6 +516,17 @@ func (b *Board) reportSlowLocked(a *alert, fp uint64, s *Signal) []Notification 
 		notes = append(notes, b.noteLocked(inc, EventSignal, now, []*alert{a}, nil))
 	}
 	return notes
+}
+
+// uniq returns the distinct strings of ids, in order.
+func uniq(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func alertWho(r *AlertRef) string {
@@ -557,9 +568,6 @@ func (b *Board) attachLocked(inc *incident, a *alert, now time.Time) {
 	hadCore := inc.CoreAffected
 	first := len(inc.alerts) == 0
 	inc.alerts = append(inc.alerts, a)
-	if inc.Title == "" {
-		inc.Title = fmt.Sprintf("%s: %s", a.ref.Kind.AlertName(), alertWho(&a.ref))
-	}
 	if !slices.Contains(inc.Components, a.ref.Component) {
 		inc.Components = append(inc.Components, a.ref.Component)
 		slices.Sort(inc.Components)
@@ -599,6 +607,10 @@ func (b *Board) regradeLocked(inc *incident, a *alert, joined bool, now time.Tim
 		if up := min(max(inc.Severity, target)+1, Fatal); up > target {
 			target, reason = up, "rollback failed"
 		}
+	}
+	if a.ref.Severity > inc.Severity || inc.Title == "" {
+		// The title names the worst alert: what the responders face.
+		inc.Title = fmt.Sprintf("%s: %s", a.ref.Kind.AlertName(), alertWho(&a.ref))
 	}
 	if target > inc.Severity {
 		if n, ok := b.escalateLocked(inc, target, reason, now); ok {

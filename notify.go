@@ -116,7 +116,8 @@ func (q *queue) close(ctx context.Context) error {
 
 // SlogNotifier returns a notifier that writes each notification as one
 // structured log record: level ERROR for Fatal and Severe incidents, WARN for
-// General, INFO otherwise. A nil logger means slog.Default().
+// General, INFO for None and for routine updates (a signal joining or
+// clearing, a finding, evidence). A nil logger means slog.Default().
 func SlogNotifier(l *slog.Logger) Notifier {
 	if l == nil {
 		l = slog.Default()
@@ -125,6 +126,8 @@ func SlogNotifier(l *slog.Logger) Notifier {
 		inc := &n.Incident
 		level := slog.LevelInfo
 		switch {
+		case n.Event == EventSignal || n.Event == EventFinding || n.Event == EventEvidence:
+			// Routine updates to an incident already announced.
 		case inc.Severity >= Severe:
 			level = slog.LevelError
 		case inc.Severity == General:

@@ -193,7 +193,12 @@ func metOrBreached(met bool) string {
 	return "breached"
 }
 
-func fmtDuration(d time.Duration) string { return d.Round(time.Second).String() }
+func fmtDuration(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
 
 // timeInSeverity sums how long the incident spent at each severity.
 func timeInSeverity(inc Incident, end time.Time) map[Severity]Duration {
