@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ var (
 
 const (
 	traceRing        = 8
+	maxSnapshots     = 5 // automatic evidence snapshots per alert
 	systemActor      = "firebreak"
 	omittedNote      = "timeline full: later routine entries omitted"
 	defaultQueue     = 256
@@ -83,19 +85,24 @@ type Board struct {
 var _ Reporter = (*Board)(nil)
 
 type alert struct {
-	fp       uint64
-	ref      AlertRef
-	inc      *incident
-	traces   [traceRing]string
-	traceN   int
-	peak     float64
-	evidence bool // metrics evidence taken for the current firing
+	fp        uint64
+	ref       AlertRef
+	inc       *incident
+	traces    [traceRing]string
+	traceN    int
+	peak      float64
+	evidence  bool     // metrics evidence taken for the current firing episode
+	snapshots int      // firing episodes with evidence taken
+	waived    Severity // the grade a person accepted when lowering severity; -1 if none
 }
 
 type incident struct {
 	Incident
+	seq         int
 	alerts      []*alert
-	notifyAt    time.Time // end of group wait; zero once notified
+	notifyAt    time.Time // end of the group wait; zero once it has passed
+	waitOver    bool      // the group wait has passed
+	clockStart  time.Time // when the current response clock started
 	clearSince  time.Time // when the last firing alert cleared; zero while any fires
 	ackSeverity Severity  // severity at acknowledgement; -1 if none
 	renotifyAt  time.Time
@@ -242,9 +249,15 @@ func (b *Board) Plan() *Plan { return b.plan.Clone() }
 func (b *Board) Service() string { return b.service }
 
 // Start starts the timer loop and the notifiers' delivery goroutines. It
-// returns at once; calling it again does nothing.
+// returns at once; calling it again, or after Close, does nothing.
 func (b *Board) Start() {
 	b.startOnce.Do(func() {
+		b.mu.Lock()
+		closed := b.closed
+		b.mu.Unlock()
+		if closed {
+			return
+		}
 		b.started.Store(true)
 		for _, q := range b.queues {
 			q.start(b.logger)
@@ -318,16 +331,21 @@ func (b *Board) loop() {
 
 // Report takes a signal. It never blocks: notifications are queued for the
 // notifiers' goroutines. A signal with an invalid Kind is counted and
-// dropped.
+// dropped; a NaN value counts as 0 and an infinite one as the largest finite
+// value, so that every incident can be written as JSON.
 func (b *Board) Report(s Signal) {
 	b.received.Add(1)
 	if !s.Kind.Valid() {
 		b.invalid.Add(1)
 		return
 	}
-	if s.Time.IsZero() {
-		s.Time = time.Now()
+	// The board keeps its own clock for the lifecycle; the signal's time is
+	// kept as when the alert was seen, never later than now.
+	now := time.Now()
+	if s.Time.IsZero() || s.Time.After(now) {
+		s.Time = now
 	}
+	s.Value = finite(s.Value)
 	fp := b.fingerprint(&s)
 
 	b.mu.Lock()
@@ -336,17 +354,44 @@ func (b *Board) Report(s Signal) {
 		return
 	}
 	a := b.alerts[fp]
-	if a != nil && a.inc != nil && a.ref.Firing == s.Firing && s.Firing && a.ref.Fallback == s.Fallback &&
-		a.inc.State.Open() && a.ref.Value == s.Value {
-		// Fast path: the alert fires again, nothing changed.
+	if a != nil && a.inc != nil && s.Firing && a.ref.Firing && a.ref.Fallback == s.Fallback && a.ref.Tier == s.Tier &&
+		a.ref.Value == s.Value && len(s.Metrics) == 0 && a.inc.State.Open() {
+		// Fast path: the alert fires again and nothing that grades it changed.
 		a.touch(&s)
+		if s.Summary != "" {
+			a.ref.Summary = s.Summary
+		}
 		b.mu.Unlock()
 		return
 	}
-	notes := b.reportSlowLocked(a, fp, &s)
+	notes := b.reportSlowLocked(a, fp, &s, now)
 	b.mu.Unlock()
 	b.dispatch(notes)
 	b.kickLoop()
+}
+
+// finite maps NaN to 0 and ±Inf to the largest finite values.
+func finite(v float64) float64 {
+	switch {
+	case math.IsNaN(v):
+		return 0
+	case math.IsInf(v, 1):
+		return math.MaxFloat64
+	case math.IsInf(v, -1):
+		return -math.MaxFloat64
+	}
+	return v
+}
+
+func finiteMetrics(m map[string]float64) map[string]float64 {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		out[k] = finite(v)
+	}
+	return out
 }
 
 func (a *alert) touch(s *Signal) {
@@ -435,22 +480,32 @@ func (b *Board) groupKey(s *Signal) (key, domain string) {
 	return "{}:" + fingerprint.String(m), domain
 }
 
-func (b *Board) reportSlowLocked(a *alert, fp uint64, s *Signal) []Notification {
-	now := s.Time
+// stale reports whether inc is over for good: closed, or resolved longer
+// ago than the reopen window.
+func (b *Board) stale(inc *incident, now time.Time) bool {
+	return inc.State == Closed || (inc.State == Resolved && now.Sub(inc.ResolvedAt) >= time.Duration(b.plan.Timers.ReopenWindow))
+}
+
+func (b *Board) reportSlowLocked(a *alert, fp uint64, s *Signal, now time.Time) []Notification {
 	sev := b.plan.Classify(s)
+	if a != nil && a.inc != nil && s.Firing && b.stale(a.inc, now) {
+		// The alert's incident is over: this is a new episode, a new alert
+		// in a new incident. The old incident keeps its record.
+		a = nil
+	}
 	if a == nil {
 		if !s.Firing {
 			return nil // a clear for an alert we never saw firing
 		}
-		if len(b.alerts) >= b.maxAlerts {
+		if b.alerts[fp] == nil && len(b.alerts) >= b.maxAlerts {
 			b.overflow.Add(1)
 			return nil
 		}
-		a = &alert{fp: fp}
+		a = &alert{fp: fp, waived: -1}
 		a.ref = AlertRef{
 			Fingerprint: fmt.Sprintf("%016x", fingerprint.Sum(b.identity(s, nil))),
 			Kind:        s.Kind, Component: s.Component, Dependency: s.Dependency, Tier: s.Tier,
-			Labels: b.alertLabels(s), FirstSeen: now,
+			Labels: b.alertLabels(s), FirstSeen: s.Time,
 		}
 		b.alerts[fp] = a
 	}
@@ -476,15 +531,12 @@ func (b *Board) reportSlowLocked(a *alert, fp uint64, s *Signal) []Notification 
 
 	inc := a.inc
 	var notes []Notification
-	// Attach to the group's incident, reopening a recently resolved one, or
-	// start a new incident.
-	if inc == nil || inc.State == Closed || (inc.State == Resolved && !b.reopenable(inc, now)) {
-		if inc != nil {
-			inc.removeAlert(a)
-		}
+	if inc == nil {
+		// Attach to the group's incident, reopening a recently resolved one,
+		// or start a new incident.
 		key, domain := b.groupKey(s)
 		inc = b.byGroup[key]
-		if inc != nil && (inc.State == Closed || (inc.State == Resolved && !b.reopenable(inc, now))) {
+		if inc != nil && b.stale(inc, now) {
 			inc = nil
 		}
 		if inc == nil {
@@ -492,7 +544,7 @@ func (b *Board) reportSlowLocked(a *alert, fp uint64, s *Signal) []Notification 
 		}
 	}
 	if inc.State == Resolved {
-		notes = append(notes, b.reopenLocked(inc, now))
+		notes = append(notes, b.reopenLocked(inc, now)...)
 	}
 	joined := a.inc != inc
 	if joined {
@@ -503,16 +555,16 @@ func (b *Board) reportSlowLocked(a *alert, fp uint64, s *Signal) []Notification 
 		b.lineLocked(inc, now, EventSignal, systemActor, fmt.Sprintf("%s fires again for %s", a.ref.Kind, alertWho(&a.ref)), false)
 	}
 	inc.clearSince = time.Time{}
-	if !a.evidence && (len(s.Metrics) > 0 || len(s.TraceIDs) > 0) {
+	if !a.evidence && a.snapshots < maxSnapshots && (len(s.Metrics) > 0 || len(s.TraceIDs) > 0) {
+		// One snapshot per firing episode, for the first few episodes.
 		a.evidence = true
+		a.snapshots++
 		inc.Evidence = append(inc.Evidence, Evidence{At: now, Kind: "signal", Source: string(s.Kind) + " " + alertWho(&a.ref),
-			TraceIDs: uniq(s.TraceIDs), Metrics: maps.Clone(s.Metrics), Note: s.Summary})
+			TraceIDs: uniq(s.TraceIDs), Metrics: finiteMetrics(s.Metrics), Note: s.Summary})
 	}
-	notes = append(notes, b.regradeLocked(inc, a, joined, now)...)
-	if joined && !inc.notified() {
-		return notes
-	}
-	if joined || !wasFiring {
+	fresh := joined || !wasFiring
+	notes = append(notes, b.regradeLocked(inc, a, joined, fresh, now)...)
+	if fresh && inc.notified() {
 		notes = append(notes, b.noteLocked(inc, EventSignal, now, []*alert{a}, nil))
 	}
 	return notes
@@ -536,19 +588,17 @@ func alertWho(r *AlertRef) string {
 	return r.Component
 }
 
-func (b *Board) reopenable(inc *incident, now time.Time) bool {
-	return now.Sub(inc.ResolvedAt) < time.Duration(b.plan.Timers.ReopenWindow)
-}
-
 func (inc *incident) notified() bool { return !inc.NotifiedAt.IsZero() }
 
-func (inc *incident) removeAlert(a *alert) {
-	inc.alerts = slices.DeleteFunc(inc.alerts, func(x *alert) bool { return x == a })
+// needsResponse reports whether the plan wants a person to acknowledge the
+// incident at its current severity.
+func (inc *incident) needsResponse() bool {
+	return inc.Severity > None && inc.ackSeverity < inc.Severity
 }
 
 func (b *Board) newIncidentLocked(key, domain string, now time.Time) *incident {
 	b.seq++
-	inc := &incident{ackSeverity: -1, persisted: map[int]bool{}}
+	inc := &incident{seq: b.seq, ackSeverity: -1, persisted: map[int]bool{}}
 	inc.Incident = Incident{
 		ID:          fmt.Sprintf("INC-%04d", b.seq),
 		Service:     b.service,
@@ -565,8 +615,6 @@ func (b *Board) newIncidentLocked(key, domain string, now time.Time) *incident {
 }
 
 func (b *Board) attachLocked(inc *incident, a *alert, now time.Time) {
-	hadCore := inc.CoreAffected
-	first := len(inc.alerts) == 0
 	inc.alerts = append(inc.alerts, a)
 	if !slices.Contains(inc.Components, a.ref.Component) {
 		inc.Components = append(inc.Components, a.ref.Component)
@@ -576,20 +624,31 @@ func (b *Board) attachLocked(inc *incident, a *alert, now time.Time) {
 		inc.CoreAffected = true
 	}
 	b.lineLocked(inc, now, EventSignal, systemActor, fmt.Sprintf("%s from %s (%s tier), graded %s", a.ref.Kind, alertWho(&a.ref), a.ref.Tier, a.ref.Severity), false)
-	_ = first
-	_ = hadCore
 }
 
+// Why severity rose, for regradeLocked.
+const (
+	byGrade = iota
+	byCore
+	bySpread
+	byRollback
+)
+
 // regradeLocked raises the incident's severity to what its alerts and the
-// escalation rules demand. Severity never falls here.
-func (b *Board) regradeLocked(inc *incident, a *alert, joined bool, now time.Time) []Notification {
-	var notes []Notification
-	target, reason := a.ref.Severity, fmt.Sprintf("%s graded %s by the plan", a.ref.Kind, a.ref.Severity)
+// escalation rules demand. Severity never falls here. An alert's grade counts
+// only above what a person accepted when lowering the severity (a.waived);
+// the escalation rules raise one level above the incident's severity before
+// the alert arrived.
+func (b *Board) regradeLocked(inc *incident, a *alert, joined, fresh bool, now time.Time) []Notification {
+	target, why := None, byGrade
+	if a.ref.Severity > a.waived {
+		target = a.ref.Severity
+	}
 	esc := b.plan.Escalation
 	if joined && len(inc.alerts) > 1 {
 		if esc.CoreJoins && a.ref.Tier == Core && !coreBefore(inc, a) {
-			if up := min(max(inc.Severity, target)+1, Fatal); up > target {
-				target, reason = up, fmt.Sprintf("core component %s joined", a.ref.Component)
+			if up := min(inc.Severity+1, Fatal); up > target {
+				target, why = up, byCore
 			}
 		}
 		if n := esc.SpreadComponents; n > 0 && !inc.spread && len(inc.Components) >= n {
@@ -598,26 +657,38 @@ func (b *Board) regradeLocked(inc *incident, a *alert, joined bool, now time.Tim
 			if inc.CoreAffected {
 				limit = Fatal
 			}
-			if up := min(max(inc.Severity, target)+1, limit); up > target {
-				target, reason = up, fmt.Sprintf("spread to %d components", len(inc.Components))
+			if up := min(inc.Severity+1, limit); up > target {
+				target, why = up, bySpread
 			}
 		}
 	}
-	if esc.RollbackFailed && a.ref.Kind == KindRollbackFailed {
-		if up := min(max(inc.Severity, target)+1, Fatal); up > target {
-			target, reason = up, "rollback failed"
+	if esc.RollbackFailed && a.ref.Kind == KindRollbackFailed && fresh {
+		if up := min(inc.Severity+1, Fatal); up > target {
+			target, why = up, byRollback
 		}
 	}
-	if a.ref.Severity > inc.Severity || inc.Title == "" {
-		// The title names the worst alert: what the responders face.
+	if target > inc.Severity || inc.Title == "" {
+		// The title names the alert that made the incident what it is.
 		inc.Title = fmt.Sprintf("%s: %s", a.ref.Kind.AlertName(), alertWho(&a.ref))
 	}
-	if target > inc.Severity {
-		if n, ok := b.escalateLocked(inc, target, reason, now); ok {
-			notes = append(notes, n)
-		}
+	if target <= inc.Severity {
+		return nil
 	}
-	return notes
+	var reason string
+	switch why {
+	case byCore:
+		reason = fmt.Sprintf("core component %s joined", a.ref.Component)
+	case bySpread:
+		reason = fmt.Sprintf("spread to %d components", len(inc.Components))
+	case byRollback:
+		reason = "a rollback failed"
+	default:
+		reason = fmt.Sprintf("%s graded %s by the plan", a.ref.Kind, a.ref.Severity)
+	}
+	if n, ok := b.escalateLocked(inc, target, reason, now); ok {
+		return []Notification{n}
+	}
+	return nil
 }
 
 func coreBefore(inc *incident, a *alert) bool {
@@ -629,49 +700,68 @@ func coreBefore(inc *incident, a *alert) bool {
 	return false
 }
 
-// escalateLocked raises severity to sev. It returns a notification when the
-// incident has already been announced.
+// escalateLocked raises severity to sev and restarts what the plan demands
+// at the new level. It returns the notification to send, if the incident is
+// to be heard of: an escalation once announced, or the announcement itself
+// when a recorded-only (None) incident becomes one that pages.
 func (b *Board) escalateLocked(inc *incident, sev Severity, reason string, now time.Time) (Notification, bool) {
 	from := inc.Severity
-	first := inc.ResponseDue.IsZero() && from == None && len(inc.Timeline) <= 1
 	inc.Severity = sev
 	inc.MaxSeverity = max(inc.MaxSeverity, sev)
-	rp := b.plan.Response[sev]
 	inc.Level = sev.Level()
-	inc.Lead = rp.Lead
-	within := time.Duration(rp.Within)
-	switch {
-	case inc.ackSeverity < 0:
-		// Never acknowledged: the deadline counts from detection, and a worse
-		// severity can only bring it forward.
-		due := inc.DetectedAt.Add(within)
-		if !inc.ResponseDue.IsZero() && inc.ResponseDue.Before(due) {
-			due = inc.ResponseDue
-		}
-		if inc.ResponseDue.IsZero() || due.Before(inc.ResponseDue) {
-			inc.ResponseDue = due
-		}
-		if due.After(now) {
-			inc.Breached = false
-		}
-	case inc.ackSeverity < sev:
-		// Acknowledged at a lower level: the new level's lead must take it.
-		inc.ResponseDue = now.Add(within)
-		inc.Breached = false
-		inc.EscalatedTo = ""
+	inc.Lead = b.plan.Response[sev].Lead
+	if inc.needsResponse() {
+		b.restartClockLocked(inc, from, now)
 	}
-	if rp.RenotifyEvery > 0 && inc.ackSeverity < sev {
-		inc.renotifyAt = now.Add(time.Duration(rp.RenotifyEvery))
+	note := fmt.Sprintf("%s → %s: %s", from, sev, reason)
+	if from == None && len(inc.Timeline) <= 1 {
+		note = fmt.Sprintf("graded %s (level %d): %s", sev, sev.Level(), reason)
 	}
-	if first {
-		b.lineLocked(inc, now, EventEscalated, systemActor, fmt.Sprintf("graded %s (level %d): %s; response due by %s", sev, sev.Level(), reason, inc.ResponseDue.Format(time.RFC3339)), true)
-	} else {
-		b.lineLocked(inc, now, EventEscalated, systemActor, fmt.Sprintf("%s → %s: %s", from, sev, reason), true)
+	if !inc.ResponseDue.IsZero() && inc.needsResponse() {
+		note += fmt.Sprintf("; %s to respond by %s", inc.Lead, inc.ResponseDue.UTC().Format(time.RFC3339))
 	}
+	b.lineLocked(inc, now, EventEscalated, systemActor, note, true)
 	if !inc.notified() {
+		if inc.waitOver && inc.State.Open() && sev > None {
+			return b.announceLocked(inc, now), true
+		}
 		return Notification{}, false
 	}
-	return b.noteLocked(inc, EventEscalated, now, nil, nil), true
+	n := b.noteLocked(inc, EventEscalated, now, nil, nil)
+	n.PreviousSeverity = from
+	n.PreviousAlertSeverity = b.plan.Response[from].AlertSeverity
+	return n, true
+}
+
+// restartClockLocked sets the response deadline for the incident's current
+// severity. The clock runs from when somebody was first asked to respond to
+// this episode: detection, or when a recorded-only incident started to page,
+// or when it rose above the level at which it was acknowledged.
+func (b *Board) restartClockLocked(inc *incident, from Severity, now time.Time) {
+	continuing := inc.ackSeverity < from && from > None && !inc.clockStart.IsZero()
+	if !continuing {
+		inc.clockStart = now
+	}
+	rp := b.plan.Response[inc.Severity]
+	inc.ResponseDue = inc.clockStart.Add(time.Duration(rp.Within))
+	// Breach again at the new level if its deadline has passed too: the loop
+	// pages the new level's escalation target.
+	inc.Breached = false
+	inc.EscalatedTo = ""
+	inc.renotifyAt = time.Time{}
+	if rp.RenotifyEvery > 0 {
+		inc.renotifyAt = now.Add(time.Duration(rp.RenotifyEvery))
+	}
+}
+
+func (b *Board) announceLocked(inc *incident, now time.Time) Notification {
+	inc.NotifiedAt = now
+	note := fmt.Sprintf("announced at %s (level %d)", inc.Severity, inc.Level)
+	if inc.needsResponse() {
+		note += fmt.Sprintf(", %s to respond by %s", inc.Lead, inc.ResponseDue.UTC().Format(time.RFC3339))
+	}
+	b.lineLocked(inc, now, EventDetected, systemActor, note, true)
+	return b.noteLocked(inc, EventDetected, now, inc.firing(), nil)
 }
 
 func (b *Board) clearedLocked(a *alert, now time.Time) []Notification {
@@ -685,22 +775,24 @@ func (b *Board) clearedLocked(a *alert, now time.Time) []Notification {
 			return nil
 		}
 	}
-	if !inc.notified() && inc.State == Detected {
+	if !inc.notified() && !inc.waitOver {
 		// Everything cleared within the group wait: a flap. Nobody hears of it.
 		b.suppress.Add(1)
 		b.forgetLocked(inc)
 		return nil
 	}
-	inc.clearSince = now
 	if inc.State.Open() {
-		return []Notification{b.noteLocked(inc, EventSignal, now, nil, []*alert{a})}
+		inc.clearSince = now
+		if inc.notified() {
+			return []Notification{b.noteLocked(inc, EventSignal, now, nil, []*alert{a})}
+		}
 	}
 	return nil
 }
 
 func (b *Board) forgetLocked(inc *incident) {
 	for _, a := range inc.alerts {
-		if a.inc == inc {
+		if b.alerts[a.fp] == a {
 			delete(b.alerts, a.fp)
 		}
 	}
@@ -710,17 +802,27 @@ func (b *Board) forgetLocked(inc *incident) {
 	}
 }
 
-func (b *Board) reopenLocked(inc *incident, now time.Time) Notification {
-	inc.State = cmp.Or(min(inc.stateBefore, Acknowledged), Detected)
-	if inc.State == Detected {
-		inc.ackSeverity = -1
+func (b *Board) reopenLocked(inc *incident, now time.Time) []Notification {
+	if inc.stateBefore >= Acknowledged {
+		inc.State = Acknowledged // it regressed: the responders are still on it
+	} else {
+		inc.State = Detected
 	}
 	inc.ResolvedAt = time.Time{}
 	inc.ReopenCount++
 	inc.clearSince = time.Time{}
 	b.finished = slices.DeleteFunc(b.finished, func(x *incident) bool { return x == inc })
 	b.lineLocked(inc, now, EventReopened, systemActor, fmt.Sprintf("signals fired again within the reopen window (reopen %d)", inc.ReopenCount), true)
-	return b.noteLocked(inc, EventReopened, now, nil, nil)
+	switch {
+	case inc.notified():
+		return []Notification{b.noteLocked(inc, EventReopened, now, nil, nil)}
+	case inc.waitOver && inc.Severity > None:
+		return []Notification{b.announceLocked(inc, now)}
+	case !inc.waitOver:
+		// Resolved within its group wait: it gets a group wait again.
+		inc.notifyAt = now.Add(time.Duration(b.plan.Timers.GroupWait))
+	}
+	return nil
 }
 
 // lineLocked appends a timeline entry. Routine entries (important=false)
@@ -740,21 +842,23 @@ func (b *Board) advanceLocked(now time.Time) []Notification {
 	for _, inc := range b.incidents {
 		if !inc.notifyAt.IsZero() && !now.Before(inc.notifyAt) {
 			inc.notifyAt = time.Time{}
-			inc.NotifiedAt = now
-			b.lineLocked(inc, now, EventDetected, systemActor, fmt.Sprintf("announced at %s (level %d), %s to respond by %s", inc.Severity, inc.Level, inc.Lead, inc.ResponseDue.Format(time.RFC3339)), true)
-			notes = append(notes, b.noteLocked(inc, EventDetected, now, inc.firing(), nil))
+			inc.waitOver = true
+			if inc.State.Open() && inc.Severity > None {
+				notes = append(notes, b.announceLocked(inc, now))
+			}
 		}
 		if !inc.State.Open() {
 			continue
 		}
-		unacked := inc.ackSeverity < inc.Severity && inc.Severity > None
-		if unacked && inc.notified() && !inc.Breached && !inc.ResponseDue.IsZero() && !now.Before(inc.ResponseDue) {
+		unacked := inc.needsResponse() && inc.notified()
+		if unacked && !inc.Breached && !inc.ResponseDue.IsZero() && !now.Before(inc.ResponseDue) {
 			inc.Breached = true
 			inc.EscalatedTo = b.plan.Response[inc.Severity].EscalateTo
-			b.lineLocked(inc, now, EventBreached, systemActor, fmt.Sprintf("no acknowledgement within %s: escalated to %s", time.Duration(b.plan.Response[inc.Severity].Within), inc.EscalatedTo), true)
+			b.lineLocked(inc, now, EventBreached, systemActor, fmt.Sprintf("no acknowledgement within %s of %s: escalated to %s",
+				time.Duration(b.plan.Response[inc.Severity].Within), inc.Severity, inc.EscalatedTo), true)
 			notes = append(notes, b.noteLocked(inc, EventBreached, now, nil, nil))
 		}
-		if unacked && inc.notified() && !inc.renotifyAt.IsZero() && !now.Before(inc.renotifyAt) {
+		if unacked && !inc.renotifyAt.IsZero() && !now.Before(inc.renotifyAt) {
 			every := time.Duration(b.plan.Response[inc.Severity].RenotifyEvery)
 			if every > 0 {
 				for !inc.renotifyAt.After(now) {
@@ -778,12 +882,14 @@ func (b *Board) advanceLocked(now time.Time) []Notification {
 		}
 		if !inc.clearSince.IsZero() && !now.Before(inc.clearSince.Add(time.Duration(b.plan.Timers.ResolveHoldDown))) {
 			b.resolveLocked(inc, now, systemActor, fmt.Sprintf("all signals clear for %s", time.Duration(b.plan.Timers.ResolveHoldDown)))
-			notes = append(notes, b.noteLocked(inc, EventResolved, now, nil, nil))
+			if inc.notified() {
+				notes = append(notes, b.noteLocked(inc, EventResolved, now, nil, nil))
+			}
 		}
 	}
 	// Resolved incidents leave their group once the reopen window passes.
 	for key, inc := range b.byGroup {
-		if inc.State == Closed || (inc.State == Resolved && !b.reopenable(inc, now)) {
+		if b.stale(inc, now) {
 			delete(b.byGroup, key)
 		}
 	}
@@ -800,6 +906,7 @@ func (b *Board) resolveLocked(inc *incident, now time.Time, actor, note string) 
 		if a.ref.Firing {
 			a.ref.Firing = false
 			a.ref.ClearedAt = now
+			a.evidence = false
 		}
 	}
 	b.lineLocked(inc, now, EventResolved, actor, note, true)
@@ -832,7 +939,7 @@ func (b *Board) nextWakeLocked(now time.Time) time.Time {
 		if !inc.State.Open() {
 			continue
 		}
-		if inc.ackSeverity < inc.Severity && inc.Severity > None {
+		if inc.needsResponse() && inc.notified() {
 			if !inc.Breached {
 				consider(inc.ResponseDue)
 			}
@@ -871,7 +978,7 @@ func (inc *incident) snapshot() Incident {
 		s.Timeline = append(s.Timeline, Entry{At: s.Timeline[len(s.Timeline)-1].At, Event: EventSignal, Actor: systemActor,
 			Severity: inc.Severity, State: inc.State, Note: fmt.Sprintf("%s (%d)", omittedNote, inc.omitted)})
 	}
-	s.Evidence = slices.Clone(inc.Evidence)
+	s.Evidence = cloneEvidence(inc.Evidence)
 	s.Findings = slices.Clone(inc.Findings)
 	s.Alerts = make([]AlertRef, 0, len(inc.alerts))
 	for _, a := range inc.alerts {
@@ -882,11 +989,17 @@ func (inc *incident) snapshot() Incident {
 			s.Evidence = append(s.Evidence, Evidence{At: s.Alerts[0].LastSeen, Kind: "trace", Source: "recent failing requests", TraceIDs: ids})
 		}
 	}
-	if inc.Report != nil {
-		r := *inc.Report
-		s.Report = &r
-	}
+	s.Report = inc.Report.clone()
 	return s
+}
+
+func cloneEvidence(in []Evidence) []Evidence {
+	out := slices.Clone(in)
+	for i := range out {
+		out[i].TraceIDs = slices.Clone(out[i].TraceIDs)
+		out[i].Metrics = maps.Clone(out[i].Metrics)
+	}
+	return out
 }
 
 func (a *alert) snapshot() AlertRef {
@@ -941,7 +1054,7 @@ type Filter struct {
 func (b *Board) List(f Filter) []Incident {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var out []Incident
+	var matched []*incident
 	for _, inc := range b.incidents {
 		if len(f.States) > 0 && !slices.Contains(f.States, inc.State) {
 			continue
@@ -955,14 +1068,18 @@ func (b *Board) List(f Filter) []Incident {
 		if f.Component != "" && !slices.Contains(inc.Components, f.Component) {
 			continue
 		}
-		out = append(out, inc.snapshot())
+		matched = append(matched, inc)
 	}
-	slices.SortFunc(out, func(x, y Incident) int {
+	slices.SortFunc(matched, func(x, y *incident) int {
 		if c := y.DetectedAt.Compare(x.DetectedAt); c != 0 {
 			return c
 		}
-		return strings.Compare(y.ID, x.ID)
+		return y.seq - x.seq
 	})
+	out := make([]Incident, 0, len(matched))
+	for _, inc := range matched {
+		out = append(out, inc.snapshot())
+	}
 	return out
 }
 
@@ -991,10 +1108,16 @@ func (b *Board) action(id string, fn func(inc *incident, now time.Time) (Event, 
 		b.mu.Unlock()
 		return fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
+	prev := inc.Severity
 	ev, err := fn(inc, now)
 	var notes []Notification
-	if err == nil && ev != "" && (inc.notified() || ev == EventResolved || ev == EventClosed) {
-		notes = append(notes, b.noteLocked(inc, ev, now, nil, nil))
+	if err == nil && ev != "" && inc.notified() {
+		n := b.noteLocked(inc, ev, now, nil, nil)
+		if ev == EventEscalated || ev == EventDowngraded {
+			n.PreviousSeverity = prev
+			n.PreviousAlertSeverity = b.plan.Response[prev].AlertSeverity
+		}
+		notes = append(notes, n)
 	}
 	b.mu.Unlock()
 	if err != nil {
@@ -1119,9 +1242,20 @@ func (b *Board) SetSeverity(id, by string, sev Severity, reason string) error {
 			inc.Severity = sev
 			inc.Level = sev.Level()
 			inc.Lead = b.plan.Response[sev].Lead
-			inc.ackSeverity = min(inc.ackSeverity, sev)
-			if inc.AcknowledgedAt.IsZero() {
-				inc.ackSeverity = -1
+			// The person has seen the alerts' grades: only worse evidence
+			// raises the severity again.
+			for _, a := range inc.alerts {
+				a.waived = max(a.waived, a.ref.Severity)
+			}
+			if inc.needsResponse() {
+				b.restartClockLocked(inc, from, now)
+			} else {
+				inc.Breached = false
+				inc.EscalatedTo = ""
+				inc.renotifyAt = time.Time{}
+				if sev == None {
+					inc.ResponseDue = time.Time{}
+				}
 			}
 			b.lineLocked(inc, now, EventDowngraded, by, fmt.Sprintf("%s → %s: %s", from, sev, reason), true)
 			return EventDowngraded, nil
@@ -1164,6 +1298,9 @@ func (b *Board) AddEvidence(id, by string, e Evidence) error {
 		if inc.State == Closed {
 			return "", transitionError(inc, "add evidence to")
 		}
+		if len(inc.Evidence) >= b.maxLines {
+			return "", fmt.Errorf("firebreak: AddEvidence: incident %s already holds %d pieces of evidence (the timeline limit)", inc.ID, len(inc.Evidence))
+		}
 		e.At = cmp.Or(e.At, now)
 		e.TraceIDs = slices.Clone(e.TraceIDs)
 		e.Metrics = maps.Clone(e.Metrics)
@@ -1190,10 +1327,10 @@ func (b *Board) CloseWith(id, by string, in ReportInput) (*Report, error) {
 		inc.State = Closed
 		inc.ClosedAt = now
 		b.lineLocked(inc, now, EventClosed, by, fmt.Sprintf("%s filed", r.Kind), true)
+		r.State = Closed
 		r.Timeline = slices.Clone(inc.Timeline)
 		inc.Report = r
-		cp := *r
-		rep = &cp
+		rep = r.clone()
 		return EventClosed, nil
 	})
 	return rep, err
@@ -1211,9 +1348,9 @@ func (b *Board) IncidentReport(id string) (*Report, error) {
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	if inc.Report != nil {
-		r := *inc.Report
+		r := inc.Report.clone()
 		b.mu.Unlock()
-		return &r, nil
+		return r, nil
 	}
 	snap := inc.snapshot()
 	b.mu.Unlock()

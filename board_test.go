@@ -322,10 +322,25 @@ func TestSeverityRises(t *testing.T) {
 	t.Run("rollback failed", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			b, _ := newBoard(t)
-			s := firebreak.Signal{Kind: firebreak.KindRollbackFailed, Component: "checkout-api", Tier: firebreak.Standard, Firing: true}
-			b.Report(s) // graded Severe for a standard component, then one level up
+			// A standard component's breaker opens without a fallback: Severe.
+			b.Report(firebreak.Signal{Kind: firebreak.KindBreakerOpen, Component: "checkout-api", Dependency: "payments-db", Tier: firebreak.Standard, Firing: true})
+			// The rollback meant to mend it fails (graded Severe on its own):
+			// one level up.
+			s := firebreak.Signal{Kind: firebreak.KindRollbackFailed, Component: "checkout-api", Dependency: "payments-db", Tier: firebreak.Standard, Firing: true}
+			b.Report(s)
 			if inc := only(t, b); inc.Severity != firebreak.Fatal {
-				t.Fatalf("rollback failed: %s", inc.Severity)
+				t.Fatalf("rollback failed on a severe incident: %s", inc.Severity)
+			}
+		})
+	})
+	t.Run("rollback failed alone is graded, not raised twice", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b, _ := newBoard(t)
+			s := firebreak.Signal{Kind: firebreak.KindRollbackFailed, Component: "checkout-api", Tier: firebreak.Standard, Firing: true}
+			b.Report(s)
+			b.Report(s) // reported again: no further rise
+			if inc := only(t, b); inc.Severity != firebreak.Severe {
+				t.Fatalf("rollback failed for a standard component: %s, want the plan's severe", inc.Severity)
 			}
 		})
 	})

@@ -1,6 +1,7 @@
 package firebreak
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -150,7 +152,15 @@ func OpsHandler(b *Board, auth Authorizer) (http.Handler, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})
-	return mux, nil
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// ServeMux would answer an unclean path with an HTML redirect.
+		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p {
+			w.Header().Set("Cache-Control", "no-store")
+			writeError(w, http.StatusBadRequest, "malformed path")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}), nil
 }
 
 func (api *opsAPI) only(method, action string, fn func(w http.ResponseWriter, r *http.Request, who string)) http.HandlerFunc {
@@ -178,12 +188,21 @@ func (api *opsAPI) only(method, action string, fn func(w http.ResponseWriter, r 
 	}
 }
 
+// writeJSON encodes v before it writes anything, so that a value that
+// cannot be encoded is a 500 with a JSON error, never a 200 with a broken
+// body.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		code = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error": "the response could not be encoded"}` + "\n")
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	w.Write(buf.Bytes())
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
@@ -230,7 +249,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "malformed JSON: "+strings.TrimPrefix(err.Error(), "json: "))
+		writeError(w, http.StatusBadRequest, "malformed JSON: "+jsonMessage(err))
 		return false
 	}
 	if dec.More() {
@@ -238,6 +257,24 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
+}
+
+// jsonMessage describes a decoding error without Go type names.
+func jsonMessage(err error) string {
+	var typ *json.UnmarshalTypeError
+	var syn *json.SyntaxError
+	switch {
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return fmt.Sprintf("field %q cannot be a JSON %s", typ.Field, typ.Value)
+		}
+		return fmt.Sprintf("a JSON %s is not expected here", typ.Value)
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end of input"
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(err.Error(), "json: "), "firebreak: ")
 }
 
 func (api *opsAPI) list(w http.ResponseWriter, r *http.Request, _ string) {
@@ -446,7 +483,7 @@ func statusWord(s Severity) string {
 }
 
 // PublicStatus returns the public status: each component is as bad as the
-// worst open incident affecting it (General: degraded, Severe: partial
+// worst open, announced incident affecting it (General: degraded, Severe: partial
 // outage, Fatal: major outage).
 func (b *Board) PublicStatus() PublicStatus {
 	now := time.Now()
@@ -461,7 +498,9 @@ func (b *Board) PublicStatus() PublicStatus {
 			if _, ok := worst[c]; !ok {
 				worst[c] = None
 			}
-			if inc.State.Open() {
+			// Only what has been announced: an incident still in its group
+			// wait may be a flap nobody is told about.
+			if inc.State.Open() && inc.notified() {
 				worst[c] = max(worst[c], inc.Severity)
 				overall = max(overall, inc.Severity)
 			}

@@ -180,12 +180,18 @@ type Notification struct {
 	// AlertSeverity is the plan's Alertmanager "severity" label for the
 	// incident's severity: critical, error, warning or info.
 	AlertSeverity string
+	// PreviousSeverity and PreviousAlertSeverity are the severity before an
+	// escalation or a downgrade, so that receivers keyed on the severity
+	// label can retire what they were sent before.
+	PreviousSeverity      Severity
+	PreviousAlertSeverity string
 }
 
 // A Notifier delivers notifications to people or systems. The Board calls it
 // from its own delivery goroutine, one notification at a time per notifier, and
 // never from Report; a slow notifier delays only its own queue. Notify should
-// honour ctx, which is cancelled when the Board closes.
+// honour ctx, which is cancelled when the Board closes. Notify may call the
+// Board's queries and actions, but not [Board.Close], which waits for it.
 type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
 }

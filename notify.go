@@ -266,9 +266,13 @@ func alertSeverity(s Severity) string {
 
 // Message builds the payload for n. Every alert carries a "severity" label
 // (the incident's severity in Alertmanager's words: critical, error, warning,
-// info) and the incident's ID, level, lead and response deadline as
-// annotations; its fingerprint is computed over the labels sent, as
-// Alertmanager computes it.
+// info) and the incident's ID, level, lead, response deadline and, once
+// breached, whom it was escalated to as annotations; its fingerprint is
+// computed over the labels sent, as Alertmanager computes it. Because the
+// severity label is part of an alert's identity, an escalation or downgrade
+// also sends the alerts under their previous severity as resolved, so a
+// receiver that deduplicates on fingerprints retires them. The group status
+// is "firing" when any alert in the message fires.
 func (w *Webhook) Message(n Notification) WebhookMessage {
 	inc := &n.Incident
 	sevLabel := cmpOr(n.AlertSeverity, alertSeverity(inc.Severity))
@@ -284,39 +288,52 @@ func (w *Webhook) Message(n Notification) WebhookMessage {
 	if inc.Env != "" {
 		msg.GroupLabels["env"] = inc.Env
 	}
-	if inc.State.Open() {
-		msg.Status = "firing"
+	gen := ""
+	if w.externalURL != "" {
+		gen = w.externalURL + "/incidents/" + url.PathEscape(inc.ID)
 	}
+	ann := map[string]string{
+		"summary":     inc.Title,
+		"incident_id": inc.ID,
+		"level":       strconv.Itoa(inc.Level),
+		"lead":        inc.Lead,
+		"state":       inc.State.String(),
+		"event":       string(n.Event),
+	}
+	if !inc.ResponseDue.IsZero() {
+		ann["response_due"] = inc.ResponseDue.UTC().Format(time.RFC3339)
+	}
+	if inc.Breached {
+		ann["breached"] = "true"
+		ann["escalated_to"] = inc.EscalatedTo
+	}
+	changed := (n.Event == EventEscalated || n.Event == EventDowngraded) && n.PreviousSeverity != inc.Severity
+	prevLabel := cmpOr(n.PreviousAlertSeverity, alertSeverity(n.PreviousSeverity))
 	for _, a := range inc.Alerts {
 		labels := maps.Clone(a.Labels)
 		labels["severity"] = sevLabel
 		status, ends := "firing", time.Time{}
 		if !a.Firing || !inc.State.Open() {
-			status, ends = "resolved", a.ClearedAt
-			if ends.IsZero() {
-				ends = cmpOr(inc.ResolvedAt, n.At)
-			}
+			status, ends = "resolved", cmpOr(a.ClearedAt, cmpOr(inc.ResolvedAt, n.At))
 		}
-		ann := map[string]string{
-			"summary":     inc.Title,
-			"incident_id": inc.ID,
-			"level":       strconv.Itoa(inc.Level),
-			"lead":        inc.Lead,
-			"state":       inc.State.String(),
-			"event":       string(n.Event),
-		}
+		alertAnn := maps.Clone(ann)
 		if a.Summary != "" {
-			ann["description"] = a.Summary
+			alertAnn["description"] = a.Summary
 		}
-		if !inc.ResponseDue.IsZero() {
-			ann["response_due"] = inc.ResponseDue.UTC().Format(time.RFC3339)
+		if changed && prevLabel != sevLabel && status == "firing" {
+			old := maps.Clone(labels)
+			old["severity"] = prevLabel
+			msg.Alerts = append(msg.Alerts, WebhookAlert{
+				Status: "resolved", Labels: old, Annotations: alertAnn,
+				StartsAt: a.FirstSeen, EndsAt: n.At, GeneratorURL: gen,
+				Fingerprint: fmt.Sprintf("%016x", fingerprint.Map(old)),
+			})
 		}
-		gen := ""
-		if w.externalURL != "" {
-			gen = w.externalURL + "/incidents/" + url.PathEscape(inc.ID)
+		if status == "firing" {
+			msg.Status = "firing"
 		}
 		msg.Alerts = append(msg.Alerts, WebhookAlert{
-			Status: status, Labels: labels, Annotations: ann,
+			Status: status, Labels: labels, Annotations: alertAnn,
 			StartsAt: a.FirstSeen, EndsAt: ends, GeneratorURL: gen,
 			Fingerprint: fmt.Sprintf("%016x", fingerprint.Map(labels)),
 		})
@@ -351,8 +368,12 @@ func common(alerts []WebhookAlert, get func(WebhookAlert) map[string]string) map
 	return out
 }
 
-// errPermanent marks a response that retrying will not fix.
-type statusError struct{ code int }
+// statusError is a response that was not 2xx; retryAfter is the server's
+// Retry-After, if it gave one.
+type statusError struct {
+	code       int
+	retryAfter time.Duration
+}
 
 func (e *statusError) Error() string { return fmt.Sprintf("webhook answered %d", e.code) }
 
@@ -392,19 +413,38 @@ func (w *Webhook) Notify(ctx context.Context, n Notification) error {
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			return nil
 		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-			return &statusError{resp.StatusCode}
+			return &statusError{code: resp.StatusCode, retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 		default:
-			return backoff.Permanent(&statusError{resp.StatusCode})
+			return backoff.Permanent(&statusError{code: resp.StatusCode})
 		}
 	}
-	if err := backoff.Retry(op, backoff.WithContext(bo, ctx)); err != nil {
+	// Honour a server's Retry-After: wait at least that long before the
+	// next attempt, within the retry time.
+	notify := func(err error, next time.Duration) {
 		var se *statusError
-		if errors.As(err, &se) {
-			return fmt.Errorf("firebreak: webhook %s: %w", w.redactedURL(), err)
+		if errors.As(err, &se) && se.retryAfter > next {
+			t := time.NewTimer(se.retryAfter - next)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
 		}
+	}
+	if err := backoff.RetryNotify(op, backoff.WithContext(bo, ctx), notify); err != nil {
 		return fmt.Errorf("firebreak: webhook %s: %w", w.redactedURL(), err)
 	}
 	return nil
+}
+
+// retryAfter parses a Retry-After header given in seconds (the HTTP-date
+// form counts as absent); it is capped at 5 minutes.
+func retryAfter(h string) time.Duration {
+	secs, err := strconv.Atoi(strings.TrimSpace(h))
+	if err != nil || secs <= 0 {
+		return 0
+	}
+	return min(time.Duration(secs)*time.Second, 5*time.Minute)
 }
 
 func (w *Webhook) redactedURL() string {

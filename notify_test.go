@@ -18,45 +18,66 @@ import (
 	"github.com/firebreak-go/firebreak"
 )
 
-func TestWebhookRetriesThenDeliversOnce(t *testing.T) {
-	var attempts, delivered atomic.Int32
-	var mu sync.Mutex
-	var got []byte
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if attempts.Add(1) <= 2 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
+// fakeReceiver is an http.RoundTripper standing in for an alert receiver,
+// so webhook tests run in a synctest bubble with virtual time.
+type fakeReceiver struct {
+	mu       sync.Mutex
+	answers  []int // status codes to give, in order; then 200
+	header   http.Header
+	attempts []time.Time
+	bodies   [][]byte
+}
+
+func (f *fakeReceiver) RoundTrip(r *http.Request) (*http.Response, error) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.attempts = append(f.attempts, time.Now())
+	code := http.StatusOK
+	if len(f.answers) > 0 {
+		code, f.answers = f.answers[0], f.answers[1:]
+	} else {
+		f.bodies = append(f.bodies, body)
+	}
+	h := http.Header{}
+	if code != http.StatusOK {
+		for k, v := range f.header {
+			h[k] = v
 		}
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		got = body
-		mu.Unlock()
-		delivered.Add(1)
-	}))
-	defer srv.Close()
-	wh, err := firebreak.NewWebhook(srv.URL, firebreak.WithExternalURL("https://ops.example/firebreak"))
-	if err != nil {
-		t.Fatal(err)
 	}
-	b, err := firebreak.NewBoard("checkout", firebreak.WithEnv("prod"), firebreak.WithNotifier(wh),
-		firebreak.WithPlan(func() *firebreak.Plan { p := firebreak.DefaultPlan(); p.Timers.GroupWait = 0; return p }()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Start()
-	b.Report(signalFor(firebreak.Fatal))
-	// Close flushes the queue: it returns once the notification is delivered.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := b.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if a, d := attempts.Load(), delivered.Load(); a != 3 || d != 1 {
-		t.Fatalf("attempts %d, delivered %d; want 3, 1", a, d)
-	}
-	if st := b.Stats(); st.Notified != 1 || st.NotifyFailed != 0 {
-		t.Fatalf("stats %+v", st)
-	}
+	return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
+}
+
+func TestWebhookRetriesThenDeliversOnce(t *testing.T) {
+	var got []byte
+	synctest.Test(t, func(t *testing.T) {
+		rt := &fakeReceiver{answers: []int{503, 502}}
+		wh, err := firebreak.NewWebhook("http://alerts.example/hook", firebreak.WithHTTPClient(&http.Client{Transport: rt}),
+			firebreak.WithExternalURL("https://ops.example/firebreak"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := firebreak.DefaultPlan()
+		p.Timers.GroupWait = 0
+		b, err := firebreak.NewBoard("checkout", firebreak.WithEnv("prod"), firebreak.WithNotifier(wh), firebreak.WithPlan(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Start()
+		b.Report(signalFor(firebreak.Fatal))
+		time.Sleep(time.Second)
+		// Close flushes the queue: it returns once the notification is delivered.
+		if err := b.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if a, d := len(rt.attempts), len(rt.bodies); a != 3 || d != 1 {
+			t.Fatalf("attempts %d, delivered %d; want 3, 1", a, d)
+		}
+		if st := b.Stats(); st.Notified != 1 || st.NotifyFailed != 0 {
+			t.Fatalf("stats %+v", st)
+		}
+		got = rt.bodies[0]
+	})
 
 	// The payload uses Alertmanager's v4 field names.
 	var raw map[string]any
@@ -99,6 +120,23 @@ func TestWebhookRetriesThenDeliversOnce(t *testing.T) {
 	if msg.GroupKey != `{}:{env="prod", fault_domain="payments-db", service="checkout"}` {
 		t.Fatalf("groupKey %s", msg.GroupKey)
 	}
+}
+
+// A receiver's Retry-After is a floor on the wait before the next attempt.
+func TestWebhookHonoursRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := &fakeReceiver{answers: []int{429}, header: http.Header{"Retry-After": {"30"}}}
+		wh, _ := firebreak.NewWebhook("http://alerts.example/hook", firebreak.WithHTTPClient(&http.Client{Transport: rt}))
+		if err := wh.Notify(context.Background(), firebreak.Notification{Event: firebreak.EventDetected}); err != nil {
+			t.Fatal(err)
+		}
+		if len(rt.attempts) != 2 {
+			t.Fatalf("%d attempts", len(rt.attempts))
+		}
+		if gap := rt.attempts[1].Sub(rt.attempts[0]); gap < 30*time.Second {
+			t.Fatalf("retried after %v, before the receiver's Retry-After of 30s", gap)
+		}
+	})
 }
 
 func TestFingerprintMatchesAlertmanager(t *testing.T) {

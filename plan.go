@@ -345,6 +345,13 @@ func (p *Plan) Validate() error {
 	if p.Timers.GroupWait < 0 || p.Timers.GroupWait > Duration(time.Hour) {
 		add("timers.group_wait", "must be between 0 and 1h, got %s", time.Duration(p.Timers.GroupWait))
 	}
+	if f > 0 && p.Timers.GroupWait >= f {
+		add("timers.group_wait", "%s is not shorter than fatal's response time %s: incidents would be breached as they are announced",
+			time.Duration(p.Timers.GroupWait), time.Duration(f))
+	}
+	if len(p.Rules) == 0 {
+		add("rules", "empty: every signal would be graded none")
+	}
 	if p.Timers.ResolveHoldDown < 0 {
 		add("timers.resolve_hold_down", "must not be negative")
 	}
@@ -467,12 +474,20 @@ func checkShape(t reflect.Type, v any, path string, probs *[]Problem) {
 			add("want an object, got %s", jsonTypeName(v))
 			return
 		}
+		seen := map[string]string{} // parsed key → the key as written
 		for _, k := range slices.Sorted(maps.Keys(m)) {
 			if reflect.PointerTo(t.Key()).Implements(textUnmarshalerType) {
-				if err := reflect.New(t.Key()).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(k)); err != nil {
+				key := reflect.New(t.Key())
+				if err := key.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(k)); err != nil {
 					*probs = append(*probs, Problem{Path: join(path, k), Message: "not a valid key: " + strings.TrimPrefix(err.Error(), "firebreak: ")})
 					continue
 				}
+				id := fmt.Sprint(key.Elem().Interface())
+				if other, dup := seen[id]; dup {
+					*probs = append(*probs, Problem{Path: join(path, k), Message: fmt.Sprintf("the same key as %q", other)})
+					continue
+				}
+				seen[id] = k
 			}
 			checkShape(t.Elem(), m[k], join(path, k), probs)
 		}

@@ -92,6 +92,27 @@ type ResponseRecord struct {
 	TimeToResolve  Duration  `json:"time_to_resolve,omitempty"`
 }
 
+// clone returns a deep copy of r (nil for nil).
+func (r *Report) clone() *Report {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.TimeIn = maps.Clone(r.TimeIn)
+	c.Impact.Components = slices.Clone(r.Impact.Components)
+	c.Isolation = slices.Clone(r.Isolation)
+	c.Timeline = slices.Clone(r.Timeline)
+	c.Evidence = cloneEvidence(r.Evidence)
+	c.Findings = slices.Clone(r.Findings)
+	c.Lessons = slices.Clone(r.Lessons)
+	c.ActionItems = slices.Clone(r.ActionItems)
+	c.Alerts = slices.Clone(r.Alerts)
+	for i := range c.Alerts {
+		c.Alerts[i].Labels = maps.Clone(c.Alerts[i].Labels)
+	}
+	return &c
+}
+
 // isolationKinds are the signals that record an isolating or mitigating
 // action taken by the SDK itself.
 var isolationKinds = []Kind{KindBreakerOpen, KindFallbackActive, KindFailover, KindLoadShed, KindDegraded, KindRollback}
@@ -113,7 +134,7 @@ func BuildReport(inc Incident, p *Plan, in ReportInput, now time.Time) *Report {
 		Severity: inc.Severity, MaxSeverity: inc.MaxSeverity, Level: inc.MaxSeverity.Level(),
 		TimeIn:      timeInSeverity(inc, end),
 		Timeline:    slices.Clone(inc.Timeline),
-		Evidence:    slices.Clone(inc.Evidence),
+		Evidence:    cloneEvidence(inc.Evidence),
 		Findings:    slices.Clone(inc.Findings),
 		Lessons:     slices.Clone(in.Lessons),
 		ActionItems: slices.Clone(in.ActionItems),
