@@ -24,6 +24,12 @@ func (s *sink) Notify(_ context.Context, n firebreak.Notification) error {
 	return nil
 }
 
+func (s *sink) all() []firebreak.Notification {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]firebreak.Notification(nil), s.notes...)
+}
+
 func (s *sink) events() []firebreak.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()

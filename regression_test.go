@@ -2,7 +2,7 @@ package firebreak_test
 
 // Regression tests from a review of the incident engine. The comment above
 // each test describes the fault it caught (now mended) or the behaviour it
-// pins. Helpers are prefixed rv so they do not clash with other test files.
+// pins. Helpers come from board_test.go.
 
 import (
 	"context"
@@ -17,59 +17,6 @@ import (
 
 	"github.com/firebreak-go/firebreak"
 )
-
-type rvSink struct {
-	mu    sync.Mutex
-	notes []firebreak.Notification
-}
-
-func (s *rvSink) Notify(_ context.Context, n firebreak.Notification) error {
-	s.mu.Lock()
-	s.notes = append(s.notes, n)
-	s.mu.Unlock()
-	return nil
-}
-
-func (s *rvSink) all() []firebreak.Notification {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]firebreak.Notification(nil), s.notes...)
-}
-
-func (s *rvSink) count(ev firebreak.Event) int {
-	n := 0
-	for _, x := range s.all() {
-		if x.Event == ev {
-			n++
-		}
-	}
-	return n
-}
-
-func rvBoard(t *testing.T, opts ...firebreak.BoardOption) (*firebreak.Board, *rvSink) {
-	t.Helper()
-	s := &rvSink{}
-	b, err := firebreak.NewBoard("checkout", append([]firebreak.BoardOption{firebreak.WithEnv("prod"), firebreak.WithNotifier(s)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Start()
-	t.Cleanup(func() {
-		if err := b.Close(context.Background()); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return b, s
-}
-
-func rvOnly(t *testing.T, b *firebreak.Board) firebreak.Incident {
-	t.Helper()
-	list := b.List(firebreak.Filter{})
-	if len(list) != 1 {
-		t.Fatalf("want 1 incident, got %d", len(list))
-	}
-	return list[0]
-}
 
 // burn is an error-budget-burn signal from a core component.
 func burn(value, ratio float64) firebreak.Signal {
@@ -88,9 +35,9 @@ func breakerOpen(component string, tier firebreak.Tier, fallback bool) firebreak
 // body.
 func TestNonFiniteValueKeepsOpsJSONValid(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, _ := rvBoard(t)
+		b, _ := newBoard(t)
 		b.Report(burn(math.Inf(1), 1))
-		id := rvOnly(t, b).ID
+		id := only(t, b).ID
 		auth, _ := firebreak.BearerTokens(map[string]string{"review-token-0123456789": "rev"})
 		h, _ := firebreak.OpsHandler(b, auth)
 		for _, path := range []string{"/incidents", "/incidents/" + id, "/incidents/" + id + "/report"} {
@@ -109,17 +56,17 @@ func TestNonFiniteValueKeepsOpsJSONValid(t *testing.T) {
 // so the General incident is breached at 10 minutes instead of 30.
 func TestDowngradeMovesDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, s := rvBoard(t)
+		b, s := newBoard(t)
 		start := time.Now()
 		b.Report(burn(1000, 1))
-		id := rvOnly(t, b).ID
+		id := only(t, b).ID
 		time.Sleep(5 * time.Minute)
 		if err := b.SetSeverity(id, "ic", firebreak.General, "synthetic traffic"); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(6 * time.Minute) // 11 minutes after detection
 		synctest.Wait()
-		inc := rvOnly(t, b)
+		inc := only(t, b)
 		if inc.Breached || s.count(firebreak.EventBreached) != 0 {
 			t.Errorf("General incident breached at 11m (due %v after detection)", inc.ResponseDue.Sub(start))
 		}
@@ -133,14 +80,14 @@ func TestDowngradeMovesDeadline(t *testing.T) {
 // slightly different value re-grades it and undoes the person's decision.
 func TestDowngradeHoldsAgainstSameAlert(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, _ := rvBoard(t)
+		b, _ := newBoard(t)
 		b.Report(burn(1000, 1))
-		id := rvOnly(t, b).ID
+		id := only(t, b).ID
 		if err := b.SetSeverity(id, "ic", firebreak.General, "synthetic traffic"); err != nil {
 			t.Fatal(err)
 		}
 		b.Report(burn(1001, 1)) // same alert, burn rate wobbles
-		if got := rvOnly(t, b).Severity; got != firebreak.General {
+		if got := only(t, b).Severity; got != firebreak.General {
 			t.Fatalf("severity %s after the same alert reported again; a person set general", got)
 		}
 	})
@@ -150,12 +97,12 @@ func TestDowngradeHoldsAgainstSameAlert(t *testing.T) {
 // breached at once: the deadline counts from detection of the None signal.
 func TestNoneIncidentStartsClockWhenItPages(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, _ := rvBoard(t)
+		b, _ := newBoard(t)
 		b.Report(burn(3, 0.003)) // ticket tier: None
 		time.Sleep(2 * time.Hour)
 		b.Report(burn(20, 0.02)) // page tier: Severe for core
 		synctest.Wait()
-		inc := rvOnly(t, b)
+		inc := only(t, b)
 		if inc.Severity != firebreak.Severe {
 			t.Fatalf("severity %s", inc.Severity)
 		}
@@ -169,11 +116,11 @@ func TestNoneIncidentStartsClockWhenItPages(t *testing.T) {
 // notifier (the webhook sends it as a firing alert).
 func TestNoneIncidentIsNotPaged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, s := rvBoard(t)
+		b, s := newBoard(t)
 		b.Report(burn(3, 0.003))
 		time.Sleep(time.Hour)
 		synctest.Wait()
-		if rvOnly(t, b).Severity != firebreak.None {
+		if only(t, b).Severity != firebreak.None {
 			t.Fatal("not None")
 		}
 		if n := len(s.all()); n != 0 {
@@ -187,9 +134,9 @@ func TestNoneIncidentIsNotPaged(t *testing.T) {
 // breached and never escalated.
 func TestReopenAfterResolveInGroupWaitIsAnnounced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, s := rvBoard(t)
+		b, s := newBoard(t)
 		b.Report(burn(1000, 1)) // Fatal
-		id := rvOnly(t, b).ID
+		id := only(t, b).ID
 		time.Sleep(10 * time.Second)
 		if err := b.Resolve(id, "alice", "restarted it"); err != nil {
 			t.Fatal(err)
@@ -198,7 +145,7 @@ func TestReopenAfterResolveInGroupWaitIsAnnounced(t *testing.T) {
 		b.Report(burn(1000, 1))
 		time.Sleep(20 * time.Minute)
 		synctest.Wait()
-		inc := rvOnly(t, b)
+		inc := only(t, b)
 		if !inc.State.Open() || inc.ReopenCount != 1 {
 			t.Fatalf("state %s reopen %d", inc.State, inc.ReopenCount)
 		}
@@ -215,9 +162,9 @@ func TestReopenAfterResolveInGroupWaitIsAnnounced(t *testing.T) {
 // Count and peak.
 func TestNewIncidentLeavesOldAlertInPlace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, _ := rvBoard(t)
+		b, _ := newBoard(t)
 		b.Report(burn(20, 0.02))
-		old := rvOnly(t, b).ID
+		old := only(t, b).ID
 		time.Sleep(time.Minute)
 		if err := b.Resolve(old, "alice", "fixed"); err != nil {
 			t.Fatal(err)
@@ -246,10 +193,10 @@ func TestNewIncidentLeavesOldAlertInPlace(t *testing.T) {
 // that crosses the Fatal threshold (rule min_metrics) is ignored.
 func TestMetricsChangeRegrades(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, _ := rvBoard(t)
+		b, _ := newBoard(t)
 		b.Report(burn(20, 0.1)) // Severe
 		b.Report(burn(20, 0.9)) // error_ratio >= 0.5 on core: Fatal
-		if got := rvOnly(t, b).Severity; got != firebreak.Fatal {
+		if got := only(t, b).Severity; got != firebreak.Fatal {
 			t.Fatalf("severity %s, want fatal (plan rule on error_ratio)", got)
 		}
 	})
@@ -260,17 +207,17 @@ func TestMetricsChangeRegrades(t *testing.T) {
 // target and the Severe escalation target is never paged.
 func TestRaiseAfterBreachPagesNewLevel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, s := rvBoard(t)
+		b, s := newBoard(t)
 		b.Report(breakerOpen("orders-api", firebreak.Standard, true)) // General
 		time.Sleep(31 * time.Minute)
 		synctest.Wait()
-		if inc := rvOnly(t, b); !inc.Breached || inc.EscalatedTo != "technical lead" {
+		if inc := only(t, b); !inc.Breached || inc.EscalatedTo != "technical lead" {
 			t.Fatalf("setup: breached=%v to %q", inc.Breached, inc.EscalatedTo)
 		}
 		b.Report(breakerOpen("ledger", firebreak.Core, true)) // core joins: Severe
 		time.Sleep(time.Second)
 		synctest.Wait()
-		inc := rvOnly(t, b)
+		inc := only(t, b)
 		if inc.Severity != firebreak.Severe {
 			t.Fatalf("severity %s", inc.Severity)
 		}
@@ -285,7 +232,7 @@ func TestRaiseAfterBreachPagesNewLevel(t *testing.T) {
 // Alertmanager-style receiver cannot route it "to the next level".
 func TestWebhookBreachCarriesEscalationTarget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, s := rvBoard(t)
+		b, s := newBoard(t)
 		b.Report(burn(1000, 1))
 		time.Sleep(11 * time.Minute)
 		synctest.Wait()
@@ -312,7 +259,7 @@ func TestWebhookBreachCarriesEscalationTarget(t *testing.T) {
 // resolved alerts.
 func TestWebhookGroupStatusFollowsAlerts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, s := rvBoard(t)
+		b, s := newBoard(t)
 		sig := burn(20, 0.02)
 		b.Report(sig)
 		time.Sleep(time.Minute)
@@ -339,12 +286,12 @@ func TestWebhookGroupStatusFollowsAlerts(t *testing.T) {
 // never sent resolved, and a receiver deduplicating on it keeps it open.
 func TestWebhookFiringAlertsAreEventuallyResolved(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, s := rvBoard(t)
+		b, s := newBoard(t)
 		b.Report(breakerOpen("orders-api", firebreak.Standard, true)) // General
 		time.Sleep(time.Minute)
 		b.Report(breakerOpen("ledger", firebreak.Core, true)) // Severe
 		time.Sleep(time.Minute)
-		id := rvOnly(t, b).ID
+		id := only(t, b).ID
 		if err := b.Resolve(id, "alice", "fixed"); err != nil {
 			t.Fatal(err)
 		}
@@ -368,9 +315,9 @@ func TestWebhookFiringAlertsAreEventuallyResolved(t *testing.T) {
 // shares its slices with the board's filed report.
 func TestReportIsACopy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, _ := rvBoard(t)
+		b, _ := newBoard(t)
 		b.Report(burn(20, 0.02))
-		id := rvOnly(t, b).ID
+		id := only(t, b).ID
 		if err := b.Resolve(id, "alice", "fixed"); err != nil {
 			t.Fatal(err)
 		}
@@ -392,7 +339,7 @@ func TestReportIsACopy(t *testing.T) {
 // open incident appends a metrics snapshot, while the timeline is capped.
 func TestEvidenceBoundedForFlappingAlert(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, _ := rvBoard(t)
+		b, _ := newBoard(t)
 		sig := burn(20, 0.02)
 		b.Report(sig)
 		time.Sleep(time.Minute) // past the group wait: not a flap
@@ -404,7 +351,7 @@ func TestEvidenceBoundedForFlappingAlert(t *testing.T) {
 			b.Report(sig)
 			time.Sleep(time.Second)
 		}
-		inc := rvOnly(t, b)
+		inc := only(t, b)
 		if !inc.State.Open() {
 			t.Fatalf("setup: %s", inc.State)
 		}
@@ -418,7 +365,7 @@ func TestEvidenceBoundedForFlappingAlert(t *testing.T) {
 // wait; if it is a flap, users saw an outage nobody was told about.
 func TestPublicStatusIgnoresGroupWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, _ := rvBoard(t)
+		b, _ := newBoard(t)
 		b.Report(burn(1000, 1))
 		if st := b.PublicStatus(); st.Status != firebreak.StatusOperational {
 			t.Fatalf("public status %q for an incident still in its group wait", st.Status)
@@ -494,11 +441,11 @@ func TestNotifierMayCallBoardAndConcurrentUse(t *testing.T) {
 // then announces it as detected with no firing alert.
 func TestAckInGroupWaitThenClearAnnouncesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, s := rvBoard(t)
+		b, s := newBoard(t)
 		sig := burn(20, 0.02)
 		b.Report(sig)
 		time.Sleep(5 * time.Second)
-		if err := b.Acknowledge(rvOnly(t, b).ID, "alice"); err != nil {
+		if err := b.Acknowledge(only(t, b).ID, "alice"); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Second)
@@ -519,9 +466,9 @@ func TestAckInGroupWaitThenClearAnnouncesNothing(t *testing.T) {
 // state changes to closed.
 func TestFiledReportStateIsClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, _ := rvBoard(t)
+		b, _ := newBoard(t)
 		b.Report(burn(20, 0.02))
-		id := rvOnly(t, b).ID
+		id := only(t, b).ID
 		if err := b.Resolve(id, "alice", "fixed"); err != nil {
 			t.Fatal(err)
 		}
@@ -563,7 +510,7 @@ func TestPlanValidationCatchesContradictions(t *testing.T) {
 }
 
 func TestStartAfterCloseStartsNothing(t *testing.T) {
-	b, _ := firebreak.NewBoard("svc", firebreak.WithNotifier(&rvSink{}))
+	b, _ := firebreak.NewBoard("svc", firebreak.WithNotifier(&sink{}))
 	if err := b.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
