@@ -204,7 +204,15 @@ var (
 // identity from the pipeline; one used on its own gets it from
 // [WithComponent].
 func New[T any](opts ...Option) (*Breaker[T], error) {
-	cfg := defaultConfig()
+	cfg, inst, err := configure(defaultConfig(), opts)
+	if err != nil {
+		return nil, err
+	}
+	return newBreaker[T](cfg, inst), nil
+}
+
+// configure applies opts to cfg, validates it and makes its instruments.
+func configure(cfg config, opts []Option) (config, *instruments, error) {
 	for _, o := range opts {
 		if o == nil {
 			cfg.errorf("nil Option")
@@ -213,13 +221,10 @@ func New[T any](opts ...Option) (*Breaker[T], error) {
 		o.apply(&cfg)
 	}
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		return cfg, nil, err
 	}
 	inst, err := newInstruments(cfg.meter())
-	if err != nil {
-		return nil, err
-	}
-	return newBreaker[T](cfg, inst), nil
+	return cfg, inst, err
 }
 
 // newBreaker builds a breaker from a validated config.

@@ -58,17 +58,7 @@ func NewGroup[K comparable, T any](maxBreakers int, opts ...Option) (*Group[K, T
 	if maxBreakers < 1 {
 		cfg.errorf("NewGroup: maxBreakers %d must be >= 1", maxBreakers)
 	}
-	for _, o := range opts {
-		if o == nil {
-			cfg.errorf("nil Option")
-			continue
-		}
-		o.apply(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	inst, err := newInstruments(cfg.meter())
+	cfg, inst, err := configure(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
