@@ -1,0 +1,66 @@
+package failover
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// window counts two kinds of events (a and b) over a rolling time window
+// split into buckets. Adding is lock-free: a bucket remembers which slice of
+// time (its epoch) it counts, and the first writer of a new epoch resets it.
+// A count added concurrently with that reset may be lost, which a budget can
+// tolerate: the window is an estimate, never a ledger.
+type window struct {
+	base    time.Time // monotonic origin of epochs
+	width   int64     // nanoseconds per bucket
+	buckets []wbucket
+}
+
+type wbucket struct {
+	epoch atomic.Int64
+	a, b  atomic.Int64
+	_     [40]byte // keep buckets on separate cache lines
+}
+
+const windowBuckets = 10
+
+func newWindow(span time.Duration) *window {
+	w := &window{base: time.Now(), width: int64(span) / windowBuckets, buckets: make([]wbucket, windowBuckets)}
+	if w.width <= 0 {
+		w.width = 1
+	}
+	for i := range w.buckets {
+		w.buckets[i].epoch.Store(-1)
+	}
+	return w
+}
+
+func (w *window) epoch(now time.Time) int64 { return int64(now.Sub(w.base)) / w.width }
+
+func (w *window) bucket(now time.Time) *wbucket {
+	e := w.epoch(now)
+	bk := &w.buckets[e%int64(len(w.buckets))]
+	if cur := bk.epoch.Load(); cur != e {
+		if cur < e && bk.epoch.CompareAndSwap(cur, e) {
+			bk.a.Store(0)
+			bk.b.Store(0)
+		}
+	}
+	return bk
+}
+
+func (w *window) addA(now time.Time, n int64) { w.bucket(now).a.Add(n) }
+func (w *window) addB(now time.Time, n int64) { w.bucket(now).b.Add(n) }
+
+// sums returns the totals of a and b over the buckets of the current window.
+func (w *window) sums(now time.Time) (a, b int64) {
+	e := w.epoch(now)
+	for i := range w.buckets {
+		bk := &w.buckets[i]
+		if be := bk.epoch.Load(); be > e-int64(len(w.buckets)) && be <= e {
+			a += bk.a.Load()
+			b += bk.b.Load()
+		}
+	}
+	return a, b
+}
