@@ -119,6 +119,41 @@ func (m meter) add(b *binding, event string, extra ...attribute.KeyValue) {
 	m.counter.Add(context.Background(), 1, metric.WithAttributes(attrs...))
 }
 
+// presets holds prebuilt attribute options for events recorded on paths
+// that must not allocate, such as shedding under overload. They are built
+// for one component and rebuilt if the binding changes.
+type presets struct {
+	comp *firebreak.Component
+	opts map[string][]metric.AddOption
+}
+
+// preset returns the options for events, building them (once per binding)
+// into p.
+func (m meter) preset(b *binding, p *atomic.Pointer[presets], events ...string) *presets {
+	c := b.comp.Load()
+	if ps := p.Load(); ps != nil && ps.comp == c {
+		return ps
+	}
+	ps := &presets{comp: c, opts: make(map[string][]metric.AddOption, len(events))}
+	comp := b.component()
+	for _, e := range events {
+		ps.opts[e] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
+			attribute.String("firebreak.policy", m.policy),
+			attribute.String("firebreak.event", e),
+			attribute.String("firebreak.component", comp.Name),
+			attribute.String("firebreak.dependency", comp.Dependency)))}
+	}
+	p.Store(ps)
+	return ps
+}
+
+// addPreset records one event with prebuilt options, without allocating.
+func (m meter) addPreset(ps *presets, event string) {
+	if m.counter != nil {
+		m.counter.Add(context.Background(), 1, ps.opts[event]...)
+	}
+}
+
 // walk calls f on err and every error it wraps, depth first, until f returns
 // true.
 func walk(err error, f func(error) bool) bool {

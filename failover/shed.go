@@ -88,6 +88,7 @@ type Shedder struct {
 	firing         atomic.Bool
 
 	reqPriority func(*http.Request) Priority
+	presets     atomic.Pointer[presets]
 }
 
 // NewShedder returns a shedder admitting limit requests per second with
@@ -229,7 +230,7 @@ func (s *Shedder) Sustained() bool {
 func (s *Shedder) InFlight() int { return int(s.inflight.Load()) }
 
 func (s *Shedder) shed(now time.Time, e *ShedError) {
-	s.m.add(&s.b, "shed_"+e.Reason)
+	s.m.addPreset(s.m.preset(&s.b, &s.presets, "shed_rate_limited", "shed_overloaded"), "shed_"+e.Reason)
 	n := int64(now.Sub(s.base)) + 1
 	last := s.lastShed.Swap(n)
 	start := s.episode.Load()
