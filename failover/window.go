@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 )
@@ -16,13 +17,25 @@ type window struct {
 	buckets []wbucket
 }
 
+// wbucket counts one slice of time. Count a, added on every call of the
+// policy using the window, is striped over cache lines so that parallel
+// callers do not fight over one; count b is rarer.
 type wbucket struct {
 	epoch atomic.Int64
-	a, b  atomic.Int64
-	_     [40]byte // keep buckets on separate cache lines
+	b     atomic.Int64
+	_     [48]byte
+	a     [stripes]stripe
 }
 
-const windowBuckets = 10
+type stripe struct {
+	n atomic.Int64
+	_ [56]byte // one cache line per stripe
+}
+
+const (
+	windowBuckets = 10
+	stripes       = 8
+)
 
 func newWindow(span time.Duration) *window {
 	w := &window{base: time.Now(), width: int64(span) / windowBuckets, buckets: make([]wbucket, windowBuckets)}
@@ -42,14 +55,18 @@ func (w *window) bucket(now time.Time) *wbucket {
 	bk := &w.buckets[e%int64(len(w.buckets))]
 	if cur := bk.epoch.Load(); cur != e {
 		if cur < e && bk.epoch.CompareAndSwap(cur, e) {
-			bk.a.Store(0)
+			for i := range bk.a {
+				bk.a[i].n.Store(0)
+			}
 			bk.b.Store(0)
 		}
 	}
 	return bk
 }
 
-func (w *window) addA(now time.Time, n int64) { w.bucket(now).a.Add(n) }
+func (w *window) addA(now time.Time, n int64) {
+	w.bucket(now).a[rand.Uint32()%stripes].n.Add(n)
+}
 func (w *window) addB(now time.Time, n int64) { w.bucket(now).b.Add(n) }
 
 // sums returns the totals of a and b over the buckets of the current window.
@@ -58,7 +75,9 @@ func (w *window) sums(now time.Time) (a, b int64) {
 	for i := range w.buckets {
 		bk := &w.buckets[i]
 		if be := bk.epoch.Load(); be > e-int64(len(w.buckets)) && be <= e {
-			a += bk.a.Load()
+			for j := range bk.a {
+				a += bk.a[j].n.Load()
+			}
 			b += bk.b.Load()
 		}
 	}
