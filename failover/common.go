@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -198,15 +199,23 @@ func ErrorType(err error) string {
 }
 
 // IsRejection reports whether err is a local rejection that must not be
-// retried: an open circuit breaker ("circuit_open"), a rate limit
-// ("rate_limited"), an overload ("overloaded") or a feature switched off by
-// degradation ("degraded") anywhere in its tree. Retrying
-// a local rejection only adds load to what is already protecting itself.
+// retried: anywhere in its tree, an error whose ErrorType is "circuit_open"
+// (an open breaker), "rate_limited" or "load_shed" or "overloaded" or
+// "bulkhead_full" (a limiter or shedder), or "degraded" (a feature switched
+// off by a [Degrader]); or gobreaker's ErrOpenState or ErrTooManyRequests,
+// which the breaker package's errors wrap. Retrying a local rejection only
+// adds load to what is already protecting itself.
 func IsRejection(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return true
+	}
 	return walk(err, func(e error) bool {
 		if et, ok := e.(errorTyper); ok {
 			switch et.ErrorType() {
-			case "circuit_open", "rate_limited", "overloaded", "degraded":
+			case "circuit_open", "rate_limited", "load_shed", "overloaded", "bulkhead_full", "degraded":
 				return true
 			}
 		}

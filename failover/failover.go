@@ -32,7 +32,8 @@ type Endpoint struct {
 //
 // When a standby starts serving, a [firebreak.KindFailover] signal fires; it
 // clears when the primary serves again. Build one with [NewFailover]; it is
-// safe for concurrent use.
+// safe for concurrent use. As a pipeline policy it hands the chosen endpoint
+// down in the context, which costs one allocation per attempt.
 type Failover[T any] struct {
 	b binding
 	m meter

@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/firebreak-go/firebreak"
 )
@@ -177,6 +179,9 @@ func TestRetryNonRetryable(t *testing.T) {
 		{"open breaker", typedErr("circuit_open"), nil},
 		{"wrapped open breaker", errors.Join(errors.New("x"), typedErr("circuit_open")), nil},
 		{"rate limited", typedErr("rate_limited"), nil},
+		{"load shed elsewhere", typedErr("load_shed"), nil},
+		{"gobreaker open", fmt.Errorf("payments: %w", gobreaker.ErrOpenState), nil},
+		{"gobreaker half-open full", gobreaker.ErrTooManyRequests, nil},
 		{"shed", shed, nil},
 		{"degraded", &DegradedError{Feature: "f"}, nil},
 		{"cancelled", context.Canceled, nil},
