@@ -22,8 +22,10 @@
 // limit of elapsed time and the caller's deadline. Only retryable errors are
 // retried: a classifier decides ([WithRetryIf]), but local rejections — an
 // open breaker, a shed request, a feature switched off ([IsRejection]) — and
-// the caller's cancellation never are. A server's Retry-After
-// ([RetryAfterError], [ParseRetryAfter]) is honoured. A retry budget
+// the caller's cancellation never are. A server's Retry-After is honoured:
+// [CheckResponse] turns a failed HTTP response into a [*StatusError] carrying
+// it, [RetryHTTP] retries only the statuses worth retrying, and any error with
+// a RetryAfter() time.Duration method ([RetryAfterError]) works the same. A retry budget
 // ([WithBudget]: by default retries are at most 20% of the calls over 10s)
 // stops retry storms. A first attempt that succeeds costs no allocation.
 //
