@@ -38,12 +38,13 @@ type Metric struct {
 	Name string
 	// Measure takes a measurement. Required.
 	Measure Measure
-	// Interval between measurements. Zero with Count ≤ 1 takes one
-	// measurement.
+	// Interval between measurements.
 	Interval time.Duration
 	// InitialDelay before the first measurement.
 	InitialDelay time.Duration
 	// Count of measurements. Zero means 1; more than 1 needs an Interval.
+	// Unlike Argo, an Interval without a Count does not measure until
+	// stopped: for background analysis, call Run (or Rollout.Analyze) again.
 	Count int
 	// Success and Failure judge a value. With both set and neither true the
 	// measurement is inconclusive; with only Success set, a value it rejects

@@ -114,7 +114,8 @@ func WithRetryIf(retryable func(error) bool) RetryOption {
 // WithBudget caps retries at ratio (0 to 1) of the calls made over the last
 // window, with minRetries allowed per window whatever the traffic, so a
 // failing dependency sees at most (1+ratio)× its normal load instead of
-// MaxAttempts×. The default is 0.2 over 10s with a floor of 10.
+// MaxAttempts×. The default is 0.2 over 10s with a floor of 10; zero values
+// take the defaults (use [WithMaxAttempts](1) for no retries at all).
 func WithBudget(ratio float64, window time.Duration, minRetries int) RetryOption {
 	return retryOption(func(c *retryConfig) {
 		c.budgetRatio, c.budgetWindow, c.budgetMin = ratio, window, minRetries
@@ -297,7 +298,8 @@ type namedHook struct {
 // WithRollbackHook adds a step of the rollback: redeploy the stable version,
 // flip a flag, move traffic. Hooks run in the order given; a hook that fails
 // is retried (see [WithHookRetries]) and, if it still fails, the rollback
-// fails and the steps after it are not run.
+// fails and the steps after it are not run. Without hooks a rollback only
+// moves the registry's current version back.
 func WithRollbackHook(name string, hook RollbackHook) RolloutOption {
 	return rolloutOption(func(c *rolloutConfig) { c.hooks = append(c.hooks, namedHook{name, hook}) })
 }
