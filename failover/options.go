@@ -114,8 +114,8 @@ func WithRetryIf(retryable func(error) bool) RetryOption {
 // WithBudget caps retries at ratio (0 to 1) of the calls made over the last
 // window, with minRetries allowed per window whatever the traffic, so a
 // failing dependency sees at most (1+ratio)× its normal load instead of
-// MaxAttempts×. The default is 0.2 over 10s with a floor of 10; zero values
-// take the defaults (use [WithMaxAttempts](1) for no retries at all).
+// MaxAttempts×. The default is 0.2 over 10s with a floor of 10. A zero ratio
+// or window takes its default; minRetries 0 means no floor.
 func WithBudget(ratio float64, window time.Duration, minRetries int) RetryOption {
 	return retryOption(func(c *retryConfig) {
 		c.budgetRatio, c.budgetWindow, c.budgetMin = ratio, window, minRetries
