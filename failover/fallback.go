@@ -107,15 +107,15 @@ func (f *Fallback[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, err
 // keep stores v as the last good value unless one was stored less than
 // refresh ago or another goroutine is storing one right now.
 func (f *Fallback[T]) keep(v T) {
-	now := time.Now()
-	n := int64(now.Sub(f.base)) + 1
+	since := time.Since(f.base) // the monotonic clock only: cheaper than time.Now
+	n := int64(since) + 1
 	if at := f.lastAt.Load(); at != 0 && n-at < f.refresh {
 		return
 	}
 	if !f.mu.TryLock() {
 		return
 	}
-	f.last, f.lastTime = v, now
+	f.last, f.lastTime = v, f.base.Add(since)
 	f.lastAt.Store(n)
 	f.mu.Unlock()
 }

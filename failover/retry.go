@@ -131,9 +131,9 @@ func (r *Retry[T]) Execute(ctx context.Context, fn firebreak.Func[T]) (T, error)
 
 // Apply implements [firebreak.Policy].
 func (r *Retry[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
-	var start time.Time
+	var start time.Duration
 	if r.budget != nil {
-		start = time.Now()
+		start = r.budget.now()
 		r.budget.addA(start, 1)
 	}
 	v, err := next.Call(ctx)
@@ -143,10 +143,12 @@ func (r *Retry[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error)
 	return r.retry(ctx, next, start, v, err)
 }
 
-// retry is the slow path, entered after a failed first attempt.
-func (r *Retry[T]) retry(ctx context.Context, next firebreak.Next[T], start time.Time, v T, err error) (T, error) {
-	if start.IsZero() {
-		start = time.Now()
+// retry is the slow path, entered after a failed first attempt (which
+// started at since, on the budget's clock, if there is a budget).
+func (r *Retry[T]) retry(ctx context.Context, next firebreak.Next[T], since time.Duration, v T, err error) (T, error) {
+	start := time.Now()
+	if r.budget != nil {
+		start = r.budget.base.Add(since)
 	}
 	var bo *backoff.ExponentialBackOff
 	for attempt := 1; ; attempt++ {
@@ -177,7 +179,8 @@ func (r *Retry[T]) retry(ctx context.Context, next firebreak.Next[T], start time
 			return v, r.stop(attempt, StopDeadline, err, nil)
 		}
 		if r.budget != nil {
-			calls, retries := r.budget.sums(now)
+			off := now.Sub(r.budget.base)
+			calls, retries := r.budget.sums(off)
 			allowed := int64(r.budgetRatio * float64(calls))
 			if allowed < r.budgetMin {
 				allowed = r.budgetMin
@@ -185,7 +188,7 @@ func (r *Retry[T]) retry(ctx context.Context, next firebreak.Next[T], start time
 			if retries >= allowed {
 				return v, r.stop(attempt, StopBudget, err, nil)
 			}
-			r.budget.addB(now, 1)
+			r.budget.addB(off, 1)
 		}
 		if r.onRetry != nil {
 			r.onRetry(RetryEvent{Attempt: attempt, Err: err, Delay: delay})

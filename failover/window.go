@@ -48,9 +48,13 @@ func newWindow(span time.Duration) *window {
 	return w
 }
 
-func (w *window) epoch(now time.Time) int64 { return int64(now.Sub(w.base)) / w.width }
+// now returns the window's clock: the time since its base. It reads only
+// the monotonic clock (time.Since's fast path), half the cost of time.Now.
+func (w *window) now() time.Duration { return time.Since(w.base) }
 
-func (w *window) bucket(now time.Time) *wbucket {
+func (w *window) epoch(now time.Duration) int64 { return int64(now) / w.width }
+
+func (w *window) bucket(now time.Duration) *wbucket {
 	e := w.epoch(now)
 	bk := &w.buckets[e%int64(len(w.buckets))]
 	if cur := bk.epoch.Load(); cur != e {
@@ -64,13 +68,13 @@ func (w *window) bucket(now time.Time) *wbucket {
 	return bk
 }
 
-func (w *window) addA(now time.Time, n int64) {
+func (w *window) addA(now time.Duration, n int64) {
 	w.bucket(now).a[rand.Uint32()%stripes].n.Add(n)
 }
-func (w *window) addB(now time.Time, n int64) { w.bucket(now).b.Add(n) }
+func (w *window) addB(now time.Duration, n int64) { w.bucket(now).b.Add(n) }
 
 // sums returns the totals of a and b over the buckets of the current window.
-func (w *window) sums(now time.Time) (a, b int64) {
+func (w *window) sums(now time.Duration) (a, b int64) {
 	e := w.epoch(now)
 	for i := range w.buckets {
 		bk := &w.buckets[i]
