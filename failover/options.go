@@ -82,8 +82,10 @@ func WithMaxAttempts(n int) RetryOption {
 	return retryOption(func(c *retryConfig) { c.maxAttempts = n })
 }
 
-// WithMaxElapsed limits the time from the first attempt after which no further
-// attempt starts. The default is 30s.
+// WithMaxElapsed limits the time, counted from the end of the first
+// attempt, after which no further attempt starts (so that a first attempt
+// that succeeds reads no clock; the caller's deadline bounds the whole call).
+// The default is 30s.
 func WithMaxElapsed(d time.Duration) RetryOption {
 	return retryOption(func(c *retryConfig) { c.maxElapsed = d })
 }

@@ -31,7 +31,7 @@ type Retry[T any] struct {
 	retryIf         func(error) bool
 	onRetry         func(RetryEvent)
 
-	budget      *window // nil without a budget: a counts calls, b counts retries
+	budget      *budgetWindow // nil without a budget
 	budgetRatio float64
 	budgetMin   int64
 }
@@ -112,7 +112,7 @@ func NewRetry[T any](opts ...RetryOption) (*Retry[T], error) {
 		budgetRatio: c.budgetRatio, budgetMin: int64(c.budgetMin),
 	}
 	if !c.noBudget {
-		r.budget = newWindow(c.budgetWindow)
+		r.budget = newBudgetWindow(c.budgetWindow)
 	}
 	r.b.init(c.component)
 	return r, nil
@@ -131,25 +131,20 @@ func (r *Retry[T]) Execute(ctx context.Context, fn firebreak.Func[T]) (T, error)
 
 // Apply implements [firebreak.Policy].
 func (r *Retry[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
-	var start time.Duration
 	if r.budget != nil {
-		start = r.budget.now()
-		r.budget.addA(start, 1)
+		r.budget.call()
 	}
 	v, err := next.Call(ctx)
 	if err == nil {
 		return v, nil
 	}
-	return r.retry(ctx, next, start, v, err)
+	return r.retry(ctx, next, v, err)
 }
 
-// retry is the slow path, entered after a failed first attempt (which
-// started at since, on the budget's clock, if there is a budget).
-func (r *Retry[T]) retry(ctx context.Context, next firebreak.Next[T], since time.Duration, v T, err error) (T, error) {
+// retry is the slow path, entered after a failed first attempt. The time
+// limit counts from here: the first attempt's own duration is not included.
+func (r *Retry[T]) retry(ctx context.Context, next firebreak.Next[T], v T, err error) (T, error) {
 	start := time.Now()
-	if r.budget != nil {
-		start = r.budget.base.Add(since)
-	}
 	var bo *backoff.ExponentialBackOff
 	for attempt := 1; ; attempt++ {
 		if !r.retryable(ctx, err) {
@@ -178,17 +173,8 @@ func (r *Retry[T]) retry(ctx context.Context, next firebreak.Next[T], since time
 		if dl, ok := ctx.Deadline(); ok && now.Add(delay).After(dl) {
 			return v, r.stop(attempt, StopDeadline, err, nil)
 		}
-		if r.budget != nil {
-			off := now.Sub(r.budget.base)
-			calls, retries := r.budget.sums(off)
-			allowed := int64(r.budgetRatio * float64(calls))
-			if allowed < r.budgetMin {
-				allowed = r.budgetMin
-			}
-			if retries >= allowed {
-				return v, r.stop(attempt, StopBudget, err, nil)
-			}
-			r.budget.addB(off, 1)
+		if r.budget != nil && !r.budget.takeRetry(now.Sub(r.budget.base), r.budgetRatio, r.budgetMin) {
+			return v, r.stop(attempt, StopBudget, err, nil)
 		}
 		if r.onRetry != nil {
 			r.onRetry(RetryEvent{Attempt: attempt, Err: err, Delay: delay})
