@@ -358,3 +358,38 @@ func TestRetryInPipeline(t *testing.T) {
 		}
 	})
 }
+
+func TestBudgetWindowRolls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newBudgetWindow(10 * time.Second)
+		for range 1000 {
+			w.call()
+		}
+		took := 0
+		for w.takeRetry(w.now(), 0.1, 0) {
+			took++
+		}
+		if took != 100 {
+			t.Errorf("1000 calls allowed %d retries at 10%%, want 100", took)
+		}
+		time.Sleep(5 * time.Second)
+		for range 500 {
+			w.call()
+		}
+		if w.takeRetry(w.now(), 0.1, 0) == false {
+			t.Error("1500 calls in the window allow 150 retries, 100 taken: want one more")
+		}
+		time.Sleep(6 * time.Second) // the first 1000 calls and 100 retries leave the window
+		took = 0
+		for w.takeRetry(w.now(), 0.1, 0) {
+			took++
+		}
+		if took != 49 {
+			t.Errorf("after the first second's calls expired, %d more retries, want 49 (50 for 500 calls, 1 taken)", took)
+		}
+		time.Sleep(11 * time.Second)
+		if w.takeRetry(w.now(), 0.1, 0) || !w.takeRetry(w.now(), 0.1, 1) {
+			t.Error("an empty window allows only the floor")
+		}
+	})
+}
