@@ -69,9 +69,17 @@ type Degrader struct {
 	switches map[string]*atomic.Bool // true: the feature is killed; the map never changes
 	rule     func(firebreak.Incident) Mode
 
-	mu        sync.Mutex // guards manual and incidents, and orders mode changes
+	mu        sync.Mutex // guards the fields below, and orders mode changes
 	manual    Mode
-	incidents map[string]Mode // open incidents calling for more than normal
+	incidents map[string]want // open incidents calling for more than normal
+	cause     string          // fault domain of the incident setting the mode; "" for the manual mode
+	fired     map[string]bool // fault domains with a firing mode signal
+}
+
+// want is what one open incident calls for.
+type want struct {
+	mode   Mode
+	domain string
 }
 
 var _ firebreak.Notifier = (*Degrader)(nil)
@@ -85,7 +93,7 @@ func NewDegrader(opts ...DegraderOption) (*Degrader, error) {
 			o.applyDegrader(&c)
 		}
 	}
-	d := &Degrader{switches: map[string]*atomic.Bool{}, rule: c.rule, incidents: map[string]Mode{}}
+	d := &Degrader{switches: map[string]*atomic.Bool{}, rule: c.rule, incidents: map[string]want{}, fired: map[string]bool{}}
 	if d.rule == nil {
 		d.rule = DefaultModeRule
 	}
@@ -141,9 +149,9 @@ func (d *Degrader) SetMode(m Mode, reason string) error {
 	}
 	d.mu.Lock()
 	d.manual = m
-	s, changed := d.recompute("set by hand: " + reason)
+	sigs := d.recompute("set by hand: " + reason)
 	d.mu.Unlock()
-	if changed {
+	for _, s := range sigs {
 		d.b.report(s)
 	}
 	return nil
@@ -179,63 +187,101 @@ func (d *Degrader) flip(name string, killed bool, reason string) error {
 }
 
 // Notify implements [firebreak.Notifier]: it moves the mode to what the open
-// incidents call for. Incidents made only of degraded signals (the
-// degrader's own) are ignored, so a mode change never feeds itself.
+// incidents call for. An incident calls for a mode (by the rule) while it is
+// open and one of its alerts other than the degrader's own degraded signals
+// is firing, so that the degrader steps back once the fault's signals clear,
+// and its own signal, which joins the incident, never keeps it open.
+//
+// The mode signal carries the fault domain of the incident that set the mode
+// as its dependency, so the board files it under that incident and the mode
+// change appears in the incident's timeline.
 func (d *Degrader) Notify(ctx context.Context, n firebreak.Notification) error {
 	inc := n.Incident
-	if inc.ID == "" || ownIncident(inc) {
+	if inc.ID == "" {
 		return nil
 	}
-	want := ModeNormal
-	if inc.State.Open() {
-		want = d.rule(inc)
-		if !want.Valid() {
-			return fmt.Errorf("failover: Degrader: mode rule returned %d for incident %s", int(want), inc.ID)
+	w := want{mode: ModeNormal, domain: inc.FaultDomain}
+	if inc.State.Open() && faultFiring(inc) {
+		w.mode = d.rule(inc)
+		if !w.mode.Valid() {
+			return fmt.Errorf("failover: Degrader: mode rule returned %d for incident %s", int(w.mode), inc.ID)
 		}
 	}
 	d.mu.Lock()
-	if want == ModeNormal {
+	if w.mode == ModeNormal {
 		delete(d.incidents, inc.ID)
 	} else {
-		d.incidents[inc.ID] = want
+		d.incidents[inc.ID] = w
 	}
-	s, changed := d.recompute(fmt.Sprintf("incident %s (%s, %s): %s", inc.ID, inc.Severity, inc.State, inc.Title))
+	sigs := d.recompute(fmt.Sprintf("incident %s (%s, %s): %s", inc.ID, inc.Severity, inc.State, inc.Title))
 	d.mu.Unlock()
-	if changed {
+	for _, s := range sigs {
 		d.b.report(s)
 	}
 	return nil
 }
 
-func ownIncident(inc firebreak.Incident) bool {
+// faultFiring reports whether an alert of the incident other than a degraded
+// signal is firing. An incident that lists no alerts counts as firing.
+func faultFiring(inc firebreak.Incident) bool {
 	if len(inc.Alerts) == 0 {
-		return false
+		return true
 	}
 	for _, a := range inc.Alerts {
-		if a.Kind != firebreak.KindDegraded {
-			return false
+		if a.Firing && a.Kind != firebreak.KindDegraded {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // recompute sets the mode in force from manual and incidents and returns the
-// signal to report (after d.mu is released) if it changed. d.mu must be held.
-func (d *Degrader) recompute(reason string) (firebreak.Signal, bool) {
-	m := d.manual
-	for _, im := range d.incidents {
-		m = max(m, im)
+// signals to report, after d.mu is released: the new mode firing under the
+// fault domain of its cause, and clearings for domains no longer the cause.
+// d.mu must be held.
+func (d *Degrader) recompute(reason string) []firebreak.Signal {
+	m, cause, causeID := d.manual, "", ""
+	for id, w := range d.incidents {
+		if w.mode > m || (w.mode == m && m != d.manual && (causeID == "" || id < causeID)) {
+			m, cause, causeID = w.mode, w.domain, id
+		}
 	}
 	old := Mode(d.mode.Swap(int32(m)))
-	if old == m {
-		return firebreak.Signal{}, false
+	if old == m && (m == ModeNormal || cause == d.cause) {
+		return nil
 	}
-	d.m.add(&d.b, "mode_"+m.String())
-	s := d.b.signal(firebreak.KindDegraded, m != ModeNormal)
-	s.Value = float64(m)
-	s.Time = time.Now()
-	s.Summary = fmt.Sprintf("service mode %s (was %s): %s", m, old, reason)
-	return s, true
+	now := time.Now()
+	var sigs []firebreak.Signal
+	if m != ModeNormal {
+		d.m.add(&d.b, "mode_"+m.String())
+		s := d.modeSignal(cause, true, now)
+		s.Value = float64(m)
+		s.Summary = fmt.Sprintf("service mode %s (was %s): %s", m, old, reason)
+		sigs = append(sigs, s)
+		d.fired[cause] = true
+	} else {
+		d.m.add(&d.b, "mode_normal")
+	}
+	for _, dom := range slices.Sorted(maps.Keys(d.fired)) {
+		if m != ModeNormal && dom == cause {
+			continue
+		}
+		s := d.modeSignal(dom, false, now)
+		s.Summary = fmt.Sprintf("service mode %s (was %s): %s", m, old, reason)
+		sigs = append(sigs, s)
+		delete(d.fired, dom)
+	}
+	d.cause = cause
+	return sigs
+}
+
+func (d *Degrader) modeSignal(domain string, firing bool, now time.Time) firebreak.Signal {
+	s := d.b.signal(firebreak.KindDegraded, firing)
+	if domain != "" {
+		s.Dependency = domain
+	}
+	s.Time = now
+	return s
 }
 
 // ErrDegraded matches every [DegradedError].

@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -13,7 +14,7 @@ import (
 
 // note builds the notification a Board would send about an incident.
 func note(id string, sev firebreak.Severity, state firebreak.State, core bool, kinds ...firebreak.Kind) firebreak.Notification {
-	inc := firebreak.Incident{ID: id, Title: "payments-db down", Severity: sev, State: state, CoreAffected: core}
+	inc := firebreak.Incident{ID: id, Title: "payments-db down", Severity: sev, State: state, CoreAffected: core, FaultDomain: "domain-of-" + id}
 	for _, k := range kinds {
 		inc.Alerts = append(inc.Alerts, firebreak.AlertRef{Kind: k, Firing: state.Open()})
 	}
@@ -53,16 +54,47 @@ func TestDegradeFollowsBoardSeverity(t *testing.T) {
 				t.Fatalf("step %d (%s %s %s): mode %s, want %s", i, s.n.Incident.ID, s.n.Incident.Severity, s.n.Incident.State, got, s.want)
 			}
 		}
-		sigs := rec.Of(firebreak.KindDegraded)
+		// The mode signal is filed under the incident that set the mode (its
+		// fault domain), and cleared there when another incident or nothing
+		// takes over.
 		var got []string
-		for _, s := range sigs {
-			got = append(got, Mode(s.Value).String())
+		for _, s := range rec.Of(firebreak.KindDegraded) {
+			got = append(got, fmt.Sprintf("%s/%v/%s", Mode(s.Value), s.Firing, s.Dependency))
+			if s.Component != "shop" || s.Tier != firebreak.Core || s.Summary == "" {
+				t.Errorf("signal %+v lacks the component or a summary", s)
+			}
 		}
-		if want := "degraded minimal degraded normal"; strings.Join(got, " ") != want {
-			t.Fatalf("reported modes %q, want %q", got, want)
+		want := []string{
+			"degraded/true/domain-of-inc-1",
+			"minimal/true/domain-of-inc-1",
+			"degraded/true/domain-of-inc-2",
+			"normal/false/domain-of-inc-1",
+			"normal/false/domain-of-inc-2",
 		}
-		if !sigs[0].Firing || sigs[3].Firing || !strings.Contains(sigs[1].Summary, "inc-1") || sigs[0].Tier != firebreak.Core {
-			t.Errorf("signals %+v", sigs)
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Fatalf("signals\n got %q\nwant %q", got, want)
+		}
+	})
+}
+
+func TestDegradeStepsBackWhenTheFaultClears(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rec firebreak.Recorder
+		d, _ := NewDegrader(recorderComponent(&rec))
+		n := note("inc-1", firebreak.Severe, firebreak.Detected, false)
+		d.Notify(t.Context(), n)
+		if d.Mode() != ModeDegraded {
+			t.Fatalf("mode %s", d.Mode())
+		}
+		// The board files the degrader's own signal under the incident: it
+		// must not keep the mode up once the fault's alert clears.
+		n.Incident.Alerts = []firebreak.AlertRef{
+			{Kind: firebreak.KindBreakerOpen, Firing: false},
+			{Kind: firebreak.KindDegraded, Firing: true},
+		}
+		d.Notify(t.Context(), n)
+		if d.Mode() != ModeNormal {
+			t.Errorf("fault cleared, incident still open: mode %s, want normal", d.Mode())
 		}
 	})
 }
@@ -91,8 +123,14 @@ func TestDegradeManualAndRule(t *testing.T) {
 		if err := d.SetMode(Mode(7), ""); err == nil {
 			t.Error("SetMode(7) should fail")
 		}
-		if n := len(rec.Of(firebreak.KindDegraded)); n != 2 {
-			t.Errorf("%d signals, want 2 (degraded, normal)", n)
+		var got []string
+		for _, s := range rec.Of(firebreak.KindDegraded) {
+			got = append(got, fmt.Sprintf("%v/%s", s.Firing, s.Dependency))
+		}
+		// Set by hand (own domain), handed over to the incident when the hand
+		// setting is lifted, cleared when the incident closes.
+		if want := "true/catalog true/domain-of-i false/catalog false/domain-of-i"; strings.Join(got, " ") != want {
+			t.Errorf("signals %q, want %q", got, want)
 		}
 		bad, _ := NewDegrader(WithModeRule(func(firebreak.Incident) Mode { return 9 }))
 		if err := bad.Notify(t.Context(), note("i", firebreak.General, firebreak.Detected, false)); err == nil {

@@ -59,7 +59,9 @@
 // named kill switches, set by hand or, as a [firebreak.Notifier] registered on
 // the incident board, from the open incidents ([DefaultModeRule]: a Fatal
 // incident on a core component means minimal). Each change reports
-// [firebreak.KindDegraded]. A [Gate] skips an optional feature's calls while
+// [firebreak.KindDegraded] under the fault domain of the incident that caused
+// it, so the board files it in that incident's timeline; the degrader steps
+// back to normal when the incident's own signals clear. A [Gate] skips an optional feature's calls while
 // it is off, so the fallback around it answers.
 //
 // # Rollback
