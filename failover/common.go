@@ -184,20 +184,6 @@ func walk(err error, f func(error) bool) bool {
 // [ShedError].
 type errorTyper interface{ ErrorType() string }
 
-// ErrorType returns the ErrorType of the first error in err's tree that has
-// one, and "" if none does.
-func ErrorType(err error) string {
-	var t string
-	walk(err, func(e error) bool {
-		if et, ok := e.(errorTyper); ok {
-			t = et.ErrorType()
-			return t != ""
-		}
-		return false
-	})
-	return t
-}
-
 // IsRejection reports whether err is a local rejection that must not be
 // retried: anywhere in its tree, an error whose ErrorType is "circuit_open"
 // (an open breaker), "rate_limited" or "load_shed" or "overloaded" or
