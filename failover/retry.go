@@ -159,7 +159,7 @@ func (r *Retry[T]) retry(ctx context.Context, next firebreak.Next[T], v T, err e
 				backoff.WithMaxInterval(r.maxInterval),
 				backoff.WithMultiplier(r.multiplier),
 				backoff.WithRandomizationFactor(r.jitter),
-				backoff.WithMaxElapsedTime(0), // elapsed time is checked below, from the first attempt
+				backoff.WithMaxElapsedTime(0), // elapsed time is checked below, from the first failure
 			)
 		}
 		delay := bo.NextBackOff()
