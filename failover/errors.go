@@ -14,8 +14,8 @@ import (
 // least that long (or gives up at once if that is past its time limit or the
 // caller's deadline).
 type RetryAfterError struct {
-	Err   error
-	After time.Duration
+	Err   error         // the failure
+	After time.Duration // how long the server asked to wait
 }
 
 // Error implements error.

@@ -259,10 +259,10 @@ func (f *Failover[T]) failed(i int) {
 // EndpointStatus is a snapshot of one endpoint, for status pages and tests.
 type EndpointStatus struct {
 	Name                string
-	Ejected             bool
-	EjectedUntil        time.Time // zero when in rotation
-	ConsecutiveFailures int
-	Healthy             bool // the health function's answer; true without one
+	Ejected             bool      // out of rotation after repeated failures
+	EjectedUntil        time.Time // when it comes back; zero when in rotation
+	ConsecutiveFailures int       // failed calls in a row
+	Healthy             bool      // the health function's answer; true without one
 }
 
 // Status returns a snapshot of the endpoints, primary first.

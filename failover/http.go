@@ -11,8 +11,8 @@ import (
 // with [CheckResponse] inside the function a [Retry] runs, so that a 429 or
 // 503 with a Retry-After header makes the retry wait as the server asked.
 type StatusError struct {
-	StatusCode int
-	Status     string
+	StatusCode int    // e.g. 503
+	Status     string // e.g. "503 Service Unavailable"
 	// After is the response's Retry-After, zero if it had none.
 	After time.Duration
 }
