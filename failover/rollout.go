@@ -28,11 +28,11 @@ const (
 // Version is one deployed version of the service (a build, a config
 // revision, a model).
 type Version struct {
-	ID         string
-	Status     VersionStatus
-	Note       string
-	DeployedAt time.Time
-	DecidedAt  time.Time // when Status last changed from pending
+	ID         string        // e.g. "v1.5.0" or a commit hash
+	Status     VersionStatus // what analysis (or a person) decided
+	Note       string        // what the version changed, for people
+	DeployedAt time.Time     // when Deploy recorded it
+	DecidedAt  time.Time     // when Status last changed from pending
 }
 
 // Registry records versions: the current one, the last known good one and
