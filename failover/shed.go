@@ -198,20 +198,13 @@ func (s *Shedder) Admit(p Priority) (Permit, error) {
 		}
 		permit.s = s
 	}
-	var now time.Time
-	if s.shared != nil {
-		now = time.Now()
-		if !s.shared.AllowN(now, 1) && (idx != 2 || s.reserved == nil || !s.reserved.AllowN(now, 1)) {
-			permit.Release()
-			s.shed(now, s.errRate[idx])
-			return Permit{}, s.errRate[idx]
-		}
+	if s.shared != nil && !s.shared.Allow() && (idx != 2 || s.reserved == nil || !s.reserved.Allow()) {
+		permit.Release()
+		s.shed(time.Now(), s.errRate[idx])
+		return Permit{}, s.errRate[idx]
 	}
 	if s.firing.Load() {
-		if now.IsZero() {
-			now = time.Now()
-		}
-		s.maybeClear(now)
+		s.maybeClear(time.Now())
 	}
 	return permit, nil
 }
