@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"sync/atomic"
@@ -376,4 +377,43 @@ func TestAnalysisAndRolloutValidate(t *testing.T) {
 	if err := reg.Mark("nope", StatusGood); err == nil {
 		t.Error("marking an unknown version should fail")
 	}
+}
+
+func TestRegistryHistoryIsBounded(t *testing.T) {
+	reg, _ := NewRegistry("v0")
+	for i := 1; i <= 80; i++ {
+		if err := reg.Deploy(fmt.Sprintf("v%d", i), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := reg.History()
+	if len(h) != historyLimit {
+		t.Errorf("history holds %d versions, want %d", len(h), historyLimit)
+	}
+	if h[0].ID != "v0" || reg.Current().ID != "v80" {
+		t.Errorf("oldest %s, current %s: the stable v0 and the current version must be kept", h[0].ID, reg.Current().ID)
+	}
+	if lkg, ok := reg.LastKnownGood(); !ok || lkg.ID != "v0" {
+		t.Errorf("last known good %v", lkg)
+	}
+}
+
+func TestAnalysisRetainsLastMeasurements(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		a, _ := NewAnalysis(Metric{
+			Name: "m", Count: 15, Interval: time.Second, InitialDelay: time.Minute,
+			Measure: func(context.Context) (float64, int, error) { return float64(n.Add(1)), 100, nil },
+			Success: func(float64) bool { return true },
+		})
+		start := time.Now()
+		res, _ := a.Run(t.Context())
+		if got := time.Since(start); got != time.Minute+14*time.Second {
+			t.Errorf("took %v, want the initial delay and 14 intervals", got)
+		}
+		ms := res.Metrics[0].Measurements
+		if len(ms) != 10 || ms[0].Value != 6 || ms[9].Value != 15 || res.Metrics[0].Successful != 15 {
+			t.Errorf("retained %d measurements from %v, want the last 10 (6..15)", len(ms), ms[0].Value)
+		}
+	})
 }
