@@ -201,3 +201,20 @@ func TestNewFailoverValidates(t *testing.T) {
 		}
 	}
 }
+
+func TestFailoverIf(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		errNotFound := errors.New("not found")
+		f, _ := NewFailover[string]([]Endpoint{{Name: "primary"}, {Name: "standby"}},
+			WithEjection(1, time.Minute, 0.5),
+			WithFailoverIf(func(err error) bool { return !errors.Is(err, errNotFound) }))
+		n := 0
+		_, err := f.Execute(t.Context(), func(ctx context.Context, e Endpoint) (string, error) { n++; return "", errNotFound })
+		if err != errNotFound || n != 1 {
+			t.Errorf("got %v after %d calls; an answer, not a fault, should not move on", err, n)
+		}
+		if s := f.Status()[0]; s.Ejected || s.ConsecutiveFailures != 0 {
+			t.Errorf("primary %+v counted a non-fault", s)
+		}
+	})
+}

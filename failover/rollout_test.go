@@ -417,3 +417,24 @@ func TestAnalysisRetainsLastMeasurements(t *testing.T) {
 		}
 	})
 }
+
+func TestRolloutHookRetriesOption(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg, _ := NewRegistry("v1")
+		reg.Deploy("v2", "")
+		a, _ := NewAnalysis(errorRatio(series(0.5)))
+		h := hookLog{fail: 100}
+		r, err := NewRollout(reg, a, WithRollbackHook("redeploy", h.hook), WithHookRetries(1, time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		out, _ := r.Analyze(t.Context(), ExposureCanary)
+		if out.Decision != DecisionRollbackFailed || len(h.calls) != 1 || time.Since(start) != 0 {
+			t.Errorf("decision %s after %d hook calls in %v; want rollback_failed after 1, at once", out.Decision, len(h.calls), time.Since(start))
+		}
+		if _, err := NewRollout(reg, a, WithHookRetries(-1, 0)); err == nil {
+			t.Error("negative hook attempts should fail")
+		}
+	})
+}
