@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"golang.org/x/time/rate"
@@ -120,4 +121,29 @@ func BenchmarkShed(b *testing.B) {
 			sink += v
 		}
 	})
+}
+
+// BenchmarkPolicies measures the success path of the other policies against
+// a direct call, for reference.
+func BenchmarkPolicies(b *testing.B) {
+	ctx := context.Background()
+	fn := func(context.Context) (int, error) { return 1, nil }
+	run := func(b *testing.B, exec func() (int, error)) {
+		b.ReportAllocs()
+		for b.Loop() {
+			v, _ := exec()
+			sink += v
+		}
+	}
+	b.Run("direct", func(b *testing.B) { run(b, func() (int, error) { return fn(ctx) }) })
+	fb, _ := NewFallback(Static(0))
+	b.Run("fallback", func(b *testing.B) { run(b, func() (int, error) { return fb.Execute(ctx, fn) }) })
+	lg, _ := NewFallback(Static(0), WithLastGood(time.Minute))
+	b.Run("fallback_last_good", func(b *testing.B) { run(b, func() (int, error) { return lg.Execute(ctx, fn) }) })
+	d, _ := NewDegrader(WithSwitches("feature"))
+	g, _ := NewGate[int](d, "feature", ModeDegraded)
+	b.Run("gate", func(b *testing.B) { run(b, func() (int, error) { return g.Execute(ctx, fn) }) })
+	fo, _ := NewFailover[int]([]Endpoint{{Name: "primary"}, {Name: "standby"}})
+	efn := func(context.Context, Endpoint) (int, error) { return 1, nil }
+	b.Run("failover", func(b *testing.B) { run(b, func() (int, error) { return fo.Execute(ctx, efn) }) })
 }

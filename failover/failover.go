@@ -165,7 +165,7 @@ func (f *Failover[T]) run(ctx context.Context, call func(context.Context, int) (
 		names []string
 	)
 	for {
-		i := f.pick(tried, time.Now())
+		i := f.pick(tried)
 		if i < 0 {
 			return v, fmt.Errorf("failover: all endpoints failed (%s): %w", strings.Join(names, ", "), err)
 		}
@@ -184,14 +184,16 @@ func (f *Failover[T]) run(ctx context.Context, call func(context.Context, int) (
 }
 
 // pick returns the first endpoint not yet tried that is in rotation and
-// healthy, else the first not yet tried, else -1.
-func (f *Failover[T]) pick(tried uint64, now time.Time) int {
+// healthy, else the first not yet tried, else -1. It reads the clock only if
+// an endpoint is ejected.
+func (f *Failover[T]) pick(tried uint64) int {
 	fallback := -1
+	now := int64(-1) // base-relative nanoseconds, read when first needed
 	for i := range f.eps {
 		if tried&(1<<i) != 0 {
 			continue
 		}
-		if f.available(i, now) {
+		if f.available(i, &now) {
 			return i
 		}
 		if fallback < 0 {
@@ -201,10 +203,13 @@ func (f *Failover[T]) pick(tried uint64, now time.Time) int {
 	return fallback
 }
 
-func (f *Failover[T]) available(i int, now time.Time) bool {
+func (f *Failover[T]) available(i int, now *int64) bool {
 	e := &f.eps[i]
 	if until := e.ejectedUntil.Load(); until != 0 {
-		if int64(now.Sub(f.base)) < until {
+		if *now < 0 {
+			*now = int64(time.Since(f.base))
+		}
+		if *now < until {
 			return false
 		}
 		if e.ejectedUntil.CompareAndSwap(until, 0) {
