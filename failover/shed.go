@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -72,7 +73,7 @@ type Shedder struct {
 	b binding
 	m meter
 
-	shared   *rate.Limiter // every class; nil without a rate limit
+	shards   []paddedLimiter // the bucket every class draws from, split; nil without a rate limit
 	reserved *rate.Limiter // Critical only; nil without a reserve
 
 	maxConc  [3]int64 // per priority (index p+1); 0: no limit
@@ -137,7 +138,24 @@ func NewShedder(limit rate.Limit, burst int, opts ...ShedOption) (*Shedder, erro
 	r := c.criticalReserve
 	after := time.Second
 	if limit != rate.Inf {
-		s.shared = rate.NewLimiter(limit*rate.Limit(1-r), max(1, int(float64(burst)*(1-r))))
+		// The shared bucket is split into up to maxShards buckets of equal
+		// rate and burst, so that parallel callers rarely meet on one
+		// limiter's mutex; a call tries them all before it is shed, so the
+		// total rate and burst are those asked for.
+		sb := max(1, int(float64(burst)*(1-r)))
+		n := min(maxShards, sb)
+		s.shards = make([]paddedLimiter, n)
+		for i := range s.shards {
+			b := sb / n
+			if i < sb%n {
+				b++
+			}
+			// A zero Limiter configured as of the zero time starts full,
+			// as NewLimiter's does; it is set up in place so that each
+			// shard's mutex has its own cache lines.
+			s.shards[i].SetBurstAt(time.Time{}, b)
+			s.shards[i].SetLimitAt(time.Time{}, limit*rate.Limit(1-r)/rate.Limit(n))
+		}
 		if r > 0 {
 			s.reserved = rate.NewLimiter(limit*rate.Limit(r), max(1, int(math.Ceil(float64(burst)*r))))
 		}
@@ -199,7 +217,9 @@ func (s *Shedder) Admit(p Priority) (Permit, error) {
 		}
 		permit.s = s
 	}
-	if s.shared != nil && !s.shared.Allow() && (idx != 2 || s.reserved == nil || !s.reserved.Allow()) {
+	// Critical calls draw on their reserve first, so that within it they
+	// take nothing from the other classes, then on the shared bucket.
+	if s.shards != nil && !(idx == 2 && s.reserved != nil && s.reserved.Allow()) && !s.allowShared() {
 		permit.Release()
 		s.shed(time.Now(), s.errRate[idx])
 		return Permit{}, s.errRate[idx]
@@ -209,6 +229,28 @@ func (s *Shedder) Admit(p Priority) (Permit, error) {
 	}
 	return permit, nil
 }
+
+// allowShared takes a token from the shared bucket: from a shard picked at
+// random, else from the next ones in turn.
+func (s *Shedder) allowShared() bool {
+	n := uint32(len(s.shards))
+	first := rand.Uint32() % n
+	for i := range n {
+		if s.shards[(first+i)%n].Allow() {
+			return true
+		}
+	}
+	return false
+}
+
+// paddedLimiter keeps each shard's limiter (and its mutex) on its own cache
+// lines.
+type paddedLimiter struct {
+	rate.Limiter
+	_ [64]byte
+}
+
+const maxShards = 4
 
 // Sustained reports whether shedding is sustained (the load_shed signal is
 // firing). It also clears the signal if shedding has stopped.

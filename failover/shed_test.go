@@ -90,6 +90,9 @@ func TestShedPriorityKeepsCriticalFlowingUnderOverload(t *testing.T) {
 		if admitted[1] < 750 || admitted[1] > 850 {
 			t.Errorf("normal: %d of %d admitted, want about 800 (80 of the 100/s)", admitted[1], offered[1])
 		}
+		if total := admitted[1] + admitted[2]; total > 100*10+10 {
+			t.Errorf("%d admitted in 10s, more than the limit of 100/s with a burst of 10", total)
+		}
 	})
 }
 
