@@ -58,8 +58,9 @@ func PriorityFromContext(ctx context.Context) Priority {
 }
 
 // Shedder protects a service from more work than it can do: a token bucket
-// (golang.org/x/time/rate) limits the rate and a counter limits the calls in
-// flight. Both keep a share that only [PriorityCritical] traffic may use, and
+// (golang.org/x/time/rate; split over up to four limiters, tried in turn, so
+// that parallel callers rarely wait on the same mutex) limits the rate and a
+// counter limits the calls in flight. Both keep a share that only [PriorityCritical] traffic may use, and
 // [PriorityLow] traffic may hold at most half the places in flight that
 // [PriorityNormal] traffic may, so it is shed first. A rejection is a
 // [*ShedError] that matches [ErrShed]. When requests have been shed for a
