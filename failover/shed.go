@@ -75,7 +75,7 @@ type Shedder struct {
 	m meter
 
 	shards   []paddedLimiter // the bucket every class draws from, split; nil without a rate limit
-	reserved *rate.Limiter // Critical only; nil without a reserve
+	reserved *rate.Limiter   // Critical only; nil without a reserve
 
 	maxConc  [3]int64 // per priority (index p+1); 0: no limit
 	inflight atomic.Int64
