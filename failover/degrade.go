@@ -277,7 +277,7 @@ func (d *Degrader) recompute(reason string) []firebreak.Signal {
 
 func (d *Degrader) modeSignal(domain string, firing bool, now time.Time) firebreak.Signal {
 	s := d.b.signal(firebreak.KindDegraded, firing)
-	if domain != "" {
+	if domain != "" && domain != s.Component {
 		s.Dependency = domain
 	}
 	s.Time = now
