@@ -205,8 +205,8 @@ type Outcome struct {
 	Err      error // why the rollback failed, for DecisionRollbackFailed
 }
 
-// ErrAnalysisRunning is returned by [Rollout.Analyze] while another analysis
-// of the same rollout runs.
+// ErrAnalysisRunning is returned by [Rollout.Analyze] and [Rollout.Rollback]
+// while an analysis (or a rollback) of the same rollout runs.
 var ErrAnalysisRunning = errors.New("failover: an analysis is already running")
 
 // Rollout judges the current version of a [Registry] with an [Analysis] and
@@ -318,12 +318,17 @@ func (r *Rollout) Analyze(ctx context.Context, exposure Exposure) (Outcome, erro
 
 // Rollback rolls the current version back by hand, e.g. after a person
 // looked at a held analysis. It runs the hooks and reports as a failed
-// analysis does.
-func (r *Rollout) Rollback(ctx context.Context, exposure Exposure, reason string) Outcome {
+// analysis does. It returns [ErrAnalysisRunning], without acting, while an
+// analysis runs.
+func (r *Rollout) Rollback(ctx context.Context, exposure Exposure, reason string) (Outcome, error) {
+	if !r.busy.CompareAndSwap(false, true) {
+		return Outcome{}, ErrAnalysisRunning
+	}
+	defer r.busy.Store(false)
 	v := r.reg.Current()
 	out := r.rollback(ctx, v, exposure, "rolled back by hand: "+reason, AnalysisResult{})
 	out.Version, _ = r.version(v.ID)
-	return out
+	return out, nil
 }
 
 func (r *Rollout) version(id string) (Version, bool) {

@@ -324,6 +324,9 @@ func TestAnalysisRunning(t *testing.T) {
 		if _, err := r.Analyze(t.Context(), ExposureCanary); !errors.Is(err, ErrAnalysisRunning) {
 			t.Errorf("second analysis: %v, want ErrAnalysisRunning", err)
 		}
+		if _, err := r.Rollback(t.Context(), ExposureCanary, ""); !errors.Is(err, ErrAnalysisRunning) {
+			t.Errorf("rollback during an analysis: %v, want ErrAnalysisRunning", err)
+		}
 		<-done
 	})
 }
@@ -334,9 +337,9 @@ func TestRolloutManualRollback(t *testing.T) {
 		var h hookLog
 		r := newRollout(t, &rec, &h, errorRatio(series(0.03)))
 		r.Analyze(t.Context(), ExposureCanary) // held
-		out := r.Rollback(t.Context(), ExposureCanary, "on-call decided")
-		if out.Decision != DecisionRollback || len(h.calls) != 1 || r.Registry().Current().ID != "v1" {
-			t.Errorf("outcome %+v, hooks %v", out, h.calls)
+		out, err := r.Rollback(t.Context(), ExposureCanary, "on-call decided")
+		if err != nil || out.Decision != DecisionRollback || len(h.calls) != 1 || r.Registry().Current().ID != "v1" {
+			t.Errorf("outcome %+v, %v, hooks %v", out, err, h.calls)
 		}
 	})
 }
