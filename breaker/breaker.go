@@ -1,0 +1,560 @@
+package breaker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/firebreak-go/firebreak"
+	"github.com/sony/gobreaker/v2"
+)
+
+// State is where a breaker is in its cycle.
+type State int8
+
+const (
+	// StateClosed lets every call through and counts the outcomes.
+	StateClosed State = iota
+	// StateHalfOpen lets a bounded number of trial calls through after the
+	// open timeout; their outcome closes or re-opens the breaker.
+	StateHalfOpen
+	// StateOpen rejects every call with [ErrOpen] until the open timeout
+	// passes.
+	StateOpen
+	// StateForcedOpen rejects every call until [Breaker.Release]: a person
+	// (or the plan) isolated the dependency by hand.
+	StateForcedOpen
+
+	numStates
+)
+
+var stateNames = [numStates]string{
+	StateClosed:     "closed",
+	StateHalfOpen:   "half_open",
+	StateOpen:       "open",
+	StateForcedOpen: "forced_open",
+}
+
+// String returns "closed", "half_open", "open" or "forced_open".
+func (s State) String() string {
+	if s >= 0 && s < numStates {
+		return stateNames[s]
+	}
+	return "state(" + strconv.Itoa(int(s)) + ")"
+}
+
+// fromGobreaker maps gobreaker's states, which use the same order.
+func fromGobreaker(s gobreaker.State) State {
+	switch s {
+	case gobreaker.StateHalfOpen:
+		return StateHalfOpen
+	case gobreaker.StateOpen:
+		return StateOpen
+	}
+	return StateClosed
+}
+
+// ErrOpen is matched, with [errors.Is], by every error a breaker returns when
+// it rejects a call without running it: open, forced open, or half-open with
+// all its trial calls in flight. The error is an [*OpenError], which also
+// matches gobreaker's own [gobreaker.ErrOpenState] or
+// [gobreaker.ErrTooManyRequests].
+var ErrOpen = errors.New("breaker: circuit open")
+
+// OpenError is the error of a call a breaker rejected. It matches [ErrOpen]
+// and unwraps to gobreaker's sentinel for the same condition.
+type OpenError struct {
+	// Name is the breaker's name.
+	Name string
+	// State is StateOpen, StateForcedOpen, or StateHalfOpen when the
+	// half-open breaker's trial calls were all taken.
+	State State
+	// Reason is why the breaker was forced open; empty otherwise.
+	Reason string
+
+	cause error
+}
+
+// Error describes the rejection.
+func (e *OpenError) Error() string {
+	switch e.State {
+	case StateHalfOpen:
+		return fmt.Sprintf("breaker %q: half-open, trial calls in flight", e.Name)
+	case StateForcedOpen:
+		return fmt.Sprintf("breaker %q: forced open: %s", e.Name, e.Reason)
+	}
+	return fmt.Sprintf("breaker %q: circuit open", e.Name)
+}
+
+// Is reports whether target is [ErrOpen].
+func (e *OpenError) Is(target error) bool { return target == ErrOpen }
+
+// Unwrap returns gobreaker's sentinel: [gobreaker.ErrTooManyRequests] for a
+// half-open rejection, [gobreaker.ErrOpenState] otherwise.
+func (e *OpenError) Unwrap() error { return e.cause }
+
+// Counts are the breaker's counters for the current rolling window (closed)
+// or the current trial (half-open). They are reset on every state change.
+type Counts struct {
+	// Requests is how many calls were let through, including those still
+	// running.
+	Requests uint32
+	// Successes, Failures and Excluded count finished calls by how they
+	// counted; a slow call counts as a failure.
+	Successes, Failures, Excluded uint32
+	// ConsecutiveSuccesses and ConsecutiveFailures are the current runs.
+	ConsecutiveSuccesses, ConsecutiveFailures uint32
+}
+
+func countsOf(c gobreaker.Counts) Counts {
+	return Counts{
+		Requests: c.Requests, Successes: c.TotalSuccesses, Failures: c.TotalFailures,
+		Excluded: c.TotalExclusions, ConsecutiveSuccesses: c.ConsecutiveSuccesses,
+		ConsecutiveFailures: c.ConsecutiveFailures,
+	}
+}
+
+// Marker errors returned to gobreaker in place of the call's own error, so
+// that the classification is done once, here, with the caller's context.
+var (
+	errCountFailure = errors.New("breaker: counted as failure")
+	errCountExclude = errors.New("breaker: counted as excluded")
+	outcomeErrs     = [numOutcomes]error{
+		outcomeFailure:  errCountFailure,
+		outcomeSlow:     errCountFailure,
+		outcomeExcluded: errCountExclude,
+	}
+)
+
+func isExcludedMarker(err error) bool { return err == errCountExclude }
+
+// Breaker is a generic circuit breaker built on gobreaker v2's state machine.
+// It runs calls with [Breaker.Execute], or as a [firebreak.Policy] inside a
+// pipeline, and reports its state changes as [firebreak.KindBreakerOpen]
+// signals. It is safe for concurrent use.
+type Breaker[T any] struct {
+	cfg  config // immutable after New
+	inst *instruments
+
+	id       atomic.Pointer[identity]   // who the breaker is; replaced by Bind
+	cur      atomic.Pointer[machine[T]] // the gobreaker state machine in use
+	forced   atomic.Pointer[OpenError]  // non-nil while forced open
+	npending atomic.Int32               // len(pending), read without mu
+	draining atomic.Bool                // a goroutine is reporting pending events
+	used     atomic.Bool                // CLOCK reference bit, for Group
+	fallback atomic.Bool                // Signal.Fallback; see SetFallback
+
+	// mu guards the fields below. It is taken inside gobreaker's OnStateChange
+	// (so under gobreaker's mutex) and must never be held while calling
+	// gobreaker, a Reporter or a meter.
+	mu      sync.Mutex
+	last    State   // the state last queued for reporting
+	pending []event // state changes not yet reported, oldest first
+	bound   bool    // Bind was called
+	retired bool    // evicted from its Group: report nothing more
+}
+
+// identity is what a breaker reports as; it never changes once published.
+type identity struct {
+	component  firebreak.Component
+	name       string
+	labels     map[string]string
+	attrs      *attrs
+	errOpen    *OpenError
+	errTooMany *OpenError
+}
+
+// machine is one gobreaker state machine. A breaker replaces it when it is
+// released or set to a state by hand, so that it starts from fresh counts.
+type machine[T any] struct {
+	b  *Breaker[T]
+	cb *gobreaker.CircuitBreaker[T]
+	// quiet drops state changes while the machine is prepared, before it is
+	// published. Written only before publication.
+	quiet bool
+	// trip makes the next ReadyToTrip true (SetState). Guarded by cb's mutex
+	// once published.
+	trip bool
+	// tripped holds the counts that tripped the breaker, for the signal.
+	// Guarded by cb's mutex.
+	tripped gobreaker.Counts
+	// probe marks a machine made by SetState(StateHalfOpen): its open
+	// timeout is a nanosecond, so it is replaced by a regular machine as soon
+	// as it leaves half-open. Written only before publication.
+	probe bool
+}
+
+var (
+	_ firebreak.Policy[int] = (*Breaker[int])(nil)
+	_ firebreak.Binder      = (*Breaker[int])(nil)
+	_ firebreak.Staged      = (*Breaker[int])(nil)
+)
+
+// New returns a closed breaker configured by opts. Every option has a
+// documented default; New returns an error naming the option for each
+// invalid setting. A breaker used inside a [firebreak.Pipeline] takes its
+// identity from the pipeline; one used on its own gets it from
+// [WithComponent].
+func New[T any](opts ...Option) (*Breaker[T], error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o == nil {
+			cfg.errorf("nil Option")
+			continue
+		}
+		o.apply(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	inst, err := newInstruments(cfg.meter())
+	if err != nil {
+		return nil, err
+	}
+	return newBreaker[T](cfg, inst), nil
+}
+
+// newBreaker builds a breaker from a validated config.
+func newBreaker[T any](cfg config, inst *instruments) *Breaker[T] {
+	b := &Breaker[T]{cfg: cfg, inst: inst}
+	b.fallback.Store(cfg.fallback)
+	b.id.Store(b.newIdentity(cfg.component))
+	m := b.newMachine()
+	m.quiet = false
+	b.cur.Store(m)
+	inst.state.Add(context.Background(), 1, b.id.Load().attrs.state[StateClosed]...)
+	return b
+}
+
+func (b *Breaker[T]) newIdentity(c firebreak.Component) *identity {
+	if c.Reporter == nil {
+		c.Reporter = firebreak.Discard
+	}
+	name := b.cfg.name
+	if name == "" {
+		name = c.Dependency
+	}
+	if name == "" {
+		name = c.Name
+	}
+	return &identity{
+		component:  c,
+		name:       name,
+		labels:     b.cfg.labels,
+		attrs:      newAttrs(c.Name, c.Dependency, name),
+		errOpen:    &OpenError{Name: name, State: StateOpen, cause: gobreaker.ErrOpenState},
+		errTooMany: &OpenError{Name: name, State: StateHalfOpen, cause: gobreaker.ErrTooManyRequests},
+	}
+}
+
+func (b *Breaker[T]) newMachine() *machine[T] { return b.newMachineTimeout(b.cfg.openTimeout) }
+
+func (b *Breaker[T]) newMachineTimeout(openTimeout time.Duration) *machine[T] {
+	m := &machine[T]{b: b, quiet: true}
+	m.cb = gobreaker.NewCircuitBreaker[T](gobreaker.Settings{
+		Name:          b.cfg.name,
+		MaxRequests:   uint32(b.cfg.halfOpenCalls),
+		Interval:      b.cfg.window,
+		BucketPeriod:  b.cfg.bucket,
+		Timeout:       openTimeout,
+		ReadyToTrip:   m.readyToTrip,
+		OnStateChange: m.onStateChange,
+		IsExcluded:    isExcludedMarker,
+	})
+	return m
+}
+
+// readyToTrip applies the trip rules. gobreaker calls it under its mutex.
+func (m *machine[T]) readyToTrip(c gobreaker.Counts) bool {
+	cfg := &m.b.cfg
+	trip := m.trip
+	if cfg.consecutive > 0 && c.ConsecutiveFailures >= uint32(cfg.consecutive) {
+		trip = true
+	}
+	if cfg.ratio > 0 {
+		n := c.TotalSuccesses + c.TotalFailures
+		if n >= uint32(cfg.minCalls) && float64(c.TotalFailures) >= cfg.ratio*float64(n) {
+			trip = true
+		}
+	}
+	if trip {
+		m.tripped = c
+	}
+	return trip
+}
+
+// onStateChange runs under gobreaker's mutex: it only queues the change. The
+// queue is reported by flush, outside every lock, on the goroutine whose call
+// caused the change.
+func (m *machine[T]) onStateChange(_ string, from, to gobreaker.State) {
+	if m.quiet {
+		return
+	}
+	b := m.b
+	e := event{to: fromGobreaker(to)}
+	switch {
+	case from == gobreaker.StateClosed && to == gobreaker.StateOpen:
+		e.kind, e.counts = evTripped, m.tripped
+	case from == gobreaker.StateHalfOpen && to == gobreaker.StateOpen:
+		e.kind = evTrialFailed
+	case to == gobreaker.StateHalfOpen:
+		e.kind = evTimeout
+	default:
+		e.kind = evRecovered
+	}
+	var next *machine[T]
+	if m.probe && from == gobreaker.StateHalfOpen {
+		// Hand over to a regular machine in the state the trial decided.
+		// Its own mutex is free: nothing else has it yet.
+		next = b.preparedMachine(e.to)
+	}
+	b.mu.Lock()
+	if b.cur.Load() == m && b.forced.Load() == nil {
+		if next != nil {
+			b.cur.Store(next)
+		}
+		b.pushLocked(e)
+	}
+	b.mu.Unlock()
+}
+
+// preparedMachine returns a new, unpublished machine in state to: closed,
+// open (tripped now) or half-open (a probe machine).
+func (b *Breaker[T]) preparedMachine(to State) *machine[T] {
+	var m *machine[T]
+	switch to {
+	case StateHalfOpen:
+		m = b.newMachineTimeout(time.Nanosecond)
+		m.probe = true
+	default:
+		m = b.newMachine()
+	}
+	if to != StateClosed {
+		m.trip = true
+		_, _ = m.cb.Execute(func() (T, error) { var zero T; return zero, errCountFailure })
+		m.trip = false
+	}
+	// Let the nanosecond pass (virtual time in a synctest bubble passes
+	// only when the goroutine sleeps).
+	for to == StateHalfOpen && m.cb.State() != gobreaker.StateHalfOpen {
+		time.Sleep(time.Nanosecond)
+	}
+	m.quiet = false
+	return m
+}
+
+// Execute runs fn if the breaker lets the call through and returns its
+// result. A rejected call returns the zero T and an [*OpenError] matching
+// [ErrOpen], without running fn. The call's outcome is counted as:
+//
+//   - excluded when fn returns an error after ctx was cancelled (the caller
+//     gave up, which says nothing about the dependency), or when
+//     [WithIsExcluded] says so;
+//   - failure when fn returns an error [WithIsFailure] counts (by default any);
+//   - slow, a failure, when it succeeded but took the [WithSlowCall]
+//     threshold or longer;
+//   - success otherwise.
+//
+// If fn panics the call counts as a failure and the panic goes on.
+func (b *Breaker[T]) Execute(ctx context.Context, fn func(context.Context) (T, error)) (T, error) {
+	return execute(b, ctx, fn)
+}
+
+// Apply runs the rest of a pipeline under the breaker; see [Breaker.Execute].
+func (b *Breaker[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
+	return execute(b, ctx, next.Call)
+}
+
+// execute is Execute, written once for both entry points. It is a function
+// rather than a method so that Apply's method value next.Call stays on the
+// stack.
+func execute[T any](b *Breaker[T], ctx context.Context, fn func(context.Context) (T, error)) (result T, err error) {
+	id := b.id.Load()
+	if e := b.forced.Load(); e != nil {
+		b.inst.calls.Add(ctx, 1, id.attrs.outcome[outcomeRejected]...)
+		return result, e
+	}
+	out := outcomeRejected
+	defer func() {
+		b.inst.calls.Add(ctx, 1, id.attrs.outcome[out]...)
+		if b.npending.Load() != 0 {
+			b.flush()
+		}
+	}()
+	_, gerr := b.cur.Load().cb.Execute(func() (T, error) {
+		out = outcomeFailure // stays so if fn panics
+		var start time.Time
+		if b.cfg.slow > 0 {
+			start = time.Now()
+		}
+		result, err = fn(ctx)
+		out = b.classify(ctx, err, start)
+		var zero T
+		return zero, outcomeErrs[out]
+	})
+	if out == outcomeRejected {
+		var zero T
+		// gobreaker returns its sentinels unwrapped: the identity checks
+		// keep errors.Is's reflection off the rejection path, which must
+		// stay within 1.5× of gobreaker's own.
+		switch {
+		case gerr == gobreaker.ErrOpenState || errors.Is(gerr, gobreaker.ErrOpenState):
+			return zero, id.errOpen
+		case gerr == gobreaker.ErrTooManyRequests || errors.Is(gerr, gobreaker.ErrTooManyRequests):
+			return zero, id.errTooMany
+		}
+		return zero, gerr
+	}
+	return result, err
+}
+
+// classify decides how a finished call counts.
+func (b *Breaker[T]) classify(ctx context.Context, err error, start time.Time) outcome {
+	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return outcomeExcluded
+		}
+		if b.cfg.isExcluded != nil && b.cfg.isExcluded(err) {
+			return outcomeExcluded
+		}
+		if b.cfg.isFailure == nil || b.cfg.isFailure(err) {
+			return outcomeFailure
+		}
+	}
+	if b.cfg.slow > 0 && time.Since(start) >= b.cfg.slow {
+		return outcomeSlow
+	}
+	return outcomeSuccess
+}
+
+// Stage places the breaker in a pipeline's default order:
+// [firebreak.StageBreaker], inside retries and fallbacks.
+func (b *Breaker[T]) Stage() firebreak.Stage { return firebreak.StageBreaker }
+
+// Bind gives the breaker the identity and Reporter of the pipeline it joins;
+// [firebreak.NewPipeline] calls it before the first call. The breaker's name
+// becomes the component's Dependency (or Name) unless [WithName] set one. A
+// breaker protects one dependency of one component: binding it again to a
+// different component is an error.
+func (b *Breaker[T]) Bind(c firebreak.Component) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("breaker: Bind: %w", err)
+	}
+	b.mu.Lock()
+	old := b.id.Load()
+	if b.bound && (old.component.Name != c.Name || old.component.Dependency != c.Dependency) {
+		b.mu.Unlock()
+		return fmt.Errorf("breaker %q: Bind: already bound to component %q (dependency %q), not %q (dependency %q)",
+			old.name, old.component.Name, old.component.Dependency, c.Name, c.Dependency)
+	}
+	b.bound = true
+	b.id.Store(b.newIdentity(c))
+	// Move the state gauge to the new attributes, in order with the
+	// transitions being reported.
+	b.pending = append(b.pending, event{kind: evRebind, from: b.last, to: b.last, oldAttrs: old.attrs})
+	b.npending.Add(1)
+	b.mu.Unlock()
+	b.flush()
+	return nil
+}
+
+// SetFallback says whether a fallback serves while the breaker is open, like
+// [WithFallback], for code that learns it after building the breaker (a
+// pipeline that finds a fallback policy outside it, say). It applies to the
+// signals reported from then on.
+func (b *Breaker[T]) SetFallback(inPlace bool) { b.fallback.Store(inPlace) }
+
+// Name returns the breaker's name, as used in errors, metrics and signals.
+func (b *Breaker[T]) Name() string { return b.id.Load().name }
+
+// State returns the breaker's current state. An open breaker whose timeout
+// has passed becomes half-open when State (or a call) looks at it.
+func (b *Breaker[T]) State() State {
+	if b.forced.Load() != nil {
+		return StateForcedOpen
+	}
+	s := fromGobreaker(b.cur.Load().cb.State())
+	if b.npending.Load() != 0 {
+		b.flush()
+	}
+	return s
+}
+
+// Counts returns the counters of the current window or trial.
+func (b *Breaker[T]) Counts() Counts { return countsOf(b.cur.Load().cb.Counts()) }
+
+// ForceOpen isolates the dependency by hand: every call is rejected with an
+// [*OpenError] carrying the reason until [Breaker.Release]. It reports a
+// firing signal whose summary holds the reason. Forcing an already forced
+// breaker only replaces the reason. reason must not be empty.
+func (b *Breaker[T]) ForceOpen(reason string) error {
+	if reason == "" {
+		return errors.New("breaker: ForceOpen: reason must not be empty")
+	}
+	e := &OpenError{Name: b.Name(), State: StateForcedOpen, Reason: reason, cause: gobreaker.ErrOpenState}
+	b.mu.Lock()
+	b.forced.Store(e)
+	b.pushLocked(event{to: StateForcedOpen, kind: evForced, reason: reason})
+	b.mu.Unlock()
+	b.flush()
+	return nil
+}
+
+// Release ends a [Breaker.ForceOpen]: the breaker closes with fresh counts and
+// reports a cleared signal whose summary holds the reason. Releasing a
+// breaker that is not forced open does nothing. reason must not be empty.
+func (b *Breaker[T]) Release(reason string) error {
+	if reason == "" {
+		return errors.New("breaker: Release: reason must not be empty")
+	}
+	return b.reset(StateClosed, evReleased, reason)
+}
+
+// SetState puts the breaker in state s, for tests of code that uses it: the
+// state change is reported like a real one, and the breaker goes on from
+// there as usual. StateClosed starts it afresh; StateOpen trips it, so it
+// turns half-open after the open timeout; StateHalfOpen lets the next trial
+// calls through ([WithHalfOpenCalls]); StateForcedOpen is
+// [Breaker.ForceOpen]. Setting half-open takes a nanosecond of sleep, virtual
+// inside a [testing/synctest] bubble.
+func (b *Breaker[T]) SetState(s State) error {
+	switch s {
+	case StateClosed, StateOpen, StateHalfOpen:
+		return b.reset(s, evSet, "set by SetState")
+	case StateForcedOpen:
+		return b.ForceOpen("set by SetState")
+	}
+	return fmt.Errorf("breaker: SetState: unknown state %d", int8(s))
+}
+
+// reset replaces the state machine by a fresh one in state to (closed, open
+// or half-open) and clears any forcing.
+func (b *Breaker[T]) reset(to State, kind eventKind, reason string) error {
+	m := b.preparedMachine(to)
+	b.mu.Lock()
+	if kind == evReleased && b.forced.Load() == nil {
+		b.mu.Unlock()
+		return nil
+	}
+	b.cur.Store(m)
+	b.forced.Store(nil)
+	b.pushLocked(event{to: to, kind: kind, reason: reason})
+	b.mu.Unlock()
+	b.flush()
+	return nil
+}
+
+// retire stops a breaker evicted from its group from reporting, clearing its
+// signal if it was firing and taking it out of the state gauge.
+func (b *Breaker[T]) retire() {
+	b.mu.Lock()
+	b.pending = append(b.pending, event{kind: evEvicted, from: b.last, to: StateClosed})
+	b.npending.Add(1)
+	b.retired = true
+	b.mu.Unlock()
+	b.flush()
+}

@@ -1,0 +1,114 @@
+package breaker
+
+import (
+	"context"
+	"fmt"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// instrumentationName is the OpenTelemetry instrumentation scope of the
+// package's metrics.
+const instrumentationName = "github.com/firebreak-go/firebreak/breaker"
+
+// Attribute keys of the package's metrics.
+const (
+	attrComponent  = attribute.Key("firebreak.component")
+	attrDependency = attribute.Key("firebreak.dependency")
+	attrName       = attribute.Key("firebreak.breaker.name")
+	attrOutcome    = attribute.Key("firebreak.breaker.outcome")
+	attrState      = attribute.Key("firebreak.breaker.state")
+	attrFrom       = attribute.Key("firebreak.breaker.from")
+	attrTo         = attribute.Key("firebreak.breaker.to")
+)
+
+// outcome is what became of one call.
+type outcome uint8
+
+const (
+	outcomeSuccess outcome = iota
+	outcomeFailure
+	outcomeSlow
+	outcomeExcluded
+	outcomeRejected
+	numOutcomes
+)
+
+var outcomeNames = [numOutcomes]string{
+	outcomeSuccess:  "success",
+	outcomeFailure:  "failure",
+	outcomeSlow:     "slow",
+	outcomeExcluded: "excluded",
+	outcomeRejected: "rejected",
+}
+
+// instruments are shared by the breakers of one Group.
+type instruments struct {
+	calls       metric.Int64Counter
+	state       metric.Int64UpDownCounter
+	transitions metric.Int64Counter
+}
+
+func newInstruments(mp metric.MeterProvider) (*instruments, error) {
+	m := mp.Meter(instrumentationName)
+	calls, err := m.Int64Counter("firebreak.breaker.calls",
+		metric.WithDescription("Calls through a circuit breaker, by outcome."),
+		metric.WithUnit("{call}"))
+	if err != nil {
+		return nil, fmt.Errorf("breaker: metric firebreak.breaker.calls: %w", err)
+	}
+	state, err := m.Int64UpDownCounter("firebreak.breaker.state",
+		metric.WithDescription("1 for the state a circuit breaker is in, 0 for the others."),
+		metric.WithUnit("{breaker}"))
+	if err != nil {
+		return nil, fmt.Errorf("breaker: metric firebreak.breaker.state: %w", err)
+	}
+	transitions, err := m.Int64Counter("firebreak.breaker.transitions",
+		metric.WithDescription("State changes of a circuit breaker."),
+		metric.WithUnit("{transition}"))
+	if err != nil {
+		return nil, fmt.Errorf("breaker: metric firebreak.breaker.transitions: %w", err)
+	}
+	return &instruments{calls: calls, state: state, transitions: transitions}, nil
+}
+
+// attrs holds a breaker's pre-built measurement options, so recording a call
+// allocates nothing.
+type attrs struct {
+	identity []attribute.KeyValue
+	outcome  [numOutcomes][]metric.AddOption
+	state    [numStates][]metric.AddOption
+}
+
+func newAttrs(component, dependency, name string) *attrs {
+	a := &attrs{identity: []attribute.KeyValue{
+		attrComponent.String(component),
+		attrDependency.String(dependency),
+		attrName.String(name),
+	}}
+	for o := range numOutcomes {
+		a.outcome[o] = []metric.AddOption{metric.WithAttributeSet(a.with(attrOutcome.String(outcomeNames[o])))}
+	}
+	for s := range numStates {
+		a.state[s] = []metric.AddOption{metric.WithAttributeSet(a.with(attrState.String(s.String())))}
+	}
+	return a
+}
+
+func (a *attrs) with(kv ...attribute.KeyValue) attribute.Set {
+	all := make([]attribute.KeyValue, 0, len(a.identity)+len(kv))
+	all = append(append(all, a.identity...), kv...)
+	return attribute.NewSet(all...)
+}
+
+func (a *attrs) transition(from, to State) metric.AddOption {
+	return metric.WithAttributeSet(a.with(attrFrom.String(from.String()), attrTo.String(to.String())))
+}
+
+// moveState records in the state gauge that a breaker left from for to.
+func (in *instruments) moveState(a *attrs, from, to State) {
+	ctx := context.Background()
+	in.state.Add(ctx, -1, a.state[from]...)
+	in.state.Add(ctx, 1, a.state[to]...)
+}

@@ -1,0 +1,199 @@
+package tracing_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/tracing"
+)
+
+// An Observer on its own: each call is a span, and its outcome is counted.
+func ExampleObserver() {
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	defer tp.Shutdown(context.Background())
+
+	obs, err := tracing.New[string](
+		tracing.WithComponent(firebreak.Component{Name: "checkout", Dependency: "payments-db", Tier: firebreak.Core}),
+		tracing.WithTracerProvider(tp),
+	)
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	_, _ = obs.Execute(ctx, func(ctx context.Context) (string, error) { return "paid", nil })
+	_, _ = obs.Execute(ctx, func(ctx context.Context) (string, error) { return "", context.DeadlineExceeded })
+
+	for _, s := range spans.Ended() {
+		errType := ""
+		for _, kv := range s.Attributes() {
+			if kv.Key == tracing.AttrErrorType {
+				errType = kv.Value.AsString()
+			}
+		}
+		fmt.Printf("%s %s status=%s error.type=%q events=%d\n", s.Name(), s.SpanKind(), s.Status().Code, errType, len(s.Events()))
+	}
+	snap := obs.Snapshot()
+	fmt.Printf("requests=%d errors=%d ratio=%.2f\n", snap.Requests, snap.Errors, snap.ErrorRatio)
+	// Output:
+	// payments-db client status=Unset error.type="" events=0
+	// payments-db client status=Error error.type="timeout" events=1
+	// requests=2 errors=1 ratio=0.50
+}
+
+// In a pipeline, the observer takes the pipeline's component and runs
+// outermost, whatever the order the policies are given in.
+func ExampleObserver_pipeline() {
+	obs, err := tracing.New[int]()
+	if err != nil {
+		panic(err)
+	}
+	pipe, err := firebreak.NewPipeline(firebreak.Component{Name: "checkout", Dependency: "inventory"},
+		[]firebreak.Policy[int]{obs})
+	if err != nil {
+		panic(err)
+	}
+	n, err := pipe.Execute(context.Background(), func(context.Context) (int, error) { return 42, nil })
+	fmt.Println(n, err, obs.Snapshot().Requests)
+	// Output: 42 <nil> 1
+}
+
+// An availability SLO with short windows: a complete outage fires the page
+// tier, and recovery clears it. (Real services keep the workbook's windows.)
+func ExampleWithSLO() {
+	var rec firebreak.Recorder
+	obs, err := tracing.New[int](
+		tracing.WithComponent(firebreak.Component{Name: "checkout", Dependency: "payments", Reporter: &rec}),
+		tracing.WithSLO(tracing.SLO{
+			Availability: 0.99,
+			Windows:      []tracing.BurnWindow{{Long: time.Second, Short: 100 * time.Millisecond, BurnRate: 14.4}},
+			MinRequests:  10,
+		}),
+	)
+	if err != nil {
+		panic(err)
+	}
+	call := func(err error) {
+		_, _ = obs.Execute(context.Background(), func(context.Context) (int, error) { return 0, err })
+		time.Sleep(2 * time.Millisecond)
+	}
+	for rec.Len() == 0 { // outage
+		call(errors.New("connection refused"))
+	}
+	for rec.Len() == 1 { // recovery
+		call(nil)
+	}
+	for _, s := range rec.Signals() {
+		fmt.Println(s.Kind, s.Labels["slo"], s.Labels["window"], "firing:", s.Firing)
+	}
+	// Output:
+	// error_budget_burn availability 1s/100ms firing: true
+	// error_budget_burn availability 1s/100ms firing: false
+}
+
+// Stats on their own, for code that measures calls itself.
+func ExampleStats() {
+	st, err := tracing.NewStats(tracing.DefaultWindow)
+	if err != nil {
+		panic(err)
+	}
+	for i := 1; i <= 100; i++ {
+		st.Record(time.Duration(i)*time.Millisecond, i > 95)
+	}
+	snap := st.Snapshot()
+	fmt.Printf("requests=%d errors=%d p50≈%dms p99≈%dms\n", snap.Requests, snap.Errors,
+		snap.P50.Round(10*time.Millisecond).Milliseconds(), snap.P99.Round(10*time.Millisecond).Milliseconds())
+	// Output: requests=100 errors=5 p50≈50ms p99≈100ms
+}
+
+type openError struct{}
+
+func (openError) Error() string     { return "breaker open" }
+func (openError) ErrorType() string { return tracing.ErrorTypeCircuitOpen }
+
+// Errors name their error.type by implementing ErrorTyper; context errors and
+// timeouts are recognised; anything else is "_OTHER".
+func ExampleErrorType() {
+	fmt.Println(tracing.ErrorType(fmt.Errorf("charge: %w", openError{})))
+	fmt.Println(tracing.ErrorType(fmt.Errorf("charge: %w", context.DeadlineExceeded)))
+	fmt.Println(tracing.ErrorType(errors.New("boom")))
+	// Output:
+	// circuit_open
+	// timeout
+	// _OTHER
+}
+
+// A server and a client: trace context crosses the hop, and each side keeps
+// statistics per route.
+func ExampleNewHandler() {
+	props := tracing.WithPropagators(propagation.TraceContext{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") == "0" {
+			http.Error(w, "no such order", http.StatusInternalServerError)
+		}
+	})
+	h, err := tracing.NewHandler(mux, firebreak.Component{Name: "orders-api"}, props)
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	tr, err := tracing.NewTransport(nil, firebreak.Component{Name: "checkout", Dependency: "orders-api"}, props)
+	if err != nil {
+		panic(err)
+	}
+	client := &http.Client{Transport: tr}
+	defer client.CloseIdleConnections()
+	for _, id := range []string{"1", "2", "0"} {
+		resp, err := client.Get(srv.URL + "/orders/" + id)
+		if err != nil {
+			panic(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	st, _ := h.Stats("GET /orders/{id}")
+	snap := st.Snapshot()
+	fmt.Println(h.Routes(), snap.Requests, snap.Errors)
+	// Output: [GET /orders/{id}] 3 1
+}
+
+// Setup builds the SDK from OTEL_* variables; without an endpoint, spans go
+// to the output one line each.
+func ExampleSetup() {
+	os.Unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	var out bytes.Buffer
+	shutdown, err := tracing.Setup(context.Background(), tracing.WithServiceName("quickstart"), tracing.WithOutput(&out))
+	if err != nil {
+		panic(err)
+	}
+	obs, _ := tracing.New[int](tracing.WithComponent(firebreak.Component{Name: "checkout", Dependency: "payments"}))
+	_, _ = obs.Execute(context.Background(), func(context.Context) (int, error) { return 0, context.Canceled })
+	if err := shutdown(context.Background()); err != nil { // flushes
+		panic(err)
+	}
+	for _, f := range strings.Fields(out.String()) {
+		if strings.HasPrefix(f, "name=") || strings.HasPrefix(f, "status=") || strings.HasPrefix(f, "error.type=") {
+			fmt.Println(f)
+		}
+	}
+	// Output:
+	// name="payments"
+	// status=Error
+	// error.type=canceled
+}

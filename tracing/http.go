@@ -1,0 +1,245 @@
+package tracing
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/felixge/httpsnoop"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/firebreak-go/firebreak"
+)
+
+// Handler is HTTP server middleware. It serves through otelhttp, which makes
+// the server spans and extracts W3C trace context, and keeps RED statistics
+// and the SLO per route. A response with a 5xx status, or a handler that
+// panics, is an error. Handler is safe for concurrent use.
+type Handler struct {
+	h      http.Handler
+	routes *routeSet
+	loop   loop
+}
+
+// NewHandler wraps next for component c. The route of a request is the
+// ServeMux pattern that matched it (see [WithRoute]); wrap the mux itself, not
+// the handlers registered on it.
+func NewHandler(next http.Handler, c firebreak.Component, opts ...Option) (*Handler, error) {
+	if next == nil {
+		return nil, fmt.Errorf("tracing: NewHandler: next handler is nil")
+	}
+	cfg, rs, err := newRouteSet(c, opts)
+	if err != nil {
+		return nil, err
+	}
+	route := cfg.route
+	if route == nil {
+		route = func(r *http.Request) string {
+			if r.Pattern != "" {
+				return r.Pattern
+			}
+			return "unmatched"
+		}
+	}
+	h := &Handler{routes: rs}
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		status := 0
+		ww := httpsnoop.Wrap(w, httpsnoop.Hooks{
+			WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
+				return func(code int) {
+					if status == 0 && code >= 200 {
+						status = code
+					}
+					next(code)
+				}
+			},
+		})
+		done := false
+		defer func() {
+			if !done { // the handler panicked; net/http fails the request
+				rs.record(route(r), start, true, trace.SpanContextFromContext(r.Context()))
+			}
+		}()
+		// r goes on unchanged, so that the mux's Request.Pattern is visible
+		// here afterwards.
+		next.ServeHTTP(ww, r)
+		done = true
+		rs.record(route(r), start, status >= 500, trace.SpanContextFromContext(r.Context()))
+	})
+	h.h = otelhttp.NewHandler(inner, c.Name,
+		otelhttp.WithTracerProvider(cfg.tp), otelhttp.WithMeterProvider(cfg.mp), otelhttp.WithPropagators(cfg.props))
+	return h, nil
+}
+
+// ServeHTTP implements [http.Handler].
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.h.ServeHTTP(w, r) }
+
+// Stats returns the statistics of a route, and false if the route has seen
+// no request.
+func (h *Handler) Stats(route string) (*Stats, bool) { return h.routes.lookup(route) }
+
+// Routes returns the routes seen so far, sorted.
+func (h *Handler) Routes() []string { return h.routes.names() }
+
+// Start starts a goroutine that evaluates every route's SLO at the evaluation
+// interval, so that alerts clear even when a route gets no more requests. It
+// is idempotent; see [Observer.Start].
+func (h *Handler) Start() error { return h.loop.start(h.routes.pollInterval(), h.routes.poll) }
+
+// Close stops the goroutine started by Start and waits for it. It is
+// idempotent.
+func (h *Handler) Close() error {
+	h.loop.close()
+	return nil
+}
+
+// Transport is an HTTP client [http.RoundTripper]. It sends through otelhttp,
+// which makes the client spans and injects W3C trace context, and keeps RED
+// statistics and the SLO per route. A transport error, a 5xx or a 429
+// response is an error. Transport is safe for concurrent use.
+type Transport struct {
+	rt     http.RoundTripper
+	routes *routeSet
+	loop   loop
+}
+
+// NewTransport wraps base (nil means [http.DefaultTransport]) for component
+// c, the caller; c.Dependency names what it calls. The route of a request is
+// its method and host (see [WithRoute]).
+func NewTransport(base http.RoundTripper, c firebreak.Component, opts ...Option) (*Transport, error) {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	cfg, rs, err := newRouteSet(c, opts)
+	if err != nil {
+		return nil, err
+	}
+	route := cfg.route
+	if route == nil {
+		route = func(r *http.Request) string { return r.Method + " " + r.URL.Host }
+	}
+	inner := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		start := time.Now()
+		resp, err := base.RoundTrip(r)
+		failed := err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
+		rs.record(route(r), start, failed, trace.SpanContextFromContext(r.Context()))
+		return resp, err
+	})
+	t := &Transport{routes: rs}
+	t.rt = otelhttp.NewTransport(inner,
+		otelhttp.WithTracerProvider(cfg.tp), otelhttp.WithMeterProvider(cfg.mp), otelhttp.WithPropagators(cfg.props))
+	return t, nil
+}
+
+// RoundTrip implements [http.RoundTripper].
+func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) { return t.rt.RoundTrip(r) }
+
+// Stats returns the statistics of a route, and false if the route has seen
+// no request.
+func (t *Transport) Stats(route string) (*Stats, bool) { return t.routes.lookup(route) }
+
+// Routes returns the routes seen so far, sorted.
+func (t *Transport) Routes() []string { return t.routes.names() }
+
+// Start starts a goroutine that evaluates every route's SLO; see
+// [Handler.Start].
+func (t *Transport) Start() error { return t.loop.start(t.routes.pollInterval(), t.routes.poll) }
+
+// Close stops the goroutine started by Start and waits for it. It is
+// idempotent.
+func (t *Transport) Close() error {
+	t.loop.close()
+	return nil
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// routeSet holds the statistics of at most cfg.maxRoutes routes.
+type routeSet struct {
+	comp     firebreak.Component
+	cfg      config
+	m        sync.Map   // route name → *Stats; read without locking
+	mu       sync.Mutex // guards n and the creation of entries
+	n        int
+	overflow *Stats
+}
+
+func newRouteSet(c firebreak.Component, opts []Option) (config, *routeSet, error) {
+	if err := c.Validate(); err != nil {
+		return config{}, nil, fmt.Errorf("tracing: %w", err)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return cfg, nil, err
+	}
+	rs := &routeSet{comp: c, cfg: cfg}
+	// Made now so that construction errors surface here, not on a request.
+	if rs.overflow, err = newOperationStats(c, &rs.cfg, map[string]string{"route": OverflowRoute}); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, rs, nil
+}
+
+func (rs *routeSet) stats(route string) *Stats {
+	if v, ok := rs.m.Load(route); ok {
+		return v.(*Stats)
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if v, ok := rs.m.Load(route); ok {
+		return v.(*Stats)
+	}
+	if rs.n >= rs.cfg.maxRoutes || route == OverflowRoute {
+		rs.m.LoadOrStore(OverflowRoute, rs.overflow)
+		return rs.overflow
+	}
+	s, err := newOperationStats(rs.comp, &rs.cfg, map[string]string{"route": route})
+	if err != nil { // cannot happen: the same settings made rs.overflow
+		return rs.overflow
+	}
+	rs.m.Store(route, s)
+	rs.n++
+	return s
+}
+
+func (rs *routeSet) record(route string, start time.Time, failed bool, sc trace.SpanContext) {
+	s := rs.stats(route)
+	d := time.Since(start)
+	if failed && sc.IsSampled() {
+		s.noteFailure(sc.TraceID())
+	}
+	s.record(int64(start.Sub(s.base)+d), d, failed)
+}
+
+func (rs *routeSet) lookup(route string) (*Stats, bool) {
+	v, ok := rs.m.Load(route)
+	if !ok {
+		return nil, false
+	}
+	return v.(*Stats), true
+}
+
+func (rs *routeSet) names() []string {
+	var out []string
+	rs.m.Range(func(k, _ any) bool {
+		out = append(out, k.(string))
+		return true
+	})
+	slices.Sort(out)
+	return out
+}
+
+func (rs *routeSet) poll() {
+	rs.m.Range(func(_, v any) bool {
+		v.(*Stats).poll()
+		return true
+	})
+}
+
+func (rs *routeSet) pollInterval() time.Duration { return rs.overflow.pollInterval() }

@@ -1,0 +1,395 @@
+package tracing
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/firebreak-go/firebreak"
+)
+
+// SLO is a service level objective for one operation: an availability
+// objective, a latency objective, or both. Its error budget is watched with
+// multiwindow, multi-burn-rate alerts as the SRE Workbook recommends ("Alerting
+// on SLOs", table 5-8).
+type SLO struct {
+	// Name is the "slo" label of the signals. Empty means "availability" for
+	// error-budget signals and "latency" for latency signals.
+	Name string
+	// Availability is the fraction of calls that must succeed, e.g. 0.999.
+	// Zero means no availability objective; otherwise 0 < Availability < 1.
+	Availability float64
+	// Latency is the latency threshold of the latency objective, e.g.
+	// 300ms; a call slower than Latency spends latency budget. Zero means no
+	// latency objective.
+	Latency time.Duration
+	// LatencyTarget is the fraction of calls that must be faster than
+	// Latency, e.g. 0.99. Required (0 < LatencyTarget < 1) when Latency is
+	// set.
+	LatencyTarget float64
+	// Windows are the alerting tiers. Nil means [WorkbookWindows].
+	Windows []BurnWindow
+	// MinRequests is the minimum-traffic guard: a tier fires only when its
+	// long window holds at least this many calls, so that one failure among
+	// a handful of calls does not page anyone (workbook, "Low-traffic
+	// services"). Zero means 100.
+	MinRequests int
+}
+
+// BurnWindow is one alerting tier: it fires when the error budget burns
+// faster than BurnRate over both the long and the short window. A burn rate
+// of 1 spends exactly the whole budget over the SLO period.
+type BurnWindow struct {
+	Long, Short time.Duration
+	BurnRate    float64
+}
+
+// String returns the window label, e.g. "1h/5m".
+func (w BurnWindow) String() string { return windowLabel(w.Long) + "/" + windowLabel(w.Short) }
+
+// WorkbookWindows returns the SRE Workbook's tiers for a 30-day SLO period:
+// page at 14.4× over 1h and 5m (2% of the budget spent) or 6× over 6h and
+// 30m (5%); ticket at 3× over 24h and 2h (10%) or 1× over 3d and 6h (10%).
+func WorkbookWindows() []BurnWindow {
+	return []BurnWindow{
+		{Long: time.Hour, Short: 5 * time.Minute, BurnRate: 14.4},
+		{Long: 6 * time.Hour, Short: 30 * time.Minute, BurnRate: 6},
+		{Long: 24 * time.Hour, Short: 2 * time.Hour, BurnRate: 3},
+		{Long: 72 * time.Hour, Short: 6 * time.Hour, BurnRate: 1},
+	}
+}
+
+// ScaleWindows returns ws with every window multiplied by factor (and rounded
+// to the millisecond once longer than one) and the burn rates unchanged:
+// ScaleWindows(WorkbookWindows(), 1.0/360) turns 1h/5m into 10s/833ms, for
+// demonstrations and drills that must finish in seconds.
+func ScaleWindows(ws []BurnWindow, factor float64) []BurnWindow {
+	scale := func(d time.Duration) time.Duration {
+		d = time.Duration(float64(d) * factor)
+		if d > time.Millisecond {
+			d = d.Round(time.Millisecond)
+		}
+		return d
+	}
+	out := slices.Clone(ws)
+	for i := range out {
+		out[i].Long, out[i].Short = scale(out[i].Long), scale(out[i].Short)
+	}
+	return out
+}
+
+const defaultMinRequests = 100
+
+func (o SLO) validate() error {
+	var errs []error
+	if o.Availability != 0 && !(o.Availability > 0 && o.Availability < 1) {
+		errs = append(errs, fmt.Errorf("tracing: SLO.Availability %v is outside (0, 1)", o.Availability))
+	}
+	switch {
+	case o.Latency < 0:
+		errs = append(errs, fmt.Errorf("tracing: SLO.Latency %v is negative", o.Latency))
+	case o.Latency > 0 && !(o.LatencyTarget > 0 && o.LatencyTarget < 1):
+		errs = append(errs, fmt.Errorf("tracing: SLO.LatencyTarget %v is outside (0, 1)", o.LatencyTarget))
+	case o.Latency == 0 && o.LatencyTarget != 0:
+		errs = append(errs, errors.New("tracing: SLO.LatencyTarget is set but SLO.Latency is not"))
+	}
+	if o.Availability == 0 && o.Latency == 0 {
+		errs = append(errs, errors.New("tracing: SLO has neither Availability nor Latency objective"))
+	}
+	if o.MinRequests < 0 {
+		errs = append(errs, fmt.Errorf("tracing: SLO.MinRequests %d is negative", o.MinRequests))
+	}
+	if o.Windows != nil && len(o.Windows) == 0 {
+		errs = append(errs, errors.New("tracing: SLO.Windows is empty (use nil for the workbook's)"))
+	}
+	for i, w := range o.Windows {
+		switch {
+		case w.Short <= 0 || w.Long <= 0:
+			errs = append(errs, fmt.Errorf("tracing: SLO.Windows[%d] %v: windows must be positive", i, w))
+		case w.Short >= w.Long:
+			errs = append(errs, fmt.Errorf("tracing: SLO.Windows[%d] %v: Short must be shorter than Long", i, w))
+		case w.Short < time.Millisecond:
+			errs = append(errs, fmt.Errorf("tracing: SLO.Windows[%d] %v: Short must be at least 1ms", i, w))
+		}
+		if !(w.BurnRate > 0) || math.IsInf(w.BurnRate, 0) {
+			errs = append(errs, fmt.Errorf("tracing: SLO.Windows[%d].BurnRate %v must be positive", i, w.BurnRate))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ringLen is the number of samples a window keeps: one every window/12, so
+// that the oldest is always at least a window old.
+const ringSteps = 12
+
+// sample is the cumulative count at offset t.
+type sample struct {
+	t int64
+	c totals
+}
+
+// ring holds cumulative samples for one window length. The count over the
+// window is the current count minus the count a window ago, interpolated
+// between the two samples around that time, so memory is fixed (13 samples)
+// whatever the window.
+type ring struct {
+	w, step int64
+	s       [ringSteps + 1]sample // s[(head+i)%len] for i < n, oldest first
+	head, n int
+}
+
+func (r *ring) push(x sample) {
+	if r.n > 0 && x.t-r.s[(r.head+r.n-1)%len(r.s)].t < r.step {
+		return
+	}
+	if r.n < len(r.s) {
+		r.s[(r.head+r.n)%len(r.s)] = x
+		r.n++
+		return
+	}
+	r.s[r.head] = x
+	r.head = (r.head + 1) % len(r.s)
+}
+
+// window returns the counts over the window ending at now, whose cumulative
+// counts are cur.
+func (r *ring) window(now int64, cur totals) (req, errs, slow float64) {
+	target := now - r.w
+	first := r.s[r.head]
+	if r.n == 0 || target <= first.t {
+		// Younger than the window: count everything since the oldest sample.
+		return diff(cur, first.c)
+	}
+	a, b := first, sample{t: now, c: cur}
+	for i := 1; i < r.n; i++ {
+		x := r.s[(r.head+i)%len(r.s)]
+		if x.t > target {
+			b = x
+			break
+		}
+		a = x
+	}
+	// Interpolate the count at target between a and b.
+	f := 0.0
+	if b.t > a.t {
+		f = float64(target-a.t) / float64(b.t-a.t)
+	}
+	lerp := func(x, y uint64) float64 { return float64(x) + f*(float64(y)-float64(x)) }
+	return float64(cur.requests) - lerp(a.c.requests, b.c.requests),
+		float64(cur.errors) - lerp(a.c.errors, b.c.errors),
+		float64(cur.slow) - lerp(a.c.slow, b.c.slow)
+}
+
+func diff(cur, old totals) (req, errs, slow float64) {
+	return float64(cur.requests - old.requests), float64(cur.errors - old.errors), float64(cur.slow - old.slow)
+}
+
+// objective is one watched budget: availability or latency.
+type objective struct {
+	kind   firebreak.Kind
+	name   string  // "slo" label
+	target float64 // e.g. 0.999
+	firing int     // index of the firing tier in detector.windows, or -1
+	latest []float64
+}
+
+// detector evaluates burn rates for one operation. It is used under
+// Stats.mu; its signals are reported after the lock is released.
+type detector struct {
+	comp     firebreak.Component
+	labels   map[string]string // extra identity labels, e.g. the route
+	interval int64             // nanoseconds between evaluations
+	minReq   float64
+	windows  []BurnWindow // sorted by burn rate, highest first
+	long     []int        // rings index of windows[i].Long
+	short    []int        // rings index of windows[i].Short
+	rings    []ring
+	objs     []objective
+	slo      SLO
+}
+
+func newDetector(o SLO, interval time.Duration) *detector {
+	d := &detector{slo: o, minReq: float64(o.MinRequests)}
+	if d.minReq == 0 {
+		d.minReq = defaultMinRequests
+	}
+	d.windows = slices.Clone(o.Windows)
+	if d.windows == nil {
+		d.windows = WorkbookWindows()
+	}
+	slices.SortStableFunc(d.windows, func(a, b BurnWindow) int {
+		switch {
+		case a.BurnRate > b.BurnRate:
+			return -1
+		case a.BurnRate < b.BurnRate:
+			return 1
+		}
+		return 0
+	})
+	ringOf := func(w time.Duration) int {
+		for i := range d.rings {
+			if d.rings[i].w == int64(w) {
+				return i
+			}
+		}
+		d.rings = append(d.rings, ring{w: int64(w), step: max(int64(w)/ringSteps, 1)})
+		return len(d.rings) - 1
+	}
+	shortest := time.Duration(math.MaxInt64)
+	for _, w := range d.windows {
+		d.long = append(d.long, ringOf(w.Long))
+		d.short = append(d.short, ringOf(w.Short))
+		shortest = min(shortest, w.Short)
+	}
+	for i := range d.rings {
+		d.rings[i].push(sample{}) // nothing was recorded before offset 0
+	}
+	if interval <= 0 {
+		interval = max(shortest/60, time.Millisecond)
+	}
+	d.interval = int64(interval)
+	if o.Availability > 0 {
+		name := o.Name
+		if name == "" {
+			name = "availability"
+		}
+		d.objs = append(d.objs, objective{kind: firebreak.KindErrorBudgetBurn, name: name, target: o.Availability, firing: -1})
+	}
+	if o.Latency > 0 {
+		name := o.Name
+		if name == "" {
+			name = "latency"
+		}
+		d.objs = append(d.objs, objective{kind: firebreak.KindLatencySLOBurn, name: name, target: o.LatencyTarget, firing: -1})
+	}
+	return d
+}
+
+// windowCounts are the counts over one window.
+type windowCounts struct{ req, errs, slow float64 }
+
+// evaluate computes burn rates at now and returns the signals for tiers that
+// started or stopped firing.
+func (d *detector) evaluate(now int64, cur totals, s *Stats) []firebreak.Signal {
+	counts := make([]windowCounts, len(d.rings))
+	for i := range d.rings {
+		r, e, sl := d.rings[i].window(now, cur)
+		counts[i] = windowCounts{r, e, sl}
+		d.rings[i].push(sample{t: now, c: cur})
+	}
+	var out []firebreak.Signal
+	for oi := range d.objs {
+		o := &d.objs[oi]
+		budget := 1 - o.target
+		bad := func(c windowCounts) float64 {
+			if c.req <= 0 {
+				return 0
+			}
+			if o.kind == firebreak.KindLatencySLOBurn {
+				return c.slow / c.req
+			}
+			return c.errs / c.req
+		}
+		firing := -1
+		for i, w := range d.windows {
+			l, sh := counts[d.long[i]], counts[d.short[i]]
+			if l.req >= d.minReq && sh.req > 0 && bad(l)/budget > w.BurnRate && bad(sh)/budget > w.BurnRate {
+				firing = i
+				break
+			}
+		}
+		if firing == o.firing {
+			continue
+		}
+		mk := func(tier int, on bool) firebreak.Signal {
+			w := d.windows[tier]
+			l, sh := counts[d.long[tier]], counts[d.short[tier]]
+			sig := d.comp.Signal(o.kind, on)
+			sig.Value = bad(l) / budget
+			sig.Time = s.base.Add(time.Duration(now))
+			sig.Labels = maps.Clone(d.labels)
+			if sig.Labels == nil {
+				sig.Labels = make(map[string]string, 2)
+			}
+			sig.Labels["slo"] = o.name
+			sig.Labels["window"] = w.String()
+			p99 := s.p99()
+			sig.Metrics = map[string]float64{
+				"burn_rate_" + windowLabel(w.Long):    bad(l) / budget,
+				"burn_rate_" + windowLabel(w.Short):   bad(sh) / budget,
+				"burn_rate_threshold":                 w.BurnRate,
+				"error_ratio":                         ratio(l.errs, l.req),
+				"error_ratio_" + windowLabel(w.Short): ratio(sh.errs, sh.req),
+				"requests":                            math.Round(l.req),
+				"objective":                           o.target,
+				"p99_seconds":                         p99.Seconds(),
+			}
+			what := "error budget"
+			if o.kind == firebreak.KindLatencySLOBurn {
+				what = "latency budget (calls over " + d.slo.Latency.String() + ")"
+				sig.Metrics["slow_ratio"] = ratio(l.slow, l.req)
+			}
+			if on {
+				sig.TraceIDs = s.recentTraceIDs()
+				sig.Summary = fmt.Sprintf("%s SLO %s: %s burning %.1fx over %s and %.1fx over %s (threshold %gx)",
+					o.name, percent(o.target), what, bad(l)/budget, windowLabel(w.Long), bad(sh)/budget, windowLabel(w.Short), w.BurnRate)
+			} else {
+				sig.Summary = fmt.Sprintf("%s SLO %s: %s burn over %s is back under %gx", o.name, percent(o.target), what, w, w.BurnRate)
+			}
+			return sig
+		}
+		// Report the new tier before clearing the old one, so that the
+		// alert group never looks resolved in between.
+		if firing >= 0 {
+			out = append(out, mk(firing, true))
+		}
+		if o.firing >= 0 {
+			out = append(out, mk(o.firing, false))
+		}
+		o.firing = firing
+	}
+	return out
+}
+
+// report sends signals to the component's reporter. It must be called
+// without holding Stats.mu. A nil detector reports nothing.
+func (d *detector) report(sigs []firebreak.Signal) {
+	if d == nil {
+		return
+	}
+	for _, s := range sigs {
+		d.comp.Report(s)
+	}
+}
+
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a / b
+}
+
+func percent(f float64) string { return strconv.FormatFloat(f*100, 'f', -1, 64) + "%" }
+
+// windowLabel formats a window the way alert labels do: "5m", "1h", "24h",
+// "3d", "30s"; durations that are not whole units use [time.Duration.String].
+func windowLabel(d time.Duration) string {
+	day := 24 * time.Hour
+	switch {
+	case d <= 0:
+		return d.String()
+	case d%day == 0 && d >= 2*day:
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	case d%time.Second == 0:
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return d.String()
+}

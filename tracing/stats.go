@@ -1,0 +1,354 @@
+package tracing
+
+import (
+	"fmt"
+
+	"github.com/firebreak-go/firebreak"
+	"math"
+	"math/bits"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The latency histogram is log-linear: values are kept in units of 1024 ns
+// (about a microsecond); each power of two is split into 8 linear
+// sub-buckets, so a bucket is at most 12.5% wide and a quantile read from it
+// is within 12.5% of the true value. Below 8 units the buckets are one unit
+// wide. The last bucket also holds everything above 2^37 ns (about 137 s).
+//
+// Fixed buckets were chosen over a sketch (DDSketch, t-digest) because
+// recording is one atomic add into a fixed array: no lock, no allocation, no
+// dependency, and buckets of consecutive time slots merge by addition.
+const (
+	histShift   = 10 // 1 unit = 1024 ns
+	histSubBits = 3
+	histSub     = 1 << histSubBits
+	histMaxExp  = 27 // 2^27 units = 2^37 ns
+	histBuckets = (histMaxExp-histSubBits+1)*histSub + histSub
+)
+
+// bucketOf returns the histogram bucket of duration d.
+func bucketOf(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	v := uint64(d) >> histShift
+	if v < histSub {
+		return int(v)
+	}
+	e := bits.Len64(v) - 1 // 2^e <= v < 2^(e+1), e >= histSubBits
+	if e > histMaxExp {
+		return histBuckets - 1
+	}
+	sub := (v >> (e - histSubBits)) & (histSub - 1)
+	return (e-histSubBits+1)*histSub + int(sub)
+}
+
+// bucketBounds returns the lower bound and width of bucket i in nanoseconds.
+func bucketBounds(i int) (lo, width float64) {
+	if i < histSub {
+		return float64(uint64(i) << histShift), 1 << histShift
+	}
+	e := i/histSub + histSubBits - 1
+	sub := uint64(i % histSub)
+	w := uint64(1) << (e - histSubBits)
+	return float64(((uint64(1) << e) + sub*w) << histShift), float64(w << histShift)
+}
+
+// slot holds what was recorded in one interval of the rolling window.
+type slot struct {
+	hist   [histBuckets]atomic.Uint32 // calls per latency bucket; their sum is the call count
+	errors atomic.Uint64              // failed calls
+	slow   atomic.Uint64              // calls slower than the latency objective
+}
+
+func (s *slot) reset() {
+	for i := range s.hist {
+		s.hist[i].Store(0)
+	}
+	s.errors.Store(0)
+	s.slow.Store(0)
+}
+
+// totals are cumulative or windowed counts.
+type totals struct {
+	requests, errors, slow uint64
+}
+
+func (s *slot) totals() totals {
+	var t totals
+	for i := range s.hist {
+		t.requests += uint64(s.hist[i].Load())
+	}
+	t.errors = s.errors.Load()
+	t.slow = s.slow.Load()
+	return t
+}
+
+// DefaultWindow is the length of the rolling window of RED statistics when
+// none is given.
+const DefaultWindow = time.Minute
+
+// windowSlots is how many intervals a rolling window is cut into. The window
+// ring holds one more: the interval being filled.
+const windowSlots = 6
+
+// Stats keeps RED statistics (rate, errors, duration) for one operation over
+// a rolling window, in fixed memory: about 6 KiB, 10 KiB with an SLO's
+// burn-rate windows, whatever the traffic and however long it runs. [Stats.Record] is lock-free and does not allocate.
+// Stats is safe for concurrent use.
+type Stats struct {
+	base    time.Time     // offsets below are nanoseconds since base
+	slotDur int64         // nanoseconds per slot
+	slow    time.Duration // latency objective threshold; 0 means none
+
+	next atomic.Int64 // offset at which the next tick is due
+	cur  atomic.Int32 // index of the slot being filled
+	// slots is a ring: slots[cur] is being filled, the windowSlots before it
+	// hold the rest of the window.
+	slots [windowSlots + 1]slot
+
+	mu        sync.Mutex // guards the fields below; never held while reporting
+	slotEnd   int64      // offset at which slots[cur] ends
+	recycled  totals     // counts of the slots recycled so far
+	nextEval  int64      // offset at which the burn detector is due; MaxInt64 when none
+	detector  *detector  // SLO burn detection; nil when there is no SLO
+	traceMu   sync.Mutex // guards traceIDs and traceNext
+	traceIDs  [maxTraceIDs][16]byte
+	traceNext int
+}
+
+const maxTraceIDs = 8
+
+// NewStats returns statistics over a rolling window of the given length,
+// which must be at least 6 ms (it is kept as 6 intervals of window/6).
+// Use [DefaultWindow] when in doubt.
+func NewStats(window time.Duration) (*Stats, error) {
+	return newStats(window, 0)
+}
+
+func newStats(window, slow time.Duration) (*Stats, error) {
+	if window < windowSlots*time.Millisecond {
+		return nil, fmt.Errorf("tracing: window %v is shorter than the minimum of %v", window, windowSlots*time.Millisecond)
+	}
+	s := &Stats{base: time.Now(), slotDur: int64(window / windowSlots), slow: slow}
+	s.slotEnd = s.slotDur
+	s.nextEval = math.MaxInt64
+	s.next.Store(s.slotEnd)
+	return s, nil
+}
+
+// Record records one call that took d and failed or not.
+func (s *Stats) Record(d time.Duration, failed bool) {
+	s.record(int64(time.Since(s.base)), d, failed)
+}
+
+// record is the hot path: now is the offset from s.base.
+func (s *Stats) record(now int64, d time.Duration, failed bool) {
+	if now >= s.next.Load() {
+		s.tick(now)
+	}
+	sl := &s.slots[s.cur.Load()]
+	sl.hist[bucketOf(d)].Add(1)
+	if failed {
+		sl.errors.Add(1)
+	}
+	if s.slow > 0 && d > s.slow {
+		sl.slow.Add(1)
+	}
+}
+
+// offset returns the current offset from s.base.
+func (s *Stats) offset() int64 { return int64(time.Since(s.base)) }
+
+// noteFailure keeps the trace ID of a failed call as evidence.
+func (s *Stats) noteFailure(id [16]byte) {
+	if id == ([16]byte{}) {
+		return
+	}
+	s.traceMu.Lock()
+	s.traceIDs[s.traceNext%maxTraceIDs] = id
+	s.traceNext++
+	s.traceMu.Unlock()
+}
+
+// recentTraceIDs returns the trace IDs of the latest failed calls, newest
+// first, in hex.
+func (s *Stats) recentTraceIDs() []string {
+	s.traceMu.Lock()
+	defer s.traceMu.Unlock()
+	n := min(s.traceNext, maxTraceIDs)
+	out := make([]string, 0, n)
+	for i := 1; i <= n; i++ {
+		id := s.traceIDs[(s.traceNext-i)%maxTraceIDs]
+		out = append(out, fmt.Sprintf("%x", id[:]))
+	}
+	return out
+}
+
+// tick rotates the window and runs the burn detector when due. A call that
+// finds another tick in progress returns at once: recording never waits.
+func (s *Stats) tick(now int64) {
+	if !s.mu.TryLock() {
+		return
+	}
+	sigs := s.advanceLocked(now)
+	s.mu.Unlock()
+	s.detector.report(sigs) // outside the lock
+}
+
+// advanceLocked rotates the slots up to now and evaluates the detector if it
+// is due. It returns the signals to report. s.mu must be held.
+func (s *Stats) advanceLocked(now int64) []firebreak.Signal {
+	if now >= s.slotEnd {
+		n := (now-s.slotEnd)/s.slotDur + 1 // slots to advance
+		if n > windowSlots+1 {
+			// Idle for longer than the ring: recycle each slot once and
+			// jump ahead.
+			s.slotEnd += (n - windowSlots - 1) * s.slotDur
+			n = windowSlots + 1
+		}
+		cur := s.cur.Load()
+		for ; n > 0; n-- {
+			nxt := (cur + 1) % int32(len(s.slots))
+			t := s.slots[nxt].totals()
+			s.recycled.requests += t.requests
+			s.recycled.errors += t.errors
+			s.recycled.slow += t.slow
+			s.slots[nxt].reset()
+			cur = nxt
+			s.cur.Store(cur)
+			s.slotEnd += s.slotDur
+		}
+	}
+	var sigs []firebreak.Signal
+	if s.detector != nil && now >= s.nextEval {
+		sigs = s.detector.evaluate(now, s.cumulativeLocked(), s)
+		s.nextEval = now + s.detector.interval
+	}
+	s.next.Store(min(s.slotEnd, s.nextEval))
+	return sigs
+}
+
+// cumulativeLocked returns the counts recorded since s was created.
+func (s *Stats) cumulativeLocked() totals {
+	t := s.recycled
+	for i := range s.slots {
+		st := s.slots[i].totals()
+		t.requests += st.requests
+		t.errors += st.errors
+		t.slow += st.slow
+	}
+	return t
+}
+
+// Snapshot is the RED statistics of an operation over its rolling window, as
+// read at one moment. It is a plain value, safe to keep and compare.
+type Snapshot struct {
+	// Time is when the snapshot was taken.
+	Time time.Time
+	// Window is the span of time the counts cover: the configured window,
+	// or less while the operation is younger than that.
+	Window time.Duration
+	// Requests and Errors count the calls in the window and those that
+	// failed.
+	Requests, Errors uint64
+	// Rate is Requests per second over Window.
+	Rate float64
+	// ErrorRatio is Errors/Requests, or 0 without requests.
+	ErrorRatio float64
+	// P50, P90 and P99 are latency quantiles over the window, each within
+	// 12.5% of the true value; zero without requests.
+	P50, P90, P99 time.Duration
+}
+
+// Snapshot returns the statistics over the rolling window ending now.
+func (s *Stats) Snapshot() Snapshot {
+	now := s.offset()
+	s.mu.Lock()
+	sigs := s.advanceLocked(now)
+	end := s.slotEnd
+	s.mu.Unlock()
+	s.detector.report(sigs)
+
+	var hist [histBuckets]uint64
+	var snap Snapshot
+	for i := range s.slots {
+		sl := &s.slots[i]
+		for b := range sl.hist {
+			n := uint64(sl.hist[b].Load())
+			hist[b] += n
+			snap.Requests += n
+		}
+		snap.Errors += sl.errors.Load()
+	}
+	snap.Time = s.base.Add(time.Duration(now))
+	// The ring covers windowSlots full slots and the one being filled.
+	covered := now - (end - s.slotDur) + windowSlots*s.slotDur
+	covered = min(covered, now)
+	snap.Window = time.Duration(covered)
+	if covered > 0 {
+		snap.Rate = float64(snap.Requests) / time.Duration(covered).Seconds()
+	}
+	if snap.Requests > 0 {
+		snap.ErrorRatio = float64(snap.Errors) / float64(snap.Requests)
+		snap.P50 = quantile(&hist, snap.Requests, 0.50)
+		snap.P90 = quantile(&hist, snap.Requests, 0.90)
+		snap.P99 = quantile(&hist, snap.Requests, 0.99)
+	}
+	return snap
+}
+
+// p99 returns the 99th percentile latency over the window.
+func (s *Stats) p99() time.Duration {
+	var hist [histBuckets]uint64
+	var n uint64
+	for i := range s.slots {
+		for b := range s.slots[i].hist {
+			c := uint64(s.slots[i].hist[b].Load())
+			hist[b] += c
+			n += c
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return quantile(&hist, n, 0.99)
+}
+
+// quantile reads quantile q from a histogram of n values, interpolating
+// linearly inside the bucket that holds it.
+func quantile(hist *[histBuckets]uint64, n uint64, q float64) time.Duration {
+	rank := q * float64(n)
+	var cum float64
+	for i, c := range hist {
+		if c == 0 {
+			continue
+		}
+		if cum+float64(c) >= rank {
+			lo, w := bucketBounds(i)
+			return time.Duration(lo + w*(rank-cum)/float64(c))
+		}
+		cum += float64(c)
+	}
+	lo, w := bucketBounds(histBuckets - 1)
+	return time.Duration(lo + w)
+}
+
+// poll rotates the window and evaluates the SLO if due, waiting for the lock.
+func (s *Stats) poll() {
+	now := s.offset()
+	s.mu.Lock()
+	sigs := s.advanceLocked(now)
+	s.mu.Unlock()
+	s.detector.report(sigs)
+}
+
+// pollInterval is how often poll needs to run.
+func (s *Stats) pollInterval() time.Duration {
+	if s.detector != nil {
+		return time.Duration(s.detector.interval)
+	}
+	return time.Duration(s.slotDur)
+}
