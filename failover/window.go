@@ -1,7 +1,6 @@
 package failover
 
 import (
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,14 +10,15 @@ import (
 // buckets, for the retry budget.
 //
 // Counting a call is the hot path, so it reads no clock: it adds to one of
-// several striped pending counters (one cache line each, picked at random,
-// so parallel callers rarely share one). Pending calls are flushed into the
-// bucket of the current time every flushEvery calls of a stripe, and before
-// every budget decision. A flushed call is attributed to the time of the
-// flush, so the number of calls in the window can be overestimated by at
-// most the calls pending at a flush (flushEvery × stripes): a small,
-// bounded error in exchange for a clock read every sixteenth call instead of
-// every call.
+// several striped pending counters (one cache line each), picked by the
+// processor the caller runs on (see stripeIndex), so that parallel callers
+// neither share a counter nor pull each other's cache lines. A stripe's pending calls are moved
+// into the bucket of the current time every flushEvery calls of that stripe,
+// and all stripes are flushed before every budget decision. A flushed call
+// is attributed to the time of the flush, so the number of calls in the
+// window can be overestimated by at most the calls pending at a flush (fewer
+// than flushEvery × stripes): a small, bounded error in exchange for a clock
+// read every flushEvery-th call instead of every call.
 type budgetWindow struct {
 	base    time.Time // monotonic origin of epochs
 	width   int64     // nanoseconds per bucket
@@ -41,7 +41,7 @@ type stripe struct {
 const (
 	windowBuckets = 10
 	stripes       = 8
-	flushEvery    = 16
+	flushEvery    = 32
 )
 
 func newBudgetWindow(span time.Duration) *budgetWindow {
@@ -52,17 +52,41 @@ func newBudgetWindow(span time.Duration) *budgetWindow {
 	return w
 }
 
+// stripeSlots hands out stripe numbers. sync.Pool keeps a cache per
+// processor (P), so a goroutine gets back, nearly always, the number its P
+// used last: the counter it adds to stays in that core's cache. A number
+// the pool drops at a garbage collection is simply replaced.
+var (
+	stripeNext  atomic.Uint32
+	stripeSlots = sync.Pool{New: func() any {
+		i := int(stripeNext.Add(1) % stripes)
+		return &i
+	}}
+)
+
+// stripeIndex returns the stripe for the calling processor.
+func stripeIndex() int {
+	p := stripeSlots.Get().(*int)
+	i := *p
+	stripeSlots.Put(p)
+	return i
+}
+
 // now returns the window's clock, the time since its base. It reads only the
 // monotonic clock (time.Since's fast path), half the cost of time.Now.
 func (w *budgetWindow) now() time.Duration { return time.Since(w.base) }
 
 // call counts one call. It does not allocate and rarely reads the clock.
+// Every flushEvery calls a stripe moves its own pending count into the
+// current bucket; it leaves the other stripes alone, so that parallel callers
+// do not pull each other's cache lines.
 func (w *budgetWindow) call() {
-	if w.pending[rand.Uint32()%stripes].n.Add(1)%flushEvery == 0 {
-		if w.mu.TryLock() { // someone else flushing will take these too
-			w.flushLocked(w.now())
-			w.mu.Unlock()
+	st := &w.pending[stripeIndex()]
+	if st.n.Add(1)%flushEvery == 0 && w.mu.TryLock() { // if locked, a later call flushes
+		if n := st.n.Swap(0); n != 0 {
+			w.bucketLocked(w.now()).calls += n
 		}
+		w.mu.Unlock()
 	}
 }
 
