@@ -1,0 +1,102 @@
+package failover
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RetryAfterError carries a server's request to wait before trying again,
+// such as an HTTP Retry-After header on a 429 or 503 answer. [Retry] waits at
+// least that long (or gives up at once if that is past its time limit or the
+// caller's deadline).
+type RetryAfterError struct {
+	Err   error         // the failure
+	After time.Duration // how long the server asked to wait
+}
+
+// Error implements error.
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("%v (retry after %v)", e.Err, e.After)
+}
+
+// Unwrap returns the wrapped error.
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter returns the requested wait.
+func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }
+
+// RetryAfterOf returns the wait requested by the first error in err's tree
+// that has a RetryAfter() time.Duration method, such as [RetryAfterError] and
+// [ShedError].
+func RetryAfterOf(err error) (time.Duration, bool) {
+	var d time.Duration
+	found := walk(err, func(e error) bool {
+		if ra, ok := e.(interface{ RetryAfter() time.Duration }); ok {
+			d = ra.RetryAfter()
+			return true
+		}
+		return false
+	})
+	return d, found
+}
+
+// ParseRetryAfter parses the value of an HTTP Retry-After header, either
+// delay-seconds ("120") or an HTTP date, relative to now. A date in the past
+// gives 0.
+func ParseRetryAfter(value string, now time.Time) (time.Duration, error) {
+	value = strings.TrimSpace(value)
+	if secs, err := strconv.ParseInt(value, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, fmt.Errorf("failover: Retry-After %q is negative", value)
+		}
+		return time.Duration(secs) * time.Second, nil
+	}
+	t, err := http.ParseTime(value)
+	if err != nil {
+		return 0, fmt.Errorf("failover: Retry-After %q is neither seconds nor an HTTP date", value)
+	}
+	return max(t.Sub(now), 0), nil
+}
+
+// ErrShed matches every [ShedError].
+var ErrShed = errors.New("failover: request shed")
+
+// ShedError is the rejection of a [Shedder]. It matches [ErrShed] and says,
+// as the breaker's open-circuit error does, what kind of rejection it is, so
+// retries and fallbacks can tell it from a dependency's failure.
+type ShedError struct {
+	// Reason is "rate_limited" (the token bucket is empty) or "overloaded"
+	// (the concurrency limit is reached).
+	Reason string
+	// Priority is the class of the shed request.
+	Priority Priority
+	// After is how long the caller should wait before trying again.
+	After time.Duration
+}
+
+// Error implements error.
+func (e *ShedError) Error() string {
+	return "failover: request shed: " + e.Reason + " (" + e.Priority.String() + " priority)"
+}
+
+// Is reports whether target is [ErrShed].
+func (e *ShedError) Is(target error) bool { return target == ErrShed }
+
+// ErrorType returns Reason: "rate_limited" or "overloaded".
+func (e *ShedError) ErrorType() string { return e.Reason }
+
+// RetryAfter returns After.
+func (e *ShedError) RetryAfter() time.Duration { return e.After }
+
+// StatusCode returns the HTTP status for the rejection: 429 Too Many Requests
+// when rate limited, 503 Service Unavailable when overloaded.
+func (e *ShedError) StatusCode() int {
+	if e.Reason == "rate_limited" {
+		return http.StatusTooManyRequests
+	}
+	return http.StatusServiceUnavailable
+}

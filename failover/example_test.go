@@ -1,0 +1,188 @@
+package failover_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/failover"
+)
+
+// A flaky dependency succeeds on the third attempt.
+func ExampleRetry() {
+	retry, err := failover.NewRetry[string](
+		failover.WithMaxAttempts(3),
+		failover.WithBackoff(time.Millisecond, 10*time.Millisecond, 2),
+		failover.WithOnRetry(func(e failover.RetryEvent) { fmt.Println("attempt", e.Attempt, "failed:", e.Err) }),
+	)
+	if err != nil {
+		panic(err)
+	}
+	calls := 0
+	v, err := retry.Execute(context.Background(), func(context.Context) (string, error) {
+		if calls++; calls < 3 {
+			return "", errors.New("connection reset")
+		}
+		return "quote: 42", nil
+	})
+	fmt.Println(v, err)
+	// Output:
+	// attempt 1 failed: connection reset
+	// attempt 2 failed: connection reset
+	// quote: 42 <nil>
+}
+
+// Fallbacks serve the last good value; the incident board hears that a
+// fallback is active, and again when real results are back.
+func ExampleFallback() {
+	var rec firebreak.Recorder
+	fb, err := failover.NewFallback(failover.Static("price unavailable"),
+		failover.WithLastGood(time.Minute),
+		failover.WithComponent(firebreak.Component{Name: "shop", Dependency: "pricing", Reporter: &rec}))
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	ok := func(context.Context) (string, error) { return "€12", nil }
+	down := func(context.Context) (string, error) { return "", errors.New("pricing: 503") }
+
+	fmt.Println(fb.Execute(ctx, ok))
+	fmt.Println(fb.Execute(ctx, down))
+	fmt.Println(fb.Execute(ctx, ok))
+	for _, s := range rec.Signals() {
+		fmt.Println(s.Kind, "firing:", s.Firing)
+	}
+	// Output:
+	// €12 <nil>
+	// €12 <nil>
+	// €12 <nil>
+	// fallback_active firing: true
+	// fallback_active firing: false
+}
+
+// The primary database is down: the call moves on to the standby.
+func ExampleFailover() {
+	var rec firebreak.Recorder
+	fo, err := failover.NewFailover[string](
+		[]failover.Endpoint{{Name: "db-primary"}, {Name: "db-standby"}},
+		failover.WithComponent(firebreak.Component{Name: "orders", Dependency: "db", Reporter: &rec}))
+	if err != nil {
+		panic(err)
+	}
+	v, err := fo.Execute(context.Background(), func(ctx context.Context, e failover.Endpoint) (string, error) {
+		if e.Name == "db-primary" {
+			return "", errors.New("connection refused")
+		}
+		return "served by " + e.Name, nil
+	})
+	fmt.Println(v, err)
+	s, _ := rec.Last(firebreak.KindFailover)
+	fmt.Println(s.Kind, s.Summary)
+	// Output:
+	// served by db-standby <nil>
+	// failover traffic moved from db-primary to standby db-standby
+}
+
+// The HTTP middleware answers requests over the limit with 429 and a
+// Retry-After header.
+func ExampleShedder_Middleware() {
+	shed, err := failover.NewShedder(1, 1, failover.WithCriticalReserve(0))
+	if err != nil {
+		panic(err)
+	}
+	h := shed.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "ok")
+	}))
+	for range 2 {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/checkout", nil))
+		fmt.Printf("%d Retry-After=%q\n", w.Code, w.Header().Get("Retry-After"))
+	}
+	// Output:
+	// 200 Retry-After=""
+	// 429 Retry-After="1"
+}
+
+// Critical requests keep a reserved share when the rest is shed.
+func ExampleContextWithPriority() {
+	shed, _ := failover.NewShedder(10, 10, failover.WithCriticalReserve(0.2))
+	ctx := context.Background()
+	critical := failover.ContextWithPriority(ctx, failover.PriorityCritical)
+	for range 8 { // normal traffic uses up its 80%
+		p, _ := shed.Acquire(ctx)
+		p.Release()
+	}
+	_, err := shed.Acquire(ctx)
+	fmt.Println("normal:", err)
+	_, err = shed.Acquire(critical)
+	fmt.Println("critical:", err)
+	// Output:
+	// normal: failover: request shed: rate_limited (normal priority)
+	// critical: <nil>
+}
+
+// Registered on the incident board, a Degrader follows the incidents: a Fatal
+// incident on a core component puts the service in minimal mode, and the
+// recommendations gate closes.
+func ExampleDegrader() {
+	var rec firebreak.Recorder
+	d, err := failover.NewDegrader(failover.WithSwitches("recommendations"),
+		failover.WithComponent(firebreak.Component{Name: "shop", Reporter: &rec}))
+	if err != nil {
+		panic(err)
+	}
+	gate, _ := failover.NewGate[[]string](d, "recommendations", failover.ModeDegraded)
+	// board.AddNotifier(d) would deliver these; here one is built by hand.
+	inc := firebreak.Incident{ID: "INC-7", Title: "payments-db down", Severity: firebreak.Fatal, State: firebreak.Detected, CoreAffected: true}
+	d.Notify(context.Background(), firebreak.Notification{Event: firebreak.EventDetected, Incident: inc})
+	fmt.Println("mode:", d.Mode(), "recommendations open:", gate.Open())
+
+	inc.State = firebreak.Resolved
+	d.Notify(context.Background(), firebreak.Notification{Event: firebreak.EventResolved, Incident: inc})
+	fmt.Println("mode:", d.Mode(), "recommendations open:", gate.Open())
+	for _, s := range rec.Signals() {
+		fmt.Println(s.Kind, s.Firing, s.Summary)
+	}
+	// Output:
+	// mode: minimal recommendations open: false
+	// mode: normal recommendations open: true
+	// degraded true service mode minimal (was normal): incident INC-7 (fatal, detected): payments-db down
+	// degraded false service mode normal (was minimal): incident INC-7 (fatal, resolved): payments-db down
+}
+
+// A canary whose error ratio is too high is rolled back to the last known
+// good version, and the rollback is reported for the incident.
+func ExampleRollout() {
+	var rec firebreak.Recorder
+	reg, _ := failover.NewRegistry("v1.4.2")
+	reg.Deploy("v1.5.0", "new pricing engine")
+	analysis, _ := failover.NewAnalysis(failover.Metric{
+		Name: "error_ratio",
+		Measure: func(context.Context) (float64, int, error) {
+			return 0.12, 840, nil // from tracing statistics, Prometheus, ...
+		},
+		Success: func(v float64) bool { return v < 0.01 },
+		Failure: func(v float64) bool { return v > 0.05 },
+	})
+	rollout, _ := failover.NewRollout(reg, analysis,
+		failover.WithRollbackHook("redeploy", func(ctx context.Context, from, to failover.Version) error {
+			fmt.Println("redeploying", to.ID, "over", from.ID)
+			return nil
+		}),
+		failover.WithComponent(firebreak.Component{Name: "pricing", Tier: firebreak.Core, Reporter: &rec}))
+
+	out, err := rollout.Analyze(context.Background(), failover.ExposureCanary)
+	fmt.Println(out.Decision, out.Version.ID, out.Version.Status, err)
+	fmt.Println("current:", reg.Current().ID)
+	s, _ := rec.Last(firebreak.KindRollback)
+	fmt.Println(s.Kind, s.Labels["phase"], s.Summary)
+	// Output:
+	// redeploying v1.4.2 over v1.5.0
+	// rollback v1.5.0 bad <nil>
+	// current: v1.4.2
+	// rollback canary rolled back v1.5.0 to v1.4.2: analysis failed: metric error_ratio failed: value 0.12 from 840 samples (1 failed, limit 0)
+}

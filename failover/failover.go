@@ -1,0 +1,287 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/firebreak-go/firebreak"
+)
+
+// Endpoint is one place a dependency can be reached: a primary or a standby.
+type Endpoint struct {
+	// Name identifies the endpoint in signals and metrics, e.g. "db-primary".
+	// Required and unique.
+	Name string
+	// Healthy, if set, is consulted before each call: an endpoint it calls
+	// unhealthy is skipped while others are available. It must be cheap — a
+	// read of a health checker's cached status, not a probe.
+	Healthy func() bool
+}
+
+// Failover sends each call to the first available endpoint in priority order
+// (the first given is the primary) and, when that endpoint fails, to the next
+// one within the same call. Endpoints that fail repeatedly are ejected for a
+// while (passive outlier detection); endpoints whose health function says
+// unhealthy are skipped. When every endpoint is ejected or unhealthy, they
+// are tried anyway, in order, rather than failing without trying.
+//
+// When a standby starts serving, a [firebreak.KindFailover] signal fires; it
+// clears when the primary serves again. Build one with [NewFailover]; it is
+// safe for concurrent use. As a pipeline policy it hands the chosen endpoint
+// down in the context, which costs one allocation per attempt.
+type Failover[T any] struct {
+	b binding
+	m meter
+
+	eps        []endpointState
+	ejectAfter int32
+	ejectFor   time.Duration
+	maxEjected int
+	failoverIf func(error) bool
+	base       time.Time // origin of ejectedUntil
+
+	mu      sync.Mutex   // serialises ejections, so the ejected share is checked and changed at once
+	serving atomic.Int32 // the endpoint that served the last successful call
+}
+
+type endpointState struct {
+	Endpoint
+	consecutive  atomic.Int32
+	ejectedUntil atomic.Int64 // base-relative nanoseconds; 0: in rotation
+}
+
+var (
+	_ firebreak.Policy[int] = (*Failover[int])(nil)
+	_ firebreak.Binder      = (*Failover[int])(nil)
+	_ firebreak.Staged      = (*Failover[int])(nil)
+)
+
+// NewFailover returns a failover policy over endpoints, primary first. By
+// default an endpoint that fails 5 calls in a row is ejected for 30s, with at
+// most half of the endpoints (and at least one) out at once.
+func NewFailover[T any](endpoints []Endpoint, opts ...FailoverOption) (*Failover[T], error) {
+	c := failoverConfig{ejectAfter: 5, ejectFor: 30 * time.Second, maxEjected: 0.5}
+	for _, o := range opts {
+		if o != nil {
+			o.applyFailover(&c)
+		}
+	}
+	if c.ejectAfter == 0 {
+		c.ejectAfter = 5
+	}
+	if c.ejectFor == 0 {
+		c.ejectFor = 30 * time.Second
+	}
+	if c.maxEjected == 0 && !c.maxEjectedOn {
+		c.maxEjected = 0.5
+	}
+	var errs []error
+	if len(endpoints) == 0 {
+		errs = append(errs, errors.New("failover: NewFailover: endpoints is empty"))
+	}
+	if len(endpoints) > 64 {
+		errs = append(errs, fmt.Errorf("failover: NewFailover: %d endpoints, at most 64 are supported", len(endpoints)))
+	}
+	seen := map[string]bool{}
+	for i, e := range endpoints {
+		if e.Name == "" {
+			errs = append(errs, fmt.Errorf("failover: NewFailover: endpoints[%d].Name is empty", i))
+		} else if seen[e.Name] {
+			errs = append(errs, fmt.Errorf("failover: NewFailover: endpoints[%d].Name %q is a duplicate", i, e.Name))
+		}
+		seen[e.Name] = true
+	}
+	if c.ejectAfter < 0 {
+		errs = append(errs, fmt.Errorf("failover: NewFailover: WithEjection consecutive %d must be positive", c.ejectAfter))
+	}
+	if c.ejectFor < 0 {
+		errs = append(errs, fmt.Errorf("failover: NewFailover: WithEjection ejectFor %v must be positive", c.ejectFor))
+	}
+	if c.maxEjected < 0 || c.maxEjected > 1 {
+		errs = append(errs, fmt.Errorf("failover: NewFailover: WithEjection maxShare %v must be between 0 and 1", c.maxEjected))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	m, err := newMeter("failover", c.meterProvider)
+	if err != nil {
+		return nil, err
+	}
+	f := &Failover[T]{
+		m: m, eps: make([]endpointState, len(endpoints)),
+		ejectAfter: int32(c.ejectAfter), ejectFor: c.ejectFor, failoverIf: c.failoverIf,
+		maxEjected: max(1, int(c.maxEjected*float64(len(endpoints)))), base: time.Now(),
+	}
+	for i, e := range endpoints {
+		f.eps[i].Endpoint = e
+	}
+	f.b.init(c.component)
+	return f, nil
+}
+
+// Bind implements [firebreak.Binder].
+func (f *Failover[T]) Bind(c firebreak.Component) error { return f.b.bind("failover", c) }
+
+// Stage implements [firebreak.Staged]: failover runs with the breaker, inside
+// retries, so that a retry starts again from the best endpoint.
+func (f *Failover[T]) Stage() firebreak.Stage { return firebreak.StageBreaker }
+
+type endpointKey struct{}
+
+// EndpointFromContext returns the endpoint a [Failover] chose for the call
+// that received ctx.
+func EndpointFromContext(ctx context.Context) (Endpoint, bool) {
+	e, ok := ctx.Value(endpointKey{}).(*Endpoint)
+	if !ok {
+		return Endpoint{}, false
+	}
+	return *e, true
+}
+
+// Execute runs fn against one endpoint after another until one succeeds, for
+// use without a pipeline.
+func (f *Failover[T]) Execute(ctx context.Context, fn func(ctx context.Context, e Endpoint) (T, error)) (T, error) {
+	return f.run(ctx, func(ctx context.Context, i int) (T, error) { return fn(ctx, f.eps[i].Endpoint) })
+}
+
+// Apply implements [firebreak.Policy]: the rest of the pipeline finds the
+// chosen endpoint with [EndpointFromContext].
+func (f *Failover[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
+	return f.run(ctx, func(ctx context.Context, i int) (T, error) {
+		return next.Call(context.WithValue(ctx, endpointKey{}, &f.eps[i].Endpoint))
+	})
+}
+
+func (f *Failover[T]) run(ctx context.Context, call func(context.Context, int) (T, error)) (T, error) {
+	var (
+		tried uint64
+		v     T
+		err   error
+		names []string
+	)
+	for {
+		i := f.pick(tried)
+		if i < 0 {
+			return v, fmt.Errorf("failover: all endpoints failed (%s): %w", strings.Join(names, ", "), err)
+		}
+		tried |= 1 << i
+		v, err = call(ctx, i)
+		if err == nil {
+			f.succeeded(i)
+			return v, nil
+		}
+		if isCancellation(ctx, err) || (f.failoverIf != nil && !f.failoverIf(err)) {
+			return v, err
+		}
+		f.failed(i)
+		names = append(names, f.eps[i].Name)
+	}
+}
+
+// pick returns the first endpoint not yet tried that is in rotation and
+// healthy, else the first not yet tried, else -1. It reads the clock only if
+// an endpoint is ejected.
+func (f *Failover[T]) pick(tried uint64) int {
+	fallback := -1
+	now := int64(-1) // base-relative nanoseconds, read when first needed
+	for i := range f.eps {
+		if tried&(1<<i) != 0 {
+			continue
+		}
+		if f.available(i, &now) {
+			return i
+		}
+		if fallback < 0 {
+			fallback = i
+		}
+	}
+	return fallback
+}
+
+func (f *Failover[T]) available(i int, now *int64) bool {
+	e := &f.eps[i]
+	if until := e.ejectedUntil.Load(); until != 0 {
+		if *now < 0 {
+			*now = int64(time.Since(f.base))
+		}
+		if *now < until {
+			return false
+		}
+		if e.ejectedUntil.CompareAndSwap(until, 0) {
+			e.consecutive.Store(0)
+			f.m.add(&f.b, "readmitted")
+		}
+	}
+	return e.Healthy == nil || e.Healthy()
+}
+
+func (f *Failover[T]) succeeded(i int) {
+	e := &f.eps[i]
+	if e.consecutive.Load() != 0 {
+		e.consecutive.Store(0)
+	}
+	prev := f.serving.Load()
+	if prev == int32(i) || !f.serving.CompareAndSwap(prev, int32(i)) {
+		return
+	}
+	f.m.add(&f.b, "switched")
+	s := f.b.signal(firebreak.KindFailover, i != 0)
+	s.Value = float64(i)
+	if i != 0 {
+		s.Fallback = true
+		s.Summary = fmt.Sprintf("traffic moved from %s to standby %s", f.eps[prev].Name, e.Name)
+	} else {
+		s.Summary = fmt.Sprintf("traffic back on primary %s", e.Name)
+	}
+	f.b.report(s)
+}
+
+func (f *Failover[T]) failed(i int) {
+	e := &f.eps[i]
+	if e.consecutive.Add(1) < f.ejectAfter || e.ejectedUntil.Load() != 0 {
+		return
+	}
+	now := int64(time.Since(f.base))
+	f.mu.Lock()
+	out := 0
+	for j := range f.eps {
+		if u := f.eps[j].ejectedUntil.Load(); u != 0 && u > now {
+			out++
+		}
+	}
+	ejected := out < f.maxEjected && e.ejectedUntil.CompareAndSwap(0, now+int64(f.ejectFor))
+	f.mu.Unlock()
+	if ejected {
+		f.m.add(&f.b, "ejected")
+	}
+}
+
+// EndpointStatus is a snapshot of one endpoint, for status pages and tests.
+type EndpointStatus struct {
+	Name                string
+	Ejected             bool      // out of rotation after repeated failures
+	EjectedUntil        time.Time // when it comes back; zero when in rotation
+	ConsecutiveFailures int       // failed calls in a row
+	Healthy             bool      // the health function's answer; true without one
+}
+
+// Status returns a snapshot of the endpoints, primary first.
+func (f *Failover[T]) Status() []EndpointStatus {
+	now := time.Now()
+	out := make([]EndpointStatus, len(f.eps))
+	for i := range f.eps {
+		e := &f.eps[i]
+		s := EndpointStatus{Name: e.Name, ConsecutiveFailures: int(e.consecutive.Load()), Healthy: e.Healthy == nil || e.Healthy()}
+		if u := e.ejectedUntil.Load(); u != 0 && int64(now.Sub(f.base)) < u {
+			s.Ejected = true
+			s.EjectedUntil = f.base.Add(time.Duration(u))
+		}
+		out[i] = s
+	}
+	return out
+}

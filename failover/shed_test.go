@@ -1,0 +1,333 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/firebreak-go/firebreak"
+)
+
+func mustShedder(t *testing.T, limit rate.Limit, burst int, opts ...ShedOption) *Shedder {
+	t.Helper()
+	s, err := NewShedder(limit, burst, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestShedRateLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := mustShedder(t, 10, 10) // normal traffic: 8/s, burst 8; critical adds 2/s, burst 2
+		admitted := 0
+		var shedErr error
+		for range 20 {
+			if _, err := s.Admit(PriorityNormal); err == nil {
+				admitted++
+			} else {
+				shedErr = err
+			}
+		}
+		if admitted != 8 {
+			t.Errorf("admitted %d of a burst of 20, want 8", admitted)
+		}
+		var se *ShedError
+		if !errors.Is(shedErr, ErrShed) || !errors.As(shedErr, &se) || se.ErrorType() != "rate_limited" || se.StatusCode() != 429 {
+			t.Fatalf("shed error %v, want a rate_limited ShedError", shedErr)
+		}
+		if !IsRejection(shedErr) {
+			t.Error("a shed error should be a rejection")
+		}
+		if _, err := s.Admit(PriorityCritical); err != nil {
+			t.Errorf("critical shed at once: %v", err)
+		}
+		time.Sleep(time.Second)
+		admitted = 0
+		for range 20 {
+			if _, err := s.Admit(PriorityNormal); err == nil {
+				admitted++
+			}
+		}
+		if admitted != 8 {
+			t.Errorf("a second later admitted %d, want 8", admitted)
+		}
+	})
+}
+
+func TestShedPriorityKeepsCriticalFlowingUnderOverload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := mustShedder(t, 100, 10, WithCriticalReserve(0.2))
+		ctx := t.Context()
+		crit := ContextWithPriority(ctx, PriorityCritical)
+		var offered, admitted [3]int
+		// Ten seconds of overload: 1000 normal requests a second and 10
+		// critical ones, against a limit of 100.
+		for ms := 0; ms < 10_000; ms++ {
+			offered[1]++
+			if _, err := s.Acquire(ctx); err == nil {
+				admitted[1]++
+			}
+			if ms%100 == 0 {
+				offered[2]++
+				if _, err := s.Acquire(crit); err == nil {
+					admitted[2]++
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if admitted[2] != offered[2] {
+			t.Errorf("critical: %d of %d admitted, want all", admitted[2], offered[2])
+		}
+		if admitted[1] < 750 || admitted[1] > 850 {
+			t.Errorf("normal: %d of %d admitted, want about 800 (80 of the 100/s)", admitted[1], offered[1])
+		}
+		if total := admitted[1] + admitted[2]; total > 100*10+10 {
+			t.Errorf("%d admitted in 10s, more than the limit of 100/s with a burst of 10", total)
+		}
+	})
+}
+
+func TestShedConcurrencyByPriority(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := mustShedder(t, rate.Inf, 0, WithMaxConcurrent(10), WithCriticalReserve(0.2))
+		var held []Permit
+		admit := func(p Priority) error {
+			permit, err := s.Admit(p)
+			if err == nil {
+				held = append(held, permit)
+			}
+			return err
+		}
+		for i := range 4 {
+			if err := admit(PriorityLow); err != nil {
+				t.Fatalf("low %d: %v", i, err)
+			}
+		}
+		if err := admit(PriorityLow); err == nil {
+			t.Fatal("a 5th low request was admitted, want low limited to 4 in flight")
+		}
+		for i := range 4 {
+			if err := admit(PriorityNormal); err != nil {
+				t.Fatalf("normal %d: %v", i, err)
+			}
+		}
+		err := admit(PriorityNormal)
+		var se *ShedError
+		if !errors.As(err, &se) || se.Reason != "overloaded" || se.StatusCode() != 503 || se.Priority != PriorityNormal {
+			t.Fatalf("9th normal: %v, want overloaded", err)
+		}
+		for i := range 2 {
+			if err := admit(PriorityCritical); err != nil {
+				t.Fatalf("critical %d in the reserve: %v", i, err)
+			}
+		}
+		if err := admit(PriorityCritical); err == nil {
+			t.Fatal("an 11th request was admitted over the limit of 10")
+		}
+		if s.InFlight() != 10 {
+			t.Errorf("in flight %d, want 10", s.InFlight())
+		}
+		for _, p := range held {
+			p.Release()
+		}
+		if s.InFlight() != 0 {
+			t.Errorf("in flight %d after release, want 0", s.InFlight())
+		}
+	})
+}
+
+func TestShedSustainedSignal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rec firebreak.Recorder
+		s := mustShedder(t, 10, 10, WithSustain(10*time.Second, 5*time.Second), recorderComponent(&rec))
+		// 20 requests a second for 15s: half are shed.
+		for range 15 * 20 {
+			s.Admit(PriorityNormal)
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !s.Sustained() {
+			t.Fatal("15s of shedding is not sustained")
+		}
+		sigs := rec.Of(firebreak.KindLoadShed)
+		if len(sigs) != 1 || !sigs[0].Firing || sigs[0].Value < 50 {
+			t.Fatalf("signals %+v, want one firing with the shed count", sigs)
+		}
+		// Traffic drops to what the limit allows: shedding stops.
+		for range 10 {
+			if _, err := s.Admit(PriorityNormal); err != nil {
+				t.Fatalf("1 request a second shed: %v", err)
+			}
+			time.Sleep(time.Second)
+		}
+		if s.Sustained() {
+			t.Error("still sustained 10s after the last shed")
+		}
+		sigs = rec.Of(firebreak.KindLoadShed)
+		if len(sigs) != 2 || sigs[1].Firing {
+			t.Fatalf("signals %+v, want firing then cleared", sigs)
+		}
+	})
+}
+
+func TestShedShortBurstIsNotSustained(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rec firebreak.Recorder
+		s := mustShedder(t, 10, 10, recorderComponent(&rec))
+		for range 100 {
+			s.Admit(PriorityNormal)
+		}
+		time.Sleep(5 * time.Second)
+		for range 100 {
+			s.Admit(PriorityNormal)
+		}
+		if s.Sustained() || rec.Len() != 0 {
+			t.Errorf("two bursts 5s apart reported %+v", rec.Signals())
+		}
+	})
+}
+
+func TestShedMiddleware(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := mustShedder(t, 1, 1, WithCriticalReserve(0), WithMaxConcurrent(1),
+			WithRequestPriority(func(r *http.Request) Priority {
+				if r.Header.Get("X-Priority") == "critical" {
+					return PriorityCritical
+				}
+				return PriorityNormal
+			}))
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		h := s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/slow" {
+				<-release
+			}
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		serve := func(path string) *httptest.ResponseRecorder {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+			return w
+		}
+		var first *httptest.ResponseRecorder
+		wg.Go(func() { first = serve("/slow") })
+		synctest.Wait()
+		w := serve("/")
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" {
+			t.Errorf("while one request is in flight: %d, Retry-After %q; want 503, 1", w.Code, w.Header().Get("Retry-After"))
+		}
+		close(release)
+		wg.Wait()
+		if first.Code != http.StatusNoContent {
+			t.Errorf("first request: %d", first.Code)
+		}
+		w = serve("/")
+		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" {
+			t.Errorf("over the rate: %d, Retry-After %q; want 429, 1", w.Code, w.Header().Get("Retry-After"))
+		}
+		time.Sleep(time.Second)
+		if w = serve("/"); w.Code != http.StatusNoContent {
+			t.Errorf("a second later: %d", w.Code)
+		}
+	})
+}
+
+func TestShedPolicy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := mustShedder(t, rate.Inf, 0, WithMaxConcurrent(1), WithCriticalReserve(0))
+		p, err := NewShed[int](s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := mustRetry[int](t)
+		pipe, err := firebreak.NewPipeline(firebreak.Component{Name: "api"}, []firebreak.Policy[int]{p, r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pipe.Policies()[0] != firebreak.Policy[int](r) {
+			t.Fatal("retry should run outside shedding")
+		}
+		inside := make(chan struct{})
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			pipe.Execute(context.Background(), func(context.Context) (int, error) { close(inside); <-release; return 1, nil })
+		})
+		<-inside
+		n := 0
+		_, err = pipe.Execute(t.Context(), func(context.Context) (int, error) { n++; return 1, nil })
+		if !errors.Is(err, ErrShed) || n != 0 {
+			t.Errorf("second call: %v after %d calls, want shed without retrying", err, n)
+		}
+		close(release)
+		wg.Wait()
+		if s.InFlight() != 0 {
+			t.Errorf("in flight %d after the calls, want 0", s.InFlight())
+		}
+		if _, err := NewShed[int](nil); err == nil {
+			t.Error("NewShed(nil) should fail")
+		}
+	})
+}
+
+func TestNewShedderValidates(t *testing.T) {
+	tests := []struct {
+		limit rate.Limit
+		burst int
+		opts  []ShedOption
+		want  string
+	}{
+		{0, 1, nil, "limit"},
+		{10, 0, nil, "burst"},
+		{10, 1, []ShedOption{WithMaxConcurrent(-1)}, "WithMaxConcurrent"},
+		{10, 1, []ShedOption{WithCriticalReserve(1)}, "WithCriticalReserve"},
+		{10, 1, []ShedOption{WithSustain(-1, 0)}, "WithSustain"},
+	}
+	for _, tt := range tests {
+		if _, err := NewShedder(tt.limit, tt.burst, tt.opts...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("err = %v, want %q", err, tt.want)
+		}
+	}
+}
+
+func TestShedAllocs(t *testing.T) {
+	s := mustShedder(t, 1e9, 1_000_000, WithMaxConcurrent(100))
+	p, _ := NewShed[int](s)
+	ctx := context.Background()
+	fn := func(context.Context) (int, error) { return 1, nil }
+	wantAllocs(t, 0, func() { p.Execute(ctx, fn) })
+	full := mustShedder(t, rate.Inf, 0, WithMaxConcurrent(1), WithCriticalReserve(0))
+	held, _ := full.Admit(PriorityNormal)
+	defer held.Release()
+	wantAllocs(t, 0, func() { full.Admit(PriorityNormal) }) // shedding itself does not allocate either
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"120", 2 * time.Minute, true},
+		{" 0 ", 0, true},
+		{"Wed, 25 Nov 2026 18:00:30 GMT", 30 * time.Second, true},
+		{"Wed, 25 Nov 2026 17:00:00 GMT", 0, true},
+		{"-1", 0, false},
+		{"soon", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseRetryAfter(tt.in, now)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
