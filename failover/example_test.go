@@ -136,7 +136,7 @@ func ExampleDegrader() {
 		panic(err)
 	}
 	gate, _ := failover.NewGate[[]string](d, "recommendations", failover.ModeDegraded)
-	// board.AddNotifier(d) would deliver these; here one is built by hand.
+	// Registered with firebreak.WithNotifier(d), the board delivers these; here one is built by hand.
 	inc := firebreak.Incident{ID: "INC-7", Title: "payments-db down", Severity: firebreak.Fatal, State: firebreak.Detected, CoreAffected: true}
 	d.Notify(context.Background(), firebreak.Notification{Event: firebreak.EventDetected, Incident: inc})
 	fmt.Println("mode:", d.Mode(), "recommendations open:", gate.Open())
