@@ -475,7 +475,7 @@ func newPayments(version string) *payments {
 	return p
 }
 
-func (p *payments) Version() string  { return p.version.Load().(string) }
+func (p *payments) Version() string { return p.version.Load().(string) }
 func (p *payments) Deploy(v string) { p.version.Store(v) }
 
 // alertReceiver is a stand-in Alertmanager webhook receiver.
@@ -541,4 +541,3 @@ func (b *syncBuffer) FirstFailing() string {
 	}
 	return "(none failed)"
 }
-
