@@ -70,7 +70,8 @@
 // [Rollout] judges the current one with an [Analysis] in the manner of Argo
 // Rollouts — [Metric]s measured at intervals against success and failure
 // conditions, with failure, inconclusive and consecutive-error limits, a
-// minimum sample count and a no-data policy, fed by any [Measure] function —
+// minimum sample count and a no-data policy, fed by any [Measure] function,
+// such as one reading a tracing Observer's Snapshot —
 // and acts: success promotes the version to last known good; failure marks it
 // bad and runs the [RollbackHook]s with retries, reporting
 // [firebreak.KindRollback], or [firebreak.KindRollbackFailed] if the rollback
