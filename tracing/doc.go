@@ -27,7 +27,7 @@
 // the error's message, the span gets error.type and one "exception" event.
 // error.type is low-cardinality: one of [ErrorTypeCircuitOpen]
 // ("circuit_open"), [ErrorTypeBulkheadFull], [ErrorTypeRateLimited],
-// [ErrorTypeLoadShed], [ErrorTypeTimeout], [ErrorTypeCanceled],
+// [ErrorTypeLoadShed], [ErrorTypeOverloaded], [ErrorTypeDegraded], [ErrorTypeTimeout], [ErrorTypeCanceled],
 // [ErrorTypeHealthCheckFailed], [ErrorTypeFallbackFailed],
 // [ErrorTypeDependencyUnavailable], [ErrorTypePanic], or [ErrorTypeOther]
 // ("_OTHER"); see [ErrorType]. Errors name their own type by implementing

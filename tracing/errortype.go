@@ -19,6 +19,12 @@ const (
 	ErrorTypeRateLimited = "rate_limited"
 	// ErrorTypeLoadShed: the call was shed to protect the service.
 	ErrorTypeLoadShed = "load_shed"
+	// ErrorTypeOverloaded: a concurrency limit was full (the failover
+	// package's shedder; its token-bucket rejections are rate_limited).
+	ErrorTypeOverloaded = "overloaded"
+	// ErrorTypeDegraded: an optional feature is switched off by the
+	// service's degradation mode or a kill switch.
+	ErrorTypeDegraded = "degraded"
 	// ErrorTypeTimeout: a deadline passed (context.DeadlineExceeded, or a
 	// net.Error whose Timeout method reports true).
 	ErrorTypeTimeout = "timeout"
@@ -40,7 +46,7 @@ const (
 // ErrorTyper is implemented by errors that know their error.type, so that
 // spans and metrics name them without this package importing theirs: a
 // breaker's open-state error should return [ErrorTypeCircuitOpen], a load
-// shedder's rejection [ErrorTypeLoadShed], and an application's errors may
+// shedder's rejection [ErrorTypeRateLimited] or [ErrorTypeOverloaded], and an application's errors may
 // implement it too. The value should be one of the ErrorType constants or
 // another short, stable, low-cardinality name in snake_case; an empty value
 // is ignored.
