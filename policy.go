@@ -192,7 +192,9 @@ func (p *Pipeline[T]) Execute(ctx context.Context, fn Func[T]) (T, error) {
 	return Next[T]{chain: p.chain, fn: fn}.Call(ctx)
 }
 
-// Apply lets a pipeline be a policy inside another pipeline.
+// Apply lets a pipeline be a policy inside another pipeline. Unlike
+// Execute, a nested pipeline costs one allocation per call (the rest of the
+// outer pipeline is captured as a function).
 func (p *Pipeline[T]) Apply(ctx context.Context, next Next[T]) (T, error) {
 	return Next[T]{chain: p.chain, fn: next.Call}.Call(ctx)
 }

@@ -127,3 +127,19 @@ func TestPipelineTellsInnerPoliciesAboutFallback(t *testing.T) {
 		t.Fatalf("fallback seen by observe=%v fallback=%v breaker=%v; want false, false, true", ob.bound.Fallback, fb.bound.Fallback, br.bound.Fallback)
 	}
 }
+
+func TestNestedPipelineRunsBothChains(t *testing.T) {
+	var log []string
+	inner, err := firebreak.NewPipeline(firebreak.Component{Name: "api"}, []firebreak.Policy[int]{&staged{name: "inner", log: &log}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outer, err := firebreak.NewPipeline(firebreak.Component{Name: "api"}, []firebreak.Policy[int]{&staged{name: "outer", stage: firebreak.StageObserve, log: &log}, inner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := outer.Execute(context.Background(), func(context.Context) (int, error) { log = append(log, "call"); return 3, nil })
+	if v != 3 || err != nil || len(log) != 3 || log[0] != "outer" || log[1] != "inner" || log[2] != "call" {
+		t.Fatalf("got %d, %v, ran %v", v, err, log)
+	}
+}

@@ -194,7 +194,7 @@ func (e *lineExporter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlyS
 		fmt.Fprintf(&b, " kind=%s name=%q duration=%s status=%s", s.SpanKind(), s.Name(), s.EndTime().Sub(s.StartTime()).Round(time.Microsecond), s.Status().Code)
 		for _, kv := range s.Attributes() {
 			if kv.Key == AttrErrorType || kv.Key == AttrComponent || kv.Key == AttrDependency || kv.Key == "http.response.status_code" {
-				fmt.Fprintf(&b, " %s=%s", kv.Key, kv.Value.Emit())
+				fmt.Fprintf(&b, " %s=%s", kv.Key, kv.Value.String())
 			}
 		}
 		if d := s.Status().Description; d != "" {

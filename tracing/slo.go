@@ -194,7 +194,6 @@ type objective struct {
 	name   string  // "slo" label
 	target float64 // e.g. 0.999
 	firing int     // index of the firing tier in detector.windows, or -1
-	latest []float64
 }
 
 // detector evaluates burn rates for one operation. It is used under

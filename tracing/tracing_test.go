@@ -104,7 +104,7 @@ func TestSpanOutcome(t *testing.T) {
 			}
 			attrs := map[attribute.Key]string{}
 			for _, kv := range s.Attributes() {
-				attrs[kv.Key] = kv.Value.Emit()
+				attrs[kv.Key] = kv.Value.String()
 			}
 			want := map[attribute.Key]string{AttrComponent: "checkout", AttrDependency: "payments", AttrTier: "core"}
 			if tc.wantType != "" {
