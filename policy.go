@@ -38,9 +38,10 @@ func (c Component) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Signal returns a signal of the given kind carrying the component's identity.
+// Signal returns a signal of the given kind carrying the component's identity
+// and whether a fallback serves for it.
 func (c Component) Signal(kind Kind, firing bool) Signal {
-	return Signal{Kind: kind, Component: c.Name, Dependency: c.Dependency, Tier: c.Tier, Firing: firing}
+	return Signal{Kind: kind, Component: c.Name, Dependency: c.Dependency, Tier: c.Tier, Firing: firing, Fallback: c.Fallback}
 }
 
 // Report sends s to the component's Reporter, if any.
