@@ -103,7 +103,8 @@ type incident struct {
 	notifyAt    time.Time // end of the group wait; zero once it has passed
 	waitOver    bool      // the group wait has passed
 	clockStart  time.Time // when the current response clock started
-	clearSince  time.Time // when the last firing alert cleared; zero while any fires
+	clearSince  time.Time // when the last alert holding it open stopped; zero while one holds
+	graded      bool      // an alert graded above None has joined it
 	ackSeverity Severity  // severity at acknowledgement; -1 if none
 	renotifyAt  time.Time
 	persisted   map[int]bool // persistence rules already applied
@@ -544,6 +545,13 @@ func (b *Board) reportSlowLocked(a *alert, fp uint64, s *Signal, now time.Time) 
 		}
 	}
 	if inc.State == Resolved {
+		if sev == None && inc.graded {
+			// A signal the plan grades None — a ticket tier still burning
+			// after an outage — is recorded, but does not reopen an
+			// incident that paged.
+			b.recordQuietLocked(inc, a, wasFiring, now)
+			return nil
+		}
 		notes = append(notes, b.reopenLocked(inc, now)...)
 	}
 	joined := a.inc != inc
@@ -554,7 +562,9 @@ func (b *Board) reportSlowLocked(a *alert, fp uint64, s *Signal, now time.Time) 
 		a.ref.ClearedAt = time.Time{}
 		b.lineLocked(inc, now, EventSignal, systemActor, fmt.Sprintf("%s fires again for %s", a.ref.Kind, alertWho(&a.ref)), false)
 	}
-	inc.clearSince = time.Time{}
+	if sev > None {
+		inc.graded = true
+	}
 	if !a.evidence && a.snapshots < maxSnapshots && (len(s.Metrics) > 0 || len(s.TraceIDs) > 0) {
 		// One snapshot per firing episode, for the first few episodes.
 		a.evidence = true
@@ -564,10 +574,67 @@ func (b *Board) reportSlowLocked(a *alert, fp uint64, s *Signal, now time.Time) 
 	}
 	fresh := joined || !wasFiring
 	notes = append(notes, b.regradeLocked(inc, a, joined, fresh, now)...)
-	if fresh && inc.notified() {
+	b.holdLocked(inc, now)
+	if !inc.notified() && inc.waitOver && inc.State.Open() && inc.Severity > None && inc.held() {
+		// What paged cleared within the group wait and now fires again.
+		return append(notes, b.announceLocked(inc, now))
+	}
+	if fresh && inc.notified() && inc.holds(a) {
 		notes = append(notes, b.noteLocked(inc, EventSignal, now, []*alert{a}, nil))
 	}
 	return notes
+}
+
+// recordQuietLocked attaches a firing alert to a resolved incident without
+// reopening it: the timeline says it was seen, nobody is notified.
+func (b *Board) recordQuietLocked(inc *incident, a *alert, wasFiring bool, now time.Time) {
+	switch {
+	case a.inc != inc:
+		a.inc = inc
+		b.attachLocked(inc, a, now)
+	case !wasFiring:
+		a.ref.ClearedAt = time.Time{}
+		b.lineLocked(inc, now, EventSignal, systemActor, fmt.Sprintf("%s fires again for %s, graded none: recorded, not reopened", a.ref.Kind, alertWho(&a.ref)), false)
+	}
+}
+
+// holds reports whether alert a keeps incident inc open. A firing alert
+// holds it, except that once an alert graded above None has joined, alerts
+// graded None — ticket-tier burns, recorded-only kinds — no longer do: an
+// incident that paged resolves when what paged clears.
+func (inc *incident) holds(a *alert) bool {
+	return a.ref.Firing && (a.ref.Severity > None || !inc.graded)
+}
+
+// held reports whether any alert holds inc open.
+func (inc *incident) held() bool {
+	for _, a := range inc.alerts {
+		if inc.holds(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (inc *incident) anyFiring() bool {
+	for _, a := range inc.alerts {
+		if a.ref.Firing {
+			return true
+		}
+	}
+	return false
+}
+
+// holdLocked starts the resolve hold-down of an open incident once no alert
+// holds it, and stops it while one does.
+func (b *Board) holdLocked(inc *incident, now time.Time) {
+	switch {
+	case !inc.State.Open():
+	case inc.held():
+		inc.clearSince = time.Time{}
+	case inc.clearSince.IsZero():
+		inc.clearSince = now
+	}
 }
 
 // uniq returns the distinct strings of ids, in order.
@@ -767,25 +834,15 @@ func (b *Board) announceLocked(inc *incident, now time.Time) Notification {
 func (b *Board) clearedLocked(a *alert, now time.Time) []Notification {
 	inc := a.inc
 	b.lineLocked(inc, now, EventSignal, systemActor, fmt.Sprintf("%s cleared for %s", a.ref.Kind, alertWho(&a.ref)), false)
-	for _, x := range inc.alerts {
-		if x.ref.Firing {
-			if inc.notified() {
-				return []Notification{b.noteLocked(inc, EventSignal, now, nil, []*alert{a})}
-			}
-			return nil
-		}
-	}
-	if !inc.notified() && !inc.waitOver {
+	if !inc.notified() && !inc.waitOver && !inc.anyFiring() {
 		// Everything cleared within the group wait: a flap. Nobody hears of it.
 		b.suppress.Add(1)
 		b.forgetLocked(inc)
 		return nil
 	}
-	if inc.State.Open() {
-		inc.clearSince = now
-		if inc.notified() {
-			return []Notification{b.noteLocked(inc, EventSignal, now, nil, []*alert{a})}
-		}
+	b.holdLocked(inc, now)
+	if inc.notified() && inc.State.Open() {
+		return []Notification{b.noteLocked(inc, EventSignal, now, nil, []*alert{a})}
 	}
 	return nil
 }
@@ -843,7 +900,10 @@ func (b *Board) advanceLocked(now time.Time) []Notification {
 		if !inc.notifyAt.IsZero() && !now.Before(inc.notifyAt) {
 			inc.notifyAt = time.Time{}
 			inc.waitOver = true
-			if inc.State.Open() && inc.Severity > None {
+			// What paged may have cleared within the wait while an alert
+			// graded None still fires: then nobody is paged, and the
+			// incident resolves after the hold-down unannounced.
+			if inc.State.Open() && inc.Severity > None && inc.held() {
 				notes = append(notes, b.announceLocked(inc, now))
 			}
 		}

@@ -71,10 +71,12 @@ func signalFor(sev firebreak.Severity) firebreak.Signal {
 	s := firebreak.Signal{Component: "checkout-api", Dependency: "payments-db", Tier: firebreak.Core, Firing: true}
 	switch sev {
 	case firebreak.Fatal:
-		s.Kind, s.Value, s.Metrics = firebreak.KindErrorBudgetBurn, 1000, map[string]float64{"error_ratio_short": 1}
-		s.Labels = map[string]string{"slo": "availability", "window": "1h/5m"}
+		s.Kind, s.Value, s.Metrics = firebreak.KindErrorBudgetBurn, 1000, map[string]float64{"error_ratio_now": 1}
+		s.Labels = map[string]string{"slo": "availability"}
 	case firebreak.Severe:
-		s.Kind = firebreak.KindBreakerOpen
+		// An open breaker without a fallback is Fatal for a core component,
+		// Severe for a standard one.
+		s.Kind, s.Tier = firebreak.KindBreakerOpen, firebreak.Standard
 	case firebreak.General:
 		s.Kind, s.Fallback = firebreak.KindBreakerOpen, true
 	}

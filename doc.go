@@ -31,9 +31,10 @@
 // auxiliary; the first matching rule wins):
 //
 //	breaker_open, fallback serving          general / general / none
-//	breaker_open, no fallback               severe  / severe  / general
+//	breaker_open, no fallback               fatal   / severe  / general
 //	health_failed                           general / general / none
-//	error_budget_burn, short-window
+//	error_budget_burn, no fallback, and
+//	error_ratio_now >= 0.5 or
 //	error_ratio_short >= 0.5 (an outage)    fatal   / severe  / general
 //	error_budget_burn, burn >= 14.4         severe  / severe  / general
 //	error_budget_burn, burn >= 6            general / general / none

@@ -9,8 +9,9 @@ import (
 	"github.com/firebreak-go/firebreak"
 )
 
-// A breaker on a core dependency opens without a fallback: the plan grades it
-// Severe, level 2, for the technical lead within 15 minutes.
+// A breaker on a core dependency opens without a fallback, so every call to
+// it is refused: the plan grades it Fatal, level 1, for all hands within 10
+// minutes.
 func ExampleBoard() {
 	board, err := firebreak.NewBoard("checkout", firebreak.WithEnv("prod"))
 	if err != nil {
@@ -25,7 +26,7 @@ func ExampleBoard() {
 	fmt.Printf("%s (level %d): %s, within %s\n", inc.Severity, inc.Level, inc.Lead, inc.ResponseDue.Sub(inc.DetectedAt))
 	// Output:
 	// INC-0001 BreakerOpen: checkout-api → payments-db
-	// severe (level 2): technical lead, within 15m0s
+	// fatal (level 1): command centre (all hands), within 10m0s
 }
 
 // The same fault with a fallback serving is only General: users see a
@@ -37,7 +38,7 @@ func ExamplePlan_Classify() {
 		fmt.Printf("fallback=%v: %s\n", fallback, plan.Classify(&s))
 	}
 	// Output:
-	// fallback=false: severe
+	// fallback=false: fatal
 	// fallback=true: general
 }
 

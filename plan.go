@@ -147,9 +147,14 @@ func DefaultPlan() *Plan {
 		},
 		Rules: []Rule{
 			{Kind: KindBreakerOpen, Fallback: ptr(true), Severity: ts(General, General, None)},
-			{Kind: KindBreakerOpen, Severity: ts(Severe, Severe, General)},
+			// An open breaker with no fallback refuses every call: for a core
+			// component that function is down for its users.
+			{Kind: KindBreakerOpen, Severity: ts(Fatal, Severe, General)},
 			{Kind: KindHealthFailed, Severity: ts(General, General, None)},
-			{Kind: KindErrorBudgetBurn, MinMetrics: map[string]float64{"error_ratio_short": 0.5}, Severity: ts(Fatal, Severe, General)},
+			// Half or more of the calls fail over the last minute (or the
+			// last five): the component is down, not degraded.
+			{Kind: KindErrorBudgetBurn, Fallback: ptr(false), MinMetrics: map[string]float64{"error_ratio_now": 0.5}, Severity: ts(Fatal, Severe, General)},
+			{Kind: KindErrorBudgetBurn, Fallback: ptr(false), MinMetrics: map[string]float64{"error_ratio_short": 0.5}, Severity: ts(Fatal, Severe, General)},
 			{Kind: KindErrorBudgetBurn, MinValue: ptr(14.4), Severity: ts(Severe, Severe, General)},
 			{Kind: KindErrorBudgetBurn, MinValue: ptr(6.0), Severity: ts(General, General, None)},
 			{Kind: KindErrorBudgetBurn, Severity: ts(None, None, None)},

@@ -50,7 +50,7 @@ func TestDefaultPlanGrading(t *testing.T) {
 		want [3]firebreak.Severity // core, standard, auxiliary
 	}{
 		{"breaker open with fallback", firebreak.Signal{Kind: firebreak.KindBreakerOpen, Fallback: true}, [3]firebreak.Severity{firebreak.General, firebreak.General, firebreak.None}},
-		{"breaker open without fallback", firebreak.Signal{Kind: firebreak.KindBreakerOpen}, [3]firebreak.Severity{firebreak.Severe, firebreak.Severe, firebreak.General}},
+		{"breaker open without fallback", firebreak.Signal{Kind: firebreak.KindBreakerOpen}, [3]firebreak.Severity{firebreak.Fatal, firebreak.Severe, firebreak.General}},
 		{"burn 14.4x", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 15}, [3]firebreak.Severity{firebreak.Severe, firebreak.Severe, firebreak.General}},
 		{"outage", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 1000, Metrics: map[string]float64{"error_ratio_short": 0.9}}, [3]firebreak.Severity{firebreak.Fatal, firebreak.Severe, firebreak.General}},
 		{"burn 6x", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 6}, [3]firebreak.Severity{firebreak.General, firebreak.General, firebreak.None}},
