@@ -910,7 +910,9 @@ func (b *Board) advanceLocked(now time.Time) []Notification {
 		if !inc.State.Open() {
 			continue
 		}
-		unacked := inc.needsResponse() && inc.notified()
+		// Nobody is paged again for an incident whose signals have all
+		// cleared: it is in its resolve hold-down.
+		unacked := inc.needsResponse() && inc.notified() && inc.clearSince.IsZero()
 		if unacked && !inc.Breached && !inc.ResponseDue.IsZero() && !now.Before(inc.ResponseDue) {
 			inc.Breached = true
 			inc.EscalatedTo = b.plan.Response[inc.Severity].EscalateTo
@@ -999,7 +1001,7 @@ func (b *Board) nextWakeLocked(now time.Time) time.Time {
 		if !inc.State.Open() {
 			continue
 		}
-		if inc.needsResponse() && inc.notified() {
+		if inc.needsResponse() && inc.notified() && inc.clearSince.IsZero() {
 			if !inc.Breached {
 				consider(inc.ResponseDue)
 			}

@@ -107,3 +107,30 @@ func TestGroupWaitWithOnlyNoneGradedLeft(t *testing.T) {
 		}
 	})
 }
+
+// An unacknowledged incident whose signals all cleared before its deadline
+// is in its resolve hold-down: it is neither breached nor re-notified. If a
+// signal fires again, the deadline holds again.
+func TestNoBreachWhileEverythingIsClear(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, s := newBoard(t)
+		sig := signalFor(firebreak.Severe)
+		b.Report(sig)
+		time.Sleep(14 * time.Minute)
+		sig.Firing = false
+		b.Report(sig)
+		synctest.Wait()
+		before := s.count(firebreak.EventBreached) + s.count(firebreak.EventRenotify)
+		time.Sleep(4 * time.Minute) // past the 15-minute deadline, within the 5-minute hold-down
+		synctest.Wait()
+		if n := s.count(firebreak.EventBreached) + s.count(firebreak.EventRenotify) - before; n != 0 {
+			t.Fatalf("paged %d times after everything cleared: %v", n, s.events())
+		}
+		sig.Firing = true
+		b.Report(sig)
+		synctest.Wait()
+		if s.count(firebreak.EventBreached) != 1 {
+			t.Fatalf("a signal firing again past the deadline did not breach: %v", s.events())
+		}
+	})
+}
