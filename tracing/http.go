@@ -125,6 +125,10 @@ func NewTransport(base http.RoundTripper, c firebreak.Component, opts ...Option)
 	inner := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		start := time.Now()
 		resp, err := base.RoundTrip(r)
+		if err != nil && excluded(err) { // refused locally by a wrapped policy
+			rs.stats(route(r)).RecordRejected()
+			return resp, err
+		}
 		failed := err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
 		rs.record(route(r), start, failed, trace.SpanContextFromContext(r.Context()))
 		return resp, err
