@@ -58,10 +58,10 @@ func bucketBounds(i int) (lo, width float64) {
 
 // slot holds what was recorded in one interval of the rolling window.
 type slot struct {
-	hist   [histBuckets]atomic.Uint32 // calls per latency bucket; their sum is the call count
-	errors   atomic.Uint64            // failed calls
-	slow     atomic.Uint64            // calls slower than the latency objective
-	rejected atomic.Uint64            // calls refused locally (overload, disabled); not in hist
+	hist     [histBuckets]atomic.Uint32 // calls per latency bucket; their sum is the call count
+	errors   atomic.Uint64              // failed calls
+	slow     atomic.Uint64              // calls slower than the latency objective
+	rejected atomic.Uint64              // calls refused locally (overload, disabled); not in hist
 }
 
 func (s *slot) reset() {
