@@ -234,8 +234,8 @@ func TestBurnPageTierFiresAbout52sAfterFullOutage(t *testing.T) {
 
 func TestBurnShortSpikeDoesNotFire(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		// Page tiers only: the ticket tiers' long windows would still be
-		// young here, and a young window counts only what it has seen.
+		// Page tiers only, so that the test is about the 1h window holding
+		// the 5m window back.
 		r := newSLORig(t, SLO{Availability: 0.999, Windows: WorkbookWindows()[:2]})
 		r.warm(6*time.Hour, 10*time.Second, 10, never)
 		r.drive(40*time.Second, time.Second, always) // 5m window far above 1.44%, 1h window not
@@ -631,5 +631,44 @@ func TestWindowLabel(t *testing.T) {
 	}
 	if want := "10s/833ms 14.4,1m/5s 6,4m/20s 3,12m/1m 1"; strings.Join(got, ",") != want {
 		t.Errorf("ScaleWindows = %v, want %v", got, want)
+	}
+}
+
+// The detection table of the package doc: after a warm hour at 1000 calls/s,
+// a steady error ratio first fires the tier after the time the windows
+// need (1h × 14.4 × 0.1% / ratio for the 1h/5m tier), with error_ratio_now
+// reading the ratio.
+func TestBurnDetectionTable(t *testing.T) {
+	for _, tc := range []struct {
+		ratio    float64
+		min, max time.Duration
+	}{
+		{1, 50 * time.Second, 60 * time.Second},
+		{0.5, 100 * time.Second, 110 * time.Second},
+		{0.1, 515 * time.Second, 525 * time.Second},
+		{0.02, 43 * time.Minute, 44 * time.Minute},
+	} {
+		t.Run(fmt.Sprint(tc.ratio), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := newSLORig(t, SLO{Availability: 0.999})
+				r.load(time.Hour, 1000, ok)
+				onset := time.Now()
+				for r.rec.Len() == 0 && time.Since(onset) < 2*time.Hour {
+					r.load(5*time.Second, 1000, ratioErr(tc.ratio))
+				}
+				if r.rec.Len() == 0 {
+					t.Fatal("did not fire")
+				}
+				s := r.rec.Signals()[0]
+				after := s.Time.Sub(onset)
+				t.Logf("%v errors: tier %v after %v, error_ratio_now %.3f", tc.ratio, s.Metrics["tier"], after, s.Metrics["error_ratio_now"])
+				if after < tc.min || after > tc.max || s.Metrics["tier"] != 0 {
+					t.Errorf("tier %v fired after %v, want the 1h/5m tier between %v and %v", s.Metrics["tier"], after, tc.min, tc.max)
+				}
+				if now := s.Metrics["error_ratio_now"]; math.Abs(now-tc.ratio) > 0.1*tc.ratio {
+					t.Errorf("error_ratio_now = %v, want about %v", now, tc.ratio)
+				}
+			})
+		})
 	}
 }
