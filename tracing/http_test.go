@@ -297,7 +297,7 @@ func spanNames(m map[string]sdktrace.ReadOnlySpan) (out []string) {
 func attr(s sdktrace.ReadOnlySpan, key string) string {
 	for _, kv := range s.Attributes() {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.AsString()
 		}
 	}
 	return ""
