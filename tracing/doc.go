@@ -65,27 +65,99 @@
 // budgets are watched with the tiers of [WorkbookWindows]: page at 14.4×
 // over 1h and 5m or 6× over 6h and 30m; ticket at 3× over 24h and 2h or 1×
 // over 3d and 6h. A tier fires when both its windows burn faster than its
-// rate and its long window holds at least SLO.MinRequests calls. Only the
-// highest firing tier is reported: when it clears while a lower one still
-// burns, the lower tier fires as the higher one clears. At 99.9%, a complete
-// outage after steady traffic fires the 1h/5m tier after about 52 s
-// (0.1% × 14.4 × 1h), and the tier clears about 5 minutes after recovery.
+// rate and its long window holds at least SLO.MinRequests calls.
 //
-// Each long window is kept as 13 cumulative samples and read by linear
-// interpolation, so a 3-day window costs as little memory as a 5-minute one.
-// While an operation is younger than a window, the window counts what it has
-// seen since the start.
+// Each SLO objective is one alert: its signal's labels are "slo" (the SLO's
+// name, "availability" or "latency" by default) and, for HTTP, "route" —
+// never the tier. The firing tier is the first that fires, in order of
+// burn rate; it is in the Summary and in the metrics tier (0 for the
+// fastest tier) and burn_rate_threshold. The signal fires when a tier starts
+// firing and clears only when no tier fires; in between it is reported
+// again, with the same identity, when
+//
+//   - the firing tier changes (after a total outage the 1h/5m tier gives way
+//     to 6h/30m when the 5m window is clean, and so on down);
+//   - within a tier, Value (the tier's long-window burn rate) reaches a band
+//     edge above any reported at that tier: each tier's threshold times 1,
+//     2, 5 and 10 (with the workbook: 1, 2, 3, 5, 6, 10, 12, 14.4, 15, 28.8,
+//     30, 60, 72, 144);
+//   - within a tier, error_ratio_now reaches a band edge above any reported
+//     at that tier: 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99.
+//
+// Bands only ratchet up within a tier; that is the hysteresis: a value
+// wobbling on an edge is reported once, and values falling back are
+// reported with the next tier change or the clear. There is at most one
+// report per objective per evaluation, and at most one per band edge per
+// tier in an episode.
+//
+// error_ratio_now is the bad ratio (failed calls for availability, slow
+// calls for latency) over the fast window, a fifth of the shortest short
+// window: 1 minute with the workbook's windows; it scales with
+// [ScaleWindows]. It says how much of the service is down now: the default
+// plan grades an error_budget_burn of a core component Fatal on
+// error_ratio_now >= 0.5.
+//
+// What the detector reports, at 1000 calls/s with a 99.9% availability SLO
+// and the workbook's windows (TestBurnDetectionTable and the TestBurn tests
+// play these):
+//
+//	traffic                          first report             error_ratio_now
+//	after a warm hour, 100% errors   1h/5m tier after 55 s    0.92, 1.0 at 60 s
+//	after a warm hour, 50% errors    1h/5m tier after 1m45s   0.5
+//	after a warm hour, 10% errors    1h/5m tier after 8m40s   0.1
+//	after a warm hour, 2% errors     1h/5m tier after 43m     0.02
+//	fresh process, 100% errors       1h/5m tier after 55 s    1.0
+//	fresh process, 10 s of 2% errors nothing                  -
+//
+// The 1h/5m tier needs 1h × 14.4 × 0.1% / ratio of errors (52 s at 100%),
+// evaluated every 5 s. After a 10-minute total outage the page tiers give
+// way to the 24h/2h ticket tier about 30 minutes after recovery (the 6h/30m
+// tier's short window), and the alert clears about 6 hours after recovery,
+// when the 3d/6h tier's 6h window is clean: the outage spent 23% of the
+// month's budget, which the ticket tiers report; the default plan grades
+// them None, which pages nobody.
+//
+// # Warm-up
+//
+// A young process has seen less than its windows. While an operation is
+// younger than a window, that window's burn rate is computed as if the
+// unobserved rest of the window had been healthy traffic at the observed
+// rate: burn = bad/total × observed/window / budget. So 10 s of 2% errors
+// right after a deploy reads 0.056× over the first hour, as it would over a
+// real hour, not 20×; and a total outage from the first call still pages the
+// 1h/5m tier after 52 s, as it would after a warm hour. SLO.MinRequests
+// applies to the calls the long window has observed. The metric
+// observed_ratio says how much of the firing tier's long window was
+// observed. error_ratio, error_ratio_short and error_ratio_now are plain
+// ratios of what was observed.
+//
+// # Signals
 //
 // Firing and clearing are reported to the component's [firebreak.Reporter]
 // as [firebreak.KindErrorBudgetBurn] or [firebreak.KindLatencySLOBurn]
-// signals. Value is the long window's burn rate; Labels are "slo" (the SLO's
-// name, "availability" or "latency" by default), "window" (e.g. "1h/5m") and,
-// for HTTP, "route"; Metrics hold burn_rate_<window> for both windows,
-// burn_rate_threshold, error_ratio (long window), error_ratio_<short> and error_ratio_short
-// (the short window, under a name that does not change with the windows: the
-// default plan grades a core outage Fatal on it),
-// slow_ratio (latency SLOs), p99_seconds, requests and objective; TraceIDs
-// hold the latest sampled failing calls, as evidence.
+// signals, with Fallback set when the observer runs inside a fallback stage
+// of a pipeline. Value is the firing tier's long-window burn rate; Metrics
+// hold burn_rate_<window> for both of its windows, burn_rate_threshold,
+// tier, error_ratio (long window), error_ratio_<short> and error_ratio_short
+// (the short window, under a name that does not change with the windows),
+// error_ratio_now, observed_ratio, slow_ratio (latency SLOs), p99_seconds,
+// requests, rejected (long window) and objective; TraceIDs hold the latest
+// sampled failing calls, as evidence. A cleared signal describes the last
+// firing tier.
+//
+// # Rejections
+//
+// A call whose error carries [firebreak.RejectIsolated] (an open breaker, no
+// endpoint left: users see the dependency down) counts as failed. A call
+// refused by overload protection or a degradation mode
+// ([firebreak.RejectOverload], [firebreak.RejectDisabled]) is not the
+// dependency's failure: it is left out of the requests, the error ratio, the
+// latency histogram and the budgets, and counted in Snapshot.Rejected and
+// the rejected metric (see [Stats.RecordRejected] and [Stats.RecordErr]).
+// The shedder's own load_shed signal reports the overload.
+//
+// Each window is kept as 13 cumulative samples and read by linear
+// interpolation, so a 3-day window costs as little memory as a 5-minute one.
 //
 // Burn rates are evaluated at most once per evaluation interval (shortest
 // short window / 60, 5 s for the workbook's windows, see
@@ -96,9 +168,16 @@
 // # HTTP
 //
 // [NewHandler] and [NewTransport] wrap otelhttp, which makes the spans and
-// carries W3C trace context across the hop, and add RED statistics and the
-// SLO per route: a 5xx response is an error for a server; a transport error,
-// a 5xx or a 429 for a client.
+// carries trace context across the hop, and add RED statistics and the SLO
+// per route: a 5xx response is an error for a server; a transport error, a
+// 5xx or a 429 for a client (a transport error that is a local overload or
+// disabled rejection is counted as rejected). Without [WithPropagators] they
+// use the global propagator if one was set, and W3C trace context and
+// baggage while the global propagator is OpenTelemetry's default, which
+// carries no fields; so traces do not break at the hop without [Setup].
+// Client spans are named by the method ("GET"); server spans by method and
+// route ("GET /orders/{id}"), with http.route set once the ServeMux has
+// matched.
 //
 // # Setup
 //

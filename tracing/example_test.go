@@ -72,7 +72,9 @@ func ExampleObserver_pipeline() {
 }
 
 // An availability SLO with short windows: a complete outage fires the page
-// tier, and recovery clears it. (Real services keep the workbook's windows.)
+// tier, and recovery clears it. However often the firing alert is reported
+// again as the outage deepens, it is one alert: the labels stay the same.
+// (Real services keep the workbook's windows.)
 func ExampleWithSLO() {
 	var rec firebreak.Recorder
 	obs, err := tracing.New[int](
@@ -90,18 +92,22 @@ func ExampleWithSLO() {
 		_, _ = obs.Execute(context.Background(), func(context.Context) (int, error) { return 0, err })
 		time.Sleep(2 * time.Millisecond)
 	}
+	for range 200 { // healthy traffic
+		call(nil)
+	}
 	for rec.Len() == 0 { // outage
 		call(errors.New("connection refused"))
 	}
-	for rec.Len() == 1 { // recovery
-		call(nil)
+	first := rec.Signals()[0]
+	fmt.Println(first.Kind, first.Labels, "firing:", first.Firing, "error_ratio_now >= 0.5:", first.Metrics["error_ratio_now"] >= 0.5)
+	for s, _ := rec.Last(firebreak.KindErrorBudgetBurn); s.Firing; s, _ = rec.Last(firebreak.KindErrorBudgetBurn) {
+		call(nil) // recovery
 	}
-	for _, s := range rec.Signals() {
-		fmt.Println(s.Kind, s.Labels["slo"], s.Labels["window"], "firing:", s.Firing)
-	}
+	last, _ := rec.Last(firebreak.KindErrorBudgetBurn)
+	fmt.Println(last.Kind, last.Labels, "firing:", last.Firing)
 	// Output:
-	// error_budget_burn availability 1s/100ms firing: true
-	// error_budget_burn availability 1s/100ms firing: false
+	// error_budget_burn map[slo:availability] firing: true error_ratio_now >= 0.5: true
+	// error_budget_burn map[slo:availability] firing: false
 }
 
 // Stats on their own, for code that measures calls itself.

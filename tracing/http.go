@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/felixge/httpsnoop"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/firebreak-go/firebreak"
@@ -68,11 +70,53 @@ func NewHandler(next http.Handler, c firebreak.Component, opts ...Option) (*Hand
 		// here afterwards.
 		next.ServeHTTP(ww, r)
 		done = true
+		nameServerSpan(r)
 		rs.record(route(r), start, status >= 500, trace.SpanContextFromContext(r.Context()))
 	})
+	// otelhttp names the server span "GET" at the start and "GET /route"
+	// once the mux has matched; nameServerSpan adds http.route.
 	h.h = otelhttp.NewHandler(inner, c.Name,
 		otelhttp.WithTracerProvider(cfg.tp), otelhttp.WithMeterProvider(cfg.mp), otelhttp.WithPropagators(cfg.props))
 	return h, nil
+}
+
+// spanMethod is the name of a client span, as the semantic conventions give
+// it when no URL template is known: the method, or "HTTP" for a method
+// outside the standard set.
+func spanMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace, "QUERY":
+		return m
+	}
+	return "HTTP"
+}
+
+// httpRoute returns the path template of a ServeMux pattern ("GET
+// example.com/orders/{id}" → "/orders/{id}"), or "" for none.
+func httpRoute(pattern string) string {
+	if i := strings.IndexByte(pattern, ' '); i >= 0 {
+		pattern = strings.TrimLeft(pattern[i+1:], " \t")
+	}
+	if i := strings.IndexByte(pattern, '/'); i > 0 {
+		pattern = pattern[i:] // drop the host
+	}
+	if !strings.HasPrefix(pattern, "/") {
+		return ""
+	}
+	return pattern
+}
+
+// nameServerSpan puts the route the mux matched on the server span of r as
+// http.route, as the semantic conventions ask; otelhttp knows the route only
+// after the span started, and uses it for the span name ("GET /orders/{id}")
+// and its metrics but not for the span's attributes.
+func nameServerSpan(r *http.Request) {
+	if route := httpRoute(r.Pattern); route != "" {
+		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+			span.SetAttributes(semconv.HTTPRoute(route))
+		}
+	}
 }
 
 // ServeHTTP implements [http.Handler].
@@ -125,13 +169,18 @@ func NewTransport(base http.RoundTripper, c firebreak.Component, opts ...Option)
 	inner := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		start := time.Now()
 		resp, err := base.RoundTrip(r)
+		if err != nil && excluded(err) { // refused locally by a wrapped policy
+			rs.stats(route(r)).RecordRejected()
+			return resp, err
+		}
 		failed := err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
 		rs.record(route(r), start, failed, trace.SpanContextFromContext(r.Context()))
 		return resp, err
 	})
 	t := &Transport{routes: rs}
 	t.rt = otelhttp.NewTransport(inner,
-		otelhttp.WithTracerProvider(cfg.tp), otelhttp.WithMeterProvider(cfg.mp), otelhttp.WithPropagators(cfg.props))
+		otelhttp.WithTracerProvider(cfg.tp), otelhttp.WithMeterProvider(cfg.mp), otelhttp.WithPropagators(cfg.props),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return spanMethod(r.Method) }))
 	return t, nil
 }
 

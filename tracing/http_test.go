@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -182,7 +183,7 @@ func TestHTTPRouteSLO(t *testing.T) {
 		fail = true
 		serve("POST", "/orders", 30*time.Second)
 		s, ok := rec.Last(firebreak.KindErrorBudgetBurn)
-		if !ok || !s.Firing || s.Labels["route"] != "POST /orders" || s.Labels["window"] != "1m/5s" || s.Component != "orders-api" {
+		if !ok || !s.Firing || s.Labels["route"] != "POST /orders" || s.Labels["window"] != "" || s.Metrics["burn_rate_threshold"] != 14.4 || s.Component != "orders-api" {
 			t.Fatalf("signals = %v; last %+v", firingOf(rec.Signals()), s)
 		}
 		// The route now gets no requests: the started evaluator clears it.
@@ -197,4 +198,123 @@ func TestHTTPRouteSLO(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Two services in one process over loopback, with neither WithPropagators
+// nor a global propagator: the trace still crosses the hop, because the
+// default is W3C trace context and baggage while the global propagator is
+// OpenTelemetry's no-op default.
+func TestHTTPDefaultPropagationTwoServices(t *testing.T) {
+	old := otel.GetTextMapPropagator()
+	defer otel.SetTextMapPropagator(old)
+	for _, tc := range []struct {
+		name      string
+		global    propagation.TextMapPropagator
+		wantJoint bool
+	}{
+		{"no-op global", propagation.NewCompositeTextMapPropagator(), true},
+		{"global set to baggage only", propagation.Baggage{}, false}, // the user's choice is kept
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			otel.SetTextMapPropagator(tc.global)
+			sr := tracetest.NewSpanRecorder()
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+			defer tp.Shutdown(context.Background())
+
+			backMux := http.NewServeMux()
+			backMux.HandleFunc("GET /pay/{id}", func(w http.ResponseWriter, r *http.Request) {})
+			back, err := NewHandler(backMux, firebreak.Component{Name: "payments-api"}, WithTracerProvider(tp))
+			if err != nil {
+				t.Fatal(err)
+			}
+			backSrv := httptest.NewServer(back)
+			defer backSrv.Close()
+
+			tr, err := NewTransport(nil, firebreak.Component{Name: "checkout-api", Dependency: "payments-api"}, WithTracerProvider(tp))
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := &http.Client{Transport: tr}
+			defer client.CloseIdleConnections()
+			frontMux := http.NewServeMux()
+			frontMux.HandleFunc("GET /checkout", func(w http.ResponseWriter, r *http.Request) {
+				req, _ := http.NewRequestWithContext(r.Context(), "GET", backSrv.URL+"/pay/42", nil)
+				resp, err := client.Do(req)
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusBadGateway)
+					return
+				}
+				resp.Body.Close()
+			})
+			front, err := NewHandler(frontMux, firebreak.Component{Name: "checkout-api"}, WithTracerProvider(tp))
+			if err != nil {
+				t.Fatal(err)
+			}
+			frontSrv := httptest.NewServer(front)
+			defer frontSrv.Close()
+
+			resp, err := http.Get(frontSrv.URL + "/checkout") // no trace context from outside
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			frontSrv.Close()
+			backSrv.Close()
+
+			spans := map[string]sdktrace.ReadOnlySpan{}
+			for _, s := range sr.Ended() {
+				spans[s.SpanKind().String()+" "+s.Name()] = s
+			}
+			frontSpan, backSpan, clientSpan := spans["server GET /checkout"], spans["server GET /pay/{id}"], spans["client GET"]
+			if frontSpan == nil || backSpan == nil || clientSpan == nil {
+				t.Fatalf("spans %v, want server \"GET /checkout\", server \"GET /pay/{id}\" and client \"GET\"", spanNames(spans))
+			}
+			joint := backSpan.SpanContext().TraceID() == frontSpan.SpanContext().TraceID() &&
+				backSpan.Parent().SpanID() == clientSpan.SpanContext().SpanID()
+			if joint != tc.wantJoint {
+				t.Errorf("one trace across the hop = %v, want %v", joint, tc.wantJoint)
+			}
+			if clientSpan.SpanContext().TraceID() != frontSpan.SpanContext().TraceID() {
+				t.Error("client span is not in the front server's trace")
+			}
+			if got := attr(backSpan, "http.route"); got != "/pay/{id}" {
+				t.Errorf("back server span http.route = %q, want /pay/{id}", got)
+			}
+			if got := attr(frontSpan, "http.route"); got != "/checkout" {
+				t.Errorf("front server span http.route = %q, want /checkout", got)
+			}
+		})
+	}
+}
+
+func spanNames(m map[string]sdktrace.ReadOnlySpan) (out []string) {
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func attr(s sdktrace.ReadOnlySpan, key string) string {
+	for _, kv := range s.Attributes() {
+		if string(kv.Key) == key {
+			return kv.Value.AsString()
+		}
+	}
+	return ""
+}
+
+func TestHTTPRoute(t *testing.T) {
+	for pattern, want := range map[string]string{
+		"": "", "GET /orders/{id}": "/orders/{id}", "/health": "/health",
+		"example.com/x": "/x", "POST example.com/a/{b...}": "/a/{b...}",
+	} {
+		if got := httpRoute(pattern); got != want {
+			t.Errorf("httpRoute(%q) = %q, want %q", pattern, got, want)
+		}
+	}
+	for m, want := range map[string]string{"GET": "GET", "DELETE": "DELETE", "BREW": "HTTP"} {
+		if got := spanMethod(m); got != want {
+			t.Errorf("spanMethod(%q) = %q, want %q", m, got, want)
+		}
+	}
 }

@@ -53,7 +53,7 @@ func newConfig(opts []Option) (config, error) {
 		c.mp = otel.GetMeterProvider()
 	}
 	if c.props == nil {
-		c.props = otel.GetTextMapPropagator()
+		c.props = defaultPropagator()
 	}
 	if c.window < windowSlots*time.Millisecond {
 		c.errs = append(c.errs, fmt.Errorf("tracing: WithWindow(%v) is shorter than the minimum of %v", c.window, windowSlots*time.Millisecond))
@@ -111,8 +111,11 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 }
 
 // WithPropagators sets how a [Handler] and a [Transport] carry trace context
-// across HTTP. Default: the global propagator ([otel.GetTextMapPropagator]),
-// which [Setup] sets to W3C trace context and baggage.
+// across HTTP. Default: the global propagator ([otel.GetTextMapPropagator])
+// if one was set (as [Setup] does), otherwise W3C trace context and baggage,
+// so that traces do not break at the hop. The global propagator counts as
+// unset while it carries no fields, as OpenTelemetry's default no-op
+// composite does; it is read when the Handler or Transport is made.
 func WithPropagators(p propagation.TextMapPropagator) Option {
 	return optionFunc(func(c *config) {
 		if p == nil {
@@ -184,4 +187,14 @@ func WithRoute(fn func(*http.Request) string) Option {
 // [OverflowRoute]. Default: [DefaultMaxRoutes].
 func WithMaxRoutes(n int) Option {
 	return optionFunc(func(c *config) { c.maxRoutes = n })
+}
+
+// defaultPropagator returns the global propagator, or W3C trace context and
+// baggage while the global one is OpenTelemetry's default, which carries
+// nothing: a propagator that injects no field is a no-op.
+func defaultPropagator() propagation.TextMapPropagator {
+	if g := otel.GetTextMapPropagator(); len(g.Fields()) > 0 {
+		return g
+	}
+	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 }

@@ -122,8 +122,8 @@ func (o SLO) validate() error {
 	return errors.Join(errs...)
 }
 
-// ringLen is the number of samples a window keeps: one every window/12, so
-// that the oldest is always at least a window old.
+// ringSteps is the number of steps a window keeps: one sample every
+// window/12, so that the oldest is always at least a window old.
 const ringSteps = 12
 
 // sample is the cumulative count at offset t.
@@ -155,14 +155,25 @@ func (r *ring) push(x sample) {
 	r.head = (r.head + 1) % len(r.s)
 }
 
+// windowCounts are the counts over one window, and the part of the window
+// the operation was observed for (covered = the window once the operation is
+// older than it).
+type windowCounts struct{ req, errs, slow, rejected, covered float64 }
+
 // window returns the counts over the window ending at now, whose cumulative
 // counts are cur.
-func (r *ring) window(now int64, cur totals) (req, errs, slow float64) {
+func (r *ring) window(now int64, cur totals) windowCounts {
 	target := now - r.w
 	first := r.s[r.head]
 	if r.n == 0 || target <= first.t {
 		// Younger than the window: count everything since the oldest sample.
-		return diff(cur, first.c)
+		return windowCounts{
+			req:      float64(cur.requests - first.c.requests),
+			errs:     float64(cur.errors - first.c.errors),
+			slow:     float64(cur.slow - first.c.slow),
+			rejected: float64(cur.rejected - first.c.rejected),
+			covered:  float64(now - first.t),
+		}
 	}
 	a, b := first, sample{t: now, c: cur}
 	for i := 1; i < r.n; i++ {
@@ -179,13 +190,35 @@ func (r *ring) window(now int64, cur totals) (req, errs, slow float64) {
 		f = float64(target-a.t) / float64(b.t-a.t)
 	}
 	lerp := func(x, y uint64) float64 { return float64(x) + f*(float64(y)-float64(x)) }
-	return float64(cur.requests) - lerp(a.c.requests, b.c.requests),
-		float64(cur.errors) - lerp(a.c.errors, b.c.errors),
-		float64(cur.slow) - lerp(a.c.slow, b.c.slow)
+	return windowCounts{
+		req:      float64(cur.requests) - lerp(a.c.requests, b.c.requests),
+		errs:     float64(cur.errors) - lerp(a.c.errors, b.c.errors),
+		slow:     float64(cur.slow) - lerp(a.c.slow, b.c.slow),
+		rejected: float64(cur.rejected) - lerp(a.c.rejected, b.c.rejected),
+		covered:  float64(r.w),
+	}
 }
 
-func diff(cur, old totals) (req, errs, slow float64) {
-	return float64(cur.requests - old.requests), float64(cur.errors - old.errors), float64(cur.slow - old.slow)
+// ratioBands are the band edges of the error_ratio_now metric: a firing
+// burn signal is reported again when the fast error ratio moves into
+// another band, so that a plan rule on it (the default plan's Fatal rule
+// reads error_ratio_now >= 0.5) sees the outage deepen.
+var ratioBands = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99}
+
+// burnBandFactors are the multiples of each tier's burn-rate threshold that
+// make the band edges of a firing signal's Value (the firing tier's long-window
+// burn rate): with the workbook's tiers the edges are 1, 2, 3, 5, 6, 10, 12,
+// 14.4, 15, 28.8, 30, 60, 72 and 144.
+var burnBandFactors = []float64{1, 2, 5, 10}
+
+// band returns the band of v among the sorted edges: the number of edges at
+// or below v.
+func band(edges []float64, v float64) int {
+	n := 0
+	for n < len(edges) && edges[n] <= v {
+		n++
+	}
+	return n
 }
 
 // objective is one watched budget: availability or latency.
@@ -194,22 +227,33 @@ type objective struct {
 	name   string  // "slo" label
 	target float64 // e.g. 0.999
 	firing int     // index of the firing tier in detector.windows, or -1
+	// The highest bands of the burn rate and error_ratio_now reported since
+	// the firing tier last changed: a report goes out when either rises
+	// above them (a ratchet, so a value wobbling on an edge reports once).
+	burnBand, nowBand int
 }
 
 // detector evaluates burn rates for one operation. It is used under
 // Stats.mu; its signals are reported after the lock is released.
 type detector struct {
-	comp     firebreak.Component
-	labels   map[string]string // extra identity labels, e.g. the route
-	interval int64             // nanoseconds between evaluations
-	minReq   float64
-	windows  []BurnWindow // sorted by burn rate, highest first
-	long     []int        // rings index of windows[i].Long
-	short    []int        // rings index of windows[i].Short
-	rings    []ring
-	objs     []objective
-	slo      SLO
+	comp      firebreak.Component
+	labels    map[string]string // extra identity labels, e.g. the route
+	interval  int64             // nanoseconds between evaluations
+	minReq    float64
+	windows   []BurnWindow // sorted by burn rate, highest first
+	long      []int        // rings index of windows[i].Long
+	short     []int        // rings index of windows[i].Short
+	fast      int          // rings index of the fast window (error_ratio_now)
+	fastDur   time.Duration
+	burnEdges []float64 // sorted band edges of the long-window burn rate
+	rings     []ring
+	objs      []objective
+	slo       SLO
 }
+
+// fastDivisor divides the shortest short window into the fast window of
+// error_ratio_now: 5m / 5 = 1m with the workbook's windows.
+const fastDivisor = 5
 
 func newDetector(o SLO, interval time.Duration) *detector {
 	d := &detector{slo: o, minReq: float64(o.MinRequests)}
@@ -243,7 +287,14 @@ func newDetector(o SLO, interval time.Duration) *detector {
 		d.long = append(d.long, ringOf(w.Long))
 		d.short = append(d.short, ringOf(w.Short))
 		shortest = min(shortest, w.Short)
+		for _, f := range burnBandFactors {
+			d.burnEdges = append(d.burnEdges, f*w.BurnRate)
+		}
 	}
+	slices.Sort(d.burnEdges)
+	d.burnEdges = slices.Compact(d.burnEdges)
+	d.fastDur = max(shortest/fastDivisor, time.Millisecond)
+	d.fast = ringOf(d.fastDur)
 	for i := range d.rings {
 		d.rings[i].push(sample{}) // nothing was recorded before offset 0
 	}
@@ -268,16 +319,14 @@ func newDetector(o SLO, interval time.Duration) *detector {
 	return d
 }
 
-// windowCounts are the counts over one window.
-type windowCounts struct{ req, errs, slow float64 }
-
-// evaluate computes burn rates at now and returns the signals for tiers that
-// started or stopped firing.
+// evaluate computes burn rates at now and returns the signals to report: at
+// most one per objective — firing when a tier starts firing, when the firing
+// tier changes, or when the burn rate or error_ratio_now moves into another
+// band; cleared when no tier fires any more.
 func (d *detector) evaluate(now int64, cur totals, s *Stats) []firebreak.Signal {
 	counts := make([]windowCounts, len(d.rings))
 	for i := range d.rings {
-		r, e, sl := d.rings[i].window(now, cur)
-		counts[i] = windowCounts{r, e, sl}
+		counts[i] = d.rings[i].window(now, cur)
 		d.rings[i].push(sample{t: now, c: cur})
 	}
 	var out []firebreak.Signal
@@ -285,72 +334,96 @@ func (d *detector) evaluate(now int64, cur totals, s *Stats) []firebreak.Signal 
 		o := &d.objs[oi]
 		budget := 1 - o.target
 		bad := func(c windowCounts) float64 {
-			if c.req <= 0 {
-				return 0
-			}
 			if o.kind == firebreak.KindLatencySLOBurn {
-				return c.slow / c.req
+				return ratio(c.slow, c.req)
 			}
-			return c.errs / c.req
+			return ratio(c.errs, c.req)
+		}
+		// burn is the burn rate over a window of length w. While the
+		// operation is younger than w, the unobserved rest of the window
+		// counts as healthy traffic at the observed rate (warm-up).
+		burn := func(c windowCounts, w time.Duration) float64 {
+			return bad(c) * min(1, c.covered/float64(w)) / budget
 		}
 		firing := -1
 		for i, w := range d.windows {
 			l, sh := counts[d.long[i]], counts[d.short[i]]
-			if l.req >= d.minReq && sh.req > 0 && bad(l)/budget > w.BurnRate && bad(sh)/budget > w.BurnRate {
+			if l.req >= d.minReq && sh.req > 0 && burn(l, w.Long) > w.BurnRate && burn(sh, w.Short) > w.BurnRate {
 				firing = i
 				break
 			}
 		}
-		if firing == o.firing {
-			continue
-		}
-		mk := func(tier int, on bool) firebreak.Signal {
-			w := d.windows[tier]
-			l, sh := counts[d.long[tier]], counts[d.short[tier]]
-			sig := d.comp.Signal(o.kind, on)
-			sig.Value = bad(l) / budget
-			sig.Time = s.base.Add(time.Duration(now))
-			sig.Labels = maps.Clone(d.labels)
-			if sig.Labels == nil {
-				sig.Labels = make(map[string]string, 2)
+		nowRatio := bad(counts[d.fast])
+		tier := firing
+		if firing < 0 {
+			if o.firing < 0 {
+				continue
 			}
-			sig.Labels["slo"] = o.name
-			sig.Labels["window"] = w.String()
-			p99 := s.p99()
-			sig.Metrics = map[string]float64{
-				"burn_rate_" + windowLabel(w.Long):    bad(l) / budget,
-				"burn_rate_" + windowLabel(w.Short):   bad(sh) / budget,
-				"burn_rate_threshold":                 w.BurnRate,
-				"error_ratio":                         ratio(l.errs, l.req),
-				"error_ratio_" + windowLabel(w.Short): ratio(sh.errs, sh.req),
-				"error_ratio_short":                   ratio(sh.errs, sh.req),
-				"requests":                            math.Round(l.req),
-				"objective":                           o.target,
-				"p99_seconds":                         p99.Seconds(),
+			tier = o.firing // the cleared signal describes the last firing tier
+		} else {
+			bb := band(d.burnEdges, burn(counts[d.long[firing]], d.windows[firing].Long))
+			nb := band(ratioBands, nowRatio)
+			if firing == o.firing {
+				if bb <= o.burnBand && nb <= o.nowBand {
+					continue // same tier, no value above the bands already reported
+				}
+				bb, nb = max(bb, o.burnBand), max(nb, o.nowBand)
 			}
-			what := "error budget"
-			if o.kind == firebreak.KindLatencySLOBurn {
-				what = "latency budget (calls over " + d.slo.Latency.String() + ")"
-				sig.Metrics["slow_ratio"] = ratio(l.slow, l.req)
-			}
-			if on {
-				sig.TraceIDs = s.recentTraceIDs()
-				sig.Summary = fmt.Sprintf("%s SLO %s: %s burning %.1fx over %s and %.1fx over %s (threshold %gx)",
-					o.name, percent(o.target), what, bad(l)/budget, windowLabel(w.Long), bad(sh)/budget, windowLabel(w.Short), w.BurnRate)
-			} else {
-				sig.Summary = fmt.Sprintf("%s SLO %s: %s burn over %s is back under %gx", o.name, percent(o.target), what, w, w.BurnRate)
-			}
-			return sig
+			o.burnBand, o.nowBand = bb, nb
 		}
-		// Report the new tier before clearing the old one, so that the
-		// alert group never looks resolved in between.
-		if firing >= 0 {
-			out = append(out, mk(firing, true))
-		}
-		if o.firing >= 0 {
-			out = append(out, mk(o.firing, false))
-		}
+		prev := o.firing
 		o.firing = firing
+
+		w := d.windows[tier]
+		l, sh := counts[d.long[tier]], counts[d.short[tier]]
+		lb, sb := burn(l, w.Long), burn(sh, w.Short)
+		sig := d.comp.Signal(o.kind, firing >= 0)
+		sig.Value = lb
+		sig.Time = s.base.Add(time.Duration(now))
+		sig.Labels = maps.Clone(d.labels)
+		if sig.Labels == nil {
+			sig.Labels = make(map[string]string, 1)
+		}
+		sig.Labels["slo"] = o.name
+		p99 := s.p99()
+		sig.Metrics = map[string]float64{
+			"burn_rate_" + windowLabel(w.Long):    lb,
+			"burn_rate_" + windowLabel(w.Short):   sb,
+			"burn_rate_threshold":                 w.BurnRate,
+			"tier":                                float64(tier),
+			"error_ratio":                         ratio(l.errs, l.req),
+			"error_ratio_" + windowLabel(w.Short): ratio(sh.errs, sh.req),
+			"error_ratio_short":                   ratio(sh.errs, sh.req),
+			"error_ratio_now":                     nowRatio,
+			"observed_ratio":                      min(1, l.covered/float64(w.Long)),
+			"requests":                            math.Round(l.req),
+			"rejected":                            math.Round(l.rejected),
+			"objective":                           o.target,
+			"p99_seconds":                         p99.Seconds(),
+		}
+		what, nowWhat := "error budget", "failing"
+		if o.kind == firebreak.KindLatencySLOBurn {
+			what = "latency budget (calls over " + d.slo.Latency.String() + ")"
+			nowWhat = "slow"
+			sig.Metrics["slow_ratio"] = ratio(l.slow, l.req)
+		}
+		if firing >= 0 {
+			sig.TraceIDs = s.recentTraceIDs()
+			change := ""
+			switch {
+			case prev >= 0 && prev != firing:
+				change = " (was tier " + d.windows[prev].String() + ")"
+			case prev >= 0:
+				change = " (re-graded)"
+			}
+			sig.Summary = fmt.Sprintf("%s SLO %s: %s burning %.1fx over %s and %.1fx over %s, tier %s threshold %gx%s; %.1f%% of calls %s over the last %s",
+				o.name, percent(o.target), what, lb, windowLabel(w.Long), sb, windowLabel(w.Short), w, w.BurnRate, change,
+				100*nowRatio, nowWhat, windowLabel(d.fastDur))
+		} else {
+			sig.Summary = fmt.Sprintf("%s SLO %s: %s burn is back under every tier's threshold (last firing tier %s, %gx)",
+				o.name, percent(o.target), what, w, w.BurnRate)
+		}
+		out = append(out, sig)
 	}
 	return out
 }

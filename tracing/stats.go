@@ -2,13 +2,13 @@ package tracing
 
 import (
 	"fmt"
-
-	"github.com/firebreak-go/firebreak"
 	"math"
 	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/firebreak-go/firebreak"
 )
 
 // The latency histogram is log-linear: values are kept in units of 1024 ns
@@ -58,9 +58,10 @@ func bucketBounds(i int) (lo, width float64) {
 
 // slot holds what was recorded in one interval of the rolling window.
 type slot struct {
-	hist   [histBuckets]atomic.Uint32 // calls per latency bucket; their sum is the call count
-	errors atomic.Uint64              // failed calls
-	slow   atomic.Uint64              // calls slower than the latency objective
+	hist     [histBuckets]atomic.Uint32 // calls per latency bucket; their sum is the call count
+	errors   atomic.Uint64              // failed calls
+	slow     atomic.Uint64              // calls slower than the latency objective
+	rejected atomic.Uint64              // calls refused locally (overload, disabled); not in hist
 }
 
 func (s *slot) reset() {
@@ -69,11 +70,19 @@ func (s *slot) reset() {
 	}
 	s.errors.Store(0)
 	s.slow.Store(0)
+	s.rejected.Store(0)
 }
 
 // totals are cumulative or windowed counts.
 type totals struct {
-	requests, errors, slow uint64
+	requests, errors, slow, rejected uint64
+}
+
+func (t *totals) add(u totals) {
+	t.requests += u.requests
+	t.errors += u.errors
+	t.slow += u.slow
+	t.rejected += u.rejected
 }
 
 func (s *slot) totals() totals {
@@ -83,6 +92,7 @@ func (s *slot) totals() totals {
 	}
 	t.errors = s.errors.Load()
 	t.slow = s.slow.Load()
+	t.rejected = s.rejected.Load()
 	return t
 }
 
@@ -142,6 +152,51 @@ func newStats(window, slow time.Duration) (*Stats, error) {
 // Record records one call that took d and failed or not.
 func (s *Stats) Record(d time.Duration, failed bool) {
 	s.record(int64(time.Since(s.base)), d, failed)
+}
+
+// RecordRejected records one call refused locally before it reached the
+// dependency by overload protection or a degradation mode
+// ([firebreak.RejectOverload], [firebreak.RejectDisabled]). It is counted in
+// Snapshot.Rejected and left out of the requests, the error ratio, the
+// latency histogram and the SLO budgets: the dependency did not fail. A call
+// refused because the dependency is isolated ([firebreak.RejectIsolated], an
+// open breaker) is a failure: record it with Record(d, true).
+func (s *Stats) RecordRejected() { s.recordRejected(int64(time.Since(s.base))) }
+
+// RecordErr records one call that took d and ended with err, classified as
+// an [Observer] does: nil is a success; an error whose
+// [firebreak.RejectionOf] is RejectOverload or RejectDisabled is a rejection
+// (see [Stats.RecordRejected]); any other error, RejectIsolated included, is
+// a failure.
+func (s *Stats) RecordErr(d time.Duration, err error) {
+	s.recordErr(int64(time.Since(s.base)), d, err)
+}
+
+func (s *Stats) recordErr(now int64, d time.Duration, err error) {
+	if err != nil && excluded(err) {
+		s.recordRejected(now)
+		return
+	}
+	s.record(now, d, err != nil)
+}
+
+// excluded reports whether err is a local rejection that is left out of the
+// dependency's error ratio: overload protection or a degradation mode. An
+// isolated dependency (open breaker, no endpoint left) is down for the
+// users, so it counts as failed.
+func excluded(err error) bool {
+	switch firebreak.RejectionOf(err) {
+	case firebreak.RejectOverload, firebreak.RejectDisabled:
+		return true
+	}
+	return false
+}
+
+func (s *Stats) recordRejected(now int64) {
+	if now >= s.next.Load() {
+		s.tick(now)
+	}
+	s.slots[s.cur.Load()].rejected.Add(1)
 }
 
 // record is the hot path: now is the offset from s.base.
@@ -212,10 +267,7 @@ func (s *Stats) advanceLocked(now int64) []firebreak.Signal {
 		cur := s.cur.Load()
 		for ; n > 0; n-- {
 			nxt := (cur + 1) % int32(len(s.slots))
-			t := s.slots[nxt].totals()
-			s.recycled.requests += t.requests
-			s.recycled.errors += t.errors
-			s.recycled.slow += t.slow
+			s.recycled.add(s.slots[nxt].totals())
 			s.slots[nxt].reset()
 			cur = nxt
 			s.cur.Store(cur)
@@ -235,10 +287,7 @@ func (s *Stats) advanceLocked(now int64) []firebreak.Signal {
 func (s *Stats) cumulativeLocked() totals {
 	t := s.recycled
 	for i := range s.slots {
-		st := s.slots[i].totals()
-		t.requests += st.requests
-		t.errors += st.errors
-		t.slow += st.slow
+		t.add(s.slots[i].totals())
 	}
 	return t
 }
@@ -252,8 +301,13 @@ type Snapshot struct {
 	// or less while the operation is younger than that.
 	Window time.Duration
 	// Requests and Errors count the calls in the window and those that
-	// failed.
+	// failed. A call refused because the dependency is isolated (an open
+	// breaker) is a failed request.
 	Requests, Errors uint64
+	// Rejected counts the calls in the window refused locally by overload
+	// protection or a degradation mode; they are not in Requests, Errors,
+	// Rate, ErrorRatio or the quantiles (see [Stats.RecordRejected]).
+	Rejected uint64
 	// Rate is Requests per second over Window.
 	Rate float64
 	// ErrorRatio is Errors/Requests, or 0 without requests.
@@ -282,6 +336,7 @@ func (s *Stats) Snapshot() Snapshot {
 			snap.Requests += n
 		}
 		snap.Errors += sl.errors.Load()
+		snap.Rejected += sl.rejected.Load()
 	}
 	snap.Time = s.base.Add(time.Duration(now))
 	// The ring covers windowSlots full slots and the one being filled.

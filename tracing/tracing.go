@@ -253,10 +253,15 @@ func (op *operation) end(ctx context.Context, span trace.Span, start int64, err 
 		return
 	}
 	et := ErrorType(err)
-	if sc := span.SpanContext(); sc.IsSampled() {
-		op.stats.noteFailure(sc.TraceID())
+	if excluded(err) {
+		// Shed or switched off locally: not the dependency's failure.
+		op.stats.recordRejected(now)
+	} else {
+		if sc := span.SpanContext(); sc.IsSampled() {
+			op.stats.noteFailure(sc.TraceID())
+		}
+		op.stats.record(now, d, true)
 	}
-	op.stats.record(now, d, true)
 	op.hist.Record(ctx, d.Seconds(), metric.WithAttributes(append(op.attrs[:len(op.attrs):len(op.attrs)], AttrErrorType.String(et))...))
 	if span.IsRecording() {
 		span.SetAttributes(AttrErrorType.String(et))
