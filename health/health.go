@@ -150,7 +150,7 @@ type Registry struct {
 	dispatchGoid atomic.Uint64 // the dispatcher goroutine's id
 	dropped      atomic.Uint64
 
-	recovered   atomic.Uint64                // panics recovered in user callbacks
+	recovered   atomic.Uint64              // panics recovered in user callbacks
 	panicLogged [callbackKinds]atomic.Bool // the first panic of each kind was logged
 
 	draining       atomic.Bool
