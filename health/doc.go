@@ -36,7 +36,14 @@
 // and is abandoned; while it has not returned, no new run of that check is
 // started and each skipped cycle fails with [ErrStillRunning], so a check
 // that ignores its context holds at most one goroutine. Abandoned runs are
-// counted ([CheckState].Abandoned). A panic fails the run with [ErrPanic].
+// counted ([CheckState].Abandoned).
+//
+// A panic in a check (or in its error's Error method) fails the run with a
+// [*PanicError], which matches [ErrPanic]. Its text is one short, stable
+// line — `health: check "db" panicked: <value>` — with the stack kept in
+// PanicError.Stack, out of the text, so the log's "once per change" rule
+// holds: a check that panics every interval logs its error once, and its
+// stack once per distinct panic value (at most four) until it passes again.
 //
 // A check goes down after [WithFailureThreshold] consecutive failures and up
 // after [WithSuccessThreshold] consecutive passes (both default 1); until
@@ -66,16 +73,17 @@
 // [Registry.Handler] serves, relative to its mount point:
 //
 //   - /livez, /readyz, /startupz in the Kubernetes API server's format: body
-//     "ok" on success; with ?verbose one line per check ("[+]db ok") and
-//     "readyz check passed"; repeatable ?exclude=name ("[+]db excluded: ok",
-//     and "warn: some health checks cannot be excluded: no matches for "x""
-//     for unknown names). A failure is always verbose: "[-]db failed:
-//     reason withheld" and "readyz check failed". While draining, readyz adds
-//     "[-]shutdown failed: reason withheld". The Kubernetes API server
-//     answers 500 on failure; this package answers 503, as most libraries
-//     and load balancers expect (the kubelet treats both as failure).
-//   - /readyz/<name> (and /livez/<name>, /startupz/<name>): "ok", or 503
-//     "internal server error: reason withheld".
+//     "ok" on success; with ?verbose one line per check and a verdict line,
+//     "readyz check passed" or "readyz check failed"; repeatable
+//     ?exclude=name ("[+]db excluded: ok", and "warn: some health checks
+//     cannot be excluded: no matches for "x"" for unknown names). A failure
+//     is always verbose. The Kubernetes API server answers 500 on failure;
+//     this package answers 503, as most libraries and load balancers expect
+//     (the kubelet treats both as failure).
+//   - /readyz/<name> (and /livez/<name>, /startupz/<name>): the check
+//     alone: "ok", or 503 "internal server error: reason withheld". Here a
+//     [NonCritical] check that is down answers 503: the question is about
+//     that check.
 //   - /health: every check as application/health+json
 //     (draft-inadarei-api-health-check-06): status pass, warn or fail;
 //     checks keyed "name" or "name:measurement" ([WithMeasurement]), each
@@ -84,10 +92,35 @@
 //     and /startupz answer in this format too when the Accept header asks
 //     for application/health+json.
 //
+// # Text format
+//
+// A check line has one of the API server's two forms, and nothing else:
+// "[+]name ok" or "[-]name failed: reason withheld" (authorised callers
+// see the reason in place of "reason withheld"). A line is "[-]" exactly
+// when the check fails the verdict: the group fails, the check is critical,
+// and its status fails the group — down, or unknown outside liveness. So
+// the lines always agree with the verdict:
+//
+//   - up and degraded ([Warn]) checks are "[+]name ok": they pass;
+//   - a [NonCritical] check is "[+]name ok" whatever its state, since it
+//     never fails the probe;
+//   - an unknown check is "[-]" in readyz and startupz, "[+]name ok" in
+//     livez (liveness passes before the first result);
+//   - once startup has latched, startupz lists every check "[+]name ok";
+//   - while draining, readyz adds "[-]shutdown failed: reason withheld".
+//
+// The true state of each check — degraded, down, unknown — is in
+// application/health+json (/health, or Accept: application/health+json),
+// in [Registry.State] and [Registry.States], and in the log.
+//
 // Every answer carries Cache-Control: no-store and comes from the cache
 // (about 150 ns and no allocation for a passing /readyz with ten checks).
 // Only GET and HEAD are allowed. Query parameters other than verbose and
-// exclude, malformed escapes, or an empty exclude get 400 with a message.
+// exclude are ignored, as the API server ignores them, so an extra parameter
+// on a probe URL cannot fail the probe (for liveness, a restart loop).
+// verbose and exclude are validated: verbose=<not a boolean>, an empty
+// exclude, a malformed escape in their values, more than 64 exclusions or a
+// query over 2048 bytes get 400 with a message.
 //
 // # Details and authorisation
 //
@@ -108,7 +141,10 @@
 // cleared. Signals and logs are delivered by one goroutine fed through a
 // bounded queue ([WithEventBuffer]), never under a lock and never on the
 // runner: a slow Reporter delays only other reports, and what overflows is
-// counted by [Registry.Dropped].
+// counted by [Registry.Dropped]. A panic in the Reporter or the logger —
+// or in the MeterProvider's instruments, on a check's runner — is
+// recovered, counted ([Registry.RecoveredPanics]) and logged once per kind
+// with its stack; the goroutine keeps running.
 //
 // # Inspections
 //
@@ -143,8 +179,12 @@
 // # Lifecycle
 //
 // [New] and [Registry.Register] start no goroutines. [Registry.Start] starts
-// one goroutine per check and one for delivery; [Registry.Close] stops them
-// and waits, including for abandoned runs, whose contexts it cancels. On
+// one goroutine per check and one for delivery; [Registry.Shutdown] stops
+// them and waits until its context is done, including for abandoned runs,
+// whose contexts it cancels; [Registry.Close] is Shutdown without a
+// deadline. Called from inside a check, the Reporter or the logger, either
+// stops the registry and returns [ErrCloseInCallback] at once rather than
+// wait for its own caller. On
 // shutdown call [Registry.Drain] first, wait for the probes to notice (a few
 // probe periods), shut the HTTP server down, then Close.
 package health

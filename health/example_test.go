@@ -163,3 +163,45 @@ func ExampleNewBaseline() {
 	// 125 ms: <nil>
 	// 400 ms: baseline: 0.4 s is above the normal range 0.1214 ± 0.03875 (1 consecutive)
 }
+
+// The probe text keeps to the Kubernetes API server's two line forms. A
+// failing non-critical check does not fail the probe, so it is "[+]cache
+// ok" in the text; its true state is in application/health+json. A panic is
+// a failed run whose error is one short, stable line; its stack goes to the
+// log once. An unknown query parameter is ignored.
+func Example_textFormat() {
+	reg, err := health.New(firebreak.Component{Name: "checkout", Tier: firebreak.Core},
+		health.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		panic(err)
+	}
+	cache := healthtest.NewCheck()
+	cache.Fail(errors.New("redis 10.0.0.9:6379: i/o timeout"))
+	reg.Register("db", healthtest.NewCheck())
+	reg.Register("cache", cache, health.NonCritical())
+	reg.Register("search", health.CheckFunc(func(context.Context) error {
+		var m map[string]int
+		m["x"]++
+		return nil
+	}), health.NonCritical())
+	if err := reg.Start(); err != nil {
+		panic(err)
+	}
+	defer reg.Close()
+	waitForFirstResults(reg)
+
+	h := reg.Handler()
+	show(h, "/readyz?verbose&timeout=32s", "")
+	st, _ := reg.State("cache")
+	fmt.Println("cache:", st.Status)
+	st, _ = reg.State("search")
+	fmt.Println("search:", st.Status, "—", st.Err, "— ErrPanic:", errors.Is(st.Err, health.ErrPanic))
+	// Output:
+	// GET /readyz?verbose&timeout=32s → 200
+	// [+]db ok
+	// [+]cache ok
+	// [+]search ok
+	// readyz check passed
+	// cache: down
+	// search: down — health: check "search" panicked: assignment to entry in nil map — ErrPanic: true
+}

@@ -107,8 +107,13 @@ func (e *queryError) Error() string {
 }
 
 // parseQuery parses ?verbose and repeatable ?exclude=name. verbose takes no
-// value or a boolean ("verbose=false" turns it off); exclude needs a name.
-// Anything else is an error.
+// value or a boolean ("verbose=false" turns it off); exclude needs a name;
+// either with a malformed escape in its value is an error. Every other
+// parameter is ignored, as the Kubernetes API server ignores it — including
+// one whose name is malformed, which cannot be verbose or exclude — so an
+// extra parameter on a probe URL never turns into a restart loop. A query
+// longer than maxQueryLen or with more than maxExcludes exclusions is an
+// error.
 func parseQuery(raw string) (query, error) {
 	var q query
 	if len(raw) > maxQueryLen {
@@ -122,8 +127,8 @@ func parseQuery(raw string) (query, error) {
 		}
 		k, v, hasValue := strings.Cut(part, "=")
 		key, err := url.QueryUnescape(k)
-		if err != nil {
-			return q, &queryError{Param: k, Reason: "malformed escape in name"}
+		if err != nil || key != "verbose" && key != "exclude" {
+			continue // not ours
 		}
 		val, err := url.QueryUnescape(v)
 		if err != nil {
@@ -148,8 +153,6 @@ func parseQuery(raw string) (query, error) {
 				return q, &queryError{Param: key, Reason: fmt.Sprintf("more than %d exclusions", maxExcludes)}
 			}
 			q.exclude = append(q.exclude, val)
-		default:
-			return q, &queryError{Param: key, Reason: "unknown parameter (want verbose or exclude)"}
 		}
 	}
 	return q, nil
@@ -215,7 +218,7 @@ func (r *Registry) serveGroup(w http.ResponseWriter, req *http.Request, g Group)
 			continue
 		}
 		cs, res := c.statusAt(now)
-		b = appendLine(b, c, cs, res, g, now, authorized)
+		b = appendLine(b, c, cs, res, g, pass, now, authorized)
 	}
 	if g&Readiness != 0 && r.draining.Load() {
 		b = append(b, "[-]shutdown failed: "...)
@@ -254,14 +257,18 @@ func (r *Registry) groupPasses(g Group, st Status) bool {
 	return passes(st, g)
 }
 
-func appendLine(b []byte, c *check, st Status, res *result, g Group, now time.Time, authorized bool) []byte {
-	switch {
-	case st == StatusUp:
+// appendLine writes one check's line in the API server's two forms only:
+// "[+]name ok", or "[-]name failed: reason withheld" (the reason itself for
+// authorised callers). A check is "[-]" exactly when it fails the verdict:
+// the group fails, the check is critical, and its own status fails the
+// group (down; or unknown, outside liveness). Everything else — up,
+// degraded, a non-critical check in any state, an unknown liveness check,
+// every check of a latched startup group — is "[+]name ok", because it does
+// not fail the probe; its true state is in the JSON and in [Registry.State].
+// So the lines always agree with the verdict line below them.
+func appendLine(b []byte, c *check, st Status, res *result, g Group, groupPass bool, now time.Time, authorized bool) []byte {
+	if groupPass || !c.cfg.critical || passes(st, g) {
 		return fmt.Appendf(b, "[+]%s ok\n", c.name)
-	case st == StatusDegraded:
-		return fmt.Appendf(b, "[+]%s degraded: %s\n", c.name, reasonOr(authorized, c.reason(st, res, now)))
-	case st == StatusUnknown && g == Liveness:
-		return fmt.Appendf(b, "[+]%s unknown: %s\n", c.name, reasonOr(authorized, c.reason(st, res, now)))
 	}
 	return fmt.Appendf(b, "[-]%s failed: %s\n", c.name, reasonOr(authorized, c.reason(st, res, now)))
 }
@@ -286,7 +293,7 @@ func (c *check) reason(st Status, res *result, now time.Time) string {
 	case res.err == nil:
 		return "ok"
 	}
-	return oneLine(res.err.Error())
+	return oneLine(res.errText)
 }
 
 func oneLine(s string) string {

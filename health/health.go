@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,8 +42,14 @@ var (
 	ErrClosed = errors.New("health: registry closed")
 	// ErrWarning marks an error as a warning; see [Warn].
 	ErrWarning = errors.New("health: warning")
-	// ErrPanic: the check panicked. The panic is recovered and the run fails.
+	// ErrPanic: the check panicked. The panic is recovered and the run
+	// fails with a [*PanicError], which matches ErrPanic.
 	ErrPanic = errors.New("health: check panicked")
+	// ErrCloseInCallback: Close or Shutdown was called from one of the
+	// registry's own goroutines — inside a check, the Reporter or the
+	// logger. The registry stops, but the call returns without waiting,
+	// since the goroutines it would wait for include its caller.
+	ErrCloseInCallback = errors.New("health: Close called from inside a check, Reporter or logger; stopping without waiting")
 )
 
 // Warn marks err as a warning: the check still passes (it counts as a
@@ -140,7 +146,12 @@ type Registry struct {
 	runs         sync.WaitGroup // one per run goroutine, abandoned ones included
 	events       chan event
 	dispatchDone chan struct{}
+	stopped      chan struct{} // closed once every goroutine has returned
+	dispatchGoid atomic.Uint64 // the dispatcher goroutine's id
 	dropped      atomic.Uint64
+
+	recovered   atomic.Uint64              // panics recovered in user callbacks
+	panicLogged [callbackKinds]atomic.Bool // the first panic of each kind was logged
 
 	draining       atomic.Bool
 	startupLatched atomic.Bool
@@ -197,13 +208,23 @@ type check struct {
 	stuck      atomic.Bool   // the outstanding scheduled run was abandoned
 	inspecting atomic.Bool   // an inspection run is outstanding
 
+	// Ids of the goroutines running this check's user code, so Close can
+	// tell it is called from one of them. Ids are never reused.
+	loopGoid, runGoid, inspectGoid atomic.Uint64
+
 	// Runner state, touched only by the check's loop goroutine.
 	state     Status // StatusUnknown, StatusUp or StatusDown
 	fails     int
 	successes int
 	runs      uint64
 	lastErr   string
+	// Panic texts whose stack was logged since the check last passed, at
+	// most maxPanicStacks, so a check that panics every run logs its stack
+	// once, and one whose panic value keeps changing cannot flood the log.
+	panicsLogged []string
 }
+
+const maxPanicStacks = 4
 
 type result struct {
 	status    Status
@@ -211,6 +232,7 @@ type result struct {
 	since     time.Time
 	duration  time.Duration
 	err       error
+	errText   string // err.Error(), computed once on the run goroutine
 	fails     int
 	runs      uint64
 	observed  bool
@@ -255,6 +277,7 @@ func New(c firebreak.Component, opts ...Option) (*Registry, error) {
 		inst:         inst,
 		events:       make(chan event, cfg.eventBuffer),
 		dispatchDone: make(chan struct{}),
+		stopped:      make(chan struct{}),
 	}
 	r.snap.Store(&snapshot{byName: map[string]*check{}})
 	return r, nil
@@ -382,46 +405,113 @@ func (c *checkConfig) validate(name string) error {
 // no-op; after Close it returns [ErrClosed].
 func (r *Registry) Start() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	switch r.state {
 	case stateStarted:
+		r.mu.Unlock()
 		return nil
 	case stateClosed:
+		r.mu.Unlock()
 		return ErrClosed
 	}
 	r.state = stateStarted
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	if err := r.inst.register(r); err != nil {
-		r.log.Warn("health: metrics callback not registered", "error", err)
-	}
 	go r.dispatch()
 	for _, c := range r.snap.Load().all {
 		r.loops.Add(1)
 		go r.loop(c)
 	}
+	r.mu.Unlock()
+	// The meter provider and the logger are user code: called outside the
+	// lock. A Close racing with this is fine: unregister runs after every
+	// goroutine has stopped, and the callback only reads the snapshot.
+	var err error
+	r.guard(cbMeter, func() { err = r.inst.register(r) })
+	if err != nil {
+		r.log.Warn("health: metrics callback not registered", "error", err)
+	}
 	return nil
 }
 
-// Close stops the runner and waits for its goroutines, including runs that
-// overran their timeout (their contexts are cancelled; a check that ignores
-// its context delays Close until it returns). Transitions already queued are
-// delivered first. Close is idempotent. Results stay readable and go stale.
-func (r *Registry) Close() error {
+// Close is Shutdown with no deadline: it stops the runner and waits for its
+// goroutines. Called from inside a check, the Reporter or the logger, it
+// stops the registry and returns [ErrCloseInCallback] at once instead of
+// waiting for itself.
+func (r *Registry) Close() error { return r.Shutdown(context.Background()) }
+
+// Shutdown stops the runner and waits, until ctx is done, for its
+// goroutines, including runs that overran their timeout (their contexts are
+// cancelled; a check that ignores its context delays Shutdown until it
+// returns). Transitions already queued are delivered first. When ctx ends
+// first, Shutdown returns its error and the goroutines finish on their own;
+// a later Close or Shutdown waits for them again. Called from one of the
+// registry's own goroutines (inside a check, the Reporter or the logger),
+// Shutdown stops the registry and returns [ErrCloseInCallback] without
+// waiting. Shutdown is idempotent. Results stay readable and go stale.
+func (r *Registry) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	prev := r.state
 	r.state = stateClosed
-	r.mu.Unlock()
-	if prev != stateStarted {
-		return nil
+	if prev == stateStarted {
+		r.cancel()
+		go r.stop()
 	}
-	r.cancel()
+	if prev == stateNew {
+		close(r.stopped) // nothing ever ran
+	}
+	r.mu.Unlock()
+	select {
+	case <-r.stopped:
+		return nil
+	default:
+	}
+	if r.calledFromOwnGoroutine() {
+		return ErrCloseInCallback
+	}
+	select {
+	case <-r.stopped:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("health: shutdown: goroutines still running: %w", context.Cause(ctx))
+	}
+}
+
+// stop waits for the goroutines of a started registry, in order: loops
+// (already cancelled), the dispatcher (after it delivers what is queued),
+// then every run, abandoned ones included.
+func (r *Registry) stop() {
 	r.loops.Wait()
 	close(r.events)
 	<-r.dispatchDone
 	r.runs.Wait()
-	r.inst.unregister()
-	return nil
+	r.guard(cbMeter, r.inst.unregister)
+	close(r.stopped)
 }
+
+// calledFromOwnGoroutine reports whether the caller runs on one of the
+// registry's goroutines that run user code: a check's loop, run or
+// inspection, or the dispatcher.
+func (r *Registry) calledFromOwnGoroutine() bool {
+	g := goid()
+	if g == 0 {
+		return false
+	}
+	if r.dispatchGoid.Load() == g {
+		return true
+	}
+	for _, c := range r.snap.Load().all {
+		if c.loopGoid.Load() == g || c.runGoid.Load() == g || c.inspectGoid.Load() == g {
+			return true
+		}
+	}
+	return false
+}
+
+// RecoveredPanics returns how many panics of user code other than checks —
+// the Reporter, the logger's handler, the MeterProvider's instruments — were
+// recovered on the registry's background goroutines. The first of each kind
+// is logged with its stack; the goroutines keep running. (A check's own
+// panic is a failed run; see [PanicError].)
+func (r *Registry) RecoveredPanics() uint64 { return r.recovered.Load() }
 
 // Drain makes readiness fail from now on, so load balancers and Kubernetes
 // stop sending traffic while in-flight requests finish: call it first on
@@ -510,10 +600,11 @@ func (r *Registry) groupStatus(g Group, now time.Time, skip func(*check) bool) (
 
 func (r *Registry) loop(c *check) {
 	defer r.loops.Done()
+	c.loopGoid.Store(goid())
 	t := time.NewTicker(c.cfg.interval)
 	defer t.Stop()
 	for {
-		r.runScheduled(c)
+		r.guard(cbRunner, func() { r.runScheduled(c) })
 		select {
 		case <-r.ctx.Done():
 			return
@@ -530,57 +621,59 @@ func (r *Registry) runScheduled(c *check) {
 	}
 	start := time.Now()
 	if c.running.Load() {
-		r.record(c, 0, ErrStillRunning, resultSkipped, nil)
+		r.record(c, 0, outcome{ErrStillRunning, ErrStillRunning.Error()}, resultSkipped, nil)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, c.cfg.timeout)
 	defer cancel()
 	obs := &observation{}
 	ctx = context.WithValue(ctx, observationKey{}, obs)
-	done := make(chan error, 1) // buffered: an abandoned run never blocks on it
+	done := make(chan outcome, 1) // buffered: an abandoned run never blocks on it
 	c.running.Store(true)
 	r.runs.Add(1)
 	go func() {
 		defer r.runs.Done()
-		err := safeCheck(ctx, c.checker)
+		c.runGoid.Store(goid())
+		err, text := safeCheck(ctx, c.name, c.checker)
+		c.runGoid.Store(0)
 		c.running.Store(false)
 		c.stuck.Store(false)
-		done <- err
+		done <- outcome{err, text}
 	}()
-	var err error
+	var out outcome
 	kind := resultPass
 	select {
-	case err = <-done:
+	case out = <-done:
 	case <-ctx.Done():
 		select {
-		case err = <-done: // returned right at the deadline
+		case out = <-done: // returned right at the deadline
 		default:
 			c.abandoned.Add(1)
 			c.stuck.Store(true)
 			if !c.running.Load() { // returned meanwhile: not stuck after all
 				c.stuck.Store(false)
 			}
-			err = fmt.Errorf("%w after %v (run abandoned)", ErrTimeout, c.cfg.timeout)
+			out.err = fmt.Errorf("%w after %v (run abandoned)", ErrTimeout, c.cfg.timeout)
+			out.text = out.err.Error()
 			kind = resultTimeout
 		}
 	}
 	if r.ctx.Err() != nil {
 		return // closing: a cancelled run says nothing about the dependency
 	}
-	if kind != resultTimeout && err != nil && ctx.Err() == context.DeadlineExceeded && errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("%w after %v: %w", ErrTimeout, c.cfg.timeout, err)
+	if kind != resultTimeout && out.err != nil && ctx.Err() == context.DeadlineExceeded &&
+		!errors.Is(out.err, ErrPanic) && errors.Is(out.err, context.DeadlineExceeded) {
+		out.err = fmt.Errorf("%w after %v: %w", ErrTimeout, c.cfg.timeout, out.err)
+		out.text = fmt.Sprintf("%v after %v: %s", ErrTimeout, c.cfg.timeout, out.text)
 		kind = resultTimeout
 	}
-	r.record(c, time.Since(start), err, kind, obs)
+	r.record(c, time.Since(start), out, kind, obs)
 }
 
-func safeCheck(ctx context.Context, c Checker) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %v\n%s", ErrPanic, p, debug.Stack())
-		}
-	}()
-	return c.Check(ctx)
+// outcome is a run's error and its text.
+type outcome struct {
+	err  error
+	text string
 }
 
 // Run results, as the "health.result" metric attribute.
@@ -594,9 +687,12 @@ const (
 
 // record applies one run's outcome to the thresholds, publishes the new
 // result and queues transitions. Only the check's loop goroutine calls it.
-func (r *Registry) record(c *check, dur time.Duration, err error, kind string, obs *observation) {
+func (r *Registry) record(c *check, dur time.Duration, out outcome, kind string, obs *observation) {
 	now := time.Now()
-	pass := err == nil || errors.Is(err, ErrWarning)
+	err := out.err
+	var pe *PanicError
+	panicked := errors.As(err, &pe)
+	pass := err == nil || !panicked && errors.Is(err, ErrWarning)
 	switch {
 	case kind == resultPass && err == nil:
 	case kind == resultPass && pass:
@@ -628,38 +724,48 @@ func (r *Registry) record(c *check, dur time.Duration, err error, kind string, o
 	if prev != nil && prev.status == status {
 		since = prev.since
 	}
-	res := &result{status: status, checkedAt: now, since: since, duration: dur, err: err, fails: c.fails, runs: c.runs}
+	res := &result{status: status, checkedAt: now, since: since, duration: dur, err: err, errText: out.text, fails: c.fails, runs: c.runs}
 	if obs != nil {
 		res.observed, res.value, res.unit = obs.load()
 	}
 	c.cur.Store(res)
-	r.inst.recordRun(c, kind, dur)
+	r.guard(cbMeter, func() { r.inst.recordRun(c, kind, dur) })
+
+	if pass {
+		c.panicsLogged = c.panicsLogged[:0]
+	} else if panicked && len(c.panicsLogged) < maxPanicStacks && !slices.Contains(c.panicsLogged, out.text) {
+		// The stack goes to the log once per distinct panic, apart from
+		// the error line, which dedupes on the short text below.
+		c.panicsLogged = append(c.panicsLogged, out.text)
+		r.queue(event{kind: eventPanic, check: c, text: out.text, stack: pe.Stack, at: now})
+	}
 
 	var ev event
 	switch {
 	case old != StatusDown && c.state == StatusDown:
-		ev = event{kind: eventDown, check: c, err: err, fails: c.fails, at: now}
+		ev = event{kind: eventDown, check: c, text: out.text, fails: c.fails, at: now}
 	case old == StatusDown && c.state == StatusUp:
 		var downSince time.Time
 		if prev != nil {
 			downSince = prev.since
 		}
-		ev = event{kind: eventUp, check: c, err: err, at: now, downSince: downSince}
+		ev = event{kind: eventUp, check: c, at: now, downSince: downSince}
 	case err != nil:
-		text := err.Error()
-		if text == c.lastErr {
+		if out.text == c.lastErr {
 			return
 		}
-		ev = event{kind: eventFailure, check: c, err: err, fails: c.fails, at: now, warning: pass}
+		ev = event{kind: eventFailure, check: c, text: out.text, fails: c.fails, at: now, warning: pass}
 	default:
 		c.lastErr = ""
 		return
 	}
-	if err != nil {
-		c.lastErr = err.Error()
-	} else {
-		c.lastErr = ""
-	}
+	c.lastErr = out.text
+	r.queue(ev)
+}
+
+// queue hands ev to the dispatcher without blocking; a full queue drops it
+// and counts the drop.
+func (r *Registry) queue(ev event) {
 	select {
 	case r.events <- ev:
 	default:
@@ -673,12 +779,14 @@ const (
 	eventDown eventKind = iota + 1
 	eventUp
 	eventFailure
+	eventPanic
 )
 
 type event struct {
 	kind      eventKind
 	check     *check
-	err       error
+	text      string // the run's error text
+	stack     []byte // eventPanic only
 	fails     int
 	warning   bool
 	at        time.Time
@@ -688,8 +796,11 @@ type event struct {
 // dispatch delivers transitions to the logger and the Reporter, off the
 // runner and outside every lock, so a slow reporter delays nothing but
 // other reports.
+// A panic in the logger or the Reporter is recovered (see
+// [Registry.RecoveredPanics]); the dispatcher goes on with the next event.
 func (r *Registry) dispatch() {
 	defer close(r.dispatchDone)
+	r.dispatchGoid.Store(goid())
 	for ev := range r.events {
 		r.deliver(ev)
 	}
@@ -697,18 +808,24 @@ func (r *Registry) dispatch() {
 
 func (r *Registry) deliver(ev event) {
 	c := ev.check
-	switch ev.kind {
-	case eventFailure:
-		level := slog.LevelWarn
-		if ev.warning {
-			level = slog.LevelInfo
+	r.guard(cbLogger, func() {
+		switch ev.kind {
+		case eventPanic:
+			r.log.Error("health: check panicked", "check", c.name, "error", ev.text, "stack", string(ev.stack))
+		case eventFailure:
+			level := slog.LevelWarn
+			if ev.warning {
+				level = slog.LevelInfo
+			}
+			r.log.Log(context.Background(), level, "health: check failing", "check", c.name, "consecutive_failures", ev.fails, "error", ev.text)
+		case eventDown:
+			r.log.Error("health: check down", "check", c.name, "critical", c.cfg.critical, "consecutive_failures", ev.fails, "error", ev.text)
+		case eventUp:
+			r.log.Info("health: check up again", "check", c.name, "down_for", ev.at.Sub(ev.downSince))
 		}
-		r.log.Log(context.Background(), level, "health: check failing", "check", c.name, "consecutive_failures", ev.fails, "error", ev.err)
+	})
+	if ev.kind != eventDown && ev.kind != eventUp {
 		return
-	case eventDown:
-		r.log.Error("health: check down", "check", c.name, "critical", c.cfg.critical, "consecutive_failures", ev.fails, "error", ev.err)
-	case eventUp:
-		r.log.Info("health: check up again", "check", c.name, "down_for", ev.at.Sub(ev.downSince))
 	}
 	s := firebreak.Signal{
 		Kind:       firebreak.KindHealthFailed,
@@ -721,10 +838,10 @@ func (r *Registry) deliver(ev event) {
 		Time:       ev.at,
 	}
 	if s.Firing {
-		s.Summary = fmt.Sprintf("health check %q down after %d consecutive failures: %s", c.name, ev.fails, oneLine(ev.err.Error()))
+		s.Summary = fmt.Sprintf("health check %q down after %d consecutive failures: %s", c.name, ev.fails, oneLine(ev.text))
 		s.Metrics = map[string]float64{"consecutive_failures": float64(ev.fails)}
 	} else {
 		s.Summary = fmt.Sprintf("health check %q up again after %v", c.name, ev.at.Sub(ev.downSince))
 	}
-	r.comp.Reporter.Report(s)
+	r.guard(cbReporter, func() { r.comp.Reporter.Report(s) })
 }

@@ -103,31 +103,36 @@ func (r *Registry) inspectOne(ctx context.Context, c *check) InspectionResult {
 	defer cancel()
 	obs := &observation{}
 	runCtx = context.WithValue(runCtx, observationKey{}, obs)
-	done := make(chan error, 1)
+	done := make(chan outcome, 1)
 	t0 := time.Now()
 	go func() {
 		defer r.runs.Done()
-		err := safeCheck(runCtx, c.checker)
+		c.inspectGoid.Store(goid())
+		err, text := safeCheck(runCtx, c.name, c.checker)
+		c.inspectGoid.Store(0)
 		c.inspecting.Store(false)
-		done <- err
+		done <- outcome{err, text}
 	}()
-	var err error
+	var out outcome
 	select {
-	case err = <-done:
+	case out = <-done:
 	case <-runCtx.Done():
-		err = fmt.Errorf("%w after %v (run abandoned)", ErrTimeout, c.cfg.timeout)
+		out.err = fmt.Errorf("%w after %v (run abandoned)", ErrTimeout, c.cfg.timeout)
+		out.text = out.err.Error()
 	case <-ctx.Done():
 		cancel()
-		err = fmt.Errorf("%w: inspection ended: %w", ErrTimeout, ctx.Err())
+		out.err = fmt.Errorf("%w: inspection ended: %w", ErrTimeout, ctx.Err())
+		out.text = out.err.Error()
 	}
+	err := out.err
 	ir.Duration = firebreak.Duration(time.Since(t0))
 	switch {
 	case err == nil:
 		ir.Status = StatusUp
-	case errors.Is(err, ErrWarning):
-		ir.Status, ir.Error = StatusDegraded, err.Error()
+	case !errors.Is(err, ErrPanic) && errors.Is(err, ErrWarning):
+		ir.Status, ir.Error = StatusDegraded, out.text
 	default:
-		ir.Status, ir.Error = StatusDown, err.Error()
+		ir.Status, ir.Error = StatusDown, out.text
 	}
 	if err == nil || errors.Is(err, ErrWarning) || !errors.Is(err, ErrTimeout) {
 		ir.Observed, ir.Value, ir.Unit = obs.load()

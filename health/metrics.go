@@ -32,8 +32,9 @@ type instruments struct {
 	duration metric.Float64Histogram
 	meter    metric.Meter
 
-	mu  sync.Mutex // guards reg
-	reg metric.Registration
+	mu     sync.Mutex // guards reg and closed
+	reg    metric.Registration
+	closed bool // unregister ran: a registration that comes later is undone
 }
 
 // checkAttrs holds a check's attribute sets, built once at registration so
@@ -118,15 +119,21 @@ func (in *instruments) register(r *Registry) error {
 		return err
 	}
 	in.mu.Lock()
-	in.reg = reg
+	closed := in.closed
+	if !closed {
+		in.reg = reg
+	}
 	in.mu.Unlock()
+	if closed { // Close overtook Start, which registers outside the registry's lock
+		_ = reg.Unregister()
+	}
 	return nil
 }
 
 func (in *instruments) unregister() {
 	in.mu.Lock()
 	reg := in.reg
-	in.reg = nil
+	in.reg, in.closed = nil, true
 	in.mu.Unlock()
 	if reg != nil {
 		_ = reg.Unregister()
