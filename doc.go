@@ -36,11 +36,18 @@
 //	error_budget_burn, no fallback, and
 //	error_ratio_now >= 0.5 or
 //	error_ratio_short >= 0.5 (an outage)    fatal   / severe  / general
-//	error_budget_burn, burn >= 14.4         severe  / severe  / general
-//	error_budget_burn, burn >= 6            general / general / none
+//	error_budget_burn, tier >= 14.4x        severe  / severe  / general
+//	error_budget_burn, tier >= 6x           general / general / none
 //	error_budget_burn, ticket tiers         none
-//	latency_slo_burn, burn >= 14.4          severe  / general / none
-//	latency_slo_burn, burn >= 6             general / general / none
+//	latency_slo_burn, tier >= 14.4x         severe  / general / none
+//	latency_slo_burn, tier >= 6x            general / general / none
+//
+// A burn's tier is its "burn_rate_threshold" metric (the tracing package
+// sets it): a burn is graded by the tier that fires, as the SRE Workbook
+// pages on its fast tiers and tickets on its slow ones, not by how high the
+// burn rate itself has climbed. error_ratio_now is the error ratio over the
+// last minute.
+//
 //	rollback, phase=promoted                severe  / severe  / general
 //	rollback (canary)                       general / general / none
 //	rollback_failed                         fatal   / severe  / severe

@@ -13,7 +13,7 @@ import (
 func pageBurn(value, now float64) firebreak.Signal {
 	return firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Component: "checkout-api", Dependency: "payments-db",
 		Tier: firebreak.Core, Firing: true, Value: value, Labels: map[string]string{"slo": "availability"},
-		Metrics: map[string]float64{"error_ratio_now": now}}
+		Metrics: map[string]float64{"error_ratio_now": now, "burn_rate_threshold": tierOf(value)}}
 }
 
 // An outage that deepens is re-graded upward while it lasts: the same alert

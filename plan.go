@@ -155,11 +155,14 @@ func DefaultPlan() *Plan {
 			// last five): the component is down, not degraded.
 			{Kind: KindErrorBudgetBurn, Fallback: ptr(false), MinMetrics: map[string]float64{"error_ratio_now": 0.5}, Severity: ts(Fatal, Severe, General)},
 			{Kind: KindErrorBudgetBurn, Fallback: ptr(false), MinMetrics: map[string]float64{"error_ratio_short": 0.5}, Severity: ts(Fatal, Severe, General)},
-			{Kind: KindErrorBudgetBurn, MinValue: ptr(14.4), Severity: ts(Severe, Severe, General)},
-			{Kind: KindErrorBudgetBurn, MinValue: ptr(6.0), Severity: ts(General, General, None)},
+			// Burns are graded by the tier that fires: the workbook pages on
+			// the 14.4× and 6× tiers and opens a ticket on the slower ones,
+			// whatever the burn rate itself has reached.
+			{Kind: KindErrorBudgetBurn, MinMetrics: map[string]float64{"burn_rate_threshold": 14.4}, Severity: ts(Severe, Severe, General)},
+			{Kind: KindErrorBudgetBurn, MinMetrics: map[string]float64{"burn_rate_threshold": 6}, Severity: ts(General, General, None)},
 			{Kind: KindErrorBudgetBurn, Severity: ts(None, None, None)},
-			{Kind: KindLatencySLOBurn, MinValue: ptr(14.4), Severity: ts(Severe, General, None)},
-			{Kind: KindLatencySLOBurn, MinValue: ptr(6.0), Severity: ts(General, General, None)},
+			{Kind: KindLatencySLOBurn, MinMetrics: map[string]float64{"burn_rate_threshold": 14.4}, Severity: ts(Severe, General, None)},
+			{Kind: KindLatencySLOBurn, MinMetrics: map[string]float64{"burn_rate_threshold": 6}, Severity: ts(General, General, None)},
 			{Kind: KindLatencySLOBurn, Severity: ts(None, None, None)},
 			{Kind: KindRollback, Labels: map[string]string{"phase": "promoted"}, Severity: ts(Severe, Severe, General)},
 			{Kind: KindRollback, Severity: ts(General, General, None)},

@@ -51,11 +51,12 @@ func TestDefaultPlanGrading(t *testing.T) {
 	}{
 		{"breaker open with fallback", firebreak.Signal{Kind: firebreak.KindBreakerOpen, Fallback: true}, [3]firebreak.Severity{firebreak.General, firebreak.General, firebreak.None}},
 		{"breaker open without fallback", firebreak.Signal{Kind: firebreak.KindBreakerOpen}, [3]firebreak.Severity{firebreak.Fatal, firebreak.Severe, firebreak.General}},
-		{"burn 14.4x", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 15}, [3]firebreak.Severity{firebreak.Severe, firebreak.Severe, firebreak.General}},
+		{"burn 14.4x", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 15, Metrics: tier(14.4)}, [3]firebreak.Severity{firebreak.Severe, firebreak.Severe, firebreak.General}},
 		{"outage", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 1000, Metrics: map[string]float64{"error_ratio_short": 0.9}}, [3]firebreak.Severity{firebreak.Fatal, firebreak.Severe, firebreak.General}},
-		{"burn 6x", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 6}, [3]firebreak.Severity{firebreak.General, firebreak.General, firebreak.None}},
-		{"ticket burn", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 3}, [3]firebreak.Severity{}},
-		{"latency 14.4x", firebreak.Signal{Kind: firebreak.KindLatencySLOBurn, Value: 20}, [3]firebreak.Severity{firebreak.Severe, firebreak.General, firebreak.None}},
+		{"burn 6x", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 6, Metrics: tier(6)}, [3]firebreak.Severity{firebreak.General, firebreak.General, firebreak.None}},
+		{"ticket burn", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 3, Metrics: tier(3)}, [3]firebreak.Severity{}},
+		{"ticket tier burning fast", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 30, Metrics: tier(3)}, [3]firebreak.Severity{}},
+		{"latency 14.4x", firebreak.Signal{Kind: firebreak.KindLatencySLOBurn, Value: 20, Metrics: tier(14.4)}, [3]firebreak.Severity{firebreak.Severe, firebreak.General, firebreak.None}},
 		{"rollback promoted", firebreak.Signal{Kind: firebreak.KindRollback, Labels: map[string]string{"phase": "promoted"}}, [3]firebreak.Severity{firebreak.Severe, firebreak.Severe, firebreak.General}},
 		{"rollback canary", firebreak.Signal{Kind: firebreak.KindRollback}, [3]firebreak.Severity{firebreak.General, firebreak.General, firebreak.None}},
 		{"rollback failed", firebreak.Signal{Kind: firebreak.KindRollbackFailed}, [3]firebreak.Severity{firebreak.Fatal, firebreak.Severe, firebreak.Severe}},
@@ -191,4 +192,9 @@ func FuzzParsePlan(f *testing.F) {
 			t.Fatalf("Classify gave %d", sev)
 		}
 	})
+}
+
+// tier is the metrics of a burn signal from the tier with the given threshold.
+func tier(threshold float64) map[string]float64 {
+	return map[string]float64{"burn_rate_threshold": threshold}
 }

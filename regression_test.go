@@ -21,8 +21,19 @@ import (
 // burn is an error-budget-burn signal from a core component.
 func burn(value, ratio float64) firebreak.Signal {
 	return firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Component: "checkout-api", Dependency: "payments-db",
-		Tier: firebreak.Core, Firing: true, Value: value, Metrics: map[string]float64{"error_ratio": ratio, "error_ratio_short": ratio},
-		Labels: map[string]string{"slo": "availability", "window": "1h/5m"}}
+		Tier: firebreak.Core, Firing: true, Value: value,
+		Metrics: map[string]float64{"error_ratio": ratio, "error_ratio_short": ratio, "burn_rate_threshold": tierOf(value)},
+		Labels:  map[string]string{"slo": "availability"}}
+}
+
+// tierOf is the threshold of the fastest workbook tier a burn rate fires.
+func tierOf(value float64) float64 {
+	for _, t := range []float64{14.4, 6, 3, 1} {
+		if value > t {
+			return t
+		}
+	}
+	return 0
 }
 
 func breakerOpen(component string, tier firebreak.Tier, fallback bool) firebreak.Signal {

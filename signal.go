@@ -127,7 +127,7 @@ type Signal struct {
 	// "error_ratio", "error_ratio_short", "p99_seconds", "burn_rate_5m". Plan
 	// rules may test them.
 	Metrics map[string]float64
-	// Labels add identity, e.g. {"slo": "availability", "window": "1h/5m"}.
+	// Labels add identity, e.g. {"slo": "availability", "route": "GET /pay"}.
 	// Keep them low-cardinality: each distinct set is a separate alert.
 	Labels map[string]string
 	// Time is when it was seen; the zero time means now.
