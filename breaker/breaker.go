@@ -97,6 +97,11 @@ func (e *OpenError) Is(target error) bool { return target == ErrOpen }
 // rejected call.
 func (e *OpenError) ErrorType() string { return "circuit_open" }
 
+// Rejection returns [firebreak.RejectIsolated]: a rejected call never
+// reached the dependency, so no other breaker counts it and no retry
+// repeats it.
+func (e *OpenError) Rejection() firebreak.Rejection { return firebreak.RejectIsolated }
+
 // Unwrap returns gobreaker's sentinel: [gobreaker.ErrTooManyRequests] for a
 // half-open rejection, [gobreaker.ErrOpenState] otherwise.
 func (e *OpenError) Unwrap() error { return e.cause }
@@ -130,6 +135,7 @@ var (
 	outcomeErrs     = [numOutcomes]error{
 		outcomeFailure:  errCountFailure,
 		outcomeSlow:     errCountFailure,
+		outcomeHung:     errCountFailure,
 		outcomeExcluded: errCountExclude,
 	}
 )
@@ -193,6 +199,7 @@ type machine[T any] struct {
 }
 
 var (
+	_ firebreak.Rejecter    = (*OpenError)(nil)
 	_ firebreak.Policy[int] = (*Breaker[int])(nil)
 	_ firebreak.Binder      = (*Breaker[int])(nil)
 	_ firebreak.Staged      = (*Breaker[int])(nil)
@@ -277,18 +284,18 @@ func (b *Breaker[T]) newMachineTimeout(openTimeout time.Duration) *machine[T] {
 	return m
 }
 
-// readyToTrip applies the trip rules. gobreaker calls it under its mutex.
+// readyToTrip applies the trip rules. gobreaker calls it under its mutex,
+// after each failure.
 func (m *machine[T]) readyToTrip(c gobreaker.Counts) bool {
 	cfg := &m.b.cfg
 	trip := m.trip
-	if cfg.consecutive > 0 && c.ConsecutiveFailures >= uint32(cfg.consecutive) {
+	n := c.TotalSuccesses + c.TotalFailures
+	lowTraffic := cfg.ratio == 0 || n < uint32(cfg.minCalls)
+	if cfg.consecutive > 0 && lowTraffic && c.ConsecutiveFailures >= uint32(cfg.consecutive) {
 		trip = true
 	}
-	if cfg.ratio > 0 {
-		n := c.TotalSuccesses + c.TotalFailures
-		if n >= uint32(cfg.minCalls) && float64(c.TotalFailures) >= cfg.ratio*float64(n) {
-			trip = true
-		}
+	if cfg.ratio > 0 && !lowTraffic && float64(c.TotalFailures) >= cfg.ratio*float64(n) {
+		trip = true
 	}
 	if trip {
 		m.tripped = c
@@ -360,9 +367,13 @@ func (b *Breaker[T]) preparedMachine(to State) *machine[T] {
 // result. A rejected call returns the zero T and an [*OpenError] matching
 // [ErrOpen], without running fn. The call's outcome is counted as:
 //
-//   - excluded when fn returns an error after ctx was cancelled (the caller
-//     gave up, which says nothing about the dependency), or when
-//     [WithIsExcluded] says so;
+//   - excluded when fn's error is a local rejection ([firebreak.IsRejected]:
+//     a shedder, bulkhead or inner breaker refused the call), whatever the
+//     classifiers say; when fn returns an error after ctx ended and the call
+//     was short (the caller gave up early, which says nothing about the
+//     dependency); or when [WithIsExcluded] says so;
+//   - hung, a failure, when fn returns an error after ctx ended and the call
+//     had run long enough to show the dependency hung ([WithHangThreshold]);
 //   - failure when fn returns an error [WithIsFailure] counts (by default any);
 //   - slow, a failure, when it succeeded but took the [WithSlowCall]
 //     threshold or longer;
@@ -396,8 +407,11 @@ func execute[T any](b *Breaker[T], ctx context.Context, fn func(context.Context)
 	}()
 	_, gerr := b.cur.Load().cb.Execute(func() (T, error) {
 		out = outcomeFailure // stays so if fn panics
+		// The clock is read only when the outcome may depend on the time
+		// taken: slow-call counting is on, or ctx can end (Done is nil
+		// for context.Background and its values).
 		var start time.Time
-		if b.cfg.slow > 0 {
+		if b.cfg.slow > 0 || b.cfg.hang > 0 && ctx.Done() != nil {
 			start = time.Now()
 		}
 		result, err = fn(ctx)
@@ -424,7 +438,13 @@ func execute[T any](b *Breaker[T], ctx context.Context, fn func(context.Context)
 // classify decides how a finished call counts.
 func (b *Breaker[T]) classify(ctx context.Context, err error, start time.Time) outcome {
 	if err != nil {
-		if errors.Is(ctx.Err(), context.Canceled) {
+		if firebreak.IsRejected(err) {
+			return outcomeExcluded
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			if b.hung(ctx, ctxErr, start) {
+				return outcomeHung
+			}
 			return outcomeExcluded
 		}
 		if b.cfg.isExcluded != nil && b.cfg.isExcluded(err) {
@@ -438,6 +458,27 @@ func (b *Breaker[T]) classify(ctx context.Context, err error, start time.Time) o
 		return outcomeSlow
 	}
 	return outcomeSuccess
+}
+
+// hung reports whether a call that ctx ended ran long enough to say that the
+// dependency hung: at least the hang threshold (or the slow-call threshold,
+// if smaller), or all of a deadline that gave it a real budget.
+func (b *Breaker[T]) hung(ctx context.Context, ctxErr error, start time.Time) bool {
+	threshold := b.cfg.hang
+	if threshold <= 0 || start.IsZero() {
+		return false
+	}
+	if b.cfg.slow > 0 && b.cfg.slow < threshold {
+		threshold = b.cfg.slow
+	}
+	if time.Since(start) >= threshold {
+		return true
+	}
+	if ctxErr != context.DeadlineExceeded && !errors.Is(ctxErr, context.DeadlineExceeded) {
+		return false
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && deadline.Sub(start) >= b.cfg.hangBudget
 }
 
 // Stage places the breaker in a pipeline's default order:

@@ -11,8 +11,9 @@ import (
 
 var errUnavailable = errors.New("payments: 503 service unavailable")
 
-// A breaker used on its own: after five failures in a row it opens and fails
-// calls fast, and the open signal goes to the component's Reporter.
+// A breaker used on its own: at low traffic, ten failures in a row open it
+// (at high traffic the failure ratio decides), it fails calls fast, and the
+// open signal goes to the component's Reporter.
 func Example() {
 	var rec firebreak.Recorder
 	b, err := breaker.New[string](breaker.WithComponent(firebreak.Component{
@@ -22,7 +23,7 @@ func Example() {
 		panic(err)
 	}
 	charge := func(ctx context.Context) (string, error) { return "", errUnavailable }
-	for range 5 {
+	for range breaker.DefaultConsecutiveFailures {
 		_, err = b.Execute(context.Background(), charge)
 	}
 	fmt.Println(err)
@@ -59,7 +60,7 @@ func Example_pipeline() {
 	fmt.Println("fallback in place:", s.Fallback)
 	// Output:
 	// breaker "recommendations": circuit open
-	// breaker "recommendations" opened: 2 of 2 calls failed (2 in a row) in the last 1m0s; calls fail fast for 1m0s
+	// breaker "recommendations" opened: 2 of 2 calls failed (2 in a row) in the last 30s; calls fail fast for 1m0s
 	// fallback in place: true
 }
 
