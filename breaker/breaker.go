@@ -157,6 +157,12 @@ type Breaker[T any] struct {
 	draining atomic.Bool                // a goroutine is reporting pending events
 	used     atomic.Bool                // CLOCK reference bit, for Group
 	fallback atomic.Bool                // Signal.Fallback; see SetFallback
+	evicted  atomic.Bool                // retired from its Group; calls go to successor
+
+	// successor returns the breaker that now stands for this one's key in
+	// its Group, so that a handle kept from before an eviction still works.
+	// Set before the breaker is published; nil outside a Group.
+	successor func() *Breaker[T]
 
 	// mu guards the fields below. It is taken inside gobreaker's OnStateChange
 	// (so under gobreaker's mutex) and must never be held while calling
@@ -165,7 +171,7 @@ type Breaker[T any] struct {
 	last    State   // the state last queued for reporting
 	pending []event // state changes not yet reported, oldest first
 	bound   bool    // Bind was called
-	retired bool    // evicted from its Group: report nothing more
+	retired bool    // evicted from its Group: report nothing more; see evicted
 }
 
 // identity is what a breaker reports as; it never changes once published.
@@ -393,6 +399,9 @@ func (b *Breaker[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, erro
 // rather than a method so that Apply's method value next.Call stays on the
 // stack.
 func execute[T any](b *Breaker[T], ctx context.Context, fn func(context.Context) (T, error)) (result T, err error) {
+	if b.evicted.Load() {
+		b = b.current()
+	}
 	id := b.id.Load()
 	if e := b.forced.Load(); e != nil {
 		b.inst.calls.Add(ctx, 1, id.attrs.outcome[outcomeRejected]...)
@@ -529,6 +538,9 @@ func (b *Breaker[T]) Name() string { return b.id.Load().name }
 // State returns the breaker's current state. An open breaker whose timeout
 // has passed becomes half-open when State (or a call) looks at it.
 func (b *Breaker[T]) State() State {
+	if b.evicted.Load() {
+		return b.current().State()
+	}
 	if b.forced.Load() != nil {
 		return StateForcedOpen
 	}
@@ -540,7 +552,12 @@ func (b *Breaker[T]) State() State {
 }
 
 // Counts returns the counters of the current window or trial.
-func (b *Breaker[T]) Counts() Counts { return countsOf(b.cur.Load().cb.Counts()) }
+func (b *Breaker[T]) Counts() Counts {
+	if b.evicted.Load() {
+		return b.current().Counts()
+	}
+	return countsOf(b.cur.Load().cb.Counts())
+}
 
 // ForceOpen isolates the dependency by hand: every call is rejected with an
 // [*OpenError] carrying the reason until [Breaker.Release]. It reports a
@@ -552,6 +569,10 @@ func (b *Breaker[T]) ForceOpen(reason string) error {
 	}
 	e := &OpenError{Name: b.Name(), State: StateForcedOpen, Reason: reason, cause: gobreaker.ErrOpenState}
 	b.mu.Lock()
+	if b.retired {
+		b.mu.Unlock()
+		return b.current().ForceOpen(reason)
+	}
 	b.forced.Store(e)
 	b.pushLocked(event{to: StateForcedOpen, kind: evForced, reason: reason})
 	b.mu.Unlock()
@@ -591,6 +612,10 @@ func (b *Breaker[T]) SetState(s State) error {
 func (b *Breaker[T]) reset(to State, kind eventKind, reason string) error {
 	m := b.preparedMachine(to)
 	b.mu.Lock()
+	if b.retired {
+		b.mu.Unlock()
+		return b.current().reset(to, kind, reason)
+	}
 	if kind == evReleased && b.forced.Load() == nil {
 		b.mu.Unlock()
 		return nil
@@ -603,13 +628,47 @@ func (b *Breaker[T]) reset(to State, kind eventKind, reason string) error {
 	return nil
 }
 
-// retire stops a breaker evicted from its group from reporting, clearing its
-// signal if it was firing and taking it out of the state gauge.
-func (b *Breaker[T]) retire() {
+// current returns the breaker that stands for this one: itself, or, once it
+// was evicted from its Group, the group's breaker for the same key.
+func (b *Breaker[T]) current() *Breaker[T] {
+	if !b.evicted.Load() || b.successor == nil {
+		return b
+	}
+	return b.successor()
+}
+
+// evictable reports whether a Group may evict the breaker, and whether it is
+// clean: closed, not forced, with no failure in its window. It takes
+// gobreaker's lock (rolling the window forward) and may queue an open →
+// half-open change; the caller flushes. b.mu must not be held.
+func (b *Breaker[T]) evictable() (closed, clean bool) {
+	if b.forced.Load() != nil {
+		return false, false
+	}
+	cb := b.cur.Load().cb
+	if cb.State() != gobreaker.StateClosed {
+		return false, false
+	}
+	c := cb.Counts()
+	return true, c.TotalFailures == 0 && c.ConsecutiveFailures == 0
+}
+
+// retireClosed stops a closed breaker evicted from its group from reporting
+// and takes it out of the state gauge; its handles then resolve to the
+// group's new breaker for the key. It refuses, returning false, if the
+// breaker left closed (or was forced) since [Breaker.evictable] looked:
+// eviction never ends isolation. A trip that gobreaker decided but has not
+// yet announced is dropped with the breaker; nothing had been reported.
+func (b *Breaker[T]) retireClosed() bool {
 	b.mu.Lock()
+	if b.retired || b.last != StateClosed || b.forced.Load() != nil {
+		b.mu.Unlock()
+		return false
+	}
 	b.pending = append(b.pending, event{kind: evEvicted, from: b.last, to: StateClosed})
 	b.npending.Add(1)
 	b.retired = true
+	b.evicted.Store(true)
 	b.mu.Unlock()
-	b.flush()
+	return true
 }
