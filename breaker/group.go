@@ -52,8 +52,8 @@ type Group[K comparable, T any] struct {
 	bound     bool
 	index     map[K]int // key → position in ring
 	ring      []groupEntry[K, T]
-	hand      int         // next position the eviction sweep looks at
-	overflow  *Breaker[T] // shared by keys past the hard cap; nil until needed
+	hand      int             // next position the eviction sweep looks at
+	overflow  *Breaker[T]     // shared by keys past the hard cap; nil until needed
 	spilled   map[K]time.Time // keys now served by overflow → when they last tried for a slot
 }
 
