@@ -326,7 +326,7 @@ func TestTimeoutPolicyErrorIsFailure(t *testing.T) {
 // shedError is an inner limiter's rejection.
 type shedError struct{}
 
-func (shedError) Error() string                   { return "shed: over 1 rps" }
+func (shedError) Error() string                  { return "shed: over 1 rps" }
 func (shedError) Rejection() firebreak.Rejection { return firebreak.RejectOverload }
 
 // limiter rejects all but one call in every n, like a 1 rps shedder under
