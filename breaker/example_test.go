@@ -156,7 +156,7 @@ func ExampleWithHangThreshold() {
 // shedError is a load shedder's rejection: a firebreak.Rejecter.
 type shedError struct{}
 
-func (shedError) Error() string                   { return "shed" }
+func (shedError) Error() string                  { return "shed" }
 func (shedError) Rejection() firebreak.Rejection { return firebreak.RejectOverload }
 
 // A shedder inside the breaker refuses calls locally: the breaker counts
