@@ -580,6 +580,8 @@ func TestInvalidSettings(t *testing.T) {
 		{WithFailureRatio(0.5, 0), "WithFailureRatio"},
 		{WithConsecutiveFailures(-1), "WithConsecutiveFailures"},
 		{WithSlowCall(-time.Second), "WithSlowCall"},
+		{WithHangThreshold(-time.Second, 0), "WithHangThreshold: threshold"},
+		{WithHangThreshold(time.Second, -time.Millisecond), "WithHangThreshold: minBudget"},
 		{WithOpenTimeout(0), "WithOpenTimeout"},
 		{WithHalfOpenCalls(0), "WithHalfOpenCalls"},
 		{WithHalfOpenCalls(1 << 20), "WithHalfOpenCalls"},
