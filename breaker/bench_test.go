@@ -10,8 +10,8 @@ import (
 )
 
 // The benchmarks compare firebreak's breaker with raw gobreaker under
-// equivalent settings: a one-minute rolling window of 10-second buckets, a
-// one-minute open timeout, one half-open trial call. Metrics go to the global
+// equivalent settings: the default rolling window and buckets, open timeout,
+// one half-open trial call, and the default trip rules. Metrics go to the global
 // MeterProvider, which is OpenTelemetry's no-op default in these benchmarks.
 
 func benchSettings() gobreaker.Settings {
@@ -23,8 +23,10 @@ func benchSettings() gobreaker.Settings {
 		Timeout:      DefaultOpenTimeout,
 		ReadyToTrip: func(c gobreaker.Counts) bool {
 			n := c.TotalSuccesses + c.TotalFailures
-			return c.ConsecutiveFailures >= DefaultConsecutiveFailures ||
-				n >= DefaultMinCalls && float64(c.TotalFailures) >= DefaultFailureRatio*float64(n)
+			if n < DefaultMinCalls {
+				return c.ConsecutiveFailures >= DefaultConsecutiveFailures
+			}
+			return float64(c.TotalFailures) >= DefaultFailureRatio*float64(n)
 		},
 		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
 	}

@@ -97,6 +97,11 @@ func (e *OpenError) Is(target error) bool { return target == ErrOpen }
 // rejected call.
 func (e *OpenError) ErrorType() string { return "circuit_open" }
 
+// Rejection returns [firebreak.RejectIsolated]: a rejected call never
+// reached the dependency, so no other breaker counts it and no retry
+// repeats it.
+func (e *OpenError) Rejection() firebreak.Rejection { return firebreak.RejectIsolated }
+
 // Unwrap returns gobreaker's sentinel: [gobreaker.ErrTooManyRequests] for a
 // half-open rejection, [gobreaker.ErrOpenState] otherwise.
 func (e *OpenError) Unwrap() error { return e.cause }
@@ -130,6 +135,7 @@ var (
 	outcomeErrs     = [numOutcomes]error{
 		outcomeFailure:  errCountFailure,
 		outcomeSlow:     errCountFailure,
+		outcomeHung:     errCountFailure,
 		outcomeExcluded: errCountExclude,
 	}
 )
@@ -151,6 +157,12 @@ type Breaker[T any] struct {
 	draining atomic.Bool                // a goroutine is reporting pending events
 	used     atomic.Bool                // CLOCK reference bit, for Group
 	fallback atomic.Bool                // Signal.Fallback; see SetFallback
+	evicted  atomic.Bool                // retired from its Group; calls go to successor
+
+	// successor returns the breaker that now stands for this one's key in
+	// its Group, so that a handle kept from before an eviction still works.
+	// Set before the breaker is published; nil outside a Group.
+	successor func() *Breaker[T]
 
 	// mu guards the fields below. It is taken inside gobreaker's OnStateChange
 	// (so under gobreaker's mutex) and must never be held while calling
@@ -159,7 +171,7 @@ type Breaker[T any] struct {
 	last    State   // the state last queued for reporting
 	pending []event // state changes not yet reported, oldest first
 	bound   bool    // Bind was called
-	retired bool    // evicted from its Group: report nothing more
+	retired bool    // evicted from its Group: report nothing more; see evicted
 }
 
 // identity is what a breaker reports as; it never changes once published.
@@ -193,6 +205,7 @@ type machine[T any] struct {
 }
 
 var (
+	_ firebreak.Rejecter    = (*OpenError)(nil)
 	_ firebreak.Policy[int] = (*Breaker[int])(nil)
 	_ firebreak.Binder      = (*Breaker[int])(nil)
 	_ firebreak.Staged      = (*Breaker[int])(nil)
@@ -277,18 +290,18 @@ func (b *Breaker[T]) newMachineTimeout(openTimeout time.Duration) *machine[T] {
 	return m
 }
 
-// readyToTrip applies the trip rules. gobreaker calls it under its mutex.
+// readyToTrip applies the trip rules. gobreaker calls it under its mutex,
+// after each failure.
 func (m *machine[T]) readyToTrip(c gobreaker.Counts) bool {
 	cfg := &m.b.cfg
 	trip := m.trip
-	if cfg.consecutive > 0 && c.ConsecutiveFailures >= uint32(cfg.consecutive) {
+	n := c.TotalSuccesses + c.TotalFailures
+	lowTraffic := cfg.ratio == 0 || n < uint32(cfg.minCalls)
+	if cfg.consecutive > 0 && lowTraffic && c.ConsecutiveFailures >= uint32(cfg.consecutive) {
 		trip = true
 	}
-	if cfg.ratio > 0 {
-		n := c.TotalSuccesses + c.TotalFailures
-		if n >= uint32(cfg.minCalls) && float64(c.TotalFailures) >= cfg.ratio*float64(n) {
-			trip = true
-		}
+	if cfg.ratio > 0 && !lowTraffic && float64(c.TotalFailures) >= cfg.ratio*float64(n) {
+		trip = true
 	}
 	if trip {
 		m.tripped = c
@@ -360,9 +373,13 @@ func (b *Breaker[T]) preparedMachine(to State) *machine[T] {
 // result. A rejected call returns the zero T and an [*OpenError] matching
 // [ErrOpen], without running fn. The call's outcome is counted as:
 //
-//   - excluded when fn returns an error after ctx was cancelled (the caller
-//     gave up, which says nothing about the dependency), or when
-//     [WithIsExcluded] says so;
+//   - excluded when fn's error is a local rejection ([firebreak.IsRejected]:
+//     a shedder, bulkhead or inner breaker refused the call), whatever the
+//     classifiers say; when fn returns an error after ctx ended and the call
+//     was short (the caller gave up early, which says nothing about the
+//     dependency); or when [WithIsExcluded] says so;
+//   - hung, a failure, when fn returns an error after ctx ended and the call
+//     had run long enough to show the dependency hung ([WithHangThreshold]);
 //   - failure when fn returns an error [WithIsFailure] counts (by default any);
 //   - slow, a failure, when it succeeded but took the [WithSlowCall]
 //     threshold or longer;
@@ -382,6 +399,9 @@ func (b *Breaker[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, erro
 // rather than a method so that Apply's method value next.Call stays on the
 // stack.
 func execute[T any](b *Breaker[T], ctx context.Context, fn func(context.Context) (T, error)) (result T, err error) {
+	if b.evicted.Load() {
+		b = b.current()
+	}
 	id := b.id.Load()
 	if e := b.forced.Load(); e != nil {
 		b.inst.calls.Add(ctx, 1, id.attrs.outcome[outcomeRejected]...)
@@ -396,8 +416,11 @@ func execute[T any](b *Breaker[T], ctx context.Context, fn func(context.Context)
 	}()
 	_, gerr := b.cur.Load().cb.Execute(func() (T, error) {
 		out = outcomeFailure // stays so if fn panics
+		// The clock is read only when the outcome may depend on the time
+		// taken: slow-call counting is on, or ctx can end (Done is nil
+		// for context.Background and its values).
 		var start time.Time
-		if b.cfg.slow > 0 {
+		if b.cfg.slow > 0 || b.cfg.hang > 0 && ctx.Done() != nil {
 			start = time.Now()
 		}
 		result, err = fn(ctx)
@@ -424,7 +447,13 @@ func execute[T any](b *Breaker[T], ctx context.Context, fn func(context.Context)
 // classify decides how a finished call counts.
 func (b *Breaker[T]) classify(ctx context.Context, err error, start time.Time) outcome {
 	if err != nil {
-		if errors.Is(ctx.Err(), context.Canceled) {
+		if firebreak.IsRejected(err) {
+			return outcomeExcluded
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			if b.hung(ctx, ctxErr, start) {
+				return outcomeHung
+			}
 			return outcomeExcluded
 		}
 		if b.cfg.isExcluded != nil && b.cfg.isExcluded(err) {
@@ -438,6 +467,27 @@ func (b *Breaker[T]) classify(ctx context.Context, err error, start time.Time) o
 		return outcomeSlow
 	}
 	return outcomeSuccess
+}
+
+// hung reports whether a call that ctx ended ran long enough to say that the
+// dependency hung: at least the hang threshold (or the slow-call threshold,
+// if smaller), or all of a deadline that gave it a real budget.
+func (b *Breaker[T]) hung(ctx context.Context, ctxErr error, start time.Time) bool {
+	threshold := b.cfg.hang
+	if threshold <= 0 || start.IsZero() {
+		return false
+	}
+	if b.cfg.slow > 0 && b.cfg.slow < threshold {
+		threshold = b.cfg.slow
+	}
+	if time.Since(start) >= threshold {
+		return true
+	}
+	if ctxErr != context.DeadlineExceeded && !errors.Is(ctxErr, context.DeadlineExceeded) {
+		return false
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && deadline.Sub(start) >= b.cfg.hangBudget
 }
 
 // Stage places the breaker in a pipeline's default order:
@@ -488,6 +538,9 @@ func (b *Breaker[T]) Name() string { return b.id.Load().name }
 // State returns the breaker's current state. An open breaker whose timeout
 // has passed becomes half-open when State (or a call) looks at it.
 func (b *Breaker[T]) State() State {
+	if b.evicted.Load() {
+		return b.current().State()
+	}
 	if b.forced.Load() != nil {
 		return StateForcedOpen
 	}
@@ -499,7 +552,12 @@ func (b *Breaker[T]) State() State {
 }
 
 // Counts returns the counters of the current window or trial.
-func (b *Breaker[T]) Counts() Counts { return countsOf(b.cur.Load().cb.Counts()) }
+func (b *Breaker[T]) Counts() Counts {
+	if b.evicted.Load() {
+		return b.current().Counts()
+	}
+	return countsOf(b.cur.Load().cb.Counts())
+}
 
 // ForceOpen isolates the dependency by hand: every call is rejected with an
 // [*OpenError] carrying the reason until [Breaker.Release]. It reports a
@@ -511,6 +569,10 @@ func (b *Breaker[T]) ForceOpen(reason string) error {
 	}
 	e := &OpenError{Name: b.Name(), State: StateForcedOpen, Reason: reason, cause: gobreaker.ErrOpenState}
 	b.mu.Lock()
+	if b.retired {
+		b.mu.Unlock()
+		return b.current().ForceOpen(reason)
+	}
 	b.forced.Store(e)
 	b.pushLocked(event{to: StateForcedOpen, kind: evForced, reason: reason})
 	b.mu.Unlock()
@@ -550,6 +612,10 @@ func (b *Breaker[T]) SetState(s State) error {
 func (b *Breaker[T]) reset(to State, kind eventKind, reason string) error {
 	m := b.preparedMachine(to)
 	b.mu.Lock()
+	if b.retired {
+		b.mu.Unlock()
+		return b.current().reset(to, kind, reason)
+	}
 	if kind == evReleased && b.forced.Load() == nil {
 		b.mu.Unlock()
 		return nil
@@ -562,13 +628,47 @@ func (b *Breaker[T]) reset(to State, kind eventKind, reason string) error {
 	return nil
 }
 
-// retire stops a breaker evicted from its group from reporting, clearing its
-// signal if it was firing and taking it out of the state gauge.
-func (b *Breaker[T]) retire() {
+// current returns the breaker that stands for this one: itself, or, once it
+// was evicted from its Group, the group's breaker for the same key.
+func (b *Breaker[T]) current() *Breaker[T] {
+	if !b.evicted.Load() || b.successor == nil {
+		return b
+	}
+	return b.successor()
+}
+
+// evictable reports whether a Group may evict the breaker, and whether it is
+// clean: closed, not forced, with no failure in its window. It takes
+// gobreaker's lock (rolling the window forward) and may queue an open →
+// half-open change; the caller flushes. b.mu must not be held.
+func (b *Breaker[T]) evictable() (closed, clean bool) {
+	if b.forced.Load() != nil {
+		return false, false
+	}
+	cb := b.cur.Load().cb
+	if cb.State() != gobreaker.StateClosed {
+		return false, false
+	}
+	c := cb.Counts()
+	return true, c.TotalFailures == 0 && c.ConsecutiveFailures == 0
+}
+
+// retireClosed stops a closed breaker evicted from its group from reporting
+// and takes it out of the state gauge; its handles then resolve to the
+// group's new breaker for the key. It refuses, returning false, if the
+// breaker left closed (or was forced) since [Breaker.evictable] looked:
+// eviction never ends isolation. A trip that gobreaker decided but has not
+// yet announced is dropped with the breaker; nothing had been reported.
+func (b *Breaker[T]) retireClosed() bool {
 	b.mu.Lock()
+	if b.retired || b.last != StateClosed || b.forced.Load() != nil {
+		b.mu.Unlock()
+		return false
+	}
 	b.pending = append(b.pending, event{kind: evEvicted, from: b.last, to: StateClosed})
 	b.npending.Add(1)
 	b.retired = true
+	b.evicted.Store(true)
 	b.mu.Unlock()
-	b.flush()
+	return true
 }

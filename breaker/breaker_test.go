@@ -270,7 +270,10 @@ func TestCancellationExcluded(t *testing.T) {
 		if s := b.State(); s != StateOpen {
 			t.Fatalf("dependency's own Canceled twice: state %v, want open", s)
 		}
-		// A deadline is not the caller's cancellation: it counts.
+		// A call that ran out a 1 s deadline hung: it counts. (It counted
+		// before as a deadline; now because it ran past the hang threshold,
+		// and a deadline with 1 ms left would not count: see
+		// TestEarlyCancellationNeverCounts.)
 		b2 := newTest(t, nil, WithConsecutiveFailures(1), WithFailureRatio(0, 0))
 		dctx, dcancel := context.WithTimeout(context.Background(), time.Second)
 		defer dcancel()
@@ -577,6 +580,8 @@ func TestInvalidSettings(t *testing.T) {
 		{WithFailureRatio(0.5, 0), "WithFailureRatio"},
 		{WithConsecutiveFailures(-1), "WithConsecutiveFailures"},
 		{WithSlowCall(-time.Second), "WithSlowCall"},
+		{WithHangThreshold(-time.Second, 0), "WithHangThreshold: threshold"},
+		{WithHangThreshold(time.Second, -time.Millisecond), "WithHangThreshold: minBudget"},
 		{WithOpenTimeout(0), "WithOpenTimeout"},
 		{WithHalfOpenCalls(0), "WithHalfOpenCalls"},
 		{WithHalfOpenCalls(1 << 20), "WithHalfOpenCalls"},

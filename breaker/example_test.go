@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/breaker"
@@ -11,8 +12,9 @@ import (
 
 var errUnavailable = errors.New("payments: 503 service unavailable")
 
-// A breaker used on its own: after five failures in a row it opens and fails
-// calls fast, and the open signal goes to the component's Reporter.
+// A breaker used on its own: at low traffic, ten failures in a row open it
+// (at high traffic the failure ratio decides), it fails calls fast, and the
+// open signal goes to the component's Reporter.
 func Example() {
 	var rec firebreak.Recorder
 	b, err := breaker.New[string](breaker.WithComponent(firebreak.Component{
@@ -22,7 +24,7 @@ func Example() {
 		panic(err)
 	}
 	charge := func(ctx context.Context) (string, error) { return "", errUnavailable }
-	for range 5 {
+	for range breaker.DefaultConsecutiveFailures {
 		_, err = b.Execute(context.Background(), charge)
 	}
 	fmt.Println(err)
@@ -59,7 +61,7 @@ func Example_pipeline() {
 	fmt.Println("fallback in place:", s.Fallback)
 	// Output:
 	// breaker "recommendations": circuit open
-	// breaker "recommendations" opened: 2 of 2 calls failed (2 in a row) in the last 1m0s; calls fail fast for 1m0s
+	// breaker "recommendations" opened: 2 of 2 calls failed (2 in a row) in the last 30s; calls fail fast for 1m0s
 	// fallback in place: true
 }
 
@@ -129,4 +131,47 @@ func ExampleBreaker_SetState() {
 	// Output:
 	// true
 	// 1 <nil>
+}
+
+// A dependency that never answers trips the breaker even though every
+// caller gives up first: a call the caller's context ended counts as hung
+// once it ran the hang threshold (here 1 ms, for a quick example; the
+// default is 500 ms) or ran out a deadline that gave it a real budget.
+func ExampleWithHangThreshold() {
+	b, err := breaker.New[int](breaker.WithHangThreshold(time.Millisecond, time.Millisecond))
+	if err != nil {
+		panic(err)
+	}
+	never := func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, ctx.Err() }
+	for range breaker.DefaultConsecutiveFailures {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
+		_, _ = b.Execute(ctx, never)
+		cancel()
+	}
+	fmt.Println(b.State())
+	// Output:
+	// open
+}
+
+// shedError is a load shedder's rejection: a firebreak.Rejecter.
+type shedError struct{}
+
+func (shedError) Error() string                  { return "shed" }
+func (shedError) Rejection() firebreak.Rejection { return firebreak.RejectOverload }
+
+// A shedder inside the breaker refuses calls locally: the breaker counts
+// its rejections as neither success nor failure, however many there are.
+func Example_rejectionsNeverCount() {
+	b, err := breaker.New[int]()
+	if err != nil {
+		panic(err)
+	}
+	shed := func(context.Context) (int, error) { return 0, fmt.Errorf("inventory: %w", shedError{}) }
+	for range 1000 {
+		_, _ = b.Execute(context.Background(), shed)
+	}
+	c := b.Counts()
+	fmt.Println(b.State(), c.Failures, c.Excluded)
+	// Output:
+	// closed 0 1000
 }

@@ -5,22 +5,35 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/firebreak-go/firebreak"
 )
 
 // Group keeps one [Breaker] per key — per host, tenant or endpoint — so that
-// one bad key is isolated without cutting off the others. It keeps at most a
-// fixed number of breakers: when a new key arrives at the bound, it evicts one
-// chosen by the CLOCK algorithm (an approximation of least recently used:
-// every call after the first marks its breaker used; the eviction hand sweeps
-// the breakers, clearing marks, and evicts the first unmarked one, so a key
-// seen only once is evicted before keys in steady use). An open breaker rejects
-// calls, and each rejection marks it used, so a breaker that is isolating a
-// busy key is rarely the one evicted; a breaker forced open is evicted only
-// when all are. An evicted breaker that was open reports
-// a cleared signal, since nothing tracks it any more; the key starts afresh,
-// closed, on its next call.
+// one bad key is isolated without cutting off the others.
+//
+// Its memory is bounded, and the bound never ends isolation:
+//
+//   - When a new key arrives with maxBreakers breakers kept, the group evicts
+//     a clean breaker — closed, not forced, with no failure in its window —
+//     chosen by the CLOCK algorithm (an approximation of least recently
+//     used: every call marks its breaker used; the eviction hand sweeps the
+//     breakers, clearing marks, and takes the first unmarked clean one).
+//   - If none is clean, the bound is soft: the group keeps up to
+//     2×maxBreakers breakers, so that keys with recent failures keep their
+//     counts (at bound 1, two keys failing in turn still trip). Later
+//     arrivals evict clean breakers and bring the group back to the bound.
+//   - At the hard cap of 2×maxBreakers it evicts the least recently used
+//     closed breaker, failures or not.
+//   - It never evicts a breaker that is open, half-open or forced open. If
+//     the hard cap is reached with none closed, new keys share one overflow
+//     breaker (named "overflow", label "overflow"="true") until a slot frees:
+//     they are still protected, only together.
+//
+// An evicted breaker was closed, so it reports nothing; a handle kept from
+// before the eviction still works: its calls, state, counts, ForceOpen and
+// Release go to the group's breaker for the same key, made afresh if needed.
 //
 // Each breaker is named after its key (prefixed by [WithName] and "/" when
 // given) and its signals carry the label "key"; its metrics carry the name,
@@ -30,16 +43,23 @@ import (
 type Group[K comparable, T any] struct {
 	cfg  config // validated template for the group's breakers
 	inst *instruments
-	max  int
+	max  int // the soft bound; 2×max is the hard cap
 
 	// mu guards the fields below. It is never held while a breaker reports.
+	// Lock order: mu, then a breaker's gobreaker mutex or its mu.
 	mu        sync.RWMutex
 	component firebreak.Component
 	bound     bool
 	index     map[K]int // key → position in ring
 	ring      []groupEntry[K, T]
-	hand      int // next position the eviction sweep looks at
+	hand      int             // next position the eviction sweep looks at
+	overflow  *Breaker[T]     // shared by keys past the hard cap; nil until needed
+	spilled   map[K]time.Time // keys now served by overflow → when they last tried for a slot
 }
+
+// spillRetry is how often a key served by the overflow breaker tries again
+// for a breaker of its own: each try sweeps the ring.
+const spillRetry = time.Second
 
 type groupEntry[K comparable, T any] struct {
 	key K
@@ -51,8 +71,9 @@ var (
 	_ firebreak.Staged = (*Group[string, int])(nil)
 )
 
-// NewGroup returns an empty group that keeps at most maxBreakers breakers,
-// each configured by opts (see [New]). maxBreakers must be >= 1.
+// NewGroup returns an empty group that keeps maxBreakers breakers (up to
+// 2×maxBreakers while breakers have recent failures; see [Group]), each
+// configured by opts (see [New]). maxBreakers must be >= 1.
 func NewGroup[K comparable, T any](maxBreakers int, opts ...Option) (*Group[K, T], error) {
 	cfg := defaultConfig()
 	if maxBreakers < 1 {
@@ -75,14 +96,18 @@ func (g *Group[K, T]) Execute(ctx context.Context, key K, fn func(context.Contex
 }
 
 // Breaker returns the breaker for key, creating it (and perhaps evicting
-// another) if the group has none. Do not keep it: once evicted it still
-// works but no longer reports, and the group makes a new one for the key.
+// another) if the group has none. A handle may be kept: after an eviction it
+// acts on the group's breaker for the same key.
 func (g *Group[K, T]) Breaker(key K) *Breaker[T] {
 	g.mu.RLock()
 	i, ok := g.index[key]
 	var b *Breaker[T]
 	if ok {
 		b = g.ring[i].b
+	} else if g.spilled != nil {
+		if t, spilled := g.spilled[key]; spilled && time.Since(t) < spillRetry {
+			b, ok = g.overflow, true
+		}
 	}
 	g.mu.RUnlock()
 	if ok {
@@ -94,6 +119,25 @@ func (g *Group[K, T]) Breaker(key K) *Breaker[T] {
 	return g.add(key)
 }
 
+func (g *Group[K, T]) newKeyBreaker(key K, keyName string, labels map[string]string) *Breaker[T] {
+	cfg := g.cfg
+	if cfg.name != "" {
+		cfg.name += "/" + keyName
+	} else {
+		cfg.name = keyName
+	}
+	cfg.labels = maps.Clone(cfg.labels)
+	if cfg.labels == nil {
+		cfg.labels = make(map[string]string, len(labels))
+	}
+	maps.Copy(cfg.labels, labels)
+	cfg.component = g.component
+	b := newBreaker[T](cfg, g.inst)
+	b.bound = g.bound
+	b.successor = func() *Breaker[T] { return g.Breaker(key) }
+	return b
+}
+
 func (g *Group[K, T]) add(key K) *Breaker[T] {
 	g.mu.Lock()
 	if i, ok := g.index[key]; ok {
@@ -102,52 +146,127 @@ func (g *Group[K, T]) add(key K) *Breaker[T] {
 		b.used.Store(true)
 		return b
 	}
-	cfg := g.cfg
+	var touched, evicted []*Breaker[T]
+	defer func() {
+		// Outside g.mu: report what eviction queued (an open breaker that
+		// turned half-open when looked at; a gauge leaving an evicted one).
+		for _, b := range touched {
+			b.flush()
+		}
+		for _, b := range evicted {
+			b.flush()
+		}
+	}()
 	keyName := fmt.Sprint(key)
-	if cfg.name != "" {
-		cfg.name += "/" + keyName
-	} else {
-		cfg.name = keyName
-	}
-	cfg.labels = maps.Clone(cfg.labels)
-	if cfg.labels == nil {
-		cfg.labels = make(map[string]string, 1)
-	}
-	cfg.labels["key"] = keyName
-	cfg.component = g.component
-	b := newBreaker[T](cfg, g.inst)
-	b.bound = g.bound // a new breaker starts unmarked: a key seen once goes first
-	var evicted *Breaker[T]
-	if len(g.ring) < g.max {
-		g.index[key] = len(g.ring)
-		g.ring = append(g.ring, groupEntry[K, T]{key: key, b: b})
-	} else {
-		for step := 0; ; step++ {
-			e := &g.ring[g.hand]
-			// Skip breakers in use and, for two rounds, breakers forced
-			// open: isolation by hand must not lapse because its key went
-			// quiet. When every breaker is forced open the bound wins.
-			if e.b.used.Load() || e.b.forced.Load() != nil && step < 2*len(g.ring) {
-				e.b.used.Store(false)
-				g.hand = (g.hand + 1) % len(g.ring)
-				continue
+	if len(g.ring) >= g.max {
+		if i := g.sweep(&touched, true, -1); i >= 0 {
+			evicted = append(evicted, g.ring[i].b)
+			delete(g.index, g.ring[i].key)
+			b := g.place(i, key, keyName)
+			// Over the bound (kept past it for failures): shrink by one
+			// more clean breaker, if there is one.
+			if len(g.ring) > g.max {
+				if j := g.sweep(&touched, true, i); j >= 0 {
+					evicted = append(evicted, g.ring[j].b)
+					g.remove(j)
+				}
 			}
-			evicted = e.b
-			delete(g.index, e.key)
-			*e = groupEntry[K, T]{key: key, b: b}
-			g.index[key] = g.hand
-			g.hand = (g.hand + 1) % len(g.ring)
-			break
+			g.mu.Unlock()
+			return b
+		}
+		if len(g.ring) >= 2*g.max {
+			i := g.sweep(&touched, false, -1)
+			if i < 0 {
+				b := g.overflowLocked(key)
+				g.mu.Unlock()
+				return b
+			}
+			evicted = append(evicted, g.ring[i].b)
+			delete(g.index, g.ring[i].key)
+			b := g.place(i, key, keyName)
+			g.mu.Unlock()
+			return b
 		}
 	}
+	g.ring = append(g.ring, groupEntry[K, T]{})
+	b := g.place(len(g.ring)-1, key, keyName)
 	g.mu.Unlock()
-	if evicted != nil {
-		evicted.retire()
-	}
 	return b
 }
 
-// Len returns how many breakers the group keeps now.
+// place puts a new breaker for key at ring position i. g.mu is held.
+func (g *Group[K, T]) place(i int, key K, keyName string) *Breaker[T] {
+	// A new breaker starts unmarked: a key seen once goes first.
+	b := g.newKeyBreaker(key, keyName, map[string]string{"key": keyName})
+	g.ring[i] = groupEntry[K, T]{key: key, b: b}
+	g.index[key] = i
+	delete(g.spilled, key)
+	return b
+}
+
+// remove takes ring position i out, moving the last entry there. g.mu is
+// held.
+func (g *Group[K, T]) remove(i int) {
+	delete(g.index, g.ring[i].key)
+	last := len(g.ring) - 1
+	if i != last {
+		g.ring[i] = g.ring[last]
+		g.index[g.ring[i].key] = i
+	}
+	g.ring[last] = groupEntry[K, T]{}
+	g.ring = g.ring[:last]
+	if g.hand >= len(g.ring) {
+		g.hand = 0
+	}
+}
+
+// sweep runs the CLOCK hand over the ring for an evictable breaker — a clean
+// one if clean is true, else any closed one — retires it and returns its
+// position, or -1 if there is none. Position skip (the breaker just placed)
+// is passed over. Marked breakers are passed over once
+// (the sweep clears their mark). Breakers it looked at go to touched, to be
+// flushed outside g.mu. g.mu is held.
+func (g *Group[K, T]) sweep(touched *[]*Breaker[T], clean bool, skip int) int {
+	n := len(g.ring)
+	for step := 0; step < 2*n; step++ {
+		i := g.hand
+		g.hand = (g.hand + 1) % n
+		b := g.ring[i].b
+		if i == skip {
+			continue
+		}
+		if b.used.Load() && step < n {
+			b.used.Store(false)
+			continue
+		}
+		closed, isClean := b.evictable()
+		if b.npending.Load() != 0 {
+			*touched = append(*touched, b)
+		}
+		if closed && (isClean || !clean) && b.retireClosed() {
+			return i
+		}
+	}
+	return -1
+}
+
+// overflowLocked returns the breaker shared by keys the group has no room
+// for. g.mu is held.
+func (g *Group[K, T]) overflowLocked(key K) *Breaker[T] {
+	if g.overflow == nil {
+		b := g.newKeyBreaker(key, "overflow", map[string]string{"overflow": "true"})
+		b.successor = nil
+		g.overflow = b
+	}
+	if g.spilled == nil || len(g.spilled) >= 4*g.max {
+		g.spilled = make(map[K]time.Time) // bounded: forgotten keys just try again
+	}
+	g.spilled[key] = time.Now()
+	return g.overflow
+}
+
+// Len returns how many breakers the group keeps now, not counting the
+// overflow breaker: at most 2×maxBreakers.
 func (g *Group[K, T]) Len() int {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
@@ -181,9 +300,12 @@ func (g *Group[K, T]) Bind(c firebreak.Component) error {
 			g.component.Name, g.component.Dependency, c.Name, c.Dependency)
 	}
 	g.bound, g.component = true, c
-	breakers := make([]*Breaker[T], 0, len(g.ring))
+	breakers := make([]*Breaker[T], 0, len(g.ring)+1)
 	for _, e := range g.ring {
 		breakers = append(breakers, e.b)
+	}
+	if g.overflow != nil {
+		breakers = append(breakers, g.overflow)
 	}
 	g.mu.Unlock()
 	for _, b := range breakers {

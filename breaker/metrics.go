@@ -32,6 +32,7 @@ const (
 	outcomeSlow
 	outcomeExcluded
 	outcomeRejected
+	outcomeHung
 	numOutcomes
 )
 
@@ -41,6 +42,7 @@ var outcomeNames = [numOutcomes]string{
 	outcomeSlow:     "slow",
 	outcomeExcluded: "excluded",
 	outcomeRejected: "rejected",
+	outcomeHung:     "hung",
 }
 
 // instruments are shared by the breakers of one Group.

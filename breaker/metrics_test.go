@@ -149,6 +149,14 @@ func TestAllocs(t *testing.T) {
 			if n := testing.AllocsPerRun(1000, func() { _, _ = b.Execute(ctx, ok) }); n != 0 {
 				t.Errorf("Execute success: %v allocs, want 0", n)
 			}
+			// A real caller's context can end: the breaker reads the clock
+			// for it, and allocates nothing more (the warm-up run makes the
+			// context's Done channel, once).
+			cctx, cancel := context.WithTimeout(ctx, time.Hour)
+			defer cancel()
+			if n := testing.AllocsPerRun(1000, func() { _, _ = b.Execute(cctx, ok) }); n != 0 {
+				t.Errorf("Execute success, cancellable context: %v allocs, want 0", n)
+			}
 			if n := testing.AllocsPerRun(1000, func() { _, _ = b.Apply(ctx, firebreak.Call(ok)) }); n != 0 {
 				t.Errorf("Apply success: %v allocs, want 0", n)
 			}

@@ -11,23 +11,39 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// Defaults used when an option is not given.
+// Defaults used when an option is not given. They are chosen for the
+// traffic a breaker sees in production, from a call a minute to thousands a
+// second; the package documentation tabulates the detection times they give.
 const (
 	// DefaultWindow is the length of the rolling window over which the
-	// failure ratio is measured.
-	DefaultWindow = time.Minute
+	// failure ratio is measured. Half a window of total failure is what the
+	// ratio rule needs to trip, so the window sets the detection time at
+	// high traffic (about 15 s).
+	DefaultWindow = 30 * time.Second
 	// DefaultBucket is the length of one bucket of the rolling window: every
 	// DefaultBucket the oldest bucket's counts leave the window.
-	DefaultBucket = 10 * time.Second
+	DefaultBucket = 5 * time.Second
 	// DefaultFailureRatio is the share of failed calls in the window that
 	// trips the breaker.
 	DefaultFailureRatio = 0.5
 	// DefaultMinCalls is how many calls with an outcome the window must hold
-	// before the failure ratio is considered.
-	DefaultMinCalls = 20
+	// before the failure ratio is considered. 100 makes a false trip at 30%
+	// random errors a one-in-100,000 event even right after the counts
+	// were reset; 20 made it one in twenty.
+	DefaultMinCalls = 100
 	// DefaultConsecutiveFailures is how many failures in a row trip the
-	// breaker regardless of the ratio.
-	DefaultConsecutiveFailures = 5
+	// breaker while the window holds fewer than the failure ratio's minimum
+	// number of calls (low traffic). At 30% random errors a run of 10 comes
+	// once in about 200,000 calls; a run of 5, the old default, once in 400.
+	DefaultConsecutiveFailures = 10
+	// DefaultHangThreshold is how long a call must have run for its end by
+	// the caller's context (cancelled or past its deadline) to count as a
+	// failure: the dependency hung, whoever gave up first.
+	DefaultHangThreshold = 500 * time.Millisecond
+	// DefaultHangBudget is the least budget a caller's deadline must have
+	// left a call when it started for the call's running out of it to count
+	// as a failure.
+	DefaultHangBudget = 20 * time.Millisecond
 	// DefaultOpenTimeout is how long the breaker stays open before it lets
 	// trial calls through (half-open).
 	DefaultOpenTimeout = time.Minute
@@ -60,6 +76,8 @@ type config struct {
 	minCalls      int
 	consecutive   int
 	slow          time.Duration
+	hang          time.Duration // 0: hang detection off
+	hangBudget    time.Duration
 	openTimeout   time.Duration
 	halfOpenCalls int
 	isFailure     func(error) bool
@@ -76,6 +94,8 @@ func defaultConfig() config {
 		ratio:         DefaultFailureRatio,
 		minCalls:      DefaultMinCalls,
 		consecutive:   DefaultConsecutiveFailures,
+		hang:          DefaultHangThreshold,
+		hangBudget:    DefaultHangBudget,
 		openTimeout:   DefaultOpenTimeout,
 		halfOpenCalls: DefaultHalfOpenCalls,
 	}
@@ -157,7 +177,8 @@ func WithFallback(inPlace bool) Option {
 // oldest bucket's counts leave the window, so the time to detect a failure
 // onset does not grow with uptime. window must be a whole number of buckets,
 // at most 1000 of them; a window of one bucket is a fixed window, cleared
-// whole at its end. The default is a one-minute window of 10-second buckets.
+// whole at its end. Default: a 30-second window of 5-second buckets
+// ([DefaultWindow], [DefaultBucket]).
 func WithWindow(window, bucket time.Duration) Option {
 	return optionFunc(func(c *config) { c.window, c.bucket = window, bucket })
 }
@@ -165,8 +186,16 @@ func WithWindow(window, bucket time.Duration) Option {
 // WithFailureRatio trips the breaker when at least ratio of the calls in the
 // rolling window failed, once the window holds at least minCalls calls with an
 // outcome (successes and failures; excluded calls do not count). ratio must
-// be in (0, 1] and minCalls at least 1; ratio 0 turns the rule off. The
-// default is 0.5 over at least 20 calls.
+// be in (0, 1] and minCalls at least 1; ratio 0 turns the rule off.
+// Default: 0.5 over at least 100 calls ([DefaultFailureRatio],
+// [DefaultMinCalls]).
+//
+// minCalls also says where low traffic ends: while the window holds fewer
+// than minCalls outcomes the consecutive-failure rule decides instead (see
+// [WithConsecutiveFailures]). A small minCalls makes the ratio rule fire on
+// random runs of errors right after the counts are reset (at start and
+// after every recovery): at 30% errors, 20 calls reach 50% failures one
+// time in twenty.
 func WithFailureRatio(ratio float64, minCalls int) Option {
 	return optionFunc(func(c *config) {
 		switch {
@@ -179,10 +208,15 @@ func WithFailureRatio(ratio float64, minCalls int) Option {
 	})
 }
 
-// WithConsecutiveFailures trips the breaker after n failures in a row,
-// whatever the ratio; it catches a dead dependency at low traffic, where the
-// window never holds enough calls. n must be >= 0; 0 turns the rule off. The
-// default is 5.
+// WithConsecutiveFailures trips the breaker after n failures in a row while
+// the rolling window holds fewer than the failure ratio's minCalls outcomes
+// (or always, when the ratio rule is off). It catches a dead dependency at
+// low traffic, where the window never holds enough calls. At high traffic it
+// stands aside: there runs of failures come by chance from any partial
+// failure (at 1000 calls/s and 10% errors, five in a row come every few
+// seconds), and only the ratio tells a dead dependency from a degraded one.
+// n must be >= 0; 0 turns the rule off. Default: 10
+// ([DefaultConsecutiveFailures]).
 func WithConsecutiveFailures(n int) Option {
 	return optionFunc(func(c *config) {
 		if n < 0 {
@@ -195,14 +229,39 @@ func WithConsecutiveFailures(n int) Option {
 // WithSlowCall counts a call that succeeds but takes threshold or longer as a
 // failure (outcome "slow"), so a dependency that answers too slowly trips the
 // breaker like one that fails. The caller still gets the call's result.
-// threshold must be >= 0; the default 0 turns slow-call counting off and
-// keeps the clock off the call path.
+// threshold must be >= 0. Default: 0, slow-call counting off; then the
+// clock is read only for calls whose context can end (see
+// [WithHangThreshold]).
 func WithSlowCall(threshold time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if threshold < 0 {
 			c.errorf("WithSlowCall: threshold %v must be >= 0 (0 turns it off)", threshold)
 		}
 		c.slow = threshold
+	})
+}
+
+// WithHangThreshold sets when a call that the caller's context ended
+// (cancelled, or past its deadline) counts as a failure of the dependency
+// (outcome "hung") instead of being excluded: when it had run for at least
+// threshold, or when it ran out a deadline that had left it at least
+// minBudget when it started. A dependency that never answers then trips the
+// breaker even though every caller gives up first; a call the caller gave up
+// on early, or that arrived with almost no time left, says nothing about the
+// dependency and stays excluded. With [WithSlowCall] on, the smaller of its
+// threshold and this one applies. threshold and minBudget must be >= 0;
+// threshold 0 turns hang detection off (every call the caller's context
+// ended is excluded), minBudget 0 counts every deadline the call ran out.
+// Default: 500 ms and 20 ms ([DefaultHangThreshold], [DefaultHangBudget]).
+func WithHangThreshold(threshold, minBudget time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if threshold < 0 {
+			c.errorf("WithHangThreshold: threshold %v must be >= 0 (0 turns hang detection off)", threshold)
+		}
+		if minBudget < 0 {
+			c.errorf("WithHangThreshold: minBudget %v must be >= 0", minBudget)
+		}
+		c.hang, c.hangBudget = threshold, minBudget
 	})
 }
 
@@ -233,8 +292,9 @@ func WithHalfOpenCalls(n int) Option {
 
 // WithIsFailure says which errors count as failures of the dependency. An
 // error for which it returns false counts as a success (the dependency
-// answered; the answer was "not found", say). It is not called for nil errors
-// nor for calls the caller cancelled. The default counts every non-nil error
+// answered; the answer was "not found", say). It is not called for nil
+// errors, for local rejections ([firebreak.IsRejected]: they never count),
+// nor for calls the caller's context ended (see [WithHangThreshold]). The default counts every non-nil error
 // as a failure. It must be safe for concurrent use and must not call back into
 // the breaker.
 func WithIsFailure(f func(err error) bool) Option {
@@ -247,8 +307,10 @@ func WithIsFailure(f func(err error) bool) Option {
 }
 
 // WithIsExcluded says which errors count as neither success nor failure
-// (outcome "excluded"), in addition to the caller's own cancellation, which
-// is always excluded. The default excludes nothing else. It must be safe for
+// (outcome "excluded"), in addition to local rejections and calls the
+// caller gave up on early, which are always excluded. It is not called for
+// the calls [WithIsFailure] is not called for. The default excludes nothing
+// else. It must be safe for
 // concurrent use and must not call back into the breaker.
 func WithIsExcluded(f func(err error) bool) Option {
 	return optionFunc(func(c *config) {
