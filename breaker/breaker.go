@@ -450,8 +450,8 @@ func (b *Breaker[T]) classify(ctx context.Context, err error, start time.Time) o
 		if firebreak.IsRejected(err) {
 			return outcomeExcluded
 		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			if b.hung(ctx, ctxErr, start) {
+		if ctx.Err() != nil {
+			if b.hung(ctx, start) {
 				return outcomeHung
 			}
 			return outcomeExcluded
@@ -472,7 +472,7 @@ func (b *Breaker[T]) classify(ctx context.Context, err error, start time.Time) o
 // hung reports whether a call that ctx ended ran long enough to say that the
 // dependency hung: at least the hang threshold (or the slow-call threshold,
 // if smaller), or all of a deadline that gave it a real budget.
-func (b *Breaker[T]) hung(ctx context.Context, ctxErr error, start time.Time) bool {
+func (b *Breaker[T]) hung(ctx context.Context, start time.Time) bool {
 	threshold := b.cfg.hang
 	if threshold <= 0 || start.IsZero() {
 		return false
@@ -480,14 +480,7 @@ func (b *Breaker[T]) hung(ctx context.Context, ctxErr error, start time.Time) bo
 	if b.cfg.slow > 0 && b.cfg.slow < threshold {
 		threshold = b.cfg.slow
 	}
-	if time.Since(start) >= threshold {
-		return true
-	}
-	if ctxErr != context.DeadlineExceeded && !errors.Is(ctxErr, context.DeadlineExceeded) {
-		return false
-	}
-	deadline, ok := ctx.Deadline()
-	return ok && deadline.Sub(start) >= b.cfg.hangBudget
+	return firebreak.Hung(ctx, start, time.Now(), threshold, b.cfg.hangBudget)
 }
 
 // Stage places the breaker in a pipeline's default order:

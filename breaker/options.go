@@ -42,8 +42,8 @@ const (
 	DefaultHangThreshold = 500 * time.Millisecond
 	// DefaultHangBudget is the least budget a caller's deadline must have
 	// left a call when it started for the call's running out of it to count
-	// as a failure.
-	DefaultHangBudget = 20 * time.Millisecond
+	// as a failure ([firebreak.DefaultHangBudget]).
+	DefaultHangBudget = firebreak.DefaultHangBudget
 	// DefaultOpenTimeout is how long the breaker stays open before it lets
 	// trial calls through (half-open).
 	DefaultOpenTimeout = time.Minute

@@ -62,6 +62,7 @@ type slot struct {
 	errors   atomic.Uint64              // failed calls
 	slow     atomic.Uint64              // calls slower than the latency objective
 	rejected atomic.Uint64              // calls refused locally (overload, disabled); not in hist
+	gaveUp   atomic.Uint64              // calls their callers gave up on early; not in hist
 }
 
 func (s *slot) reset() {
@@ -71,6 +72,7 @@ func (s *slot) reset() {
 	s.errors.Store(0)
 	s.slow.Store(0)
 	s.rejected.Store(0)
+	s.gaveUp.Store(0)
 }
 
 // totals are cumulative or windowed counts.
@@ -192,6 +194,13 @@ func excluded(err error) bool {
 	return false
 }
 
+func (s *Stats) recordGaveUp(now int64) {
+	if now >= s.next.Load() {
+		s.tick(now)
+	}
+	s.slots[s.cur.Load()].gaveUp.Add(1)
+}
+
 func (s *Stats) recordRejected(now int64) {
 	if now >= s.next.Load() {
 		s.tick(now)
@@ -308,6 +317,13 @@ type Snapshot struct {
 	// protection or a degradation mode; they are not in Requests, Errors,
 	// Rate, ErrorRatio or the quantiles (see [Stats.RecordRejected]).
 	Rejected uint64
+	// GaveUp counts the calls in the window whose callers gave up early —
+	// cancelled a short call, or arrived with almost no deadline left — by
+	// the rule of [firebreak.Hung] with its defaults. They say nothing about
+	// the dependency and are not in Requests, Errors, Rate, ErrorRatio or
+	// the quantiles. A call its caller gave up on after it hung is a
+	// failure.
+	GaveUp uint64
 	// Rate is Requests per second over Window.
 	Rate float64
 	// ErrorRatio is Errors/Requests, or 0 without requests.
@@ -337,6 +353,7 @@ func (s *Stats) Snapshot() Snapshot {
 		}
 		snap.Errors += sl.errors.Load()
 		snap.Rejected += sl.rejected.Load()
+		snap.GaveUp += sl.gaveUp.Load()
 	}
 	snap.Time = s.base.Add(time.Duration(now))
 	// The ring covers windowSlots full slots and the one being filled.

@@ -253,10 +253,15 @@ func (op *operation) end(ctx context.Context, span trace.Span, start int64, err 
 		return
 	}
 	et := ErrorType(err)
-	if excluded(err) {
+	switch {
+	case excluded(err):
 		// Shed or switched off locally: not the dependency's failure.
 		op.stats.recordRejected(now)
-	} else {
+	case ctx.Err() != nil && !firebreak.Hung(ctx, op.stats.base.Add(time.Duration(start)), op.stats.base.Add(time.Duration(now)),
+		firebreak.DefaultHangThreshold, firebreak.DefaultHangBudget):
+		// The caller gave up early: nothing is known of the dependency.
+		op.stats.recordGaveUp(now)
+	default:
 		if sc := span.SpanContext(); sc.IsSampled() {
 			op.stats.noteFailure(sc.TraceID())
 		}
