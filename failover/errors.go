@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/firebreak-go/firebreak"
 )
 
 // RetryAfterError carries a server's request to wait before trying again,
@@ -62,6 +64,11 @@ func ParseRetryAfter(value string, now time.Time) (time.Duration, error) {
 	return max(t.Sub(now), 0), nil
 }
 
+var (
+	_ firebreak.Rejecter = (*ShedError)(nil)
+	_ firebreak.Rejecter = (*DegradedError)(nil)
+)
+
 // ErrShed matches every [ShedError].
 var ErrShed = errors.New("failover: request shed")
 
@@ -88,6 +95,11 @@ func (e *ShedError) Is(target error) bool { return target == ErrShed }
 
 // ErrorType returns Reason: "rate_limited" or "overloaded".
 func (e *ShedError) ErrorType() string { return e.Reason }
+
+// Rejection implements [firebreak.Rejecter]: a shed request is
+// [firebreak.RejectOverload], never a failure of the dependency, so no
+// breaker counts it and no retry repeats it.
+func (e *ShedError) Rejection() firebreak.Rejection { return firebreak.RejectOverload }
 
 // RetryAfter returns After.
 func (e *ShedError) RetryAfter() time.Duration { return e.After }

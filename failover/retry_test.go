@@ -19,11 +19,18 @@ import (
 
 var errBoom = errors.New("boom")
 
-// typedErr is an error with an ErrorType, like the breaker's open error.
+// typedErr is an error with an ErrorType and no Rejection: a string type
+// alone does not make an error a rejection.
 type typedErr string
 
 func (e typedErr) Error() string     { return "typed: " + string(e) }
 func (e typedErr) ErrorType() string { return string(e) }
+
+// rejectErr is an application's own rejection, like the breaker's open error.
+type rejectErr firebreak.Rejection
+
+func (e rejectErr) Error() string                  { return "rejected: " + firebreak.Rejection(e).String() }
+func (e rejectErr) Rejection() firebreak.Rejection { return firebreak.Rejection(e) }
 
 func mustRetry[T any](t *testing.T, opts ...RetryOption) *Retry[T] {
 	t.Helper()
@@ -176,10 +183,10 @@ func TestRetryNonRetryable(t *testing.T) {
 		opts []RetryOption
 	}{
 		{"classifier says no", errBoom, []RetryOption{WithRetryIf(func(err error) bool { return !errors.Is(err, errBoom) })}},
-		{"open breaker", typedErr("circuit_open"), nil},
-		{"wrapped open breaker", errors.Join(errors.New("x"), typedErr("circuit_open")), nil},
-		{"rate limited", typedErr("rate_limited"), nil},
-		{"load shed elsewhere", typedErr("load_shed"), nil},
+		{"open breaker", rejectErr(firebreak.RejectIsolated), nil},
+		{"wrapped open breaker", errors.Join(errors.New("x"), rejectErr(firebreak.RejectIsolated)), nil},
+		{"rate limited elsewhere", fmt.Errorf("edge: %w", rejectErr(firebreak.RejectOverload)), nil},
+		{"switched off elsewhere", rejectErr(firebreak.RejectDisabled), nil},
 		{"gobreaker open", fmt.Errorf("payments: %w", gobreaker.ErrOpenState), nil},
 		{"gobreaker half-open full", gobreaker.ErrTooManyRequests, nil},
 		{"shed", shed, nil},
@@ -202,16 +209,18 @@ func TestRetryNonRetryable(t *testing.T) {
 			})
 		})
 	}
-	t.Run("a typed error of another kind is retried", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			r := mustRetry[int](t, WithMaxAttempts(3))
-			n := 0
-			r.Execute(t.Context(), func(context.Context) (int, error) { n++; return 0, typedErr("timeout") })
-			if n != 3 {
-				t.Errorf("called %d times, want 3", n)
-			}
+	for _, err := range []error{typedErr("timeout"), typedErr("circuit_open"), rejectErr(0)} {
+		t.Run(fmt.Sprintf("%v is not a rejection and is retried", err), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := mustRetry[int](t, WithMaxAttempts(3))
+				n := 0
+				r.Execute(t.Context(), func(context.Context) (int, error) { n++; return 0, err })
+				if n != 3 {
+					t.Errorf("called %d times, want 3", n)
+				}
+			})
 		})
-	})
+	}
 	t.Run("caller cancelled", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			r := mustRetry[int](t, WithMaxAttempts(5))
