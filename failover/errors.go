@@ -3,6 +3,7 @@ package failover
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -48,12 +49,19 @@ func RetryAfterOf(err error) (time.Duration, bool) {
 
 // ParseRetryAfter parses the value of an HTTP Retry-After header, either
 // delay-seconds ("120") or an HTTP date, relative to now. A date in the past
-// gives 0.
+// gives 0. A negative number of seconds, or one too large for a
+// [time.Duration] (more than 9223372036, about 292 years), is an error,
+// never a negative or wrapped-around duration. [Retry] clamps what it is
+// given to [WithMaxRetryAfter].
 func ParseRetryAfter(value string, now time.Time) (time.Duration, error) {
 	value = strings.TrimSpace(value)
-	if secs, err := strconv.ParseInt(value, 10, 64); err == nil {
-		if secs < 0 {
+	if rest := strings.TrimLeft(strings.TrimPrefix(value, "-"), "0123456789"); rest == "" && value != "" && value != "-" {
+		if value[0] == '-' {
 			return 0, fmt.Errorf("failover: Retry-After %q is negative", value)
+		}
+		secs, err := strconv.ParseInt(value, 10, 64)
+		if err != nil || secs > maxRetryAfterSeconds {
+			return 0, fmt.Errorf("failover: Retry-After %q seconds overflows a duration (at most %d)", value, maxRetryAfterSeconds)
 		}
 		return time.Duration(secs) * time.Second, nil
 	}
@@ -63,6 +71,9 @@ func ParseRetryAfter(value string, now time.Time) (time.Duration, error) {
 	}
 	return max(t.Sub(now), 0), nil
 }
+
+// maxRetryAfterSeconds is the largest delay-seconds a Duration holds.
+const maxRetryAfterSeconds = int64(math.MaxInt64 / time.Second)
 
 var (
 	_ firebreak.Rejecter = (*ShedError)(nil)

@@ -74,6 +74,7 @@ type retryConfig struct {
 	budgetMin       int
 	noBudget        bool
 	onRetry         func(RetryEvent)
+	maxRetryAfter   time.Duration
 }
 
 // WithMaxAttempts limits the attempts of one call, the first included. The
@@ -85,9 +86,18 @@ func WithMaxAttempts(n int) RetryOption {
 // WithMaxElapsed limits the time, counted from the end of the first
 // attempt, after which no further attempt starts (so that a first attempt
 // that succeeds reads no clock; the caller's deadline bounds the whole call).
-// The default is 30s.
+// It holds without a deadline on the context: no wait, backoff or
+// Retry-After, is started that would end past it. Default: 30s.
 func WithMaxElapsed(d time.Duration) RetryOption {
 	return retryOption(func(c *retryConfig) { c.maxElapsed = d })
+}
+
+// WithMaxRetryAfter caps the wait a server may ask for with Retry-After
+// ([RetryAfterOf]): a longer request is clamped to d. Whatever the cap, a
+// wait that would end after the [WithMaxElapsed] limit or the caller's
+// deadline is not started: the retry gives up at once. Default: 1 minute.
+func WithMaxRetryAfter(d time.Duration) RetryOption {
+	return retryOption(func(c *retryConfig) { c.maxRetryAfter = d })
 }
 
 // WithBackoff sets the exponential backoff between attempts: the first delay,

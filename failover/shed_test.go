@@ -322,7 +322,13 @@ func TestParseRetryAfter(t *testing.T) {
 		{"Wed, 25 Nov 2026 18:00:30 GMT", 30 * time.Second, true},
 		{"Wed, 25 Nov 2026 17:00:00 GMT", 0, true},
 		{"-1", 0, false},
+		{"-0", 0, false},
+		{"9223372036", 9223372036 * time.Second, true}, // the largest that fits
+		{"9223372037", 0, false},                       // would wrap to a negative duration
+		{"99999999999999999999", 0, false},             // beyond int64
+		{"+5", 0, false},
 		{"soon", 0, false},
+		{"", 0, false},
 	}
 	for _, tt := range tests {
 		got, err := ParseRetryAfter(tt.in, now)
