@@ -17,7 +17,7 @@ type common struct {
 
 // Option configures any of the package's constructors: it is a
 // [RetryOption], [FallbackOption], [FailoverOption], [ShedOption],
-// [DegraderOption] and [RolloutOption] at once.
+// [DegraderOption], [RolloutOption] and [TimeoutOption] at once.
 type Option interface {
 	RetryOption
 	FallbackOption
@@ -25,6 +25,7 @@ type Option interface {
 	ShedOption
 	DegraderOption
 	RolloutOption
+	TimeoutOption
 }
 
 type commonOption func(*common)
@@ -35,6 +36,7 @@ func (f commonOption) applyFailover(c *failoverConfig) { f(&c.common) }
 func (f commonOption) applyShed(c *shedConfig)         { f(&c.common) }
 func (f commonOption) applyDegrader(c *degraderConfig) { f(&c.common) }
 func (f commonOption) applyRollout(c *rolloutConfig)   { f(&c.common) }
+func (f commonOption) applyTimeout(c *timeoutConfig)   { f(&c.common) }
 
 // WithComponent sets the identity the policy reports under when it is used on
 // its own. A [firebreak.Pipeline] binds its own component, so inside a
@@ -321,4 +323,30 @@ func WithRollbackHook(name string, hook RollbackHook) RolloutOption {
 // 3 and 1s.
 func WithHookRetries(attempts int, initial time.Duration) RolloutOption {
 	return rolloutOption(func(c *rolloutConfig) { c.hookAttempts, c.hookBackoff = attempts, initial })
+}
+
+// ---------------------------------------------------------------- timeout
+
+// TimeoutOption configures [NewTimeout].
+type TimeoutOption interface{ applyTimeout(*timeoutConfig) }
+
+type timeoutOption func(*timeoutConfig)
+
+func (f timeoutOption) applyTimeout(c *timeoutConfig) { f(c) }
+
+type timeoutConfig struct {
+	common
+	abandon bool
+}
+
+// WithAbandon makes the timeout return at its deadline even when the call
+// ignores its context: the call runs on a goroutine of its own, and when the
+// deadline passes first the caller gets a [*TimeoutError] wrapping
+// [context.DeadlineExceeded] while the call finishes unwatched (its result
+// is dropped, a panic in it is recovered and counted as abandoned_panic).
+// It costs a goroutine and two allocations more per call, and abandoned
+// calls still hold what they hold until they end, so prefer calls that
+// honour their context. Default: off, the timeout waits for the call.
+func WithAbandon() TimeoutOption {
+	return timeoutOption(func(c *timeoutConfig) { c.abandon = true })
 }
