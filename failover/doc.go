@@ -46,12 +46,17 @@
 //
 // # Load shedding
 //
-// A [Shedder] admits requests through a token bucket (golang.org/x/time/rate)
-// and a concurrency limit, keeping a share of both for
-// [PriorityCritical] traffic ([ContextWithPriority]). A rejection is a
-// [*ShedError] matching [ErrShed]; [Shedder.Middleware] answers it with 429 or
-// 503 and Retry-After; [NewShed] makes a shedder a pipeline policy. Sustained
-// shedding reports [firebreak.KindLoadShed].
+// A [Shedder] admits requests through a token bucket (rate in
+// golang.org/x/time/rate's units, admitted with one lock-free
+// compare-and-swap) and a concurrency limit, keeping a reserve of both for
+// [PriorityCritical] traffic ([ContextWithPriority], [WithCriticalReserve]):
+// under overload critical requests are admitted first, up to the whole rate,
+// and the others get what is left; without critical traffic the others have
+// it all. A rejection is a [*ShedError] matching [ErrShed], a
+// [firebreak.RejectOverload] rejection that no breaker counts;
+// [Shedder.Middleware] answers it with 429 or 503 and Retry-After; [NewShed]
+// makes a shedder a pipeline policy. Sustained shedding reports
+// [firebreak.KindLoadShed].
 //
 // # Degradation
 //

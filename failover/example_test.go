@@ -107,12 +107,13 @@ func ExampleShedder_Middleware() {
 	// 429 Retry-After="1"
 }
 
-// Critical requests keep a reserved share when the rest is shed.
+// Critical requests keep a reserve of the bucket when the rest is shed: here
+// normal traffic may take 8 of the 10 tokens, critical traffic all 10.
 func ExampleContextWithPriority() {
 	shed, _ := failover.NewShedder(10, 10, failover.WithCriticalReserve(0.2))
 	ctx := context.Background()
 	critical := failover.ContextWithPriority(ctx, failover.PriorityCritical)
-	for range 8 { // normal traffic uses up its 80%
+	for range 8 { // normal traffic takes the bucket down to the reserve
 		p, _ := shed.Acquire(ctx)
 		p.Release()
 	}

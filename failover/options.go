@@ -237,9 +237,15 @@ func WithMaxConcurrent(n int) ShedOption {
 	return shedOption(func(c *shedConfig) { c.maxConcurrent = n })
 }
 
-// WithCriticalReserve sets the share (0 to less than 1) of the rate and of the
-// concurrency limit that only [PriorityCritical] traffic may use, so critical calls
-// keep flowing when the rest is shed. The default is 0.2.
+// WithCriticalReserve sets the share (0 to less than 1) of the burst and of
+// the concurrency limit that only [PriorityCritical] traffic may use, so
+// critical calls keep flowing when the rest is shed: the other classes may
+// not take the last share×burst tokens of the bucket (rounded down; at least
+// one token is left to them, so a burst of 1 has no reserve) nor more than
+// (1−share) of the places in flight. Critical calls are admitted first from
+// every token that refills, up to the whole rate; see [Shedder]. A larger
+// burst gives the reserve more room for critical calls arriving together.
+// 0 means no reserve: all classes alike. Default: 0.2.
 func WithCriticalReserve(share float64) ShedOption {
 	return shedOption(func(c *shedConfig) { c.criticalReserve, c.reserveSet = share, true })
 }
