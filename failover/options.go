@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -161,15 +162,40 @@ func (f fallbackOption) applyFallback(c *fallbackConfig) { f(c) }
 type fallbackConfig struct {
 	common
 	lastGoodMaxAge time.Duration
+	lastGoodSet    bool
+	key            func(context.Context) string
+	maxKeys        int
 	fallbackIf     func(error) bool
 }
 
-// WithLastGood serves the last successful result, if it is at most maxAge
-// old, before trying the fallback function. The value kept is refreshed at
-// most every maxAge/100 (and at least every second), so keeping it costs the
-// success path no allocation. Off by default.
-func WithLastGood(maxAge time.Duration) FallbackOption {
-	return fallbackOption(func(c *fallbackConfig) { c.lastGoodMaxAge = maxAge })
+// WithLastGood serves, for a failed call, the last successful result of a
+// call with the same key, if it is at most maxAge old, before trying the
+// fallback function. key gives a call's key — what the call asks for, such
+// as a SKU or a user ID — and is required, so that one request is never
+// answered with another's data:
+//
+//   - [FallbackKey] reads the key the caller put in the context with
+//     [WithFallbackKey];
+//   - a function of your own can derive it from the context;
+//   - [SharedLastGood] keeps one value for every call, for calls that all
+//     ask the same thing (a configuration document, a price list): an
+//     explicit choice, never a default.
+//
+// A call whose key is "" neither stores nor gets a last-good value: it goes
+// to the fallback function, or returns its error. The values kept are bounded
+// by [WithMaxKeys]; each is refreshed at most every maxAge/100 (and at least
+// every second), so keeping them costs the success path no allocation once a
+// key is known. Default: off.
+func WithLastGood(maxAge time.Duration, key func(context.Context) string) FallbackOption {
+	return fallbackOption(func(c *fallbackConfig) { c.lastGoodMaxAge, c.key, c.lastGoodSet = maxAge, key, true })
+}
+
+// WithMaxKeys bounds how many keys [WithLastGood] keeps a value for. When it
+// is full, a new key evicts one not used since the clock hand last passed it
+// (the CLOCK approximation of least recently used), preferring values too
+// old to serve. Default: [DefaultMaxKeys].
+func WithMaxKeys(n int) FallbackOption {
+	return fallbackOption(func(c *fallbackConfig) { c.maxKeys = n })
 }
 
 // WithFallbackIf sets which errors get a fallback. By default every error
