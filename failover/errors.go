@@ -13,9 +13,9 @@ import (
 )
 
 // RetryAfterError carries a server's request to wait before trying again,
-// such as an HTTP Retry-After header on a 429 or 503 answer. [Retry] waits at
-// least that long (or gives up at once if that is past its time limit or the
-// caller's deadline).
+// such as an HTTP Retry-After header on a 429 or 503 answer. [Retry] waits
+// that long, clamped to [WithMaxRetryAfter] (or gives up at once if the wait
+// would end past its time limit or the caller's deadline).
 type RetryAfterError struct {
 	Err   error         // the failure
 	After time.Duration // how long the server asked to wait
