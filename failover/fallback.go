@@ -272,8 +272,10 @@ type lastGoodEntry[T any] struct {
 }
 
 func newLastGood[T any](maxKeys int, refresh int64, maxAge time.Duration) *lastGood[T] {
+	// Shards of at least 64 keys, so that a small bound is one CLOCK and
+	// eviction is as exact as CLOCK gets.
 	n := 1
-	for n < 16 && n*2 <= maxKeys {
+	for n < 16 && n*2*64 <= maxKeys {
 		n *= 2
 	}
 	per := maxKeys / n
