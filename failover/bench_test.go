@@ -138,7 +138,7 @@ func BenchmarkPolicies(b *testing.B) {
 	b.Run("direct", func(b *testing.B) { run(b, func() (int, error) { return fn(ctx) }) })
 	fb, _ := NewFallback(Static(0))
 	b.Run("fallback", func(b *testing.B) { run(b, func() (int, error) { return fb.Execute(ctx, fn) }) })
-	lg, _ := NewFallback(Static(0), WithLastGood(time.Minute))
+	lg, _ := NewFallback(Static(0), WithLastGood(time.Minute, SharedLastGood))
 	b.Run("fallback_last_good", func(b *testing.B) { run(b, func() (int, error) { return lg.Execute(ctx, fn) }) })
 	d, _ := NewDegrader(WithSwitches("feature"))
 	g, _ := NewGate[int](d, "feature", ModeDegraded)

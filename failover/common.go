@@ -179,34 +179,19 @@ func walk(err error, f func(error) bool) bool {
 	return false
 }
 
-// errorTyper is implemented by errors that say what kind of rejection they
-// are, such as the breaker package's open-circuit error and this package's
-// [ShedError].
-type errorTyper interface{ ErrorType() string }
-
 // IsRejection reports whether err is a local rejection that must not be
-// retried: anywhere in its tree, an error whose ErrorType is "circuit_open"
-// (an open breaker), "rate_limited" or "load_shed" or "overloaded" or
-// "bulkhead_full" (a limiter or shedder), or "degraded" (a feature switched
-// off by a [Degrader]); or gobreaker's ErrOpenState or ErrTooManyRequests,
-// which the breaker package's errors wrap. Retrying a local rejection only
-// adds load to what is already protecting itself.
+// retried, failed over or counted against the dependency: anywhere in its
+// tree, an error implementing [firebreak.Rejecter] ([firebreak.IsRejected]:
+// a [*ShedError], a [*DegradedError], an open breaker), or gobreaker's
+// ErrOpenState or ErrTooManyRequests, which breakers built directly on
+// gobreaker return. Retrying a local rejection only adds load to what is
+// already protecting itself. It does not allocate.
 func IsRejection(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return true
-	}
-	return walk(err, func(e error) bool {
-		if et, ok := e.(errorTyper); ok {
-			switch et.ErrorType() {
-			case "circuit_open", "rate_limited", "load_shed", "overloaded", "bulkhead_full", "degraded":
-				return true
-			}
-		}
-		return false
-	})
+	return firebreak.IsRejected(err) ||
+		errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests)
 }
 
 // isCancellation reports whether the error or the context says the caller

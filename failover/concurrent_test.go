@@ -20,7 +20,7 @@ func TestPoliciesConcurrentSafe(t *testing.T) {
 		var rec firebreak.Recorder
 		c := firebreak.Component{Name: "api", Dependency: "db", Reporter: &rec}
 		retry := mustRetry[int](t, WithBackoff(time.Millisecond, 10*time.Millisecond, 2))
-		fb, _ := NewFallback(Static(-1), WithLastGood(time.Second))
+		fb, _ := NewFallback(Static(-1), WithLastGood(time.Second, SharedLastGood))
 		fo, _ := NewFailover[int]([]Endpoint{{Name: "a"}, {Name: "b"}, {Name: "c"}}, WithEjection(2, 100*time.Millisecond, 0.5))
 		shed := mustShedder(t, 1000, 50, WithMaxConcurrent(8), WithSustain(time.Millisecond, 10*time.Millisecond))
 		sp, _ := NewShed[int](shed)

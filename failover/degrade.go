@@ -301,8 +301,13 @@ func (e *DegradedError) Error() string {
 // Is reports whether target is [ErrDegraded].
 func (e *DegradedError) Is(target error) bool { return target == ErrDegraded }
 
-// ErrorType returns "degraded": retries do not retry it.
+// ErrorType returns "degraded", the error.type tracing records.
 func (e *DegradedError) ErrorType() string { return "degraded" }
+
+// Rejection implements [firebreak.Rejecter]: a feature switched off is
+// [firebreak.RejectDisabled], so retries do not retry it and no breaker
+// counts it.
+func (e *DegradedError) Rejection() firebreak.Rejection { return firebreak.RejectDisabled }
 
 // Gate is a [firebreak.Policy] that skips calls to an optional feature while
 // it is switched off or the service mode is at or past the gate's mode,

@@ -5,10 +5,11 @@
 // [firebreak.Signal], so that it lands in the incident it belongs to.
 //
 //	retry, _ := failover.NewRetry[Quote](failover.WithMaxAttempts(3))
-//	fallback, _ := failover.NewFallback(failover.Static(Quote{}), failover.WithLastGood(5*time.Minute))
+//	timeout, _ := failover.NewTimeout[Quote](2 * time.Second)
+//	fallback, _ := failover.NewFallback(failover.Static(Quote{}), failover.WithLastGood(5*time.Minute, failover.FallbackKey))
 //	pipe, _ := firebreak.NewPipeline(firebreak.Component{Name: "checkout", Dependency: "pricing", Reporter: board},
-//		[]firebreak.Policy[Quote]{retry, fallback})
-//	q, err := pipe.Execute(ctx, pricing.Quote)
+//		[]firebreak.Policy[Quote]{retry, timeout, fallback})
+//	q, err := pipe.Execute(failover.WithFallbackKey(ctx, sku), pricing.Quote)
 //
 // Every policy implements [firebreak.Policy], [firebreak.Binder] and
 // [firebreak.Staged], so a [firebreak.Pipeline] puts it in its place and
@@ -20,21 +21,43 @@
 // [Retry] retries a failed call after an exponential backoff with jitter
 // (computed by github.com/cenkalti/backoff/v4), within a limit of attempts, a
 // limit of elapsed time and the caller's deadline. Only retryable errors are
-// retried: a classifier decides ([WithRetryIf]), but local rejections — an
-// open breaker, a shed request, a feature switched off ([IsRejection]) — and
-// the caller's cancellation never are. A server's Retry-After is honoured:
-// [CheckResponse] turns a failed HTTP response into a [*StatusError] carrying
-// it, [RetryHTTP] retries only the statuses worth retrying, and any error with
-// a RetryAfter() time.Duration method ([RetryAfterError]) works the same. A retry budget
-// ([WithBudget]: by default retries are at most 20% of the calls over 10s)
-// stops retry storms. A first attempt that succeeds costs no allocation.
+// retried: a classifier decides ([WithRetryIf]), but local rejections —
+// errors implementing [firebreak.Rejecter] (an open breaker, a shed request,
+// a feature switched off) or gobreaker's sentinels ([IsRejection]) — and the
+// caller's cancellation never are. A server's Retry-After is honoured, up to
+// [WithMaxRetryAfter] (1 minute by default) and never past the time limit,
+// which holds with or without a deadline on the context: [CheckResponse]
+// turns a failed HTTP response into a [*StatusError] carrying it,
+// [RetryHTTP] retries only the statuses worth retrying, and any error with a
+// RetryAfter() time.Duration method ([RetryAfterError]) works the same. A
+// retry budget ([WithBudget]: by default retries are at most 20% of the
+// calls over 10s) stops retry storms. A first attempt that succeeds costs no
+// allocation.
+//
+// # Timeout
+//
+// [Timeout] runs the rest of the pipeline under a deadline
+// ([firebreak.StageTimeout]: inside the breaker, so the breaker counts what
+// timed out). A call its deadline ends fails with a [*TimeoutError]
+// matching [ErrTimeout] — a dependency failure, not a rejection; a caller
+// whose own context ended first gets its own error. By default the timeout
+// waits for a call that ignores its context; [WithAbandon] returns at the
+// deadline and lets the call finish on its own goroutine.
 //
 // # Fallback
 //
-// [Fallback] answers a failed call with the last good result while it is
-// fresh ([WithLastGood]), else with a function or a [Static] value. While
-// fallbacks are served, a [firebreak.KindFallbackActive] signal fires; the
-// first real result clears it.
+// [Fallback] answers a failed call with the last good result of a call with
+// the same key while it is fresh ([WithLastGood]: keys from the context with
+// [WithFallbackKey] and [FallbackKey], from a function of your own, or one
+// value for all with [SharedLastGood]; at most [WithMaxKeys] keys), else
+// with a function or a [Static] value. A call is never answered with a value
+// kept for another key; a call without a key gets no last good value. A
+// fallback function returns [ErrNoFallback] to say it has nothing for this
+// call: the call's error is returned. A caller learns that its answer came
+// from the fallback with [WithServedRecord] and [Served], at no cost to the
+// success path. While fallbacks are served, a
+// [firebreak.KindFallbackActive] signal fires; the first real result clears
+// it.
 //
 // # Failover
 //
@@ -42,16 +65,24 @@
 // moves a failed call on to the next endpoint. Endpoints failing repeatedly
 // are ejected for a while, with a cap on the share ejected at once
 // ([WithEjection]); an [Endpoint.Healthy] function, if given, is consulted.
-// When a standby takes the traffic, [firebreak.KindFailover] fires.
+// When a standby takes the traffic, [firebreak.KindFailover] fires. A
+// Failover never refuses a call locally: when every endpoint is ejected or
+// unhealthy it tries them anyway, so its errors are the endpoints' failures,
+// never a [firebreak.Rejecter].
 //
 // # Load shedding
 //
-// A [Shedder] admits requests through a token bucket (golang.org/x/time/rate)
-// and a concurrency limit, keeping a share of both for
-// [PriorityCritical] traffic ([ContextWithPriority]). A rejection is a
-// [*ShedError] matching [ErrShed]; [Shedder.Middleware] answers it with 429 or
-// 503 and Retry-After; [NewShed] makes a shedder a pipeline policy. Sustained
-// shedding reports [firebreak.KindLoadShed].
+// A [Shedder] admits requests through a token bucket (rate in
+// golang.org/x/time/rate's units, admitted with one lock-free
+// compare-and-swap) and a concurrency limit, keeping a reserve of both for
+// [PriorityCritical] traffic ([ContextWithPriority], [WithCriticalReserve]):
+// under overload critical requests are admitted first, up to the whole rate,
+// and the others get what is left; without critical traffic the others have
+// it all. A rejection is a [*ShedError] matching [ErrShed], a
+// [firebreak.RejectOverload] rejection that no breaker counts;
+// [Shedder.Middleware] answers it with 429 or 503 and Retry-After; [NewShed]
+// makes a shedder a pipeline policy. Sustained shedding reports
+// [firebreak.KindLoadShed].
 //
 // # Degradation
 //
@@ -84,8 +115,9 @@
 // firebreak.failover.events ({event}), from the meter
 // "github.com/firebreak-go/firebreak/failover" of the provider given with
 // [WithMeterProvider] (the global one by default). Its attributes are
-// firebreak.policy (retry, fallback, failover, shed, degrade, rollout),
-// firebreak.event (for example retry, gave_up_budget, fallback_served,
+// firebreak.policy (retry, timeout, fallback, failover, shed, degrade,
+// rollout), firebreak.event (for example retry, gave_up_budget, timed_out,
+// abandoned, abandoned_panic, fallback_served,
 // switched, ejected, readmitted, shed_rate_limited, shed_overloaded,
 // mode_minimal, switch_off, rolled_back, rollback_failed, held, promoted),
 // firebreak.component and firebreak.dependency. Nothing is recorded on the
@@ -96,5 +128,6 @@
 // Every type in the package is safe for concurrent use. No policy calls a
 // Reporter, a hook or a callback while holding a lock, and none starts a
 // goroutine outside a call (an [Analysis] runs its metrics in goroutines that
-// end before Run returns).
+// end before Run returns), except a [Timeout] with [WithAbandon], whose
+// abandoned calls run on until they return; a panic in one is recovered.
 package failover

@@ -3,16 +3,19 @@ package failover
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/firebreak-go/firebreak"
 )
 
 // RetryAfterError carries a server's request to wait before trying again,
-// such as an HTTP Retry-After header on a 429 or 503 answer. [Retry] waits at
-// least that long (or gives up at once if that is past its time limit or the
-// caller's deadline).
+// such as an HTTP Retry-After header on a 429 or 503 answer. [Retry] waits
+// that long, clamped to [WithMaxRetryAfter] (or gives up at once if the wait
+// would end past its time limit or the caller's deadline).
 type RetryAfterError struct {
 	Err   error         // the failure
 	After time.Duration // how long the server asked to wait
@@ -46,12 +49,19 @@ func RetryAfterOf(err error) (time.Duration, bool) {
 
 // ParseRetryAfter parses the value of an HTTP Retry-After header, either
 // delay-seconds ("120") or an HTTP date, relative to now. A date in the past
-// gives 0.
+// gives 0. A negative number of seconds, or one too large for a
+// [time.Duration] (more than 9223372036, about 292 years), is an error,
+// never a negative or wrapped-around duration. [Retry] clamps what it is
+// given to [WithMaxRetryAfter].
 func ParseRetryAfter(value string, now time.Time) (time.Duration, error) {
 	value = strings.TrimSpace(value)
-	if secs, err := strconv.ParseInt(value, 10, 64); err == nil {
-		if secs < 0 {
+	if rest := strings.TrimLeft(strings.TrimPrefix(value, "-"), "0123456789"); rest == "" && value != "" && value != "-" {
+		if value[0] == '-' {
 			return 0, fmt.Errorf("failover: Retry-After %q is negative", value)
+		}
+		secs, err := strconv.ParseInt(value, 10, 64)
+		if err != nil || secs > maxRetryAfterSeconds {
+			return 0, fmt.Errorf("failover: Retry-After %q seconds overflows a duration (at most %d)", value, maxRetryAfterSeconds)
 		}
 		return time.Duration(secs) * time.Second, nil
 	}
@@ -61,6 +71,14 @@ func ParseRetryAfter(value string, now time.Time) (time.Duration, error) {
 	}
 	return max(t.Sub(now), 0), nil
 }
+
+// maxRetryAfterSeconds is the largest delay-seconds a Duration holds.
+const maxRetryAfterSeconds = int64(math.MaxInt64 / time.Second)
+
+var (
+	_ firebreak.Rejecter = (*ShedError)(nil)
+	_ firebreak.Rejecter = (*DegradedError)(nil)
+)
 
 // ErrShed matches every [ShedError].
 var ErrShed = errors.New("failover: request shed")
@@ -88,6 +106,11 @@ func (e *ShedError) Is(target error) bool { return target == ErrShed }
 
 // ErrorType returns Reason: "rate_limited" or "overloaded".
 func (e *ShedError) ErrorType() string { return e.Reason }
+
+// Rejection implements [firebreak.Rejecter]: a shed request is
+// [firebreak.RejectOverload], never a failure of the dependency, so no
+// breaker counts it and no retry repeats it.
+func (e *ShedError) Rejection() firebreak.Rejection { return firebreak.RejectOverload }
 
 // RetryAfter returns After.
 func (e *ShedError) RetryAfter() time.Duration { return e.After }

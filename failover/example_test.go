@@ -36,32 +36,91 @@ func ExampleRetry() {
 	// quote: 42 <nil>
 }
 
-// Fallbacks serve the last good value; the incident board hears that a
-// fallback is active, and again when real results are back.
+// Fallbacks serve the last good value of the same key — here the SKU the
+// call asks for — so a call for one SKU is never answered with another's
+// stock. The incident board hears that a fallback is active, and again when
+// real results are back; the caller learns its own answer came from the
+// fallback through a served record.
 func ExampleFallback() {
 	var rec firebreak.Recorder
-	fb, err := failover.NewFallback(failover.Static("price unavailable"),
-		failover.WithLastGood(time.Minute),
-		failover.WithComponent(firebreak.Component{Name: "shop", Dependency: "pricing", Reporter: &rec}))
+	fb, err := failover.NewFallback(failover.Static("stock unknown"),
+		failover.WithLastGood(time.Minute, failover.FallbackKey),
+		failover.WithComponent(firebreak.Component{Name: "shop", Dependency: "inventory", Reporter: &rec}))
 	if err != nil {
 		panic(err)
 	}
-	ctx := context.Background()
-	ok := func(context.Context) (string, error) { return "€12", nil }
-	down := func(context.Context) (string, error) { return "", errors.New("pricing: 503") }
-
-	fmt.Println(fb.Execute(ctx, ok))
-	fmt.Println(fb.Execute(ctx, down))
-	fmt.Println(fb.Execute(ctx, ok))
+	stock := func(sku string, up bool) firebreak.Func[string] {
+		return func(context.Context) (string, error) {
+			if !up {
+				return "", errors.New("inventory: 503")
+			}
+			return "12 of " + sku, nil
+		}
+	}
+	call := func(sku string, up bool) {
+		ctx := failover.WithServedRecord(failover.WithFallbackKey(context.Background(), sku))
+		v, err := fb.Execute(ctx, stock(sku, up))
+		fmt.Printf("%s: %q %v (served by %s)\n", sku, v, err, failover.Served(ctx))
+	}
+	call("A", true)
+	call("A", false) // A's own last good value
+	call("B", false) // nothing kept for B: the static fallback, never A's stock
+	call("A", true)
 	for _, s := range rec.Signals() {
 		fmt.Println(s.Kind, "firing:", s.Firing)
 	}
 	// Output:
-	// €12 <nil>
-	// €12 <nil>
-	// €12 <nil>
+	// A: "12 of A" <nil> (served by none)
+	// A: "12 of A" <nil> (served by last_good)
+	// B: "stock unknown" <nil> (served by fallback)
+	// A: "12 of A" <nil> (served by none)
 	// fallback_active firing: true
 	// fallback_active firing: false
+}
+
+// A fallback function returns ErrNoFallback when it has nothing to serve for
+// a call: the caller gets the call's own error, and no fallback counts as
+// served.
+func ExampleErrNoFallback() {
+	defaults := map[string]string{"banner": "Welcome!"}
+	fb, _ := failover.NewFallback(func(ctx context.Context, err error) (string, error) {
+		if v, ok := defaults[failover.FallbackKey(ctx)]; ok {
+			return v, nil
+		}
+		return "", failover.ErrNoFallback
+	})
+	down := func(context.Context) (string, error) { return "", errors.New("cms: 503") }
+	for _, key := range []string{"banner", "terms"} {
+		v, err := fb.Execute(failover.WithFallbackKey(context.Background(), key), down)
+		fmt.Printf("%s: %q %v\n", key, v, err)
+	}
+	fmt.Println("active:", fb.Active())
+	// Output:
+	// banner: "Welcome!" <nil>
+	// terms: "" cms: 503
+	// active: true
+}
+
+// A timeout inside the breaker: a hung call ends at the deadline with a
+// TimeoutError, a failure the breaker counts; a caller that gives up first
+// gets its own error.
+func ExampleTimeout() {
+	to, err := failover.NewTimeout[string](10 * time.Millisecond)
+	if err != nil {
+		panic(err)
+	}
+	hung := func(ctx context.Context) (string, error) { <-ctx.Done(); return "", ctx.Err() }
+
+	_, err = to.Execute(context.Background(), hung)
+	fmt.Println(errors.Is(err, failover.ErrTimeout), err)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = to.Execute(ctx, hung)
+	fmt.Println(errors.Is(err, failover.ErrTimeout), err)
+	// Output:
+	// true failover: call timed out after 10ms: context deadline exceeded
+	// false context canceled
 }
 
 // The primary database is down: the call moves on to the standby.
@@ -107,12 +166,13 @@ func ExampleShedder_Middleware() {
 	// 429 Retry-After="1"
 }
 
-// Critical requests keep a reserved share when the rest is shed.
+// Critical requests keep a reserve of the bucket when the rest is shed: here
+// normal traffic may take 8 of the 10 tokens, critical traffic all 10.
 func ExampleContextWithPriority() {
 	shed, _ := failover.NewShedder(10, 10, failover.WithCriticalReserve(0.2))
 	ctx := context.Background()
 	critical := failover.ContextWithPriority(ctx, failover.PriorityCritical)
-	for range 8 { // normal traffic uses up its 80%
+	for range 8 { // normal traffic takes the bucket down to the reserve
 		p, _ := shed.Acquire(ctx)
 		p.Release()
 	}

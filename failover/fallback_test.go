@@ -3,6 +3,8 @@ package failover
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -55,7 +57,7 @@ func TestFallbackSignalsOnceAndClears(t *testing.T) {
 
 func TestFallbackLastGoodMaxAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f, err := NewFallback[string](nil, WithLastGood(5*time.Second))
+		f, err := NewFallback[string](nil, WithLastGood(5*time.Second, SharedLastGood))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +86,7 @@ func TestFallbackLastGoodMaxAge(t *testing.T) {
 
 func TestFallbackLastGoodThenFunction(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f, err := NewFallback(Static("default"), WithLastGood(time.Minute))
+		f, err := NewFallback(Static("default"), WithLastGood(time.Minute, SharedLastGood))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,17 +130,175 @@ func TestFallbackDoesNotServe(t *testing.T) {
 }
 
 func TestNewFallbackValidates(t *testing.T) {
-	if _, err := NewFallback[int](nil); err == nil || !strings.Contains(err.Error(), "fn is nil") {
-		t.Errorf("err = %v", err)
+	tests := []struct {
+		fn   func(context.Context, error) (int, error)
+		opts []FallbackOption
+		want string
+	}{
+		{nil, nil, "fn is nil"},
+		{Static(1), []FallbackOption{WithLastGood(-time.Second, SharedLastGood)}, "WithLastGood maxAge"},
+		{Static(1), []FallbackOption{WithLastGood(0, SharedLastGood)}, "WithLastGood maxAge"},
+		{nil, []FallbackOption{WithLastGood(time.Minute, nil)}, "WithLastGood key is nil"},
+		{Static(1), []FallbackOption{WithLastGood(time.Minute, FallbackKey), WithMaxKeys(-1)}, "WithMaxKeys"},
 	}
-	if _, err := NewFallback(Static(1), WithLastGood(-time.Second)); err == nil || !strings.Contains(err.Error(), "WithLastGood") {
-		t.Errorf("err = %v", err)
+	for _, tt := range tests {
+		if _, err := NewFallback(tt.fn, tt.opts...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("err = %v, want one naming %q", err, tt.want)
+		}
 	}
 }
 
 func TestFallbackSuccessAllocs(t *testing.T) {
-	f, _ := NewFallback(Static(0), WithLastGood(time.Minute))
-	ctx := context.Background()
 	fn := func(context.Context) (int, error) { return 1, nil }
-	wantAllocs(t, 0, func() { f.Execute(ctx, fn) })
+	shared, _ := NewFallback(Static(0), WithLastGood(time.Minute, SharedLastGood))
+	ctx := context.Background()
+	wantAllocs(t, 0, func() { shared.Execute(ctx, fn) })
+	// Keyed by the context, with a served record: once the key is known,
+	// neither keeping its value nor the record costs an allocation.
+	keyed, _ := NewFallback(Static(0), WithLastGood(time.Minute, FallbackKey))
+	kctx := WithServedRecord(WithFallbackKey(ctx, "sku-1"))
+	keyed.Execute(kctx, fn)
+	wantAllocs(t, 0, func() { keyed.Execute(kctx, fn) })
+}
+
+// The review's scenario: a stock service called for many SKUs, last good
+// values kept per SKU. An hour of traffic at 200 calls/s over 3000 SKUs
+// (more than the 1024 keys kept, so keys are evicted all along), then the
+// inventory fails for ten minutes. Every answer is for the SKU asked for:
+// its own last good value while it is fresh, the static fallback otherwise,
+// never another SKU's stock.
+func TestFallbackLastGoodPerKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const skus = 3000
+		f, err := NewFallback(Static("stock unknown"), WithLastGood(5*time.Minute, FallbackKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(7, 7))
+		names := make([]string, skus)
+		for i := range names {
+			names[i] = fmt.Sprintf("sku-%d", i)
+		}
+		var down bool
+		stock := func(sku string) firebreak.Func[string] {
+			return func(context.Context) (string, error) {
+				if down {
+					return "", errBoom
+				}
+				return "stock of " + sku, nil
+			}
+		}
+		var served [3]int
+		wrong := 0
+		run := func(d time.Duration) {
+			for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+				// Popular SKUs first: half the calls go to the first 100.
+				n := rng.IntN(skus)
+				if rng.IntN(2) == 0 {
+					n = rng.IntN(100)
+				}
+				sku := names[n]
+				ctx := WithServedRecord(WithFallbackKey(t.Context(), sku))
+				v, err := f.Execute(ctx, stock(sku))
+				if err != nil {
+					t.Fatalf("%s: %v", sku, err)
+				}
+				src := Served(ctx)
+				served[src]++
+				if v != "stock of "+sku && !(src == SourceFallback && v == "stock unknown") {
+					wrong++
+					if wrong < 5 {
+						t.Errorf("call for %s answered %q (served by %s)", sku, v, src)
+					}
+				}
+			}
+		}
+		run(time.Hour)
+		if served[SourceLastGood]+served[SourceFallback] != 0 {
+			t.Fatalf("healthy hour served fallbacks: %v", served)
+		}
+		if n := f.cache.len(); n > DefaultMaxKeys || n < DefaultMaxKeys*9/10 {
+			t.Errorf("%d keys kept, want at most (and about) %d", n, DefaultMaxKeys)
+		}
+		down = true
+		run(10 * time.Minute)
+		if wrong != 0 {
+			t.Fatalf("%d answers carried another SKU's data", wrong)
+		}
+		if served[SourceLastGood] == 0 || served[SourceFallback] == 0 {
+			t.Errorf("served %v: want last good values for the popular SKUs and the static fallback for the rest", served)
+		}
+		if !f.Active() {
+			t.Error("fallback not active in the outage")
+		}
+	})
+}
+
+func TestFallbackLastGoodKeys(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, err := NewFallback[string](nil, WithLastGood(time.Minute, FallbackKey), WithMaxKeys(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		get := func(key string, ok bool) (string, error, Source) {
+			ctx := WithServedRecord(t.Context())
+			if key != "" {
+				ctx = WithFallbackKey(ctx, key)
+			}
+			v, err := f.Execute(ctx, func(context.Context) (string, error) {
+				if !ok {
+					return "", errBoom
+				}
+				return "value of " + key, nil
+			})
+			return v, err, Served(ctx)
+		}
+		get("A", true)
+		if v, err, src := get("B", false); err != errBoom || v != "" || src != SourceNone {
+			t.Fatalf("B with only A kept: %q, %v, %s; want B's own error", v, err, src)
+		}
+		if v, err, src := get("A", false); v != "value of A" || err != nil || src != SourceLastGood {
+			t.Fatalf("A: %q, %v, %s; want A's last good value", v, err, src)
+		}
+		// No key: nothing kept and nothing served, even with values kept.
+		get("", true)
+		if v, err, _ := get("", false); err != errBoom || v != "" {
+			t.Errorf("no key: %q, %v; want the call's error", v, err)
+		}
+		// A bound of 2 keys: C evicts B, not A, which was just used.
+		get("B", true)
+		get("A", false)
+		get("C", true)
+		if f.cache.len() != 2 {
+			t.Errorf("%d keys kept, want 2", f.cache.len())
+		}
+		if _, err, _ := get("A", false); err != nil {
+			t.Errorf("A evicted although in use: %v", err)
+		}
+		if _, err, _ := get("C", false); err != nil {
+			t.Errorf("C not kept: %v", err)
+		}
+		// Stale values are not served.
+		time.Sleep(2 * time.Minute)
+		if _, err, _ := get("A", false); err != errBoom {
+			t.Errorf("stale A: %v, want the call's error", err)
+		}
+	})
+}
+
+func TestFallbackErrNoFallback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rec firebreak.Recorder
+		f, _ := NewFallback(func(ctx context.Context, err error) (string, error) {
+			return "", fmt.Errorf("catalog: %w", ErrNoFallback)
+		}, recorderComponent(&rec))
+		ctx := WithServedRecord(t.Context())
+		v, err := f.Execute(ctx, func(context.Context) (string, error) { return "partial", errBoom })
+		if v != "partial" || err != errBoom {
+			t.Errorf("got %q, %v; want the call's own result and error", v, err)
+		}
+		if f.Active() || rec.Len() != 0 || Served(ctx) != SourceNone {
+			t.Errorf("active %v, signals %+v, served %s; want no fallback counted", f.Active(), rec.Signals(), Served(ctx))
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -17,7 +18,7 @@ type common struct {
 
 // Option configures any of the package's constructors: it is a
 // [RetryOption], [FallbackOption], [FailoverOption], [ShedOption],
-// [DegraderOption] and [RolloutOption] at once.
+// [DegraderOption], [RolloutOption] and [TimeoutOption] at once.
 type Option interface {
 	RetryOption
 	FallbackOption
@@ -25,6 +26,7 @@ type Option interface {
 	ShedOption
 	DegraderOption
 	RolloutOption
+	TimeoutOption
 }
 
 type commonOption func(*common)
@@ -35,6 +37,7 @@ func (f commonOption) applyFailover(c *failoverConfig) { f(&c.common) }
 func (f commonOption) applyShed(c *shedConfig)         { f(&c.common) }
 func (f commonOption) applyDegrader(c *degraderConfig) { f(&c.common) }
 func (f commonOption) applyRollout(c *rolloutConfig)   { f(&c.common) }
+func (f commonOption) applyTimeout(c *timeoutConfig)   { f(&c.common) }
 
 // WithComponent sets the identity the policy reports under when it is used on
 // its own. A [firebreak.Pipeline] binds its own component, so inside a
@@ -74,6 +77,7 @@ type retryConfig struct {
 	budgetMin       int
 	noBudget        bool
 	onRetry         func(RetryEvent)
+	maxRetryAfter   time.Duration
 }
 
 // WithMaxAttempts limits the attempts of one call, the first included. The
@@ -85,9 +89,18 @@ func WithMaxAttempts(n int) RetryOption {
 // WithMaxElapsed limits the time, counted from the end of the first
 // attempt, after which no further attempt starts (so that a first attempt
 // that succeeds reads no clock; the caller's deadline bounds the whole call).
-// The default is 30s.
+// It holds without a deadline on the context: no wait, backoff or
+// Retry-After, is started that would end past it. Default: 30s.
 func WithMaxElapsed(d time.Duration) RetryOption {
 	return retryOption(func(c *retryConfig) { c.maxElapsed = d })
+}
+
+// WithMaxRetryAfter caps the wait a server may ask for with Retry-After
+// ([RetryAfterOf]): a longer request is clamped to d. Whatever the cap, a
+// wait that would end after the [WithMaxElapsed] limit or the caller's
+// deadline is not started: the retry gives up at once. Default: 1 minute.
+func WithMaxRetryAfter(d time.Duration) RetryOption {
+	return retryOption(func(c *retryConfig) { c.maxRetryAfter = d })
 }
 
 // WithBackoff sets the exponential backoff between attempts: the first delay,
@@ -149,15 +162,40 @@ func (f fallbackOption) applyFallback(c *fallbackConfig) { f(c) }
 type fallbackConfig struct {
 	common
 	lastGoodMaxAge time.Duration
+	lastGoodSet    bool
+	key            func(context.Context) string
+	maxKeys        int
 	fallbackIf     func(error) bool
 }
 
-// WithLastGood serves the last successful result, if it is at most maxAge
-// old, before trying the fallback function. The value kept is refreshed at
-// most every maxAge/100 (and at least every second), so keeping it costs the
-// success path no allocation. Off by default.
-func WithLastGood(maxAge time.Duration) FallbackOption {
-	return fallbackOption(func(c *fallbackConfig) { c.lastGoodMaxAge = maxAge })
+// WithLastGood serves, for a failed call, the last successful result of a
+// call with the same key, if it is at most maxAge old, before trying the
+// fallback function. key gives a call's key — what the call asks for, such
+// as a SKU or a user ID — and is required, so that one request is never
+// answered with another's data:
+//
+//   - [FallbackKey] reads the key the caller put in the context with
+//     [WithFallbackKey];
+//   - a function of your own can derive it from the context;
+//   - [SharedLastGood] keeps one value for every call, for calls that all
+//     ask the same thing (a configuration document, a price list): an
+//     explicit choice, never a default.
+//
+// A call whose key is "" neither stores nor gets a last-good value: it goes
+// to the fallback function, or returns its error. The values kept are bounded
+// by [WithMaxKeys]; each is refreshed at most every maxAge/100 (and at least
+// every second), so keeping them costs the success path no allocation once a
+// key is known. Default: off.
+func WithLastGood(maxAge time.Duration, key func(context.Context) string) FallbackOption {
+	return fallbackOption(func(c *fallbackConfig) { c.lastGoodMaxAge, c.key, c.lastGoodSet = maxAge, key, true })
+}
+
+// WithMaxKeys bounds how many keys [WithLastGood] keeps a value for. When it
+// is full, a new key evicts one not used since the clock hand last passed it
+// (the CLOCK approximation of least recently used), preferring values too
+// old to serve. Default: [DefaultMaxKeys].
+func WithMaxKeys(n int) FallbackOption {
+	return fallbackOption(func(c *fallbackConfig) { c.maxKeys = n })
 }
 
 // WithFallbackIf sets which errors get a fallback. By default every error
@@ -225,9 +263,15 @@ func WithMaxConcurrent(n int) ShedOption {
 	return shedOption(func(c *shedConfig) { c.maxConcurrent = n })
 }
 
-// WithCriticalReserve sets the share (0 to less than 1) of the rate and of the
-// concurrency limit that only [PriorityCritical] traffic may use, so critical calls
-// keep flowing when the rest is shed. The default is 0.2.
+// WithCriticalReserve sets the share (0 to less than 1) of the burst and of
+// the concurrency limit that only [PriorityCritical] traffic may use, so
+// critical calls keep flowing when the rest is shed: the other classes may
+// not take the last share×burst tokens of the bucket (rounded down; at least
+// one token is left to them, so a burst of 1 has no reserve) nor more than
+// (1−share) of the places in flight. Critical calls are admitted first from
+// every token that refills, up to the whole rate; see [Shedder]. A larger
+// burst gives the reserve more room for critical calls arriving together.
+// 0 means no reserve: all classes alike. Default: 0.2.
 func WithCriticalReserve(share float64) ShedOption {
 	return shedOption(func(c *shedConfig) { c.criticalReserve, c.reserveSet = share, true })
 }
@@ -311,4 +355,30 @@ func WithRollbackHook(name string, hook RollbackHook) RolloutOption {
 // 3 and 1s.
 func WithHookRetries(attempts int, initial time.Duration) RolloutOption {
 	return rolloutOption(func(c *rolloutConfig) { c.hookAttempts, c.hookBackoff = attempts, initial })
+}
+
+// ---------------------------------------------------------------- timeout
+
+// TimeoutOption configures [NewTimeout].
+type TimeoutOption interface{ applyTimeout(*timeoutConfig) }
+
+type timeoutOption func(*timeoutConfig)
+
+func (f timeoutOption) applyTimeout(c *timeoutConfig) { f(c) }
+
+type timeoutConfig struct {
+	common
+	abandon bool
+}
+
+// WithAbandon makes the timeout return at its deadline even when the call
+// ignores its context: the call runs on a goroutine of its own, and when the
+// deadline passes first the caller gets a [*TimeoutError] wrapping
+// [context.DeadlineExceeded] while the call finishes unwatched (its result
+// is dropped, a panic in it is recovered and counted as abandoned_panic).
+// It costs a goroutine and two allocations more per call, and abandoned
+// calls still hold what they hold until they end, so prefer calls that
+// honour their context. Default: off, the timeout waits for the call.
+func WithAbandon() TimeoutOption {
+	return timeoutOption(func(c *timeoutConfig) { c.abandon = true })
 }

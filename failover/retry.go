@@ -30,6 +30,7 @@ type Retry[T any] struct {
 	jitter          float64
 	retryIf         func(error) bool
 	onRetry         func(RetryEvent)
+	maxRetryAfter   time.Duration
 
 	budget      *budgetWindow // nil without a budget
 	budgetRatio float64
@@ -49,15 +50,21 @@ type RetryEvent struct {
 	Delay   time.Duration // the wait before the next attempt
 }
 
+// DefaultMaxRetryAfter is the longest wait a server's Retry-After gets by
+// default ([WithMaxRetryAfter]).
+const DefaultMaxRetryAfter = time.Minute
+
 // NewRetry returns a retry policy. Without options it makes up to 3 attempts
 // within 30s, waiting 100ms, then 200ms (±50% jitter), retrying every error
 // but local rejections and cancellation, with a budget of 20% of the calls
-// over 10s (at least 10 retries per window).
+// over 10s (at least 10 retries per window), honouring a server's
+// Retry-After up to 1 minute.
 func NewRetry[T any](opts ...RetryOption) (*Retry[T], error) {
 	c := retryConfig{
 		maxAttempts: 3, maxElapsed: 30 * time.Second,
 		initialInterval: 100 * time.Millisecond, maxInterval: 10 * time.Second, multiplier: 2,
 		jitter: 0.5, budgetRatio: 0.2, budgetWindow: 10 * time.Second, budgetMin: 10,
+		maxRetryAfter: DefaultMaxRetryAfter,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -83,6 +90,7 @@ func NewRetry[T any](opts ...RetryOption) (*Retry[T], error) {
 	def(&c.initialInterval, 100*time.Millisecond)
 	def(&c.maxInterval, 10*time.Second)
 	def(&c.budgetWindow, 10*time.Second)
+	def(&c.maxRetryAfter, DefaultMaxRetryAfter)
 	if c.multiplier == 0 {
 		c.multiplier = 2
 	}
@@ -91,6 +99,7 @@ func NewRetry[T any](opts ...RetryOption) (*Retry[T], error) {
 	}
 	check(c.maxAttempts < 1, "MaxAttempts %d must be at least 1", c.maxAttempts)
 	check(c.maxElapsed < 0, "MaxElapsed %v must be positive", c.maxElapsed)
+	check(c.maxRetryAfter < 0, "MaxRetryAfter %v must be positive", c.maxRetryAfter)
 	check(c.initialInterval < 0, "backoff initial %v must be positive", c.initialInterval)
 	check(c.maxInterval < c.initialInterval, "backoff max %v must be at least initial %v", c.maxInterval, c.initialInterval)
 	check(c.multiplier < 1, "backoff multiplier %v must be at least 1", c.multiplier)
@@ -108,7 +117,7 @@ func NewRetry[T any](opts ...RetryOption) (*Retry[T], error) {
 	r := &Retry[T]{
 		m: m, maxAttempts: c.maxAttempts, maxElapsed: c.maxElapsed,
 		initialInterval: c.initialInterval, maxInterval: c.maxInterval, multiplier: c.multiplier,
-		jitter: c.jitter, retryIf: c.retryIf, onRetry: c.onRetry,
+		jitter: c.jitter, retryIf: c.retryIf, onRetry: c.onRetry, maxRetryAfter: c.maxRetryAfter,
 		budgetRatio: c.budgetRatio, budgetMin: int64(c.budgetMin),
 	}
 	if !c.noBudget {
@@ -164,13 +173,16 @@ func (r *Retry[T]) retry(ctx context.Context, next firebreak.Next[T], v T, err e
 		}
 		delay := bo.NextBackOff()
 		if ra, ok := RetryAfterOf(err); ok && ra > delay {
-			delay = ra
+			delay = max(delay, min(ra, r.maxRetryAfter))
 		}
+		// Compare the wait with what is left rather than adding it to the
+		// time spent: a server's wait can be near the largest Duration,
+		// and the sum would overflow into a negative that passes.
 		now := time.Now()
-		if now.Sub(start)+delay > r.maxElapsed {
+		if delay > r.maxElapsed-now.Sub(start) {
 			return v, r.stop(attempt, StopElapsed, err, nil)
 		}
-		if dl, ok := ctx.Deadline(); ok && now.Add(delay).After(dl) {
+		if dl, ok := ctx.Deadline(); ok && delay > dl.Sub(now) {
 			return v, r.stop(attempt, StopDeadline, err, nil)
 		}
 		if r.budget != nil && !r.budget.takeRetry(now.Sub(r.budget.base), r.budgetRatio, r.budgetMin) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,11 +20,18 @@ import (
 
 var errBoom = errors.New("boom")
 
-// typedErr is an error with an ErrorType, like the breaker's open error.
+// typedErr is an error with an ErrorType and no Rejection: a string type
+// alone does not make an error a rejection.
 type typedErr string
 
 func (e typedErr) Error() string     { return "typed: " + string(e) }
 func (e typedErr) ErrorType() string { return string(e) }
+
+// rejectErr is an application's own rejection, like the breaker's open error.
+type rejectErr firebreak.Rejection
+
+func (e rejectErr) Error() string                  { return "rejected: " + firebreak.Rejection(e).String() }
+func (e rejectErr) Rejection() firebreak.Rejection { return firebreak.Rejection(e) }
 
 func mustRetry[T any](t *testing.T, opts ...RetryOption) *Retry[T] {
 	t.Helper()
@@ -176,10 +184,10 @@ func TestRetryNonRetryable(t *testing.T) {
 		opts []RetryOption
 	}{
 		{"classifier says no", errBoom, []RetryOption{WithRetryIf(func(err error) bool { return !errors.Is(err, errBoom) })}},
-		{"open breaker", typedErr("circuit_open"), nil},
-		{"wrapped open breaker", errors.Join(errors.New("x"), typedErr("circuit_open")), nil},
-		{"rate limited", typedErr("rate_limited"), nil},
-		{"load shed elsewhere", typedErr("load_shed"), nil},
+		{"open breaker", rejectErr(firebreak.RejectIsolated), nil},
+		{"wrapped open breaker", errors.Join(errors.New("x"), rejectErr(firebreak.RejectIsolated)), nil},
+		{"rate limited elsewhere", fmt.Errorf("edge: %w", rejectErr(firebreak.RejectOverload)), nil},
+		{"switched off elsewhere", rejectErr(firebreak.RejectDisabled), nil},
 		{"gobreaker open", fmt.Errorf("payments: %w", gobreaker.ErrOpenState), nil},
 		{"gobreaker half-open full", gobreaker.ErrTooManyRequests, nil},
 		{"shed", shed, nil},
@@ -202,16 +210,18 @@ func TestRetryNonRetryable(t *testing.T) {
 			})
 		})
 	}
-	t.Run("a typed error of another kind is retried", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			r := mustRetry[int](t, WithMaxAttempts(3))
-			n := 0
-			r.Execute(t.Context(), func(context.Context) (int, error) { n++; return 0, typedErr("timeout") })
-			if n != 3 {
-				t.Errorf("called %d times, want 3", n)
-			}
+	for _, err := range []error{typedErr("timeout"), typedErr("circuit_open"), rejectErr(0)} {
+		t.Run(fmt.Sprintf("%v is not a rejection and is retried", err), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := mustRetry[int](t, WithMaxAttempts(3))
+				n := 0
+				r.Execute(t.Context(), func(context.Context) (int, error) { n++; return 0, err })
+				if n != 3 {
+					t.Errorf("called %d times, want 3", n)
+				}
+			})
 		})
-	})
+	}
 	t.Run("caller cancelled", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			r := mustRetry[int](t, WithMaxAttempts(5))
@@ -304,6 +314,7 @@ func TestNewRetryValidates(t *testing.T) {
 	}{
 		{WithMaxAttempts(-1), "MaxAttempts"},
 		{WithMaxElapsed(-time.Second), "MaxElapsed"},
+		{WithMaxRetryAfter(-time.Second), "MaxRetryAfter"},
 		{WithBackoff(time.Second, time.Millisecond, 2), "backoff max"},
 		{WithBackoff(time.Millisecond, time.Second, 0.5), "multiplier"},
 		{WithJitter(2), "jitter"},
@@ -391,5 +402,67 @@ func TestBudgetWindowRolls(t *testing.T) {
 		if w.takeRetry(w.now(), 0.1, 0) || !w.takeRetry(w.now(), 0.1, 1) {
 			t.Error("an empty window allows only the floor")
 		}
+	})
+}
+
+// A server asking to wait 292 years (Retry-After: 9223372036, the largest
+// delay-seconds a Duration holds) once made the elapsed-time check overflow
+// and the retry sleep for centuries when the context had no deadline. The
+// wait is clamped to WithMaxRetryAfter and WithMaxElapsed holds.
+func TestRetryHugeRetryAfter(t *testing.T) {
+	huge, err := ParseRetryAfter("9223372036", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		opts     []RetryOption
+		attempts int
+		reason   StopReason
+		took     time.Duration // the calls take 1s each
+	}{
+		// Default MaxRetryAfter (1m) is past the default MaxElapsed (30s):
+		// no wait is started.
+		{"defaults", nil, 1, StopElapsed, time.Second},
+		// A minute's wait at a time within ten minutes: 9 waits of 1m
+		// and 10 calls of 1s, then the next wait would pass the limit.
+		{"clamped to a minute within ten", []RetryOption{WithMaxElapsed(10 * time.Minute)}, 10, StopElapsed, 9*time.Minute + 10*time.Second},
+		{"clamped to 5s", []RetryOption{WithMaxElapsed(time.Hour), WithMaxRetryAfter(5 * time.Second), WithMaxAttempts(4)}, 4, StopAttempts, 3*5*time.Second + 4*time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				opts := append([]RetryOption{WithMaxAttempts(100), WithoutBudget()}, tt.opts...)
+				r := mustRetry[int](t, opts...)
+				start := time.Now()
+				n := 0
+				_, err := r.Execute(context.Background(), func(context.Context) (int, error) {
+					n++
+					time.Sleep(time.Second)
+					return 0, &StatusError{StatusCode: 503, Status: "503 Service Unavailable", After: huge}
+				})
+				var re *RetryError
+				if !errors.As(err, &re) || re.Reason != tt.reason || n != tt.attempts {
+					t.Fatalf("err = %v after %d calls; want %s after %d", err, n, tt.reason, tt.attempts)
+				}
+				if got := time.Since(start); got != tt.took {
+					t.Errorf("took %v, want %v", got, tt.took)
+				}
+			})
+		})
+	}
+	t.Run("through CheckResponse", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := mustRetry[int](t, WithMaxAttempts(1000), WithMaxElapsed(5*time.Minute), WithoutBudget())
+			start := time.Now()
+			resp := &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"9223372036"}}}
+			_, err := r.Execute(context.Background(), func(context.Context) (int, error) { return 0, CheckResponse(resp) })
+			if !errors.Is(err, ErrRetriesExhausted) {
+				t.Fatalf("err = %v", err)
+			}
+			if got := time.Since(start); got > 5*time.Minute {
+				t.Errorf("took %v, past WithMaxElapsed(5m)", got)
+			}
+		})
 	})
 }

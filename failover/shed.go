@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -58,24 +57,36 @@ func PriorityFromContext(ctx context.Context) Priority {
 }
 
 // Shedder protects a service from more work than it can do: a token bucket
-// (golang.org/x/time/rate; split over up to four limiters, tried in turn, so
-// that parallel callers rarely wait on the same mutex) limits the rate and a
-// counter limits the calls in flight. Both keep a share that only [PriorityCritical] traffic may use, and
-// [PriorityLow] traffic may hold at most half the places in flight that
-// [PriorityNormal] traffic may, so it is shed first. A rejection is a
-// [*ShedError] that matches [ErrShed]. When requests have been shed for a
-// sustained time, a [firebreak.KindLoadShed] signal fires; it clears once
-// shedding stops.
+// limits the rate and a counter limits the calls in flight. Both keep a
+// reserve for [PriorityCritical] traffic ([WithCriticalReserve]), so that
+// under overload critical calls are admitted first and the other classes get
+// what they leave:
+//
+//   - Rate: critical calls may take every token of the bucket; the other
+//     classes may not take the last share×burst tokens (the reserve). Under
+//     overload the others are held at the reserve's edge, so every token
+//     that refills goes first to the critical calls that want it, and a
+//     burst of critical calls finds the reserve waiting. Critical traffic
+//     up to the whole rate is admitted; the others get the rest; the total
+//     stays at the configured rate. With no critical traffic the others
+//     have the whole rate (the reserve is full and costs nothing).
+//   - Concurrency: critical calls may fill the whole limit, [PriorityNormal]
+//     calls (1−share) of it and [PriorityLow] calls half of that, so low
+//     traffic is shed first.
+//
+// Low and normal traffic share the rate alike. A rejection is a
+// [*ShedError] that matches [ErrShed] and is a [firebreak.RejectOverload]
+// rejection. When requests have been shed for a sustained time, a
+// [firebreak.KindLoadShed] signal fires; it clears once shedding stops.
 //
 // A Shedder guards a whole service or one of its entry points, so it may be
 // shared by many pipelines (through [NewShed]) and an HTTP [Shedder.Middleware]
-// at once. It is safe for concurrent use.
+// at once. It is safe for concurrent use; admitting a call takes no lock.
 type Shedder struct {
 	b binding
 	m meter
 
-	shards   []paddedLimiter // the bucket every class draws from, split; nil without a rate limit
-	reserved *rate.Limiter   // Critical only; nil without a reserve
+	bucket *bucket // nil without a rate limit
 
 	maxConc  [3]int64 // per priority (index p+1); 0: no limit
 	inflight atomic.Int64
@@ -94,10 +105,11 @@ type Shedder struct {
 	presets     atomic.Pointer[presets]
 }
 
-// NewShedder returns a shedder admitting limit requests per second with
-// bursts of burst (pass rate.Inf for no rate limit, then burst is ignored).
-// By default there is no concurrency limit, Critical traffic keeps 20% of
-// both limits, and shedding is sustained after 10s.
+// NewShedder returns a shedder admitting limit requests per second (at most
+// 1e9) with bursts of burst (pass rate.Inf for no rate limit, then burst is
+// ignored). By default there is no concurrency limit, Critical traffic keeps
+// a reserve of 20% of the burst and of the concurrency limit, and shedding is
+// sustained after 10s.
 func NewShedder(limit rate.Limit, burst int, opts ...ShedOption) (*Shedder, error) {
 	c := shedConfig{criticalReserve: 0.2, sustain: 10 * time.Second, quiet: 10 * time.Second}
 	for _, o := range opts {
@@ -121,7 +133,10 @@ func NewShedder(limit rate.Limit, burst int, opts ...ShedOption) (*Shedder, erro
 		}
 	}
 	bad(!(limit > 0), "limit %v must be positive (rate.Inf for none)", limit)
+	bad(limit != rate.Inf && limit > maxLimit, "limit %v must be at most %v per second (rate.Inf for none)", limit, rate.Limit(maxLimit))
 	bad(limit != rate.Inf && burst < 1, "burst %d must be at least 1", burst)
+	bad(limit > 0 && limit != rate.Inf && burst >= 1 && float64(burst)/float64(limit) > maxRefill.Seconds(),
+		"burst %d at limit %v per second takes longer than %v to refill", burst, limit, maxRefill)
 	bad(c.maxConcurrent < 0, "WithMaxConcurrent %d must not be negative", c.maxConcurrent)
 	bad(c.criticalReserve < 0 || c.criticalReserve >= 1, "WithCriticalReserve %v must be in [0, 1)", c.criticalReserve)
 	bad(c.sustain < 0 || c.quiet < 0, "WithSustain durations must be positive")
@@ -139,27 +154,7 @@ func NewShedder(limit rate.Limit, burst int, opts ...ShedOption) (*Shedder, erro
 	r := c.criticalReserve
 	after := time.Second
 	if limit != rate.Inf {
-		// The shared bucket is split into up to maxShards buckets of equal
-		// rate and burst, so that parallel callers rarely meet on one
-		// limiter's mutex; a call tries them all before it is shed, so the
-		// total rate and burst are those asked for.
-		sb := max(1, int(float64(burst)*(1-r)))
-		n := min(maxShards, sb)
-		s.shards = make([]paddedLimiter, n)
-		for i := range s.shards {
-			b := sb / n
-			if i < sb%n {
-				b++
-			}
-			// A zero Limiter configured as of the zero time starts full,
-			// as NewLimiter's does; it is set up in place so that each
-			// shard's mutex has its own cache lines.
-			s.shards[i].SetBurstAt(time.Time{}, b)
-			s.shards[i].SetLimitAt(time.Time{}, limit*rate.Limit(1-r)/rate.Limit(n))
-		}
-		if r > 0 {
-			s.reserved = rate.NewLimiter(limit*rate.Limit(r), max(1, int(math.Ceil(float64(burst)*r))))
-		}
+		s.bucket = newBucket(limit, burst, burst-max(1, int(float64(burst)*(1-r))))
 		after = max(after, time.Duration(math.Ceil(1/float64(limit)))*time.Second)
 	}
 	if n := int64(c.maxConcurrent); n > 0 {
@@ -218,9 +213,7 @@ func (s *Shedder) Admit(p Priority) (Permit, error) {
 		}
 		permit.s = s
 	}
-	// Critical calls draw on their reserve first, so that within it they
-	// take nothing from the other classes, then on the shared bucket.
-	if s.shards != nil && !(idx == 2 && s.reserved != nil && s.reserved.Allow()) && !s.allowShared() {
+	if s.bucket != nil && !s.bucket.allow(idx == 2) {
 		permit.Release()
 		s.shed(time.Now(), s.errRate[idx])
 		return Permit{}, s.errRate[idx]
@@ -231,27 +224,58 @@ func (s *Shedder) Admit(p Priority) (Permit, error) {
 	return permit, nil
 }
 
-// allowShared takes a token from the shared bucket: from a shard picked at
-// random, else from the next ones in turn.
-func (s *Shedder) allowShared() bool {
-	n := uint32(len(s.shards))
-	first := rand.Uint32() % n
-	for i := range n {
-		if s.shards[(first+i)%n].Allow() {
+// bucket is a token bucket kept, as in the generic cell rate algorithm
+// (GCRA), as one number: the time at which it will be full again. Taking a
+// token moves that time one emission interval on; the bucket holds burst
+// tokens when it is at most now, none when it is burst intervals ahead.
+// Admitting is one compare-and-swap, with no lock: golang.org/x/time/rate's
+// Limiter cannot take a token only if more than the reserve remain, which
+// a critical reserve needs, without a second locked call that races.
+//
+// Times are in ticks of 1/16 ns since base, so that the emission interval of
+// a high rate keeps its precision (within 0.1% up to 3·10^7 per second);
+// int64 ticks last 18 years.
+type bucket struct {
+	full   atomic.Int64 // ticks since base when the bucket is full again
+	base   time.Time
+	every  int64 // ticks per token
+	all    int64 // burst·every: how far ahead critical calls may push full
+	shared int64 // (burst−reserve)·every: how far ahead the other classes may
+}
+
+const (
+	ticksPerNano = 16
+	maxLimit     = 1e9
+	maxRefill    = 5 * 365 * 24 * time.Hour
+)
+
+func newBucket(limit rate.Limit, burst, reserve int) *bucket {
+	every := max(1, int64(math.Round(ticksPerNano*1e9/float64(limit))))
+	return &bucket{
+		base: time.Now(), every: every,
+		all: int64(burst) * every, shared: int64(burst-reserve) * every,
+	}
+}
+
+// allow takes a token, if the bucket holds one (critical) or more than the
+// reserve (the other classes).
+func (b *bucket) allow(critical bool) bool {
+	limit := b.shared
+	if critical {
+		limit = b.all
+	}
+	now := int64(time.Since(b.base)) * ticksPerNano
+	for {
+		full := b.full.Load()
+		next := max(full, now) + b.every
+		if next-now > limit {
+			return false
+		}
+		if b.full.CompareAndSwap(full, next) {
 			return true
 		}
 	}
-	return false
 }
-
-// paddedLimiter keeps each shard's limiter (and its mutex) on its own cache
-// lines.
-type paddedLimiter struct {
-	rate.Limiter
-	_ [64]byte
-}
-
-const maxShards = 4
 
 // Sustained reports whether shedding is sustained (the load_shed signal is
 // firing). It also clears the signal if shedding has stopped.
