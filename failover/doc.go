@@ -82,7 +82,10 @@
 // [firebreak.RejectOverload] rejection that no breaker counts;
 // [Shedder.Middleware] answers it with 429 or 503 and Retry-After; [NewShed]
 // makes a shedder a pipeline policy. Sustained shedding reports
-// [firebreak.KindLoadShed].
+// [firebreak.KindLoadShed]. The signal names no dependency, even from a
+// shedder bound to one (that dependency is its "guards" label): shedding is
+// the service protecting itself, so the incident is the component's, never
+// one against the dependency, and no breaker counts a shed call.
 //
 // # Degradation
 //

@@ -302,11 +302,24 @@ func (s *Shedder) shed(now time.Time, e *ShedError) {
 	}
 	sheds := s.episodeSheds.Add(1)
 	if n-start >= s.sustain && s.firing.CompareAndSwap(false, true) {
-		sig := s.b.signal(firebreak.KindLoadShed, true)
+		sig := s.shedSignal(true)
 		sig.Value = float64(sheds)
 		sig.Summary = fmt.Sprintf("%d requests shed over %v (last: %s)", sheds, time.Duration(n-start).Round(time.Second), e.Error())
 		s.b.report(sig)
 	}
+}
+
+// shedSignal is a load_shed signal. Shedding is the service protecting
+// itself from more work than it is allowed, not a fault of the dependency it
+// may guard: the signal names no dependency, so its incident's fault domain
+// is the component, and the guarded dependency is a "guards" label.
+func (s *Shedder) shedSignal(firing bool) firebreak.Signal {
+	sig := s.b.signal(firebreak.KindLoadShed, firing)
+	if sig.Dependency != "" {
+		sig.Labels = map[string]string{"guards": sig.Dependency}
+		sig.Dependency = ""
+	}
+	return sig
 }
 
 func (s *Shedder) maybeClear(now time.Time) {
@@ -316,7 +329,7 @@ func (s *Shedder) maybeClear(now time.Time) {
 	}
 	if s.firing.CompareAndSwap(true, false) {
 		s.episode.Store(0)
-		sig := s.b.signal(firebreak.KindLoadShed, false)
+		sig := s.shedSignal(false)
 		sig.Summary = "shedding stopped"
 		s.b.report(sig)
 	}

@@ -257,6 +257,11 @@ func TestShedSustainedSignal(t *testing.T) {
 		if len(sigs) != 1 || !sigs[0].Firing || sigs[0].Value < 50 {
 			t.Fatalf("signals %+v, want one firing with the shed count", sigs)
 		}
+		// Shedding is the service protecting itself, not the guarded
+		// dependency's fault: its incident belongs to the component.
+		if sigs[0].Dependency != "" || sigs[0].Labels["guards"] != "catalog" {
+			t.Fatalf("signal names dependency %q, labels %v; want none, guards=catalog", sigs[0].Dependency, sigs[0].Labels)
+		}
 		// Traffic drops to what the limit allows: shedding stops.
 		for range 10 {
 			if _, err := s.Admit(PriorityNormal); err != nil {
