@@ -1335,9 +1335,15 @@ func (b *Board) AddFinding(id, by string, f Finding) error {
 	if strings.TrimSpace(f.Hypothesis) == "" {
 		return errors.New("firebreak: AddFinding: Hypothesis is required")
 	}
+	if err := checkFinding(f); err != nil {
+		return err
+	}
 	return b.action(id, func(inc *incident, now time.Time) (Event, error) {
 		if inc.State == Closed {
 			return "", transitionError(inc, "add a finding to")
+		}
+		if len(inc.Findings) >= MaxFindings {
+			return "", fmt.Errorf("%w: incident %s already holds %d findings", ErrLimit, inc.ID, MaxFindings)
 		}
 		f.At = cmp.Or(f.At, now)
 		f.Author = cmp.Or(f.Author, by)
@@ -1356,12 +1362,15 @@ func (b *Board) AddEvidence(id, by string, e Evidence) error {
 	if e.Kind == "" {
 		return errors.New("firebreak: AddEvidence: Kind is required")
 	}
+	if err := checkEvidence(e); err != nil {
+		return err
+	}
 	return b.action(id, func(inc *incident, now time.Time) (Event, error) {
 		if inc.State == Closed {
 			return "", transitionError(inc, "add evidence to")
 		}
-		if len(inc.Evidence) >= b.maxLines {
-			return "", fmt.Errorf("firebreak: AddEvidence: incident %s already holds %d pieces of evidence (the timeline limit)", inc.ID, len(inc.Evidence))
+		if len(inc.Evidence) >= MaxEvidence {
+			return "", fmt.Errorf("%w: incident %s already holds %d pieces of evidence", ErrLimit, inc.ID, MaxEvidence)
 		}
 		e.At = cmp.Or(e.At, now)
 		e.TraceIDs = slices.Clone(e.TraceIDs)

@@ -2,6 +2,7 @@ package firebreak
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -90,6 +91,17 @@ type ResponseRecord struct {
 	TimeToAck      Duration  `json:"time_to_acknowledge,omitempty"`
 	TimeToMitigate Duration  `json:"time_to_mitigate,omitempty"`
 	TimeToResolve  Duration  `json:"time_to_resolve,omitempty"`
+}
+
+// MarshalJSON encodes the report as its fields, with any number that JSON
+// cannot carry (NaN, ±Inf) written as a finite one, so that encoding a
+// report never fails on a number.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report // without the method, so this does not recurse
+	r.Impact.PeakValue = finite(r.Impact.PeakValue)
+	r.Alerts = finiteAlerts(r.Alerts)
+	r.Evidence = finiteEvidence(r.Evidence)
+	return json.Marshal(plain(r))
 }
 
 // clone returns a deep copy of r (nil for nil).
