@@ -175,8 +175,9 @@ func WithLogger(l *slog.Logger) BoardOption {
 	return boardOptionFunc(func(c *boardConfig) { c.logger = l })
 }
 
-// WithComponents names components that the public status lists even before
-// they report anything.
+// WithComponents declares the components the public status shows, even
+// before they report anything; no other component name is ever shown there.
+// Default: none.
 func WithComponents(names ...string) BoardOption {
 	return boardOptionFunc(func(c *boardConfig) { c.known = append(c.known, names...) })
 }
@@ -1430,17 +1431,17 @@ func (b *Board) IncidentReport(id string) (*Report, error) {
 
 // BoardStats counts what the board has seen and what it could not deliver.
 type BoardStats struct {
-	Signals        int64 // signals reported
-	Invalid        int64 // signals dropped for an invalid kind
-	AlertsDropped  int64 // signals dropped because WithMaxAlerts was reached
-	Flaps          int64 // incidents that cleared within the group wait, never notified
-	Alerts         int   // alerts tracked now
-	Incidents      int   // incidents kept now
-	Open           int   // incidents open now
-	Notified       int64 // notifications delivered
-	NotifyFailed   int64 // notifications a notifier failed to deliver
-	NotifyDropped  int64 // notifications dropped because a queue was full or the board closed
-	NotifyQueueLen int   // notifications waiting now, across notifiers
+	Signals        int64 `json:"signals"`          // signals reported
+	Invalid        int64 `json:"invalid"`          // signals dropped for an invalid kind
+	AlertsDropped  int64 `json:"alerts_dropped"`   // signals dropped because WithMaxAlerts was reached
+	Flaps          int64 `json:"flaps"`            // incidents that cleared within the group wait, never notified
+	Alerts         int   `json:"alerts"`           // alerts tracked now
+	Incidents      int   `json:"incidents"`        // incidents kept now
+	Open           int   `json:"open"`             // incidents open now
+	Notified       int64 `json:"notified"`         // notifications delivered
+	NotifyFailed   int64 `json:"notify_failed"`    // notifications a notifier failed to deliver
+	NotifyDropped  int64 `json:"notify_dropped"`   // notifications dropped because a queue was full or the board closed
+	NotifyQueueLen int   `json:"notify_queue_len"` // notifications waiting now, across notifiers
 }
 
 // Stats returns the board's counters.

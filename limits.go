@@ -85,3 +85,31 @@ func personEntries(inc *Incident) int {
 	}
 	return n
 }
+
+// checkReportInput bounds what people write into a report.
+func checkReportInput(in ReportInput) error {
+	for _, fv := range []struct{ name, v string }{{"author", in.Author}, {"summary", in.Summary}, {"root_cause", in.RootCause}, {"trigger", in.Trigger}} {
+		if err := checkText(fv.name, fv.v); err != nil {
+			return err
+		}
+	}
+	if len(in.Lessons) > maxReportItems || len(in.ActionItems) > maxReportItems {
+		return fmt.Errorf("firebreak: a report holds at most %d lessons and %d action items", maxReportItems, maxReportItems)
+	}
+	for i, l := range in.Lessons {
+		if err := checkText(fmt.Sprintf("lessons[%d]", i), l); err != nil {
+			return err
+		}
+	}
+	for i, a := range in.ActionItems {
+		for _, fv := range []struct{ name, v string }{{"description", a.Description}, {"owner", a.Owner}, {"type", a.Type}} {
+			if err := checkText(fmt.Sprintf("action_items[%d].%s", i, fv.name), fv.v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// maxReportItems bounds the lessons and action items of one report.
+const maxReportItems = 100
