@@ -188,7 +188,8 @@ type opsAPI struct {
 // API shows error text and internal names). Routes, relative to where the
 // handler is mounted:
 //
-//	GET  /incidents                  list; query: state, severity (at least), component, open=true
+//	GET  /incidents                  list, newest first; query: state, severity (at least), component,
+//	                                 open=true, limit (default 50, at most 500), cursor
 //	GET  /incidents/{id}             one incident with its timeline
 //	POST /incidents/{id}/acknowledge {}
 //	POST /incidents/{id}/mitigate    {"action": "what was done"}
@@ -200,11 +201,19 @@ type opsAPI struct {
 //	GET  /incidents/{id}/report      ?format=json (default) or markdown
 //	GET  /stats                      the board's counters
 //
-// The acting person is the principal the Authorizer names. Errors are JSON
-// {"error": "..."} with 400 for malformed requests, 401 without credentials,
-// 403 when refused, 404 for an unknown incident, 405 for a wrong method, 409
-// when the action does not fit the incident's state, 413 for a body over 64
-// KiB and 415 for a body that is not JSON.
+// A list answers {"incidents": [...], "next_cursor": "..."}; pass
+// next_cursor back as ?cursor= for the next page, with the same filters. It
+// is absent on the last page.
+//
+// The acting person is the principal the Authorizer names; reads are
+// authorised as [ActionRead] and each change as its own action, so a
+// [Viewer] token gets 403 on every change. Errors are JSON {"error": "..."}
+// with 400 for malformed requests (a bad limit or cursor, a text over
+// [MaxTextLen]), 401 without credentials, 403 when refused, 404 for an
+// unknown incident, 405 for a wrong method, 409 when the action does not fit
+// the incident's state or the incident is full ([MaxFindings],
+// [MaxEvidence], [MaxPersonEntries]), 413 for a body over 64 KiB and 415 for
+// a body that is not JSON. /stats keys are snake_case, like every other.
 func OpsHandler(b *Board, auth Authorizer) (http.Handler, error) {
 	if b == nil {
 		return nil, errors.New("firebreak: OpsHandler: board is nil")
