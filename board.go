@@ -175,8 +175,9 @@ func WithLogger(l *slog.Logger) BoardOption {
 	return boardOptionFunc(func(c *boardConfig) { c.logger = l })
 }
 
-// WithComponents names components that the public status lists even before
-// they report anything.
+// WithComponents declares the components the public status shows, even
+// before they report anything; no other component name is ever shown there.
+// Default: none.
 func WithComponents(names ...string) BoardOption {
 	return boardOptionFunc(func(c *boardConfig) { c.known = append(c.known, names...) })
 }
@@ -1335,9 +1336,15 @@ func (b *Board) AddFinding(id, by string, f Finding) error {
 	if strings.TrimSpace(f.Hypothesis) == "" {
 		return errors.New("firebreak: AddFinding: Hypothesis is required")
 	}
+	if err := checkFinding(f); err != nil {
+		return err
+	}
 	return b.action(id, func(inc *incident, now time.Time) (Event, error) {
 		if inc.State == Closed {
 			return "", transitionError(inc, "add a finding to")
+		}
+		if len(inc.Findings) >= MaxFindings {
+			return "", fmt.Errorf("%w: incident %s already holds %d findings", ErrLimit, inc.ID, MaxFindings)
 		}
 		f.At = cmp.Or(f.At, now)
 		f.Author = cmp.Or(f.Author, by)
@@ -1356,12 +1363,15 @@ func (b *Board) AddEvidence(id, by string, e Evidence) error {
 	if e.Kind == "" {
 		return errors.New("firebreak: AddEvidence: Kind is required")
 	}
+	if err := checkEvidence(e); err != nil {
+		return err
+	}
 	return b.action(id, func(inc *incident, now time.Time) (Event, error) {
 		if inc.State == Closed {
 			return "", transitionError(inc, "add evidence to")
 		}
-		if len(inc.Evidence) >= b.maxLines {
-			return "", fmt.Errorf("firebreak: AddEvidence: incident %s already holds %d pieces of evidence (the timeline limit)", inc.ID, len(inc.Evidence))
+		if len(inc.Evidence) >= MaxEvidence {
+			return "", fmt.Errorf("%w: incident %s already holds %d pieces of evidence", ErrLimit, inc.ID, MaxEvidence)
 		}
 		e.At = cmp.Or(e.At, now)
 		e.TraceIDs = slices.Clone(e.TraceIDs)
@@ -1421,17 +1431,17 @@ func (b *Board) IncidentReport(id string) (*Report, error) {
 
 // BoardStats counts what the board has seen and what it could not deliver.
 type BoardStats struct {
-	Signals        int64 // signals reported
-	Invalid        int64 // signals dropped for an invalid kind
-	AlertsDropped  int64 // signals dropped because WithMaxAlerts was reached
-	Flaps          int64 // incidents that cleared within the group wait, never notified
-	Alerts         int   // alerts tracked now
-	Incidents      int   // incidents kept now
-	Open           int   // incidents open now
-	Notified       int64 // notifications delivered
-	NotifyFailed   int64 // notifications a notifier failed to deliver
-	NotifyDropped  int64 // notifications dropped because a queue was full or the board closed
-	NotifyQueueLen int   // notifications waiting now, across notifiers
+	Signals        int64 `json:"signals"`          // signals reported
+	Invalid        int64 `json:"invalid"`          // signals dropped for an invalid kind
+	AlertsDropped  int64 `json:"alerts_dropped"`   // signals dropped because WithMaxAlerts was reached
+	Flaps          int64 `json:"flaps"`            // incidents that cleared within the group wait, never notified
+	Alerts         int   `json:"alerts"`           // alerts tracked now
+	Incidents      int   `json:"incidents"`        // incidents kept now
+	Open           int   `json:"open"`             // incidents open now
+	Notified       int64 `json:"notified"`         // notifications delivered
+	NotifyFailed   int64 `json:"notify_failed"`    // notifications a notifier failed to deliver
+	NotifyDropped  int64 `json:"notify_dropped"`   // notifications dropped because a queue was full or the board closed
+	NotifyQueueLen int   `json:"notify_queue_len"` // notifications waiting now, across notifiers
 }
 
 // Stats returns the board's counters.

@@ -56,7 +56,11 @@
 //	user_feedback                           general / general / none
 //
 // Load your own plan from JSON with [ParsePlan] or [LoadPlan]; every problem
-// in it is reported with its field path in a [PlanError].
+// in it is reported with its field path in a [PlanError]. A document's rules
+// are exactly what it says (a rule inherits nothing from the default rules),
+// and each needs a built-in kind or one declared in "custom_kinds"; a partial
+// response policy is filled field by field from that severity's default;
+// omitted sections take the default's. Documents over 1 MiB are refused.
 //
 // # Signals, alerts and incidents
 //
@@ -88,26 +92,36 @@
 // # Reports
 //
 // [BuildReport] writes a postmortem (Fatal, Severe) or a report-back
-// (General) from the timeline: summary, impact, the response deadline met or
-// breached, detection, isolation and mitigation, evidence, findings, root
-// cause and action items, as JSON or [Report.Markdown].
+// (General) from the timeline: summary, impact, the response outcome,
+// detection, isolation and mitigation, evidence, findings, root cause and
+// action items, as JSON or [Report.Markdown]. The outcome is met, breached,
+// pending (not yet due) or none; a breach is read from the timeline, so it
+// stays in the report after a downgrade or a late acknowledgement. Markdown
+// escapes everything people and signals wrote: it cannot forge headings,
+// links, HTML or table cells.
 //
 // # Notifiers
 //
 // A [Notifier] receives a [Notification] for each event. Each notifier has a
 // bounded queue and its own goroutine, so a slow one delays nobody; what a
 // full queue drops is counted in [BoardStats]. [SlogNotifier] logs;
-// [Webhook] posts the Alertmanager webhook payload (version 4) and retries
-// with exponential backoff on network errors, 5xx and 429.
+// [Webhook] posts the Alertmanager webhook payload (version 4), at most 100
+// alerts per POST ([WithMaxAlertsPerMessage]), retries with exponential
+// backoff on network errors, 5xx, 408 and 429, never follows a redirect, and
+// masks URL tokens and header values in every error and log line.
 //
 // # HTTP
 //
-// [OpsHandler] is the operations API: list, get, acknowledge, mitigate,
-// resolve, findings, evidence, severity, close and report. Every request needs
-// an [Authorizer] ([BearerTokens] is built in and compares in constant time),
-// and the principal it names is the actor recorded in the timeline.
-// [StatusHandler] is the public status: components and their condition in
-// plain words, with no error text, hostnames, versions or incident detail.
+// [OpsHandler] is the operations API: list (paged with ?limit=, default 50,
+// at most 500, and an opaque cursor), get, acknowledge, mitigate, resolve,
+// findings, evidence, severity, close, report and stats. Every request needs
+// an [Authorizer]: [BearerTokensWithRoles] gives each token a role — a
+// [Viewer] reads, a [Responder] also acts — and compares in constant time;
+// the principal it names is the actor recorded in the timeline. What people
+// may add to one incident is bounded ([MaxFindings], [MaxEvidence],
+// [MaxPersonEntries], [MaxTextLen]). [StatusHandler] is the public status:
+// only the components declared with [WithComponents], in plain words, with no
+// error text, hostnames, versions or incident detail.
 //
 // # Policies and pipelines
 //

@@ -3,6 +3,7 @@ package firebreak_test
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -42,21 +43,29 @@ func ExamplePlan_Classify() {
 	// fallback=true: general
 }
 
-// A plan is data: load your organisation's own from JSON. Every problem is
+// A plan is data: load your organisation's own from JSON. A partial
+// response policy keeps that severity's defaults for what it leaves out; a
+// rule is exactly what it says and needs a known kind. Every problem is
 // reported with its field path.
 func ExampleParsePlan() {
 	plan, err := firebreak.ParsePlan([]byte(`{"name": "payments",
-		"response": {"fatal": {"response_within": "5m", "lead": "incident commander", "escalate_to": "CTO"}}}`))
+		"response": {"fatal": {"response_within": "5m", "lead": "incident commander"}},
+		"custom_kinds": ["ledger_mismatch"],
+		"rules": [{"kind": "ledger_mismatch", "severity": {"core": "fatal", "standard": "severe"}},
+		          {"kind": "user_feedback", "severity": {"core": "fatal"}}]}`))
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(plan.Name, time.Duration(plan.Response[firebreak.Fatal].Within))
+	fatal := plan.Response[firebreak.Fatal]
+	fmt.Println(plan.Name, time.Duration(fatal.Within), "escalate to:", fatal.EscalateTo)
+	fmt.Println(plan.Classify(&firebreak.Signal{Kind: firebreak.KindUserFeedback, Tier: firebreak.Core}))
 
-	_, err = firebreak.ParsePlan([]byte(`{"timers": {"group_wait": "soon"}, "rules": [{"kind": "x", "severity": {"core": "bad"}}]}`))
+	_, err = firebreak.ParsePlan([]byte(`{"rules": [{"kind": "breaker_opne", "severity": {"core": "fatal"}}, {"severity": {}}]}`))
 	fmt.Println(err)
 	// Output:
-	// payments 5m0s
-	// firebreak: invalid plan: rules[0].severity.core: unknown severity "bad" (want none, general, severe or fatal); timers.group_wait: invalid duration "soon" (want a Go duration such as "10m")
+	// payments 5m0s escalate to: executive on call
+	// fatal
+	// firebreak: invalid plan: rules[0].kind: "breaker_opne" is not a built-in kind; declare your own kinds in custom_kinds; rules[1].kind: required: the kind of signal the rule grades
 }
 
 // From detection to the postmortem: acknowledge, mitigate, resolve, close.
@@ -74,10 +83,10 @@ func ExampleBoard_CloseWith() {
 	}
 	md := report.Markdown()
 	fmt.Println(strings.SplitN(md, "\n", 2)[0])
-	fmt.Println(report.Kind, report.MaxSeverity, "deadline met:", report.Response.Met)
+	fmt.Println(report.Kind, report.MaxSeverity, "deadline:", report.Response.Outcome)
 	// Output:
 	// # Postmortem: INC-0001 — ErrorBudgetBurn: checkout-api
-	// postmortem fatal deadline met: true
+	// postmortem fatal deadline: met
 }
 
 // A Recorder lets your tests assert on what a policy reported.
@@ -112,4 +121,31 @@ type policyFunc[T any] func(ctx context.Context, next firebreak.Next[T]) (T, err
 
 func (f policyFunc[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
 	return f(ctx, next)
+}
+
+// The operations API with a read-only token for a dashboard and a
+// responder's token; pages of incidents follow next_cursor.
+func ExampleBearerTokensWithRoles() {
+	board, _ := firebreak.NewBoard("checkout")
+	board.Report(firebreak.Signal{Kind: firebreak.KindHealthFailed, Component: "checkout-api", Firing: true})
+	id := board.List(firebreak.Filter{})[0].ID
+	auth, _ := firebreak.BearerTokensWithRoles(map[string]firebreak.Grant{
+		"dashboard-token-0123456789": {Principal: "dashboard", Role: firebreak.Viewer},
+		"on-duty-token-0123456789ab": {Principal: "alice", Role: firebreak.Responder},
+	})
+	ops, _ := firebreak.OpsHandler(board, auth)
+	call := func(method, path, tok string) int {
+		req := httptest.NewRequest(method, path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		ops.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	fmt.Println("viewer lists:", call("GET", "/incidents?limit=10", "dashboard-token-0123456789"))
+	fmt.Println("viewer acknowledges:", call("POST", "/incidents/"+id+"/acknowledge", "dashboard-token-0123456789"))
+	fmt.Println("responder acknowledges:", call("POST", "/incidents/"+id+"/acknowledge", "on-duty-token-0123456789ab"))
+	// Output:
+	// viewer lists: 200
+	// viewer acknowledges: 403
+	// responder acknowledges: 200
 }

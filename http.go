@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,10 +35,18 @@ const (
 // no credentials; any other error means the credentials were refused.
 var ErrUnauthenticated = errors.New("firebreak: no credentials")
 
+// ErrForbidden is returned by an Authorizer when the credentials are good
+// but their role does not allow the action, e.g. a viewer acknowledging.
+var ErrForbidden = errors.New("firebreak: not allowed")
+
 // An Authorizer decides whether a request may perform an action on the
 // operations API, and names the person or system acting: the name goes into
 // the incident's timeline. It returns [ErrUnauthenticated] when the request
-// has no credentials and another error when they are refused.
+// has no credentials, an error wrapping [ErrForbidden] when the caller may
+// not perform this action (the API answers 403 either way), and another
+// error when the credentials are refused. The action is [ActionRead] for
+// every read and one of the other Action constants for every change, so an
+// Authorizer that admits only ActionRead gives read-only access.
 type Authorizer interface {
 	Authorize(r *http.Request, action string) (principal string, err error)
 }
@@ -50,34 +59,100 @@ func (f AuthorizerFunc) Authorize(r *http.Request, action string) (string, error
 	return f(r, action)
 }
 
+// Role is what a token may do on the operations API.
+type Role int8
+
+const (
+	// Viewer may read: list, get, report, stats.
+	Viewer Role = iota + 1
+	// Responder may also act: acknowledge, mitigate, resolve, add findings
+	// and evidence, change the severity, close.
+	Responder
+)
+
+// String returns "viewer" or "responder".
+func (r Role) String() string {
+	switch r {
+	case Viewer:
+		return "viewer"
+	case Responder:
+		return "responder"
+	}
+	return fmt.Sprintf("role(%d)", int8(r))
+}
+
+// Allows reports whether the role may perform action.
+func (r Role) Allows(action string) bool {
+	switch r {
+	case Responder:
+		return true
+	case Viewer:
+		return action == ActionRead
+	}
+	return false
+}
+
+// Grant is what one bearer token stands for: who acts with it, and in which
+// role.
+type Grant struct {
+	Principal string
+	Role      Role
+}
+
 type bearerTokens struct {
-	hashes     [][sha256.Size]byte
-	principals []string
+	hashes [][sha256.Size]byte
+	grants []Grant
 }
 
 // BearerTokens returns an Authorizer that admits requests carrying
 // "Authorization: Bearer <token>" for one of the given tokens, mapped to the
-// principal that acts with it. Tokens are compared in constant time. Every
-// token must be at least 16 characters and every principal non-empty.
+// principal that acts with it. Every token is a [Responder]; use
+// [BearerTokensWithRoles] to give read-only tokens. Tokens are compared in
+// constant time. Every token must be at least 16 characters and every
+// principal non-empty.
 func BearerTokens(tokens map[string]string) (Authorizer, error) {
+	grants := make(map[string]Grant, len(tokens))
+	for tok, who := range tokens {
+		grants[tok] = Grant{Principal: who, Role: Responder}
+	}
+	return bearerTokensWithRoles("BearerTokens", grants)
+}
+
+// BearerTokensWithRoles is [BearerTokens] with a role for each token: a
+// [Viewer] token may read, and gets 403 on every change; a [Responder]
+// token may also act.
+//
+//	auth, err := firebreak.BearerTokensWithRoles(map[string]firebreak.Grant{
+//		os.Getenv("OPS_TOKEN"):       {Principal: "on-duty", Role: firebreak.Responder},
+//		os.Getenv("DASHBOARD_TOKEN"): {Principal: "dashboard", Role: firebreak.Viewer},
+//	})
+func BearerTokensWithRoles(tokens map[string]Grant) (Authorizer, error) {
+	return bearerTokensWithRoles("BearerTokensWithRoles", tokens)
+}
+
+func bearerTokensWithRoles(name string, tokens map[string]Grant) (Authorizer, error) {
 	if len(tokens) == 0 {
-		return nil, errors.New("firebreak: BearerTokens: at least one token is required")
+		return nil, fmt.Errorf("firebreak: %s: at least one token is required", name)
 	}
 	a := &bearerTokens{}
-	for tok, who := range tokens {
-		if len(tok) < 16 {
-			return nil, fmt.Errorf("firebreak: BearerTokens: token for %q is shorter than 16 characters", who)
+	for _, tok := range slices.Sorted(maps.Keys(tokens)) {
+		g := tokens[tok]
+		if strings.TrimSpace(g.Principal) == "" {
+			return nil, fmt.Errorf("firebreak: %s: every token needs a principal", name)
 		}
-		if strings.TrimSpace(who) == "" {
-			return nil, errors.New("firebreak: BearerTokens: every token needs a principal")
+		if len(tok) < 16 {
+			return nil, fmt.Errorf("firebreak: %s: token for %q is shorter than 16 characters", name, g.Principal)
+		}
+		if g.Role != Viewer && g.Role != Responder {
+			return nil, fmt.Errorf("firebreak: %s: token for %q: Role must be Viewer or Responder, got %s", name, g.Principal, g.Role)
 		}
 		a.hashes = append(a.hashes, sha256.Sum256([]byte(tok)))
-		a.principals = append(a.principals, who)
+		a.grants = append(a.grants, g)
 	}
 	return a, nil
 }
 
-func (a *bearerTokens) Authorize(r *http.Request, _ string) (string, error) {
+func (a *bearerTokens) Authorize(r *http.Request, action string) (string, error) {
 	h := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(h, " ")
 	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -94,7 +169,11 @@ func (a *bearerTokens) Authorize(r *http.Request, _ string) (string, error) {
 	if found < 0 {
 		return "", errors.New("firebreak: token refused")
 	}
-	return a.principals[found], nil
+	g := a.grants[found]
+	if !g.Role.Allows(action) {
+		return "", fmt.Errorf("%w: %s is a %s and may not %s", ErrForbidden, g.Principal, g.Role, action)
+	}
+	return g.Principal, nil
 }
 
 const maxBody = 64 << 10
@@ -109,7 +188,8 @@ type opsAPI struct {
 // API shows error text and internal names). Routes, relative to where the
 // handler is mounted:
 //
-//	GET  /incidents                  list; query: state, severity (at least), component, open=true
+//	GET  /incidents                  list, newest first; query: state, severity (at least), component,
+//	                                 open=true, limit (default 50, at most 500), cursor
 //	GET  /incidents/{id}             one incident with its timeline
 //	POST /incidents/{id}/acknowledge {}
 //	POST /incidents/{id}/mitigate    {"action": "what was done"}
@@ -121,11 +201,19 @@ type opsAPI struct {
 //	GET  /incidents/{id}/report      ?format=json (default) or markdown
 //	GET  /stats                      the board's counters
 //
-// The acting person is the principal the Authorizer names. Errors are JSON
-// {"error": "..."} with 400 for malformed requests, 401 without credentials,
-// 403 when refused, 404 for an unknown incident, 405 for a wrong method, 409
-// when the action does not fit the incident's state, 413 for a body over 64
-// KiB and 415 for a body that is not JSON.
+// A list answers {"incidents": [...], "next_cursor": "..."}; pass
+// next_cursor back as ?cursor= for the next page, with the same filters. It
+// is absent on the last page.
+//
+// The acting person is the principal the Authorizer names; reads are
+// authorised as [ActionRead] and each change as its own action, so a
+// [Viewer] token gets 403 on every change. Errors are JSON {"error": "..."}
+// with 400 for malformed requests (a bad limit or cursor, a text over
+// [MaxTextLen]), 401 without credentials, 403 when refused, 404 for an
+// unknown incident, 405 for a wrong method, 409 when the action does not fit
+// the incident's state or the incident is full ([MaxFindings],
+// [MaxEvidence], [MaxPersonEntries]), 413 for a body over 64 KiB and 415 for
+// a body that is not JSON. /stats keys are snake_case, like every other.
 func OpsHandler(b *Board, auth Authorizer) (http.Handler, error) {
 	if b == nil {
 		return nil, errors.New("firebreak: OpsHandler: board is nil")
@@ -177,12 +265,21 @@ func (api *opsAPI) only(method, action string, fn func(w http.ResponseWriter, r 
 			w.Header().Set("WWW-Authenticate", `Bearer realm="firebreak"`)
 			writeError(w, http.StatusUnauthorized, "credentials required")
 			return
+		case errors.Is(err, ErrForbidden):
+			writeError(w, http.StatusForbidden, strings.TrimPrefix(err.Error(), "firebreak: "))
+			return
 		case err != nil:
 			writeError(w, http.StatusForbidden, "not allowed to "+action)
 			return
 		case strings.TrimSpace(who) == "":
 			writeError(w, http.StatusForbidden, "the authoriser named nobody")
 			return
+		}
+		if method == http.MethodPost {
+			if inc, err := api.b.Get(r.PathValue("id")); err == nil && personEntries(&inc) >= MaxPersonEntries {
+				writeError(w, http.StatusConflict, fmt.Sprintf("incident %s already holds %d entries added by people (the limit)", inc.ID, MaxPersonEntries))
+				return
+			}
 		}
 		fn(w, r, who)
 	}
@@ -201,6 +298,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 		buf.WriteString(`{"error": "the response could not be encoded"}` + "\n")
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	w.Write(buf.Bytes())
 }
@@ -214,6 +312,8 @@ func writeActionError(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, "incident not found")
 	case errors.Is(err, ErrTransition):
+		writeError(w, http.StatusConflict, strings.TrimPrefix(err.Error(), "firebreak: "))
+	case errors.Is(err, ErrLimit):
 		writeError(w, http.StatusConflict, strings.TrimPrefix(err.Error(), "firebreak: "))
 	case errors.Is(err, ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, "board closed")
@@ -309,16 +409,85 @@ func (api *opsAPI) list(w http.ResponseWriter, r *http.Request, _ string) {
 				return
 			}
 			f.OpenOnly = v
+		case "limit", "cursor":
 		default:
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown query parameter %q (want state, severity, component or open)", key))
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown query parameter %q (want state, severity, component, open, limit or cursor)", key))
 			return
 		}
 	}
-	list := api.b.List(f)
-	if list == nil {
-		list = []Incident{}
+	limit := DefaultListLimit
+	if v := q.Get("limit"); q.Has("limit") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxListLimit {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be a whole number from 1 to %d, got %q", MaxListLimit, v))
+			return
+		}
+		limit = n
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incidents": list})
+	list := api.b.List(f)
+	start := 0
+	if q.Has("cursor") {
+		at, id, ok := parseCursor(q.Get("cursor"))
+		if !ok {
+			writeError(w, http.StatusBadRequest, "cursor is malformed: pass the next_cursor of the previous page as it is")
+			return
+		}
+		// Continue after the incident the cursor names; if it has been
+		// forgotten since, after the last one detected no later than it.
+		start = slices.IndexFunc(list, func(inc Incident) bool { return inc.ID == id }) + 1
+		if start == 0 {
+			start = len(list)
+			if i := slices.IndexFunc(list, func(inc Incident) bool { return inc.DetectedAt.Before(at) }); i >= 0 {
+				start = i
+			}
+		}
+	}
+	page := list[start:min(start+limit, len(list))]
+	out := listPage{Incidents: page}
+	if page == nil {
+		out.Incidents = []Incident{}
+	}
+	if end := start + len(page); end < len(list) {
+		out.NextCursor = makeCursor(list[end-1])
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// Pagination of GET /incidents.
+const (
+	// DefaultListLimit is how many incidents one page holds when the
+	// request gives no limit.
+	DefaultListLimit = 50
+	// MaxListLimit is the largest limit a request may ask for.
+	MaxListLimit = 500
+)
+
+type listPage struct {
+	Incidents  []Incident `json:"incidents"`
+	NextCursor string     `json:"next_cursor,omitempty"`
+}
+
+// makeCursor encodes the position after inc: its detection time and ID.
+// Clients treat it as opaque.
+func makeCursor(inc Incident) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + strconv.FormatInt(inc.DetectedAt.UnixNano(), 10) + ":" + inc.ID))
+}
+
+func parseCursor(c string) (time.Time, string, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(c) > 256 {
+		return time.Time{}, "", false
+	}
+	rest, ok := strings.CutPrefix(string(raw), "v1:")
+	if !ok {
+		return time.Time{}, "", false
+	}
+	nanos, id, ok := strings.Cut(rest, ":")
+	n, err := strconv.ParseInt(nanos, 10, 64)
+	if !ok || err != nil || id == "" {
+		return time.Time{}, "", false
+	}
+	return time.Unix(0, n), id, true
 }
 
 func (api *opsAPI) get(w http.ResponseWriter, r *http.Request, _ string) {
@@ -343,6 +512,8 @@ func (api *opsAPI) report(w http.ResponseWriter, r *http.Request, _ string) {
 	}
 	if format == "markdown" || format == "md" {
 		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'")
 		io.WriteString(w, rep.Markdown())
 		return
 	}
@@ -366,6 +537,15 @@ func (api *opsAPI) done(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, http.StatusOK, inc)
 }
 
+// textOK answers 400 for a text field over [MaxTextLen].
+func textOK(w http.ResponseWriter, field, v string) bool {
+	if err := checkText(field, v); err != nil {
+		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "firebreak: "))
+		return false
+	}
+	return true
+}
+
 func (api *opsAPI) acknowledge(w http.ResponseWriter, r *http.Request, who string) {
 	var body struct{}
 	if decode(w, r, &body) {
@@ -377,7 +557,7 @@ func (api *opsAPI) mitigate(w http.ResponseWriter, r *http.Request, who string) 
 	var body struct {
 		Action string `json:"action"`
 	}
-	if decode(w, r, &body) {
+	if decode(w, r, &body) && textOK(w, "action", body.Action) {
 		api.done(w, r, api.b.Mitigate(r.PathValue("id"), who, body.Action))
 	}
 }
@@ -386,7 +566,7 @@ func (api *opsAPI) resolve(w http.ResponseWriter, r *http.Request, who string) {
 	var body struct {
 		Note string `json:"note"`
 	}
-	if decode(w, r, &body) {
+	if decode(w, r, &body) && textOK(w, "note", body.Note) {
 		api.done(w, r, api.b.Resolve(r.PathValue("id"), who, body.Note))
 	}
 }
@@ -423,7 +603,7 @@ func (api *opsAPI) severity(w http.ResponseWriter, r *http.Request, who string) 
 		Severity *Severity `json:"severity"`
 		Reason   string    `json:"reason"`
 	}
-	if !decode(w, r, &body) {
+	if !decode(w, r, &body) || !textOK(w, "reason", body.Reason) {
 		return
 	}
 	if body.Severity == nil {
@@ -436,6 +616,10 @@ func (api *opsAPI) severity(w http.ResponseWriter, r *http.Request, who string) 
 func (api *opsAPI) close(w http.ResponseWriter, r *http.Request, who string) {
 	var in ReportInput
 	if !decode(w, r, &in) {
+		return
+	}
+	if err := checkReportInput(in); err != nil {
+		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "firebreak: "))
 		return
 	}
 	rep, err := api.b.CloseWith(r.PathValue("id"), who, in)
@@ -482,31 +666,37 @@ func statusWord(s Severity) string {
 	return StatusOperational
 }
 
-// PublicStatus returns the public status: each component is as bad as the
-// worst open, announced incident affecting it (General: degraded, Severe: partial
-// outage, Fatal: major outage).
+// PublicStatus returns the public status. It lists only the components
+// declared public with [WithComponents] — a name that merely reported a
+// signal (a host, a replica, a worker) is never shown — each as bad as the
+// worst open, announced incident affecting it: General is degraded, Severe a
+// partial outage, Fatal a major outage, and a mitigated incident (user
+// impact stopped) at most degraded. The overall status is the worst over
+// every open, announced incident of the service, declared component or not,
+// so users are not told "operational" during an outage of an internal part.
+// An incident still in its group wait is not shown: it may be a flap.
 func (b *Board) PublicStatus() PublicStatus {
 	now := time.Now()
-	worst := map[string]Severity{}
+	worst := make(map[string]Severity, len(b.known))
 	for _, name := range b.known {
 		worst[name] = None
 	}
 	overall := None
-	b.mu.Lock()
-	for _, inc := range b.incidents {
+	for _, inc := range b.List(Filter{OpenOnly: true}) {
+		if inc.NotifiedAt.IsZero() {
+			continue
+		}
+		sev := inc.Severity
+		if inc.State == Mitigated {
+			sev = min(sev, General)
+		}
+		overall = max(overall, sev)
 		for _, c := range inc.Components {
-			if _, ok := worst[c]; !ok {
-				worst[c] = None
-			}
-			// Only what has been announced: an incident still in its group
-			// wait may be a flap nobody is told about.
-			if inc.State.Open() && inc.notified() {
-				worst[c] = max(worst[c], inc.Severity)
-				overall = max(overall, inc.Severity)
+			if w, ok := worst[c]; ok {
+				worst[c] = max(w, sev)
 			}
 		}
 	}
-	b.mu.Unlock()
 	st := PublicStatus{Service: b.service, Status: statusWord(overall), UpdatedAt: now.UTC().Truncate(time.Second), Components: []ComponentStatus{}}
 	for _, name := range slices.Sorted(maps.Keys(worst)) {
 		st.Components = append(st.Components, ComponentStatus{Name: name, Status: statusWord(worst[name])})

@@ -2,7 +2,11 @@ package firebreak
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -201,3 +205,65 @@ type NotifierFunc func(ctx context.Context, n Notification) error
 
 // Notify calls f(ctx, n).
 func (f NotifierFunc) Notify(ctx context.Context, n Notification) error { return f(ctx, n) }
+
+// MarshalJSON encodes the incident as its fields, with any number that JSON
+// cannot carry (NaN, ±Inf) written as a finite one (0, ±the largest float),
+// so that encoding an incident never fails on a number.
+func (inc Incident) MarshalJSON() ([]byte, error) {
+	type plain Incident // without the method, so this does not recurse
+	inc.Alerts = finiteAlerts(inc.Alerts)
+	inc.Evidence = finiteEvidence(inc.Evidence)
+	return json.Marshal(plain(inc))
+}
+
+// finiteAlerts returns alerts with non-finite values made finite; it copies
+// only when there is one.
+func finiteAlerts(alerts []AlertRef) []AlertRef {
+	if !slices.ContainsFunc(alerts, func(a AlertRef) bool { return !isFinite(a.Value) || !isFinite(a.Peak) }) {
+		return alerts
+	}
+	out := slices.Clone(alerts)
+	for i := range out {
+		out[i].Value, out[i].Peak = finite(out[i].Value), finite(out[i].Peak)
+	}
+	return out
+}
+
+// finiteEvidence returns evidence with non-finite metrics made finite; it
+// copies only when there is one.
+func finiteEvidence(ev []Evidence) []Evidence {
+	bad := func(e Evidence) bool {
+		for _, v := range e.Metrics {
+			if !isFinite(v) {
+				return true
+			}
+		}
+		return false
+	}
+	if !slices.ContainsFunc(ev, bad) {
+		return ev
+	}
+	out := slices.Clone(ev)
+	for i := range out {
+		if bad(out[i]) {
+			out[i].Metrics = finiteMetrics(out[i].Metrics)
+		}
+	}
+	return out
+}
+
+func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// checkMetrics reports the first metric that is not a finite number, naming
+// it, for callers that hand metrics in.
+func checkMetrics(field string, m map[string]float64) error {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if !isFinite(m[k]) {
+			return fmt.Errorf("firebreak: %s[%q] is %v: metrics must be finite numbers", field, k, m[k])
+		}
+		if k == "" {
+			return fmt.Errorf("firebreak: %s: a metric needs a name", field)
+		}
+	}
+	return nil
+}

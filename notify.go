@@ -11,11 +11,13 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cenkalti/backoff/v4"
 
@@ -156,17 +158,35 @@ func SlogNotifier(l *slog.Logger) Notifier {
 
 // Webhook is a [Notifier] that POSTs the Alertmanager webhook payload
 // (version 4) for each notification, so existing alert routing, PagerDuty
-// and chat bridges can receive firebreak's incidents. It retries with
-// exponential backoff on network errors, 5xx and 429, and gives up on other
-// 4xx. It is safe for concurrent use.
+// and chat bridges can receive firebreak's incidents. It is safe for
+// concurrent use.
+//
+// It retries with exponential backoff on network errors, 5xx, 408 and 429
+// (honouring Retry-After), and gives up on other 4xx. It never follows a
+// redirect: a 3xx answer is a delivery failure, so the payload and any
+// secret header are never re-sent to another host. Every error it returns,
+// and so every log line about a failed delivery, shows the URL with its
+// secrets masked: user info, query values and path segments that look like
+// tokens (8 or more characters with a digit, or 20 or more) read "***"; the
+// values of headers added with [WithHeader] never appear. A message carries
+// at most [WithMaxAlertsPerMessage] alerts.
 type Webhook struct {
 	url         string
+	masked      string
 	client      *http.Client
 	receiver    string
 	externalURL string
 	maxElapsed  time.Duration
+	maxAlerts   int
 	header      http.Header
 }
+
+// DefaultMaxAlertsPerMessage is how many alerts one webhook POST carries
+// unless [WithMaxAlertsPerMessage] says otherwise.
+const DefaultMaxAlertsPerMessage = 100
+
+// maxDescription bounds an alert's "description" annotation (its summary).
+const maxDescription = 1024
 
 // WebhookOption configures a Webhook.
 type WebhookOption interface{ applyWebhook(*Webhook) }
@@ -175,7 +195,8 @@ type webhookOptionFunc func(*Webhook)
 
 func (f webhookOptionFunc) applyWebhook(w *Webhook) { f(w) }
 
-// WithHTTPClient sets the client. Default: a client with a 10-second timeout.
+// WithHTTPClient sets the client. The webhook uses a copy that never follows
+// redirects. Default: a client with a 10-second timeout.
 func WithHTTPClient(c *http.Client) WebhookOption {
 	return webhookOptionFunc(func(w *Webhook) { w.client = c })
 }
@@ -198,32 +219,111 @@ func WithRetryFor(d time.Duration) WebhookOption {
 }
 
 // WithHeader adds a header to every request, e.g. an Authorization token.
+// Its value is treated as a secret: it never appears in errors or logs.
+// Default: none.
 func WithHeader(key, value string) WebhookOption {
 	return webhookOptionFunc(func(w *Webhook) { w.header.Add(key, value) })
 }
+
+// WithMaxAlertsPerMessage bounds the alerts one POST carries, so that an
+// incident with thousands of alerts does not send megabytes on every change.
+// The alerts that changed with the notification come first, then firing
+// ones, then resolved ones; the rest are counted in the payload's
+// "truncatedAlerts" and summed up in each alert's "truncated" annotation
+// ("and 9,000 more alerts"). Default: [DefaultMaxAlertsPerMessage] (100).
+func WithMaxAlertsPerMessage(n int) WebhookOption {
+	return webhookOptionFunc(func(w *Webhook) { w.maxAlerts = n })
+}
+
+// errRedirect stops the client at a redirect: the 3xx answer is returned.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // NewWebhook returns a webhook notifier posting to rawURL (http or https).
 func NewWebhook(rawURL string, opts ...WebhookOption) (*Webhook, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("firebreak: NewWebhook: URL %q must be an absolute http or https URL", rawURL)
+		return nil, fmt.Errorf("firebreak: NewWebhook: URL %s must be an absolute http or https URL", maskRawURL(rawURL))
 	}
-	w := &Webhook{url: rawURL, receiver: "firebreak", maxElapsed: time.Minute, header: http.Header{}}
+	w := &Webhook{url: rawURL, masked: maskURL(u), receiver: "firebreak", maxElapsed: time.Minute, maxAlerts: DefaultMaxAlertsPerMessage, header: http.Header{}}
 	for _, o := range opts {
 		o.applyWebhook(w)
 	}
-	if w.client == nil {
-		w.client = &http.Client{Timeout: 10 * time.Second}
+	c := http.Client{Timeout: 10 * time.Second}
+	if w.client != nil {
+		c = *w.client
 	}
+	c.CheckRedirect = refuseRedirect
+	w.client = &c
 	if w.maxElapsed <= 0 {
 		return nil, fmt.Errorf("firebreak: WithRetryFor: must be longer than 0, got %s", w.maxElapsed)
 	}
+	if w.maxAlerts < 1 {
+		return nil, fmt.Errorf("firebreak: WithMaxAlertsPerMessage: must be at least 1, got %d", w.maxAlerts)
+	}
+	for k, vs := range w.header {
+		if k == "" || strings.ContainsAny(k, " \t\r\n:") {
+			return nil, fmt.Errorf("firebreak: WithHeader: %q is not a header name", k)
+		}
+		for _, v := range vs {
+			if strings.ContainsAny(v, "\r\n\x00") {
+				return nil, fmt.Errorf("firebreak: WithHeader: the value of %s holds a line break or NUL", k)
+			}
+		}
+	}
 	if w.externalURL != "" {
 		if eu, err := url.Parse(w.externalURL); err != nil || eu.Scheme == "" {
-			return nil, fmt.Errorf("firebreak: WithExternalURL: %q is not an absolute URL", w.externalURL)
+			return nil, fmt.Errorf("firebreak: WithExternalURL: %s is not an absolute URL", maskRawURL(w.externalURL))
 		}
 	}
 	return w, nil
+}
+
+// maskRawURL masks what parses of raw; what does not parse is not shown.
+func maskRawURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return strconv.Quote(maskURL(u))
+}
+
+// maskURL writes u with its secrets masked: user info, every query value,
+// the fragment and path segments that look like tokens.
+func maskURL(u *url.URL) string {
+	var b strings.Builder
+	b.WriteString(u.Scheme + "://")
+	if u.User != nil {
+		b.WriteString("***@")
+	}
+	b.WriteString(u.Host)
+	segs := strings.Split(u.EscapedPath(), "/")
+	for i, seg := range segs {
+		if tokenLike(seg) {
+			segs[i] = "***"
+		}
+	}
+	b.WriteString(strings.Join(segs, "/"))
+	if u.RawQuery != "" {
+		sep := "?"
+		for _, k := range slices.Sorted(maps.Keys(u.Query())) {
+			b.WriteString(sep)
+			sep = "&"
+			if tokenLike(k) {
+				k = "***"
+			}
+			b.WriteString(url.QueryEscape(k) + "=***")
+		}
+	}
+	if u.Fragment != "" {
+		b.WriteString("#***")
+	}
+	return b.String()
+}
+
+// tokenLike reports whether a path segment may be a secret: 20 or more
+// characters, or 8 or more with a digit in them.
+func tokenLike(seg string) bool {
+	return len(seg) >= 20 || len(seg) >= 8 && strings.ContainsAny(seg, "0123456789")
 }
 
 // WebhookMessage is the Alertmanager webhook payload, version 4.
@@ -309,20 +409,38 @@ func (w *Webhook) Message(n Notification) WebhookMessage {
 	}
 	changed := (n.Event == EventEscalated || n.Event == EventDowngraded) && n.PreviousSeverity != inc.Severity
 	prevLabel := cmpOr(n.PreviousAlertSeverity, alertSeverity(n.PreviousSeverity))
-	for _, a := range inc.Alerts {
+	limit := cmpOr(w.maxAlerts, DefaultMaxAlertsPerMessage)
+	var kept []int // indexes into msg.Alerts, for the truncation note
+	for _, a := range alertsByPriority(&n) {
 		labels := maps.Clone(a.Labels)
+		if labels == nil {
+			labels = map[string]string{}
+		}
 		labels["severity"] = sevLabel
 		status, ends := "firing", time.Time{}
 		if !a.Firing || !inc.State.Open() {
 			status, ends = "resolved", cmpOr(a.ClearedAt, cmpOr(inc.ResolvedAt, n.At))
 		}
+		pair := changed && prevLabel != sevLabel && status == "firing"
+		need := 1
+		if pair {
+			need = 2
+		}
+		if len(msg.Alerts)+need > limit {
+			msg.TruncatedAlerts++
+			if status == "firing" {
+				msg.Status = "firing"
+			}
+			continue
+		}
 		alertAnn := maps.Clone(ann)
 		if a.Summary != "" {
-			alertAnn["description"] = a.Summary
+			alertAnn["description"] = truncateText(a.Summary, maxDescription)
 		}
-		if changed && prevLabel != sevLabel && status == "firing" {
+		if pair {
 			old := maps.Clone(labels)
 			old["severity"] = prevLabel
+			kept = append(kept, len(msg.Alerts))
 			msg.Alerts = append(msg.Alerts, WebhookAlert{
 				Status: "resolved", Labels: old, Annotations: alertAnn,
 				StartsAt: a.FirstSeen, EndsAt: n.At, GeneratorURL: gen,
@@ -332,15 +450,75 @@ func (w *Webhook) Message(n Notification) WebhookMessage {
 		if status == "firing" {
 			msg.Status = "firing"
 		}
+		kept = append(kept, len(msg.Alerts))
 		msg.Alerts = append(msg.Alerts, WebhookAlert{
 			Status: status, Labels: labels, Annotations: alertAnn,
 			StartsAt: a.FirstSeen, EndsAt: ends, GeneratorURL: gen,
 			Fingerprint: fmt.Sprintf("%016x", fingerprint.Map(labels)),
 		})
 	}
+	if msg.TruncatedAlerts > 0 {
+		note := fmt.Sprintf("and %s more alerts", thousands(msg.TruncatedAlerts))
+		if gen != "" {
+			note += " (see " + gen + ")"
+		}
+		for _, i := range kept {
+			msg.Alerts[i].Annotations["truncated"] = note
+		}
+	}
 	msg.CommonLabels = common(msg.Alerts, func(a WebhookAlert) map[string]string { return a.Labels })
 	msg.CommonAnnotations = common(msg.Alerts, func(a WebhookAlert) map[string]string { return a.Annotations })
 	return msg
+}
+
+// alertsByPriority orders the incident's alerts for a message that may be
+// truncated: those that changed with this notification first, then firing
+// ones, then the rest, each group in the incident's order.
+func alertsByPriority(n *Notification) []AlertRef {
+	alerts := n.Incident.Alerts
+	if len(n.Fired)+len(n.Resolved) == 0 && !slices.ContainsFunc(alerts, func(a AlertRef) bool { return !a.Firing }) {
+		return alerts
+	}
+	changed := map[string]bool{}
+	for _, a := range n.Fired {
+		changed[a.Fingerprint] = true
+	}
+	for _, a := range n.Resolved {
+		changed[a.Fingerprint] = true
+	}
+	rank := func(a AlertRef) int {
+		switch {
+		case changed[a.Fingerprint]:
+			return 0
+		case a.Firing:
+			return 1
+		}
+		return 2
+	}
+	out := slices.Clone(alerts)
+	slices.SortStableFunc(out, func(x, y AlertRef) int { return rank(x) - rank(y) })
+	return out
+}
+
+// thousands writes n with commas between groups of three digits.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// truncateText cuts s to at most n bytes at a rune boundary, marking the cut.
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func cmpOr[T comparable](a, b T) T {
@@ -373,12 +551,18 @@ func common(alerts []WebhookAlert, get func(WebhookAlert) map[string]string) map
 type statusError struct {
 	code       int
 	retryAfter time.Duration
+	redirect   bool
 }
 
-func (e *statusError) Error() string { return fmt.Sprintf("webhook answered %d", e.code) }
+func (e *statusError) Error() string {
+	if e.redirect {
+		return fmt.Sprintf("webhook answered %d: redirects are not followed", e.code)
+	}
+	return fmt.Sprintf("webhook answered %d", e.code)
+}
 
-// Notify posts the payload, retrying on network errors, 5xx and 429 until it
-// succeeds, ctx ends, or the retry time runs out.
+// Notify posts the payload, retrying on network errors, 5xx, 408 and 429
+// until it succeeds, ctx ends, or the retry time runs out.
 func (w *Webhook) Notify(ctx context.Context, n Notification) error {
 	body, err := json.Marshal(w.Message(n))
 	if err != nil {
@@ -405,15 +589,17 @@ func (w *Webhook) Notify(ctx context.Context, n Notification) error {
 			if ctx.Err() != nil {
 				return backoff.Permanent(ctx.Err())
 			}
-			return err
+			return w.mask(err)
 		}
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		switch {
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			return nil
-		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout:
 			return &statusError{code: resp.StatusCode, retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+		case resp.StatusCode >= 300 && resp.StatusCode < 400:
+			return backoff.Permanent(&statusError{code: resp.StatusCode, redirect: true})
 		default:
 			return backoff.Permanent(&statusError{code: resp.StatusCode})
 		}
@@ -432,7 +618,7 @@ func (w *Webhook) Notify(ctx context.Context, n Notification) error {
 		}
 	}
 	if err := backoff.RetryNotify(op, backoff.WithContext(bo, ctx), notify); err != nil {
-		return fmt.Errorf("firebreak: webhook %s: %w", w.redactedURL(), err)
+		return fmt.Errorf("firebreak: webhook %s: %w", w.masked, err)
 	}
 	return nil
 }
@@ -447,10 +633,15 @@ func retryAfter(h string) time.Duration {
 	return min(time.Duration(secs)*time.Second, 5*time.Minute)
 }
 
-func (w *Webhook) redactedURL() string {
-	u, err := url.Parse(w.url)
-	if err != nil {
-		return "(invalid URL)"
+// mask rewrites the URL that net/http puts in its errors, and any other
+// copy of the raw URL, to the masked one.
+func (w *Webhook) mask(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = w.masked
 	}
-	return u.Redacted()
+	if strings.Contains(err.Error(), w.url) {
+		return errors.New(strings.ReplaceAll(err.Error(), w.url, w.masked))
+	}
+	return err
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -223,4 +225,146 @@ func TestSlogNotifier(t *testing.T) {
 	if rec["level"] != "ERROR" || rec["incident"] != "INC-0001" || rec["severity"] != "fatal" || rec["lead"] != "all hands" {
 		t.Fatalf("record %v", rec)
 	}
+}
+
+// A 307 or 308 re-posted the payload, with the custom secret headers, to
+// whatever host the receiver named. Now no redirect is followed.
+func TestWebhookFollowsNoRedirect(t *testing.T) {
+	var stolen atomic.Int32
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stolen.Add(1)
+	}))
+	defer evil.Close()
+	var attempts atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attempts.Add(1)
+		http.Redirect(w, r, evil.URL+"/collect", http.StatusTemporaryRedirect)
+	}))
+	defer hook.Close()
+	for _, client := range []*http.Client{nil, {}} {
+		opts := []firebreak.WebhookOption{firebreak.WithHeader("X-Api-Key", "very-secret-key-123")}
+		if client != nil {
+			opts = append(opts, firebreak.WithHTTPClient(client))
+		}
+		wh, err := firebreak.NewWebhook(hook.URL, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = wh.Notify(context.Background(), firebreak.Notification{Event: firebreak.EventDetected})
+		if err == nil || !strings.Contains(err.Error(), "redirects are not followed") || strings.Contains(err.Error(), "very-secret") {
+			t.Fatalf("redirect: %v", err)
+		}
+	}
+	if stolen.Load() != 0 || attempts.Load() != 2 {
+		t.Fatalf("the other host got %d posts; the hook %d attempts", stolen.Load(), attempts.Load())
+	}
+}
+
+// A token in the URL's user info, path or query appeared in every
+// delivery-failure log line. Now every error, and so the board's log, masks it.
+func TestWebhookMasksSecretsInErrorsAndLogs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs bytes.Buffer
+		down := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return nil, errors.New("connection refused")
+		})
+		raw := "https://bot:hunter2hunter2@hooks.example.com/services/T0AB12CD3/B0XY98ZW7/abcdefghijklmnopqrstuvwx?token=Zm9vYmFyYmF6cXV4&channel=ops#frag-secret"
+		wh, err := firebreak.NewWebhook(raw, firebreak.WithHTTPClient(&http.Client{Transport: down}),
+			firebreak.WithRetryFor(time.Minute), firebreak.WithHeader("Authorization", "Bearer header-secret-0987"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := firebreak.NewBoard("checkout", firebreak.WithNotifier(wh), firebreak.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Start()
+		b.Report(burn(1000, 1))
+		time.Sleep(5 * time.Minute)
+		b.Close(context.Background())
+		out := logs.String()
+		if !strings.Contains(out, "notification not delivered") || !strings.Contains(out, "hooks.example.com/services/***/***/***") {
+			t.Fatalf("log: %s", out)
+		}
+		for _, secret := range []string{"hunter2", "T0AB12CD3", "B0XY98ZW7", "abcdefghijklmnop", "Zm9vYmFy", "frag-secret", "header-secret", "bot:"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("log shows %q: %s", secret, out)
+			}
+		}
+		if _, err := firebreak.NewWebhook("ftp://u:hunter2@x/abcdefghij1234"); err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "abcdefghij1234") {
+			t.Fatalf("NewWebhook error: %v", err)
+		}
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// 408 Request Timeout was not retried.
+func TestWebhookRetries408(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := &fakeReceiver{answers: []int{408, 408}}
+		wh, _ := firebreak.NewWebhook("http://alerts.example/hook", firebreak.WithHTTPClient(&http.Client{Transport: rt}))
+		if err := wh.Notify(context.Background(), firebreak.Notification{Event: firebreak.EventDetected}); err != nil {
+			t.Fatal(err)
+		}
+		if len(rt.attempts) != 3 || len(rt.bodies) != 1 {
+			t.Fatalf("%d attempts, %d delivered", len(rt.attempts), len(rt.bodies))
+		}
+	})
+}
+
+// Every POST carried all of an incident's alerts: about 5 MB per change at
+// 10,000 alerts. Now a message carries at most the documented maximum, the
+// alerts that changed first, and says how many it left out.
+func TestWebhookBoundsAlertsPerMessage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := &fakeReceiver{}
+		wh, err := firebreak.NewWebhook("http://alerts.example/hook", firebreak.WithHTTPClient(&http.Client{Transport: rt}),
+			firebreak.WithExternalURL("https://ops.example"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := firebreak.DefaultPlan()
+		p.Escalation.SpreadComponents = 0
+		b, err := firebreak.NewBoard("checkout", firebreak.WithPlan(p), firebreak.WithNotifier(wh), firebreak.WithMaxAlerts(20000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Start()
+		defer b.Close(context.Background())
+		// 10,000 replicas of a worker each see the payments database fail.
+		for i := range 10000 {
+			b.Report(firebreak.Signal{Kind: firebreak.KindHealthFailed, Component: fmt.Sprintf("worker-%05d", i), Dependency: "payments-db",
+				Tier: firebreak.Standard, Firing: true, Summary: strings.Repeat("connection refused ", 20)})
+		}
+		time.Sleep(time.Minute)
+		// Then one more fails: the change must be in the message.
+		b.Report(firebreak.Signal{Kind: firebreak.KindHealthFailed, Component: "worker-late", Dependency: "payments-db", Tier: firebreak.Standard, Firing: true})
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		if len(rt.bodies) < 2 {
+			t.Fatalf("%d deliveries", len(rt.bodies))
+		}
+		for _, body := range rt.bodies {
+			var msg firebreak.WebhookMessage
+			if err := json.Unmarshal(body, &msg); err != nil {
+				t.Fatal(err)
+			}
+			if len(msg.Alerts) > firebreak.DefaultMaxAlertsPerMessage || len(body) > 256<<10 {
+				t.Fatalf("%d alerts, %d bytes in one POST", len(msg.Alerts), len(body))
+			}
+			if msg.TruncatedAlerts+len(msg.Alerts) < 10000 || !strings.HasPrefix(msg.CommonAnnotations["truncated"], "and 9,9") {
+				t.Fatalf("truncated %d, note %q", msg.TruncatedAlerts, msg.CommonAnnotations["truncated"])
+			}
+		}
+		var last firebreak.WebhookMessage
+		json.Unmarshal(rt.bodies[len(rt.bodies)-1], &last)
+		if last.Alerts[0].Labels["component"] != "worker-late" {
+			t.Fatalf("the alert that changed is not first: %v", last.Alerts[0].Labels)
+		}
+	})
 }

@@ -33,6 +33,12 @@ type Plan struct {
 	Escalation Escalation `json:"escalation"`
 	// Timers are the lifecycle's waits.
 	Timers Timers `json:"timers"`
+	// CustomKinds declares the signal kinds of your own sensors that a plan
+	// document's rules may grade. [ParsePlan] rejects a rule whose kind is
+	// neither built in nor declared here, so a typo such as "breaker_opne"
+	// is an error rather than a rule that never matches. Plans built in Go
+	// are not held to it. Default: none.
+	CustomKinds []Kind `json:"custom_kinds,omitempty"`
 }
 
 // ResponsePolicy is what the plan demands at one severity.
@@ -198,6 +204,7 @@ func (p *Plan) Clone() *Plan {
 		c.Rules[i].Labels = maps.Clone(r.Labels)
 	}
 	c.Escalation.Persistence = slices.Clone(p.Escalation.Persistence)
+	c.CustomKinds = slices.Clone(p.CustomKinds)
 	return &c
 }
 
@@ -310,7 +317,10 @@ func (p *Plan) Validate() error {
 	}
 	for i, r := range p.Rules {
 		path := fmt.Sprintf("rules[%d]", i)
-		if !r.Kind.Valid() {
+		switch {
+		case r.Kind == "":
+			add(path+".kind", "required: the kind of signal the rule grades")
+		case !r.Kind.Valid():
 			add(path+".kind", "%q is not a kind (lower-case letters, digits and underscores, 1 to 64)", r.Kind)
 		}
 		if r.MinValue != nil && (math.IsNaN(*r.MinValue) || math.IsInf(*r.MinValue, 0)) {
@@ -360,6 +370,11 @@ func (p *Plan) Validate() error {
 	if len(p.Rules) == 0 {
 		add("rules", "empty: every signal would be graded none")
 	}
+	for i, k := range p.CustomKinds {
+		if !k.Valid() {
+			add(fmt.Sprintf("custom_kinds[%d]", i), "%q is not a kind (lower-case letters, digits and underscores, 1 to 64)", k)
+		}
+	}
 	if p.Timers.ResolveHoldDown < 0 {
 		add("timers.resolve_hold_down", "must not be negative")
 	}
@@ -373,15 +388,37 @@ func (p *Plan) Validate() error {
 	return &PlanError{Problems: probs}
 }
 
-// ParsePlan reads a plan from JSON and validates it. Fields the JSON leaves
-// out keep [DefaultPlan]'s values; a response policy or a rules list that it
-// gives replaces the default one whole. Unknown fields are errors. Every
-// problem is reported in a *PlanError with its field path, such as
-// "rules[2].severity.core".
+// MaxPlanSize is the largest plan document [ParsePlan] and [LoadPlan]
+// accept: 1 MiB.
+const MaxPlanSize = 1 << 20
+
+// ParsePlan reads a plan document (JSON) and validates it. Unknown fields are
+// errors, and every problem is reported in a *PlanError with its field path,
+// such as "rules[2].kind". What the document leaves out is filled in as
+// follows, and nothing else is taken from [DefaultPlan]:
+//
+//   - name: "custom" when omitted.
+//   - rules: omitted, the default rules; given, exactly the rules written,
+//     each one starting from nothing. Every rule needs a kind that is built
+//     in (the Kind constants) or declared in custom_kinds.
+//   - response: omitted, the default policies. Given, each severity's
+//     policy is filled field by field from that severity's default policy
+//     (see [DefaultPlan]): {"fatal": {"response_within": "5m"}} keeps the
+//     default lead, escalate_to, renotify_every, report and alert_severity of
+//     Fatal. A severity the document does not name keeps its default policy.
+//     Write "renotify_every": "0s" to turn reminders off.
+//   - escalation and timers: omitted, the defaults; given, filled field by
+//     field from the defaults. A persistence list given replaces the default
+//     one whole.
+//
+// A document larger than [MaxPlanSize] is rejected.
 //
 //	{"name": "payments", "response": {"fatal": {"response_within": "5m", "lead": "incident commander"}},
 //	 "timers": {"group_wait": "10s"}}
 func ParsePlan(data []byte) (*Plan, error) {
+	if len(data) > MaxPlanSize {
+		return nil, &PlanError{Problems: []Problem{{Path: "(plan)", Message: fmt.Sprintf("larger than 1 MiB (%d bytes)", len(data))}}}
+	}
 	var doc any
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -400,24 +437,77 @@ func ParsePlan(data []byte) (*Plan, error) {
 		slices.SortStableFunc(probs, func(a, b Problem) int { return strings.Compare(a.Path, b.Path) })
 		return nil, &PlanError{Problems: probs}
 	}
-	p := DefaultPlan()
-	// A response policy given replaces the default one whole.
-	var partial struct {
-		Response map[Severity]json.RawMessage `json:"response"`
+	// The shape is right, so these decode without error; each part is
+	// decoded onto exactly what the documentation above promises.
+	var parts struct {
+		Name        *string                      `json:"name"`
+		Response    map[Severity]json.RawMessage `json:"response"`
+		Rules       json.RawMessage              `json:"rules"`
+		Escalation  json.RawMessage              `json:"escalation"`
+		Timers      json.RawMessage              `json:"timers"`
+		CustomKinds []Kind                       `json:"custom_kinds"`
 	}
-	if err := json.Unmarshal(data, &partial); err != nil {
+	if err := json.Unmarshal(data, &parts); err != nil {
 		return nil, &PlanError{Problems: []Problem{jsonProblem(err)}}
 	}
-	for sev := range partial.Response {
-		delete(p.Response, sev)
+	def := DefaultPlan()
+	p := &Plan{Name: "custom", Response: def.Response, Rules: def.Rules, Escalation: def.Escalation, Timers: def.Timers,
+		CustomKinds: parts.CustomKinds}
+	if parts.Name != nil {
+		p.Name = *parts.Name
 	}
-	if err := json.Unmarshal(data, p); err != nil {
-		return nil, &PlanError{Problems: []Problem{jsonProblem(err)}}
+	decodeOnto := func(raw json.RawMessage, v any) {
+		if len(raw) > 0 && string(raw) != "null" {
+			if err := json.Unmarshal(raw, v); err != nil {
+				probs = append(probs, jsonProblem(err))
+			}
+		}
 	}
-	if err := p.Validate(); err != nil {
-		return nil, err
+	for sev, raw := range parts.Response {
+		rp := def.Response[sev] // the zero policy for a severity without a default
+		decodeOnto(raw, &rp)
+		p.Response[sev] = rp
+	}
+	if len(parts.Rules) > 0 {
+		p.Rules = nil // decoding onto the default rules would merge them
+		decodeOnto(parts.Rules, &p.Rules)
+	}
+	if len(parts.Escalation) > 0 {
+		var persistence struct {
+			Persistence json.RawMessage `json:"persistence"`
+		}
+		decodeOnto(parts.Escalation, &persistence)
+		if len(persistence.Persistence) > 0 {
+			p.Escalation.Persistence = nil
+		}
+		decodeOnto(parts.Escalation, &p.Escalation)
+	}
+	decodeOnto(parts.Timers, &p.Timers)
+	if len(probs) > 0 {
+		return nil, &PlanError{Problems: probs}
+	}
+	for i, r := range p.Rules {
+		if r.Kind.Valid() && !r.Kind.builtin() && !slices.Contains(p.CustomKinds, r.Kind) {
+			probs = append(probs, Problem{Path: fmt.Sprintf("rules[%d].kind", i),
+				Message: fmt.Sprintf("%q is not a built-in kind; declare your own kinds in custom_kinds", r.Kind)})
+		}
+	}
+	err := p.Validate()
+	var pe *PlanError
+	if errors.As(err, &pe) {
+		probs = append(probs, pe.Problems...)
+	}
+	if len(probs) > 0 {
+		slices.SortStableFunc(probs, func(a, b Problem) int { return strings.Compare(a.Path, b.Path) })
+		return nil, &PlanError{Problems: probs}
 	}
 	return p, nil
+}
+
+// builtin reports whether k is one of the kinds firebreak's packages report.
+func (k Kind) builtin() bool {
+	_, ok := alertNames[k]
+	return ok
 }
 
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
@@ -562,11 +652,11 @@ func jsonTypeName(v any) string {
 
 // LoadPlan reads a plan from r as ParsePlan does.
 func LoadPlan(r io.Reader) (*Plan, error) {
-	data, err := io.ReadAll(io.LimitReader(r, 1<<20+1))
+	data, err := io.ReadAll(io.LimitReader(r, MaxPlanSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("firebreak: reading plan: %w", err)
 	}
-	if len(data) > 1<<20 {
+	if len(data) > MaxPlanSize {
 		return nil, &PlanError{Problems: []Problem{{Path: "(plan)", Message: "larger than 1 MiB"}}}
 	}
 	return ParsePlan(data)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -84,8 +85,13 @@ func TestParsePlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	def := firebreak.DefaultPlan()
-	if p.Name != "payments" || time.Duration(p.Response[firebreak.Fatal].Within) != 5*time.Minute ||
-		p.Response[firebreak.Fatal].RenotifyEvery != 0 || time.Duration(p.Timers.GroupWait) != 10*time.Second {
+	// A partial policy is filled field by field from the severity's default.
+	want := def.Response[firebreak.Fatal]
+	want.Within, want.Lead, want.EscalateTo = firebreak.Duration(5*time.Minute), "incident commander", "CTO"
+	if diff := cmp.Diff(want, p.Response[firebreak.Fatal]); diff != "" {
+		t.Fatalf("fatal policy: %s", diff)
+	}
+	if p.Name != "payments" || time.Duration(p.Timers.GroupWait) != 10*time.Second {
 		t.Fatalf("plan %+v", p)
 	}
 	if diff := cmp.Diff(def.Response[firebreak.Severe], p.Response[firebreak.Severe]); diff != "" {
@@ -192,6 +198,127 @@ func FuzzParsePlan(f *testing.F) {
 			t.Fatalf("Classify gave %d", sev)
 		}
 	})
+}
+
+// A custom rule is exactly what the document says: it inherits no fallback,
+// min_value, min_metrics or labels from the default rule at the same index.
+// Before, this plan's only rule required a fallback, so a core user-feedback
+// signal (no fallback) was graded none and paged nobody.
+func TestParsePlanCustomRuleInheritsNothing(t *testing.T) {
+	p, err := firebreak.ParsePlan([]byte(`{"rules":[{"kind":"user_feedback","severity":{"core":"fatal"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []firebreak.Rule{{Kind: firebreak.KindUserFeedback, Severity: firebreak.TierSeverity{Core: firebreak.Fatal}}}
+	if diff := cmp.Diff(want, p.Rules); diff != "" {
+		t.Fatalf("rules: %s", diff)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		b, s := newBoard(t, firebreak.WithPlan(p))
+		// Users complain every few seconds for two minutes.
+		for range 40 {
+			b.Report(firebreak.Signal{Kind: firebreak.KindUserFeedback, Component: "checkout-web", Tier: firebreak.Core,
+				Firing: true, Value: 1, Summary: "cannot pay"})
+			time.Sleep(3 * time.Second)
+		}
+		inc := only(t, b)
+		if inc.Severity != firebreak.Fatal || s.count(firebreak.EventDetected) != 1 {
+			t.Fatalf("core user feedback under a fatal rule: %s, %v", inc.Severity, s.events())
+		}
+	})
+}
+
+// A partial response policy keeps the severity's default escalation target
+// and reminders, so a breached Fatal incident is escalated to somebody.
+func TestParsePlanPartialResponseKeepsEscalation(t *testing.T) {
+	p, err := firebreak.ParsePlan([]byte(`{"name": "payments",
+		"response": {"fatal": {"response_within": "5m", "lead": "incident commander"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "payments" || p.Response[firebreak.Fatal].EscalateTo != "executive on call" ||
+		time.Duration(p.Response[firebreak.Fatal].RenotifyEvery) != 5*time.Minute {
+		t.Fatalf("fatal policy %+v", p.Response[firebreak.Fatal])
+	}
+	synctest.Test(t, func(t *testing.T) {
+		b, s := newBoard(t, firebreak.WithPlan(p))
+		start := time.Now()
+		// A core dependency fails outright at 1000 calls/s: the tracing
+		// package reports the burn every ten seconds.
+		for time.Since(start) < 10*time.Minute {
+			b.Report(burn(1000, 1))
+			time.Sleep(10 * time.Second)
+		}
+		inc := only(t, b)
+		if !inc.Breached || inc.EscalatedTo != "executive on call" {
+			t.Fatalf("breached %v, escalated to %q", inc.Breached, inc.EscalatedTo)
+		}
+		var breachAt time.Duration
+		for _, e := range inc.Timeline {
+			if e.Event == firebreak.EventBreached {
+				breachAt = e.At.Sub(start)
+			}
+		}
+		if breachAt < 5*time.Minute || breachAt > 6*time.Minute || s.count(firebreak.EventRenotify) == 0 {
+			t.Fatalf("breach after %s (want the custom 5m), %d reminders", breachAt, s.count(firebreak.EventRenotify))
+		}
+	})
+	// Reminders can be turned off explicitly.
+	p, err = firebreak.ParsePlan([]byte(`{"response": {"fatal": {"renotify_every": "0s"}}}`))
+	if err != nil || p.Response[firebreak.Fatal].RenotifyEvery != 0 || p.Name != "custom" {
+		t.Fatalf("%v %+v", err, p)
+	}
+}
+
+func TestParsePlanRejectsRulesWithoutAKnownKind(t *testing.T) {
+	for _, tc := range []struct{ doc, path, want string }{
+		{`{"rules":[{"severity":{"core":"fatal"}}]}`, "rules[0].kind", "required"},
+		{`{"rules":[{"kind":"health_failed","severity":{}},{"kind":"breaker_opne","severity":{"core":"fatal"}}]}`, "rules[1].kind", "custom_kinds"},
+		{`{"custom_kinds":["Disk Smart"],"rules":[{"kind":"health_failed","severity":{}}]}`, "custom_kinds[0]", "not a kind"},
+		{`{"escalation":{"persistence":[{"from":"general","to":"severe"}]}}`, "escalation.persistence[0].after", "longer than 0"},
+	} {
+		_, err := firebreak.ParsePlan([]byte(tc.doc))
+		var pe *firebreak.PlanError
+		if !errors.As(err, &pe) {
+			t.Fatalf("%s: error %v", tc.doc, err)
+		}
+		found := false
+		for _, p := range pe.Problems {
+			found = found || (p.Path == tc.path && strings.Contains(p.Message, tc.want))
+		}
+		if !found {
+			t.Errorf("%s: want %s: ...%s...; got %v", tc.doc, tc.path, tc.want, pe.Problems)
+		}
+	}
+	p, err := firebreak.ParsePlan([]byte(`{"custom_kinds":["disk_smart_warning"],
+		"rules":[{"kind":"disk_smart_warning","severity":{"core":"severe","standard":"general"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := firebreak.Signal{Kind: "disk_smart_warning", Tier: firebreak.Core}
+	if got := p.Classify(&s); got != firebreak.Severe {
+		t.Fatalf("declared custom kind graded %s", got)
+	}
+	// A persistence list given replaces the default one whole; the other
+	// escalation fields keep their defaults.
+	p, err = firebreak.ParsePlan([]byte(`{"escalation":{"persistence":[{"from":"severe","after":"2h","to":"fatal"}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEsc := firebreak.DefaultPlan().Escalation
+	wantEsc.Persistence = []firebreak.PersistenceRule{{From: firebreak.Severe, After: firebreak.Duration(2 * time.Hour), To: firebreak.Fatal}}
+	if diff := cmp.Diff(wantEsc, p.Escalation); diff != "" {
+		t.Fatalf("escalation: %s", diff)
+	}
+}
+
+func TestParsePlanRejectsHugeDocument(t *testing.T) {
+	doc := `{"name":"` + strings.Repeat("x", firebreak.MaxPlanSize) + `"}`
+	_, err := firebreak.ParsePlan([]byte(doc))
+	var pe *firebreak.PlanError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "1 MiB") {
+		t.Fatalf("a %d-byte plan: %v", len(doc), err)
+	}
 }
 
 // tier is the metrics of a burn signal from the tier with the given threshold.

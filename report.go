@@ -2,6 +2,7 @@ package firebreak
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -78,7 +79,21 @@ type Impact struct {
 }
 
 // ResponseRecord says whether the plan's response deadline was met.
+//
+// Outcome is one of:
+//   - "met": acknowledged by the deadline;
+//   - "breached": the deadline passed unacknowledged. A breach, once the
+//     timeline records it, stays in the report whatever happens afterwards
+//     (a late acknowledgement, a downgrade);
+//   - "pending": not acknowledged, and the deadline has not passed yet;
+//   - "none": no response was required (the incident was graded None).
+//
+// Severity, ResponseWithin, Lead and Due all describe the same deadline: the
+// one breached (the first breach), or else the one in force for the current
+// severity, so Due is always ResponseWithin after the response clock started.
 type ResponseRecord struct {
+	Outcome        string    `json:"outcome"`
+	Severity       Severity  `json:"severity"` // whose deadline this records
 	Lead           string    `json:"lead"`
 	ResponseWithin Duration  `json:"response_within"`
 	Due            time.Time `json:"due,omitzero"`
@@ -86,10 +101,89 @@ type ResponseRecord struct {
 	AcknowledgedBy string    `json:"acknowledged_by,omitempty"`
 	Met            bool      `json:"met"`
 	Breached       bool      `json:"breached"`
+	BreachedAt     time.Time `json:"breached_at,omitzero"`
 	EscalatedTo    string    `json:"escalated_to,omitempty"`
-	TimeToAck      Duration  `json:"time_to_acknowledge,omitempty"`
-	TimeToMitigate Duration  `json:"time_to_mitigate,omitempty"`
-	TimeToResolve  Duration  `json:"time_to_resolve,omitempty"`
+	// Breaches lists every breach the timeline records, oldest first: one
+	// per severity whose deadline passed unacknowledged.
+	Breaches       []Breach `json:"breaches,omitempty"`
+	TimeToAck      Duration `json:"time_to_acknowledge,omitempty"`
+	TimeToMitigate Duration `json:"time_to_mitigate,omitempty"`
+	TimeToResolve  Duration `json:"time_to_resolve,omitempty"`
+}
+
+// Response outcomes; see [ResponseRecord].
+const (
+	OutcomeMet      = "met"
+	OutcomeBreached = "breached"
+	OutcomePending  = "pending"
+	OutcomeNone     = "none"
+)
+
+// Breach is one response deadline that passed unacknowledged.
+type Breach struct {
+	At          time.Time `json:"at"`
+	Severity    Severity  `json:"severity"`
+	EscalatedTo string    `json:"escalated_to,omitempty"`
+}
+
+// responseRecord derives the response record from the incident, its
+// timeline's breached entries (which survive downgrades) and the plan.
+func responseRecord(inc *Incident, p *Plan, end time.Time) ResponseRecord {
+	rr := ResponseRecord{AcknowledgedAt: inc.AcknowledgedAt, AcknowledgedBy: inc.AcknowledgedBy}
+	for _, e := range inc.Timeline {
+		if e.Event == EventBreached {
+			rr.Breaches = append(rr.Breaches, Breach{At: e.At, Severity: e.Severity, EscalatedTo: p.Response[e.Severity].EscalateTo})
+		}
+	}
+	if n := len(rr.Breaches); n > 0 && inc.Breached && inc.EscalatedTo != "" {
+		rr.Breaches[n-1].EscalatedTo = inc.EscalatedTo
+	}
+	if len(rr.Breaches) > 0 {
+		first := rr.Breaches[0]
+		rp := p.Response[first.Severity]
+		// The board marks the breach when the deadline passes.
+		rr.Outcome, rr.Severity, rr.Lead, rr.ResponseWithin, rr.Due = OutcomeBreached, first.Severity, rp.Lead, rp.Within, first.At
+		rr.Breached, rr.BreachedAt, rr.EscalatedTo = true, first.At, first.EscalatedTo
+	} else {
+		rp := p.Response[inc.Severity]
+		rr.Severity, rr.Lead, rr.Due = inc.Severity, rp.Lead, inc.ResponseDue
+		switch {
+		case inc.ResponseDue.IsZero():
+			rr.Outcome = OutcomeNone
+		case !inc.AcknowledgedAt.IsZero() && !inc.AcknowledgedAt.After(inc.ResponseDue):
+			rr.Outcome, rr.Met = OutcomeMet, true
+		case !inc.AcknowledgedAt.IsZero() || !end.Before(inc.ResponseDue):
+			// Acknowledged late, or not at all by the deadline, without the
+			// board having paged a breach (its signals had cleared).
+			rr.Outcome, rr.Breached, rr.BreachedAt = OutcomeBreached, true, inc.ResponseDue
+		default:
+			rr.Outcome = OutcomePending
+		}
+		if rr.Outcome != OutcomeNone {
+			rr.ResponseWithin = rp.Within
+		}
+	}
+	if !inc.AcknowledgedAt.IsZero() {
+		rr.TimeToAck = Duration(inc.AcknowledgedAt.Sub(inc.DetectedAt))
+	}
+	if !inc.MitigatedAt.IsZero() {
+		rr.TimeToMitigate = Duration(inc.MitigatedAt.Sub(inc.DetectedAt))
+	}
+	if !inc.ResolvedAt.IsZero() {
+		rr.TimeToResolve = Duration(inc.ResolvedAt.Sub(inc.DetectedAt))
+	}
+	return rr
+}
+
+// MarshalJSON encodes the report as its fields, with any number that JSON
+// cannot carry (NaN, ±Inf) written as a finite one, so that encoding a
+// report never fails on a number.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report // without the method, so this does not recurse
+	r.Impact.PeakValue = finite(r.Impact.PeakValue)
+	r.Alerts = finiteAlerts(r.Alerts)
+	r.Evidence = finiteEvidence(r.Evidence)
+	return json.Marshal(plain(r))
 }
 
 // clone returns a deep copy of r (nil for nil).
@@ -150,22 +244,7 @@ func BuildReport(inc Incident, p *Plan, in ReportInput, now time.Time) *Report {
 		r.Impact.Signals += a.Count
 		r.Impact.PeakValue = max(r.Impact.PeakValue, a.Peak)
 	}
-	rp := p.Response[inc.MaxSeverity]
-	r.Response = ResponseRecord{
-		Lead: rp.Lead, ResponseWithin: rp.Within, Due: inc.ResponseDue,
-		AcknowledgedAt: inc.AcknowledgedAt, AcknowledgedBy: inc.AcknowledgedBy,
-		Breached: inc.Breached, EscalatedTo: inc.EscalatedTo,
-	}
-	r.Response.Met = !inc.Breached && (inc.ResponseDue.IsZero() || (!inc.AcknowledgedAt.IsZero() && !inc.AcknowledgedAt.After(inc.ResponseDue)))
-	if !inc.AcknowledgedAt.IsZero() {
-		r.Response.TimeToAck = Duration(inc.AcknowledgedAt.Sub(inc.DetectedAt))
-	}
-	if !inc.MitigatedAt.IsZero() {
-		r.Response.TimeToMitigate = Duration(inc.MitigatedAt.Sub(inc.DetectedAt))
-	}
-	if !inc.ResolvedAt.IsZero() {
-		r.Response.TimeToResolve = Duration(inc.ResolvedAt.Sub(inc.DetectedAt))
-	}
+	r.Response = responseRecord(&inc, p, end)
 	if len(inc.Alerts) > 0 {
 		first := inc.Alerts[0]
 		for _, a := range inc.Alerts[1:] {
@@ -201,17 +280,22 @@ func BuildReport(inc Incident, p *Plan, in ReportInput, now time.Time) *Report {
 		if !inc.ResolvedAt.IsZero() {
 			state = "was resolved after " + fmtDuration(end.Sub(inc.DetectedAt))
 		}
-		r.Summary = fmt.Sprintf("%s. A %s (level %d) incident affecting %s; it %s. The response deadline was %s.",
-			inc.Title, inc.MaxSeverity, inc.MaxSeverity.Level(), strings.Join(inc.Components, ", "), state, metOrBreached(r.Response.Met))
+		r.Summary = fmt.Sprintf("%s. A %s (level %d) incident affecting %s; it %s. %s.",
+			inc.Title, inc.MaxSeverity, inc.MaxSeverity.Level(), strings.Join(inc.Components, ", "), state, outcomeSentence(&r.Response))
 	}
 	return r
 }
 
-func metOrBreached(met bool) string {
-	if met {
-		return "met"
+func outcomeSentence(rr *ResponseRecord) string {
+	switch rr.Outcome {
+	case OutcomeMet:
+		return "The response deadline was met"
+	case OutcomeBreached:
+		return fmt.Sprintf("The %s response deadline was breached", rr.Severity)
+	case OutcomePending:
+		return "The response deadline has not passed yet"
 	}
-	return "breached"
+	return "No response was required"
 }
 
 func fmtDuration(d time.Duration) string {
@@ -246,60 +330,78 @@ func timeInSeverity(inc Incident, end time.Time) map[Severity]Duration {
 	return out
 }
 
-// Markdown renders the report for people.
+// Markdown renders the report for people. Everything that came from
+// people or from signals (titles, names, error text, notes, findings) is
+// escaped: it renders as the text it is, on one line, and cannot add
+// headings, emphasis, links, HTML or table cells. Line breaks in it become
+// spaces, and URLs and e-mail addresses in it are not turned into links.
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	title := "Postmortem"
 	if r.Kind == ReportBack {
 		title = "Report-back"
 	}
-	fmt.Fprintf(&b, "# %s: %s — %s\n\n", title, r.IncidentID, r.Title)
-	fmt.Fprintf(&b, "- Service: %s\n- Severity: %s (level %d), highest %s\n- State: %s\n", r.Service, r.Severity, r.Severity.Level(), r.MaxSeverity, r.State)
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	fmt.Fprintf(&b, "# %s: %s — %s\n\n", title, md(r.IncidentID), md(r.Title))
+	fmt.Fprintf(&b, "- Service: %s\n- Severity: %s (level %d), highest %s\n- State: %s\n", md(r.Service), r.Severity, r.Severity.Level(), r.MaxSeverity, r.State)
 	for _, s := range []Severity{Fatal, Severe, General, None} {
 		if d, ok := r.TimeIn[s]; ok {
 			fmt.Fprintf(&b, "- Time at %s: %s\n", s, fmtDuration(time.Duration(d)))
 		}
 	}
 	if r.Author != "" {
-		fmt.Fprintf(&b, "- Author: %s\n", r.Author)
+		fmt.Fprintf(&b, "- Author: %s\n", md(r.Author))
 	}
-	fmt.Fprintf(&b, "\n## Summary\n\n%s\n", r.Summary)
-	fmt.Fprintf(&b, "\n## Impact\n\n- Components: %s", strings.Join(r.Impact.Components, ", "))
+	fmt.Fprintf(&b, "\n## Summary\n\n%s\n", md(r.Summary))
+	fmt.Fprintf(&b, "\n## Impact\n\n- Components: %s", mdJoin(r.Impact.Components))
 	if r.Impact.CoreAffected {
 		b.WriteString(" (core affected)")
 	}
-	fmt.Fprintf(&b, "\n- Duration: %s\n- Signals: %d\n- Peak value: %.4g\n", fmtDuration(time.Duration(r.Impact.Duration)), r.Impact.Signals, r.Impact.PeakValue)
+	fmt.Fprintf(&b, "\n- Duration: %s\n- Signals: %d\n- Peak value: %.4g\n", fmtDuration(time.Duration(r.Impact.Duration)), r.Impact.Signals, finite(r.Impact.PeakValue))
 	rr := r.Response
-	fmt.Fprintf(&b, "\n## Response\n\n- Lead: %s, to respond within %s\n", rr.Lead, fmtDuration(time.Duration(rr.ResponseWithin)))
+	b.WriteString("\n## Response\n\n")
+	if rr.Outcome != OutcomeNone && rr.Outcome != "" {
+		fmt.Fprintf(&b, "- Lead: %s, to respond within %s (%s)\n", md(rr.Lead), fmtDuration(time.Duration(rr.ResponseWithin)), rr.Severity)
+	}
 	if !rr.Due.IsZero() {
-		fmt.Fprintf(&b, "- Due: %s\n", rr.Due.UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, "- Due: %s\n", ts(rr.Due))
 	}
 	if !rr.AcknowledgedAt.IsZero() {
-		fmt.Fprintf(&b, "- Acknowledged by %s at %s, after %s\n", rr.AcknowledgedBy, rr.AcknowledgedAt.UTC().Format(time.RFC3339), fmtDuration(time.Duration(rr.TimeToAck)))
+		fmt.Fprintf(&b, "- Acknowledged by %s at %s, after %s\n", md(rr.AcknowledgedBy), ts(rr.AcknowledgedAt), fmtDuration(time.Duration(rr.TimeToAck)))
 	}
-	fmt.Fprintf(&b, "- Deadline: %s", strings.ToUpper(metOrBreached(rr.Met)))
+	fmt.Fprintf(&b, "- Deadline: %s", strings.ToUpper(cmp.Or(rr.Outcome, OutcomeNone)))
+	if rr.Breached {
+		fmt.Fprintf(&b, " at %s", ts(rr.BreachedAt))
+	}
 	if rr.EscalatedTo != "" {
-		fmt.Fprintf(&b, " (escalated to %s)", rr.EscalatedTo)
+		fmt.Fprintf(&b, " (escalated to %s)", md(rr.EscalatedTo))
 	}
 	b.WriteString("\n")
+	for _, br := range rr.Breaches[min(1, len(rr.Breaches)):] {
+		fmt.Fprintf(&b, "- Also breached at %s: %s", ts(br.At), br.Severity)
+		if br.EscalatedTo != "" {
+			fmt.Fprintf(&b, " (escalated to %s)", md(br.EscalatedTo))
+		}
+		b.WriteString("\n")
+	}
 	if rr.TimeToMitigate > 0 {
 		fmt.Fprintf(&b, "- Time to mitigate: %s\n", fmtDuration(time.Duration(rr.TimeToMitigate)))
 	}
 	if rr.TimeToResolve > 0 {
 		fmt.Fprintf(&b, "- Time to resolve: %s\n", fmtDuration(time.Duration(rr.TimeToResolve)))
 	}
-	fmt.Fprintf(&b, "\n## Detection\n\n%s\n", cmp.Or(r.Detection, "(no signal recorded)"))
+	fmt.Fprintf(&b, "\n## Detection\n\n%s\n", cmp.Or(md(r.Detection), "(no signal recorded)"))
 	b.WriteString("\n## Isolation and mitigation\n\n")
 	writeList(&b, r.Isolation, "(none recorded)")
 	if r.Kind == Postmortem || r.RootCause != "" {
-		fmt.Fprintf(&b, "\n## Root cause\n\n%s\n", cmp.Or(r.RootCause, "(not yet established)"))
+		fmt.Fprintf(&b, "\n## Root cause\n\n%s\n", cmp.Or(md(r.RootCause), "(not yet established)"))
 		if r.Trigger != "" {
-			fmt.Fprintf(&b, "\nTrigger: %s\n", r.Trigger)
+			fmt.Fprintf(&b, "\nTrigger: %s\n", md(r.Trigger))
 		}
 	}
 	b.WriteString("\n## Timeline\n\n| Time (UTC) | Event | Severity | State | By | Note |\n|---|---|---|---|---|---|\n")
 	for _, e := range r.Timeline {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", e.At.UTC().Format("2006-01-02 15:04:05"), e.Event, e.Severity, e.State, e.Actor, mdCell(e.Note))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", e.At.UTC().Format("2006-01-02 15:04:05"), md(string(e.Event)), e.Severity, e.State, md(e.Actor), md(e.Note))
 	}
 	b.WriteString("\n## Evidence\n\n")
 	var ev []string
@@ -312,7 +414,7 @@ func (r *Report) Markdown() string {
 			keys := slices.Sorted(maps.Keys(e.Metrics))
 			parts := make([]string, 0, len(keys))
 			for _, k := range keys {
-				parts = append(parts, fmt.Sprintf("%s=%.4g", k, e.Metrics[k]))
+				parts = append(parts, fmt.Sprintf("%s=%.4g", k, finite(e.Metrics[k])))
 			}
 			line += ": " + strings.Join(parts, ", ")
 		}
@@ -325,7 +427,7 @@ func (r *Report) Markdown() string {
 	b.WriteString("\n## Findings\n\n")
 	var fs []string
 	for _, f := range r.Findings {
-		line := fmt.Sprintf("%s (%s, %s)", f.Hypothesis, f.Author, f.At.UTC().Format(time.RFC3339))
+		line := fmt.Sprintf("%s (%s, %s)", f.Hypothesis, f.Author, ts(f.At))
 		if f.SuspectedCause != "" {
 			line += "; suspected cause: " + f.SuspectedCause
 		}
@@ -358,16 +460,52 @@ func (r *Report) Markdown() string {
 	return b.String()
 }
 
+// writeList writes items as a Markdown list, escaping each.
 func writeList(b *strings.Builder, items []string, empty string) {
 	if len(items) == 0 {
 		b.WriteString(empty + "\n")
 		return
 	}
 	for _, it := range items {
-		b.WriteString("- " + it + "\n")
+		b.WriteString("- " + md(it) + "\n")
 	}
 }
 
-func mdCell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+func mdJoin(items []string) string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = md(it)
+	}
+	return strings.Join(out, ", ")
+}
+
+// mdReplacer escapes text for Markdown (CommonMark and GitHub's flavour):
+// line breaks of every kind become spaces, HTML's special characters become
+// entities, the characters that start emphasis, code, links, headings,
+// strikethrough and table cells are backslash-escaped, and the sequences
+// that GitHub turns into links on their own are broken with an escape.
+var mdReplacer = strings.NewReplacer(
+	"\r\n", " ", "\r", " ", "\n", " ", "\v", " ", "\f", " ", "\u0085", " ", "\u2028", " ", "\u2029", " ",
+	"&", "&amp;", "<", "&lt;", ">", "&gt;",
+	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "#", `\#`, "|", `\|`, "~", `\~`,
+	"@", `\@`, "://", `:\/\/`, "www.", `www\.`, "WWW.", `WWW\.`,
+)
+
+// md escapes s for use anywhere in a Markdown line: a paragraph, a list
+// item, a heading or a table cell.
+func md(s string) string {
+	s = strings.TrimSpace(mdReplacer.Replace(s))
+	if s == "" {
+		return s
+	}
+	// What would start a list, a quote, a heading underline or a thematic
+	// break at the start of a line.
+	switch s[0] {
+	case '-', '+', '=':
+		return `\` + s
+	}
+	if i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }); i > 0 && (s[i] == '.' || s[i] == ')') {
+		return s[:i] + `\` + s[i:]
+	}
+	return s
 }
