@@ -156,6 +156,19 @@
 // the rejected metric (see [Stats.RecordRejected] and [Stats.RecordErr]).
 // The shedder's own load_shed signal reports the overload.
 //
+// A call that ends after its caller's context ended is judged by the hang
+// rule the breaker applies too ([firebreak.Hung] with
+// [firebreak.DefaultHangThreshold] and [firebreak.DefaultHangBudget]): if it
+// ran 500 ms or more, or used up a deadline that had given it at least 20 ms,
+// the dependency hung and the call failed; otherwise the caller gave up
+// early — a user closed the page, a deadline was all but spent on arrival —
+// and the call is counted in Snapshot.GaveUp only, outside the requests, the
+// error ratio and the budgets.
+//
+// A [firebreak.Reporter] that panics is recovered, logged once with its
+// stack and counted ([Stats.ReporterPanics]): it never kills the evaluation
+// goroutine nor fails the call that ran an evaluation.
+//
 // Each window is kept as 13 cumulative samples and read by linear
 // interpolation, so a 3-day window costs as little memory as a 5-minute one.
 //

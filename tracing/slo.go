@@ -3,10 +3,13 @@ package tracing
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math"
+	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/firebreak-go/firebreak"
@@ -249,6 +252,7 @@ type detector struct {
 	rings     []ring
 	objs      []objective
 	slo       SLO
+	panics    atomic.Uint64 // Reporter panics recovered by report
 }
 
 // fastDivisor divides the shortest short window into the fast window of
@@ -435,8 +439,25 @@ func (d *detector) report(sigs []firebreak.Signal) {
 		return
 	}
 	for _, s := range sigs {
-		d.comp.Report(s)
+		d.reportOne(s)
 	}
+}
+
+// reportOne hands one signal to the Reporter. A Reporter that panics does
+// not kill the evaluation goroutine nor fail the call that happened to run
+// the evaluation: the panic is counted ([Stats.ReporterPanics]) and logged
+// with its stack the first time.
+func (d *detector) reportOne(s firebreak.Signal) {
+	defer func() {
+		if r := recover(); r != nil {
+			if d.panics.Add(1) == 1 {
+				slog.Error("tracing: the Reporter panicked; later panics are only counted",
+					"component", d.comp.Name, "dependency", d.comp.Dependency, "kind", string(s.Kind),
+					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			}
+		}
+	}()
+	d.comp.Report(s)
 }
 
 func ratio(a, b float64) float64 {

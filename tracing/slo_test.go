@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -671,4 +673,98 @@ func TestBurnDetectionTable(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Callers who give up early — a short call cancelled, or a deadline of a few
+// milliseconds — say nothing about the dependency: those calls are counted
+// apart (Snapshot.GaveUp) and never burn the budget. A call that ran out a
+// real deadline, or ran past the hang threshold, is a failure.
+func TestCallersGivingUpEarlyDoNotBurn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &firebreak.Recorder{}
+		obs, err := New[int](WithComponent(firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: rec}),
+			WithSLO(SLO{Availability: 0.999}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The dependency answers in 20 ms; every other caller gives up
+		// after 5 ms (a deadline) or cancels at 5 ms.
+		dep := func(ctx context.Context) (int, error) {
+			select {
+			case <-time.After(20 * time.Millisecond):
+				return 1, nil
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		}
+		var wg sync.WaitGroup
+		for i := range 60_000 { // 100 calls a second for 10 minutes
+			wg.Go(func() {
+				ctx, cancel := context.WithCancel(context.Background())
+				switch i % 4 {
+				case 1:
+					ctx, cancel = context.WithTimeout(context.Background(), 5*time.Millisecond)
+				case 3:
+					time.AfterFunc(5*time.Millisecond, cancel)
+				}
+				defer cancel()
+				_, _ = obs.Execute(ctx, dep)
+			})
+			time.Sleep(10 * time.Millisecond)
+		}
+		wg.Wait()
+		if _, fired := rec.Last(firebreak.KindErrorBudgetBurn); fired {
+			t.Fatalf("impatient callers burned the budget: %v", firingOf(rec.Signals()))
+		}
+		snap := obs.Snapshot()
+		if snap.Errors != 0 || snap.GaveUp < 2500 || snap.Requests < 2500 {
+			t.Fatalf("snapshot %+v, want the early give-ups counted apart", snap)
+		}
+
+		// The dependency hangs; callers give up at their 1 s deadline:
+		// those are failures.
+		hung := func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, ctx.Err() }
+		for range 200 {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				_, _ = obs.Execute(ctx, hung)
+			})
+			time.Sleep(10 * time.Millisecond)
+		}
+		wg.Wait()
+		if snap := obs.Snapshot(); snap.Errors < 200 {
+			t.Fatalf("hung calls: snapshot %+v, want 200 failures", snap)
+		}
+	})
+}
+
+// A Reporter that panics neither kills the evaluation goroutine nor fails
+// the calls: the panic is counted, and the detector keeps reporting.
+func TestReporterPanicIsRecovered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		boom := firebreak.ReporterFunc(func(firebreak.Signal) { calls.Add(1); panic("reporter bug") })
+		obs, err := New[int](WithComponent(firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: boom}),
+			WithSLO(SLO{Availability: 0.999, Windows: ScaleWindows(WorkbookWindows()[:1], 1.0/60)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := obs.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer obs.Close()
+		fail := func(context.Context) (int, error) { return 0, errBoom }
+		for range 2000 { // 20 s of a total outage, then 40 s of health
+			_, _ = obs.Execute(context.Background(), fail)
+			time.Sleep(10 * time.Millisecond)
+		}
+		for range 4000 {
+			_, _ = obs.Execute(context.Background(), func(context.Context) (int, error) { return 1, nil })
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := obs.Stats().ReporterPanics(); n < 2 || uint64(calls.Load()) != n {
+			t.Fatalf("%d panics recovered of %d reports; want every report, firing and clearing", n, calls.Load())
+		}
+	})
 }

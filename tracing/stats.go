@@ -151,6 +151,15 @@ func newStats(window, slow time.Duration) (*Stats, error) {
 	return s, nil
 }
 
+// ReporterPanics returns how many times the Reporter panicked while the SLO
+// detector reported to it; each panic was recovered.
+func (s *Stats) ReporterPanics() uint64 {
+	if s.detector == nil {
+		return 0
+	}
+	return s.detector.panics.Load()
+}
+
 // Record records one call that took d and failed or not.
 func (s *Stats) Record(d time.Duration, failed bool) {
 	s.record(int64(time.Since(s.base)), d, failed)
