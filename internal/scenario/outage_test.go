@@ -102,5 +102,6 @@ func TestStandardTierOutageIsSevere(t *testing.T) {
 		if worst := w.rec.maxSeverity(); worst != firebreak.Severe {
 			t.Fatalf("worst %s, want severe", worst)
 		}
+		t.Logf("Severe announced %v after onset", at.Sub(onset))
 	})
 }
