@@ -255,10 +255,15 @@ func cancelAfter(d time.Duration) caller {
 // context c makes (callers that give up).
 func (s *service) drive(perSecond int, d time.Duration, c caller) {
 	const tick = 10 * time.Millisecond
-	per := perSecond / int(time.Second/tick)
 	var wg sync.WaitGroup
-	for end := time.Now().Add(d); time.Now().Before(end); {
+	start, made := time.Now(), 0
+	for end := start.Add(d); time.Now().Before(end); {
 		time.Sleep(tick)
+		// As many calls as keep the rate since start, so that rates under
+		// one call a tick are kept too.
+		due := int(int64(perSecond) * int64(time.Since(start)) / int64(time.Second))
+		per := due - made
+		made = due
 		for range per {
 			if c != nil {
 				wg.Go(func() {
