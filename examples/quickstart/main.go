@@ -37,7 +37,11 @@ import (
 	"github.com/firebreak-go/firebreak/tracing"
 )
 
-const opsToken = "quickstart-ops-token-1234" // in production: from your secret store
+// In production: from your secret store.
+const (
+	opsToken       = "quickstart-ops-token-1234"       // the on-duty engineer: may act
+	dashboardToken = "quickstart-dashboard-token-5678" // a wall dashboard: may only read
+)
 
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -207,7 +211,10 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 
 	// The operations API and the public status page.
-	auth, err := firebreak.BearerTokens(map[string]string{opsToken: "alice (on-duty)"})
+	auth, err := firebreak.BearerTokensWithRoles(map[string]firebreak.Grant{
+		opsToken:       {Principal: "alice (on-duty)", Role: firebreak.Responder},
+		dashboardToken: {Principal: "wall dashboard", Role: firebreak.Viewer},
+	})
 	if err != nil {
 		return err
 	}
@@ -273,6 +280,7 @@ func run(ctx context.Context, out io.Writer) error {
 	// ------------------------------------------------------------- response
 	step("5. the on-duty engineer answers through the operations API")
 	say("POST without a token → %d", opsCall(ops.URL, "", "POST", "/incidents/"+inc.ID+"/acknowledge", ""))
+	say("POST as the dashboard → %d (a viewer may only read)", opsCall(ops.URL, dashboardToken, "POST", "/incidents/"+inc.ID+"/acknowledge", ""))
 	say("POST acknowledge    → %d", opsCall(ops.URL, opsToken, "POST", "/incidents/"+inc.ID+"/acknowledge", ""))
 	say("POST findings       → %d", opsCall(ops.URL, opsToken, "POST", "/incidents/"+inc.ID+"/findings",
 		`{"hypothesis":"v2.0.0 fraud rules reject every card","suspected_cause":"payments v2.0.0","confidence":"high"}`))
