@@ -82,12 +82,17 @@
 //     2, 5 and 10 (with the workbook: 1, 2, 3, 5, 6, 10, 12, 14.4, 15, 28.8,
 //     30, 60, 72, 144);
 //   - within a tier, error_ratio_now reaches a band edge above any reported
-//     at that tier: 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99.
+//     at that tier: 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99;
+//   - within a tier, error_ratio_now falls under half the lower edge of the
+//     band last reported, when that edge is 0.1 or more (and the fast window
+//     saw calls): an outage that ends is reported within about a minute, so
+//     the grade the plan reads on it (Fatal at 0.5) drops while the slower
+//     windows still burn.
 //
-// Bands only ratchet up within a tier; that is the hysteresis: a value
-// wobbling on an edge is reported once, and values falling back are
-// reported with the next tier change or the clear. There is at most one
-// report per objective per evaluation, and at most one per band edge per
+// Otherwise bands only ratchet up within a tier; that is the hysteresis: a
+// value wobbling on an edge is reported once, and the burn rate falling back
+// is reported with the next tier change or the clear. There is at most one
+// report per objective per evaluation, and at most two per band edge per
 // tier in an episode.
 //
 // error_ratio_now is the bad ratio (failed calls for availability, slow

@@ -224,6 +224,21 @@ func band(edges []float64, v float64) int {
 	return n
 }
 
+// fellBelow reports whether error_ratio_now, last reported in band
+// reported, has fallen far enough to be reported again: below half of that
+// band's lower edge, when that edge is 0.1 or more. A fall is reported so
+// that a grade read on the ratio (the default plan's Fatal rule) drops once
+// the outage is over rather than when the tier next changes; falls among
+// small ratios are not, so that low traffic (a ratio flipping between 0 and
+// one call in sixty) does not stream signals.
+func fellBelow(reported int, ratio float64) bool {
+	if reported == 0 {
+		return false
+	}
+	edge := ratioBands[reported-1]
+	return edge >= 0.1 && ratio < edge/2
+}
+
 // objective is one watched budget: availability or latency.
 type objective struct {
 	kind   firebreak.Kind
@@ -232,7 +247,8 @@ type objective struct {
 	firing int     // index of the firing tier in detector.windows, or -1
 	// The highest bands of the burn rate and error_ratio_now reported since
 	// the firing tier last changed: a report goes out when either rises
-	// above them (a ratchet, so a value wobbling on an edge reports once).
+	// above them (a ratchet, so a value wobbling on an edge reports once),
+	// or when error_ratio_now falls well below its band (see fellBelow).
 	burnBand, nowBand int
 }
 
@@ -368,10 +384,14 @@ func (d *detector) evaluate(now int64, cur totals, s *Stats) []firebreak.Signal 
 			bb := band(d.burnEdges, burn(counts[d.long[firing]], d.windows[firing].Long))
 			nb := band(ratioBands, nowRatio)
 			if firing == o.firing {
-				if bb <= o.burnBand && nb <= o.nowBand {
+				fell := counts[d.fast].req > 0 && fellBelow(o.nowBand, nowRatio)
+				if bb <= o.burnBand && nb <= o.nowBand && !fell {
 					continue // same tier, no value above the bands already reported
 				}
-				bb, nb = max(bb, o.burnBand), max(nb, o.nowBand)
+				bb = max(bb, o.burnBand)
+				if !fell {
+					nb = max(nb, o.nowBand)
+				}
 			}
 			o.burnBand, o.nowBand = bb, nb
 		}
