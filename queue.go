@@ -226,19 +226,32 @@ func (q *queue) pushLifecycleLocked(n *Notification, ann *announcement) {
 	id := n.Incident.ID
 	e := q.alloc()
 	e.n, e.ann = *n, ann
-	if q.lifecycle.n >= q.lifecycleMax && !q.makeRoomLocked(e) {
-		q.countDrop(&e.n, e.ann)
-		q.release(e)
-		return
+	var victim, into *entry
+	if q.lifecycle.n >= q.lifecycleMax {
+		if victim, into = q.victimLocked(e); victim == nil {
+			q.countDrop(&e.n, e.ann)
+			q.release(e)
+			return
+		}
 	}
 	if r := q.pending[id]; r != nil {
 		// The routine update waiting is older than this event, whose
-		// snapshot supersedes it: fold it in rather than deliver it after.
+		// snapshot supersedes it, and newer than any lifecycle event of
+		// the incident waiting (it would have been folded into it): fold
+		// it in rather than deliver it after.
 		q.routine.remove(r)
 		delete(q.pending, id)
 		q.coalesced.Add(1)
 		absorb(e, r.n.Fired, r.n.Resolved, r.ownFired, r.ownResolved)
 		q.release(r)
+	}
+	switch {
+	case into != nil:
+		q.supersedeLocked(victim, into)
+	case victim != nil:
+		q.unlinkLifeLocked(victim)
+		q.countDrop(&victim.n, victim.ann)
+		q.release(victim)
 	}
 	q.lifecycle.pushBack(e)
 	if last := q.lastLife[id]; last != nil {
@@ -247,10 +260,11 @@ func (q *queue) pushLifecycleLocked(n *Notification, ann *announcement) {
 	q.lastLife[id] = e
 }
 
-// makeRoomLocked drops one waiting lifecycle event to make room for e (not
-// yet linked), as Event.Routine documents; it returns false when e itself
-// is the one to drop.
-func (q *queue) makeRoomLocked(e *entry) bool {
+// victimLocked chooses the lifecycle event to drop to make room for e (not
+// yet linked), as Event.Routine documents, and the newer event of the same
+// incident that takes it over, if any. It returns a nil victim when e
+// itself is the one to drop.
+func (q *queue) victimLocked(e *entry) (victim, into *entry) {
 	// The oldest event of an incident with a newer one waiting, e included.
 	for v := q.lifecycle.head; v != nil; v = v.next {
 		s := v.newer
@@ -258,8 +272,7 @@ func (q *queue) makeRoomLocked(e *entry) bool {
 			s = e
 		}
 		if s != nil && absorbs(s.n.Event, v.n.Event) {
-			q.supersedeLocked(v, s)
-			return true
+			return v, s
 		}
 	}
 	var reminder, least *entry
@@ -271,17 +284,13 @@ func (q *queue) makeRoomLocked(e *entry) bool {
 			least = v
 		}
 	}
-	victim := reminder
-	if victim == nil {
-		if e.n.Event == EventRenotify || least == nil || e.n.Incident.Severity < least.n.Incident.Severity {
-			return false
-		}
-		victim = least
+	switch {
+	case reminder != nil:
+		return reminder, nil
+	case e.n.Event == EventRenotify || least == nil || e.n.Incident.Severity < least.n.Incident.Severity:
+		return nil, nil
 	}
-	q.unlinkLifeLocked(victim)
-	q.countDrop(&victim.n, victim.ann)
-	q.release(victim)
-	return true
+	return least, nil
 }
 
 // absorbs reports whether a newer lifecycle event may stand in for an older

@@ -738,3 +738,43 @@ func ExampleEvent_Routine() {
 	// evidence true
 	// resolved false
 }
+
+// A lifecycle event that supersedes an older one and absorbs the routine
+// update waiting between them takes their alerts in the order they
+// happened: the alert that resolved, then fired again, is listed as fired.
+func TestQueueSupersedeKeepsChangeOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &gate{open: make(chan struct{})}
+		q := newQueue(g, 1) // 4 lifecycle events
+		q.start(quietLogger())
+		q.push(note("INC-0", EventDetected, 0, Fatal)) // in flight
+		synctest.Wait()
+		for i := range 3 {
+			q.push(note(fmt.Sprintf("INC-%d", i+1), EventDetected, 1, Fatal))
+		}
+		resolved := note("INC-X", EventResolved, 2, Fatal)
+		resolved.Resolved = []AlertRef{{Fingerprint: "a"}}
+		again := note("INC-X", EventSignal, 3, Fatal)
+		again.Fired = []AlertRef{{Fingerprint: "a"}}
+		reopened := note("INC-X", EventReopened, 4, Fatal)
+		reopened.Fired = []AlertRef{{Fingerprint: "b"}}
+		q.push(resolved)
+		q.push(again)
+		q.push(reopened) // the bound is reached: it takes over the resolution
+		close(g.open)
+		if err := q.close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		notes, _ := g.notes()
+		last := notes[len(notes)-1]
+		if len(notes) != 5 || last.Event != EventReopened {
+			t.Fatalf("delivered %v", events(notes))
+		}
+		if got := fmt.Sprint(fps(last.Fired), fps(last.Resolved)); got != "[a b] []" {
+			t.Fatalf("fired, resolved = %s; want [a b] []", got)
+		}
+		if q.supersede.Load() != 1 || q.coalesced.Load() != 1 {
+			t.Errorf("superseded %d, coalesced %d; want 1, 1", q.supersede.Load(), q.coalesced.Load())
+		}
+	})
+}
