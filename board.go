@@ -274,7 +274,6 @@ func (b *Board) Start() {
 // queues could not be flushed in time. Report after Close is ignored. Close
 // is idempotent.
 func (b *Board) Close(ctx context.Context) error {
-	var err error
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
 		b.closed = true
@@ -283,13 +282,10 @@ func (b *Board) Close(ctx context.Context) error {
 		if b.started.Load() {
 			<-b.loopDone
 		}
-		for _, q := range b.queues {
-			if e := q.close(ctx); e != nil && err == nil {
-				err = e
-			}
-		}
 	})
-	return err
+	// Every call waits within its own ctx, and none waits for a notifier
+	// that is calling it.
+	return closeQueues(ctx, b.queues)
 }
 
 // kickLoop wakes the timer loop to recompute its next wake-up.
@@ -1097,13 +1093,7 @@ func (b *Board) noteLocked(inc *incident, ev Event, now time.Time, fired, resolv
 	return n
 }
 
-func (b *Board) dispatch(notes []Notification) {
-	for _, n := range notes {
-		for _, q := range b.queues {
-			q.push(n)
-		}
-	}
-}
+func (b *Board) dispatch(notes []Notification) { fanOut(b.queues, notes) }
 
 // Filter selects incidents in [Board.List]. Zero fields match everything.
 type Filter struct {
@@ -1442,6 +1432,16 @@ type BoardStats struct {
 	NotifyFailed   int64 `json:"notify_failed"`    // notifications a notifier failed to deliver
 	NotifyDropped  int64 `json:"notify_dropped"`   // notifications dropped because a queue was full or the board closed
 	NotifyQueueLen int   `json:"notify_queue_len"` // notifications waiting now, across notifiers
+
+	// How the notifiers' queues treated the two classes of notification
+	// (see [Event.Routine]). NotifyDropped is the sum of the two Dropped
+	// counters.
+	NotifyDroppedLifecycle int64 `json:"notify_dropped_lifecycle"` // lifecycle events dropped: the lifecycle bound was reached, or the board closed
+	NotifySuperseded       int64 `json:"notify_superseded"`        // of those, dropped for a newer event of the same incident that took over their alerts
+	NotifyDroppedRoutine   int64 `json:"notify_dropped_routine"`   // routine updates dropped: more incidents had one waiting than WithQueueSize, or the board closed
+	NotifyCoalesced        int64 `json:"notify_coalesced"`         // routine updates replaced by a newer notification of the same incident, their alerts merged into it; not dropped
+	NotifyPanics           int64 `json:"notify_panics"`            // deliveries in which the notifier panicked (also counted in NotifyFailed)
+	AnnouncementsLost      int64 `json:"announcements_lost"`       // announcements (EventDetected) no notifier delivered, alone or within a later event of the incident
 }
 
 // Stats returns the board's counters.
@@ -1453,10 +1453,7 @@ func (b *Board) Stats() BoardStats {
 		Flaps:         b.suppress.Load(),
 	}
 	for _, q := range b.queues {
-		s.Notified += q.sent.Load()
-		s.NotifyFailed += q.failed.Load()
-		s.NotifyDropped += q.dropped.Load()
-		s.NotifyQueueLen += len(q.ch)
+		q.addStats(&s)
 	}
 	b.mu.Lock()
 	s.Alerts = len(b.alerts)

@@ -150,7 +150,7 @@ type Incident struct {
 	State       State    `json:"state"`
 
 	DetectedAt     time.Time `json:"detected_at"`
-	NotifiedAt     time.Time `json:"notified_at,omitzero"` // zero while still in its group wait
+	NotifiedAt     time.Time `json:"notified_at,omitzero"` // when the announcement (EventDetected) was queued for every notifier, not a delivery receipt (BoardStats.AnnouncementsLost counts those no notifier delivered); zero while still in its group wait
 	AcknowledgedAt time.Time `json:"acknowledged_at,omitzero"`
 	AcknowledgedBy string    `json:"acknowledged_by,omitempty"`
 	MitigatedAt    time.Time `json:"mitigated_at,omitzero"`

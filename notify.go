@@ -14,8 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -23,98 +21,6 @@ import (
 
 	"github.com/firebreak-go/firebreak/internal/fingerprint"
 )
-
-// queue is one notifier's bounded delivery queue and its goroutine.
-type queue struct {
-	n       Notifier
-	ch      chan Notification
-	mu      sync.RWMutex // guards closed against sends on a closed channel
-	closed  bool
-	started bool
-	ctx     context.Context
-	cancel  context.CancelFunc
-	done    chan struct{}
-
-	sent, failed, dropped atomic.Int64
-}
-
-func newQueue(n Notifier, size int) *queue {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &queue{n: n, ch: make(chan Notification, size), ctx: ctx, cancel: cancel, done: make(chan struct{})}
-}
-
-// push enqueues without blocking; a full or closed queue drops and counts.
-func (q *queue) push(n Notification) {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.closed {
-		q.dropped.Add(1)
-		return
-	}
-	select {
-	case q.ch <- n:
-	default:
-		q.dropped.Add(1)
-	}
-}
-
-func (q *queue) start(logger *slog.Logger) {
-	q.mu.Lock()
-	q.started = true
-	q.mu.Unlock()
-	go q.run(logger)
-}
-
-func (q *queue) run(logger *slog.Logger) {
-	defer close(q.done)
-	for n := range q.ch {
-		if q.ctx.Err() != nil {
-			q.dropped.Add(1)
-			continue
-		}
-		if err := q.deliver(n); err != nil {
-			q.failed.Add(1)
-			logger.Warn("firebreak: notification not delivered", "incident", n.Incident.ID, "event", string(n.Event), "error", err)
-			continue
-		}
-		q.sent.Add(1)
-	}
-}
-
-func (q *queue) deliver(n Notification) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("notifier panicked: %v", r)
-		}
-	}()
-	return q.n.Notify(q.ctx, n)
-}
-
-// close stops accepting notifications and waits for the queue to drain
-// within ctx; then it cancels the notifier's context and waits for it.
-func (q *queue) close(ctx context.Context) error {
-	q.mu.Lock()
-	q.closed = true
-	close(q.ch)
-	started := q.started
-	q.mu.Unlock()
-	if !started {
-		for range q.ch {
-			q.dropped.Add(1)
-		}
-		q.cancel()
-		return nil
-	}
-	select {
-	case <-q.done:
-		q.cancel()
-		return nil
-	case <-ctx.Done():
-		q.cancel()
-		<-q.done
-		return ctx.Err()
-	}
-}
 
 // SlogNotifier returns a notifier that writes each notification as one
 // structured log record: level ERROR for Fatal and Severe incidents, WARN for
