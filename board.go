@@ -144,8 +144,11 @@ func WithNotifier(n Notifier) BoardOption {
 	return boardOptionFunc(func(c *boardConfig) { c.notifiers = append(c.notifiers, n) })
 }
 
-// WithQueueSize bounds each notifier's queue; a notification that finds it
-// full is dropped and counted in [BoardStats]. Default: 256.
+// WithQueueSize bounds each notifier's queue: up to n incidents with a
+// routine update waiting (routine updates of one incident coalesce into the
+// latest) and 4·n lifecycle events, which are delivered before routine
+// updates and dropped only as a last resort (see [Event.Routine]); what is
+// dropped is counted in [BoardStats]. Default: 256.
 func WithQueueSize(n int) BoardOption {
 	return boardOptionFunc(func(c *boardConfig) { c.queueSize = n })
 }
@@ -269,10 +272,12 @@ func (b *Board) Start() {
 }
 
 // Close stops the timer loop and delivers the notifications still queued
-// within ctx's deadline; what is left when ctx ends is dropped and counted.
-// It waits for every goroutine the board started and returns ctx.Err() if the
-// queues could not be flushed in time. Report after Close is ignored. Close
-// is idempotent.
+// within ctx's deadline; what is left when ctx ends is dropped and counted,
+// and a notifier that ignores its cancelled context is not waited for. It
+// returns ctx.Err() if the queues could not be flushed in time. Called from
+// inside a notifier's Notify, it returns at once with an error wrapping
+// [ErrCloseFromNotifier]; that notifier's queue drains after Notify returns.
+// Report after Close is ignored. Close is idempotent.
 func (b *Board) Close(ctx context.Context) error {
 	b.closeOnce.Do(func() {
 		b.mu.Lock()

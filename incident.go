@@ -195,7 +195,9 @@ type Notification struct {
 // from its own delivery goroutine, one notification at a time per notifier, and
 // never from Report; a slow notifier delays only its own queue. Notify should
 // honour ctx, which is cancelled when the Board closes. Notify may call the
-// Board's queries and actions, but not [Board.Close], which waits for it.
+// Board's queries and actions; [Board.Close] called from Notify returns at
+// once with [ErrCloseFromNotifier] (it cannot wait for the notifier that
+// called it), and that notifier's queue drains after Notify returns.
 type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
 }
