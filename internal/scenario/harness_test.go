@@ -74,6 +74,20 @@ func (r *recorder) firstAt(sev firebreak.Severity) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// wantTold fails the test unless ops were told of an incident at sev or
+// worse within `within` of onset, and logs when they were.
+func (w *world) wantTold(sev firebreak.Severity, onset time.Time, within time.Duration) {
+	w.t.Helper()
+	at, ok := w.rec.firstAt(sev)
+	if !ok {
+		w.t.Fatalf("never told %s; worst told: %s", sev, w.rec.maxSeverity())
+	}
+	if got := at.Sub(onset); got > within {
+		w.t.Fatalf("%s announced %v after onset, want within %v", sev, got, within)
+	}
+	w.t.Logf("%s announced %v after onset", sev, at.Sub(onset))
+}
+
 // maxSeverity returns the worst severity ops were told of.
 func (r *recorder) maxSeverity() firebreak.Severity {
 	worst := firebreak.None
