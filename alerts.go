@@ -408,19 +408,24 @@ func (e *engine) release(inc *incident) {
 // or above is admitted even when nothing can be evicted: the board is never
 // blind to what pages. It reports false when the signal must be refused.
 func (e *engine) admit(sev Severity, now time.Time) bool {
-	if len(e.alerts) < e.maxAlerts {
-		return true
-	}
-	for c := range classes {
-		if c == classAggregated && sev < General {
-			break
+	for len(e.alerts) >= e.maxAlerts {
+		v := e.evictable[classCleared].head
+		if v == nil {
+			v = e.evictable[classQuiet].head
 		}
-		if v := e.evictable[c].head; v != nil {
-			e.evict(v, now)
-			return true
+		if v == nil && sev >= General {
+			v = e.evictable[classAggregated].head
+		}
+		if v == nil {
+			return sev >= General
+		}
+		n := len(e.alerts)
+		e.evict(v, now)
+		if len(e.alerts) >= n {
+			return sev >= General // never expected; never spin
 		}
 	}
-	return sev >= General
+	return true
 }
 
 func (e *engine) evict(a *alert, now time.Time) {
