@@ -54,6 +54,8 @@
 //	analysis_inconclusive, degraded,
 //	fallback_active, failover, load_shed,
 //	user_feedback                           general / general / none
+//	board_overflow (the Board refused
+//	signals)                                general / general / general
 //
 // Load your own plan from JSON with [ParsePlan] or [LoadPlan]; every problem
 // in it is reported with its field path in a [PlanError]. A document's rules

@@ -110,6 +110,13 @@ type AlertRef struct {
 	FirstSeen   time.Time         `json:"first_seen"`
 	LastSeen    time.Time         `json:"last_seen"`
 	ClearedAt   time.Time         `json:"cleared_at,omitzero"`
+	// Aggregated is, for an entry that stands for the alerts of one kind an
+	// incident holds beyond [MaxAlertsPerIncident], how many alerts it
+	// stands for ("and 9,000 more alerts of kind X" in Summary); 0 for an
+	// ordinary alert. Such an entry has no fingerprint of a real alert: its
+	// labels are the kind's alert name, the service, env, fault domain and
+	// "aggregated".
+	Aggregated int `json:"aggregated,omitempty"`
 }
 
 // Evidence is material collected for root-cause analysis: trace IDs of

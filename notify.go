@@ -318,6 +318,15 @@ func (w *Webhook) Message(n Notification) WebhookMessage {
 	limit := cmpOr(w.maxAlerts, DefaultMaxAlertsPerMessage)
 	var kept []int // indexes into msg.Alerts, for the truncation note
 	for _, a := range alertsByPriority(&n) {
+		if a.Aggregated > 0 {
+			// The Board keeps a bounded number of alerts per incident in
+			// full; the rest are counted per kind in one entry.
+			msg.TruncatedAlerts += a.Aggregated
+			if a.Firing && inc.State.Open() {
+				msg.Status = "firing"
+			}
+			continue
+		}
 		labels := maps.Clone(a.Labels)
 		if labels == nil {
 			labels = map[string]string{}

@@ -179,6 +179,9 @@ func DefaultPlan() *Plan {
 			{Kind: KindFailover, Severity: ts(General, General, None)},
 			{Kind: KindLoadShed, Severity: ts(General, General, None)},
 			{Kind: KindUserFeedback, Severity: ts(General, General, None)},
+			// The Board itself refused signals: somebody must look, whatever
+			// the component.
+			{Kind: KindBoardOverflow, Severity: ts(General, General, General)},
 		},
 		Escalation: Escalation{
 			Persistence:      []PersistenceRule{{From: General, After: Duration(60 * time.Minute), To: Severe}},

@@ -44,6 +44,12 @@ const (
 	KindAnalysisInconclusive Kind = "analysis_inconclusive"
 	// KindUserFeedback: users report a problem (the plan's early warning).
 	KindUserFeedback Kind = "user_feedback"
+	// KindBoardOverflow: the Board itself refused a signal because it tracks
+	// as many alerts as [WithMaxAlerts] allows and none could be evicted
+	// (firing); it clears after five minutes without a refusal. Component is
+	// "firebreak", Value the signals refused so far. The plan grades it like
+	// any other kind.
+	KindBoardOverflow Kind = "board_overflow"
 )
 
 // alertNames maps the built-in kinds to Alertmanager-style alert names.
@@ -60,6 +66,7 @@ var alertNames = map[Kind]string{
 	KindRollbackFailed:       "RollbackFailed",
 	KindAnalysisInconclusive: "AnalysisInconclusive",
 	KindUserFeedback:         "UserFeedback",
+	KindBoardOverflow:        "BoardOverflow",
 }
 
 // AlertName returns the Alertmanager alert name for k ("ErrorBudgetBurn" for
