@@ -21,7 +21,7 @@ type svcOpts struct {
 	name, dep string         // default checkout-api, payments
 	tier      firebreak.Tier // used when tiered is set; otherwise Core
 	tiered    bool
-	slo       tracing.SLO    // default a 99.9% availability SLO
+	slo       tracing.SLO // default a 99.9% availability SLO
 	noBreaker bool
 	// fallback, when set, answers failed calls.
 	fallback func(ctx context.Context, err error) (int, error)
