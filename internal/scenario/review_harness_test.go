@@ -105,10 +105,11 @@ func newReviewed(w *world, d *dep, o svcOpts) *reviewed {
 }
 
 // driveAll plays perSecond calls a second on each service for d, in 10 ms
-// ticks, inline, so that several components see the same fault at once.
+// ticks (at least one call a tick), inline, so that several components see
+// the same fault at once.
 func driveAll(perSecond int, d time.Duration, ss ...*reviewed) {
 	const tick = 10 * time.Millisecond
-	per := perSecond / int(time.Second/tick)
+	per := max(1, perSecond/int(time.Second/tick)) // at least 100 calls/s
 	for end := time.Now().Add(d); time.Now().Before(end); {
 		time.Sleep(tick)
 		for _, s := range ss {
