@@ -97,11 +97,13 @@ func (e *engine) setSeverity(inc *incident, by string, sev Severity, reason stri
 	}
 	switch {
 	case sev > inc.Severity:
+		inc.byRule = true
 		e.escalate(inc, sev, by, "by "+by+": "+reason, now)
 		return EventEscalated, nil
 	case sev < inc.Severity:
 		from := inc.Severity
 		inc.Severity = sev
+		inc.byRule = true
 		inc.Level = sev.Level()
 		inc.Lead = e.plan.Response[sev].Lead
 		// The person has seen the alerts' grades: only worse evidence raises

@@ -267,6 +267,29 @@ func (inc *incident) held() bool {
 	return inc.firingGraded > 0 || !inc.graded && inc.firingNone > 0
 }
 
+// warranted reports whether what fires now still warrants paging at the
+// incident's severity: an alert that holds it is graded at that severity or
+// worse — or the severity came from an escalation rule or a person, and
+// something still holds it. A Fatal incident whose outage has ended while a
+// slower burn still fires at a lower grade stops reminding and breaching; it
+// pages again if the fault returns at its grade.
+func (inc *incident) warranted() bool {
+	if inc.byRule {
+		return inc.held()
+	}
+	for _, a := range inc.alerts {
+		if inc.holds(a) && a.ref.Severity >= inc.Severity {
+			return true
+		}
+	}
+	for _, a := range inc.light {
+		if inc.holds(a) && a.ref.Severity >= inc.Severity {
+			return true
+		}
+	}
+	return false
+}
+
 func (inc *incident) anyFiring() bool { return inc.firingGraded+inc.firingNone > 0 }
 
 func (inc *incident) notified() bool { return !inc.NotifiedAt.IsZero() }

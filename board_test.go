@@ -357,7 +357,7 @@ func TestSeverityRises(t *testing.T) {
 			b, _ := newBoard(t)
 			s := signalFor(firebreak.Fatal)
 			b.Report(s)
-			s.Value, s.Metrics = 7, map[string]float64{"error_ratio_short": 0.007}
+			s.Value, s.Metrics = 7, map[string]float64{"error_ratio_now": 0.007}
 			b.Report(s)
 			if inc := only(t, b); inc.Severity != firebreak.Fatal {
 				t.Fatalf("fell to %s", inc.Severity)
@@ -405,9 +405,11 @@ func TestLifecycleResolveReopenClose(t *testing.T) {
 		time.Sleep(10 * time.Minute)
 		sig.Firing = true
 		b.Report(sig)
+		// The fault is back: a new episode that needs a response again
+		// (it used to go straight to Acknowledged, and was never chased).
 		inc := only(t, b)
-		if inc.State != firebreak.Acknowledged || inc.ReopenCount != 1 {
-			t.Fatalf("reopen: state %s count %d", inc.State, inc.ReopenCount)
+		if inc.State != firebreak.Detected || inc.ReopenCount != 1 || !inc.ResponseDue.After(time.Now()) {
+			t.Fatalf("reopen: state %s count %d due %v", inc.State, inc.ReopenCount, inc.ResponseDue)
 		}
 		if err := b.Resolve(id, "lead", "database failover completed"); err != nil {
 			t.Fatal(err)

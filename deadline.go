@@ -87,7 +87,7 @@ func (e *engine) nextTimer(inc *incident) time.Time {
 	if !inc.State.Open() {
 		return next
 	}
-	if inc.needsResponse() && inc.notified() && inc.clearSince.IsZero() {
+	if inc.needsResponse() && inc.notified() && inc.clearSince.IsZero() && inc.warranted() {
 		if !inc.Breached {
 			consider(inc.ResponseDue)
 		}

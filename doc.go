@@ -34,8 +34,7 @@
 //	breaker_open, no fallback               fatal   / severe  / general
 //	health_failed                           general / general / none
 //	error_budget_burn, no fallback, and
-//	error_ratio_now >= 0.5 or
-//	error_ratio_short >= 0.5 (an outage)    fatal   / severe  / general
+//	error_ratio_now >= 0.5 (an outage)      fatal   / severe  / general
 //	error_budget_burn, tier >= 14.4x        severe  / severe  / general
 //	error_budget_burn, tier >= 6x           general / general / none
 //	error_budget_burn, ticket tiers         none

@@ -19,11 +19,13 @@ package firebreak
 //	alert grade or escalation rule   → severity rises (EventEscalated); never falls by itself
 //	ResponseDue passes unacked       → Breached, escalated to the next role (EventBreached)
 //	RenotifyEvery passes unacked     → reminder (EventRenotify)
+//	  (both only while an alert graded at the severity holds it, or the
+//	  severity came from a rule or a person: see warranted)
 //	persistence rule's After passes  → severity rises (unless Mitigated)
 //	nothing holds it (all clear, or
 //	  only None-graded once graded)  → resolve hold-down (clearSince)
 //	hold-down passes                 → Resolved (EventResolved); its alerts are released
-//	graded signal within ReopenWindow → reopened (EventReopened), to Detected or Acknowledged
+//	graded signal within ReopenWindow → reopened (EventReopened): Detected, a new response clock
 //	None-graded signal when resolved → recorded, not reopened
 //	ReopenWindow passes              → the group key starts a new incident next time
 //	person: Acknowledge / Mitigate / Resolve / SetSeverity / CloseWith
@@ -92,6 +94,7 @@ type incident struct {
 	clockStart   time.Time         // when the current response clock started
 	clearSince   time.Time         // when the last alert holding it open stopped; zero while one holds
 	graded       bool              // an alert graded above None has joined it
+	byRule       bool              // the severity came from an escalation rule or a person, not an alert's grade
 	ackSeverity  Severity          // severity at acknowledgement; -1 if none
 	renotifyAt   time.Time
 	persisted    map[int]bool // persistence rules already applied
@@ -377,6 +380,7 @@ func (e *engine) regrade(inc *incident, a *alert, joined, fresh, coreBefore bool
 	default:
 		reason = fmt.Sprintf("%s graded %s by the plan", a.ref.Kind, a.ref.Severity)
 	}
+	inc.byRule = why != byGrade
 	e.escalate(inc, target, systemActor, reason, now)
 }
 
@@ -469,10 +473,13 @@ func (e *engine) forget(inc *incident) {
 }
 
 func (e *engine) reopen(inc *incident, now time.Time) {
-	if inc.stateBefore >= Acknowledged {
-		inc.State = Acknowledged // it regressed: the responders are still on it
-	} else {
-		inc.State = Detected
+	// The fault is back after the incident resolved: a new episode, which
+	// needs a response within the plan's time like the first, even if the
+	// first was acknowledged.
+	inc.State = Detected
+	inc.ackSeverity = -1
+	if inc.Severity > None {
+		e.restartClock(inc, None, now)
 	}
 	inc.ResolvedAt = time.Time{}
 	inc.ReopenCount++
@@ -555,9 +562,10 @@ func (e *engine) advanceIncident(inc *incident, now time.Time) {
 	if !inc.State.Open() {
 		return
 	}
-	// Nobody is paged again for an incident whose signals have all cleared:
-	// it is in its resolve hold-down.
-	unacked := inc.needsResponse() && inc.notified() && inc.clearSince.IsZero()
+	// Nobody is paged again for an incident whose signals have all cleared
+	// (it is in its resolve hold-down), nor while what still fires no longer
+	// warrants its severity (see warranted).
+	unacked := inc.needsResponse() && inc.notified() && inc.clearSince.IsZero() && inc.warranted()
 	if unacked && !inc.Breached && !inc.ResponseDue.IsZero() && !now.Before(inc.ResponseDue) {
 		inc.Breached = true
 		inc.EscalatedTo = e.plan.Response[inc.Severity].EscalateTo
@@ -579,6 +587,7 @@ func (e *engine) advanceIncident(inc *incident, now time.Time) {
 		for i, pr := range e.plan.Escalation.Persistence {
 			if !inc.persisted[i] && inc.Severity == pr.From && !now.Before(inc.DetectedAt.Add(time.Duration(pr.After))) {
 				inc.persisted[i] = true
+				inc.byRule = true
 				e.escalate(inc, pr.To, systemActor, fmt.Sprintf("not mitigated %s after detection", time.Duration(pr.After)), now)
 			}
 		}

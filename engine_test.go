@@ -86,7 +86,11 @@ func TestEngineSteps(t *testing.T) {
 			{at: 11 * time.Minute, act: "ack", state: Acknowledged, sev: Fatal, events: []Event{EventAcknowledged}},
 			{at: 12 * time.Minute, sig: fatalClear, state: Acknowledged, sev: Fatal, events: []Event{EventSignal}},
 			{at: 17 * time.Minute, state: Resolved, sev: Fatal, events: []Event{EventResolved}},
-			{at: 20 * time.Minute, sig: fatal, state: Acknowledged, sev: Fatal, events: []Event{EventReopened, EventSignal}},
+			// A reopened incident is a new episode: it needs a response
+			// again, within the plan's time, and is breached without one.
+			{at: 20 * time.Minute, sig: fatal, state: Detected, sev: Fatal, events: []Event{EventReopened, EventSignal}},
+			{at: 25 * time.Minute, state: Detected, sev: Fatal, events: []Event{EventRenotify}},
+			{at: 30 * time.Minute, state: Detected, sev: Fatal, events: []Event{EventBreached, EventRenotify}},
 		},
 		"announced when the group wait passes": {
 			{at: 0, sig: general, state: Detected, sev: General},

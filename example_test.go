@@ -72,7 +72,7 @@ func ExampleParsePlan() {
 func ExampleBoard_CloseWith() {
 	board, _ := firebreak.NewBoard("checkout")
 	board.Report(firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Component: "checkout-api", Tier: firebreak.Core,
-		Firing: true, Value: 1000, Metrics: map[string]float64{"error_ratio_short": 1}})
+		Firing: true, Value: 1000, Metrics: map[string]float64{"error_ratio_now": 1, "burn_rate_threshold": 14.4}})
 	id := board.List(firebreak.Filter{})[0].ID
 	_ = board.Acknowledge(id, "alice")
 	_ = board.Mitigate(id, "alice", "rolled back to v1.4.2")

@@ -157,10 +157,11 @@ func DefaultPlan() *Plan {
 			// component that function is down for its users.
 			{Kind: KindBreakerOpen, Severity: ts(Fatal, Severe, General)},
 			{Kind: KindHealthFailed, Severity: ts(General, General, None)},
-			// Half or more of the calls fail over the last minute (or the
-			// last five): the component is down, not degraded.
+			// Half or more of the calls fail over the last minute: the
+			// component is down, not degraded. (The last minute, not the
+			// tier's short window: once calls succeed again the grade
+			// drops within a minute.)
 			{Kind: KindErrorBudgetBurn, Fallback: ptr(false), MinMetrics: map[string]float64{"error_ratio_now": 0.5}, Severity: ts(Fatal, Severe, General)},
-			{Kind: KindErrorBudgetBurn, Fallback: ptr(false), MinMetrics: map[string]float64{"error_ratio_short": 0.5}, Severity: ts(Fatal, Severe, General)},
 			// Burns are graded by the tier that fires: the workbook pages on
 			// the 14.4× and 6× tiers and opens a ticket on the slower ones,
 			// whatever the burn rate itself has reached.

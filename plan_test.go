@@ -53,7 +53,7 @@ func TestDefaultPlanGrading(t *testing.T) {
 		{"breaker open with fallback", firebreak.Signal{Kind: firebreak.KindBreakerOpen, Fallback: true}, [3]firebreak.Severity{firebreak.General, firebreak.General, firebreak.None}},
 		{"breaker open without fallback", firebreak.Signal{Kind: firebreak.KindBreakerOpen}, [3]firebreak.Severity{firebreak.Fatal, firebreak.Severe, firebreak.General}},
 		{"burn 14.4x", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 15, Metrics: tier(14.4)}, [3]firebreak.Severity{firebreak.Severe, firebreak.Severe, firebreak.General}},
-		{"outage", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 1000, Metrics: map[string]float64{"error_ratio_short": 0.9}}, [3]firebreak.Severity{firebreak.Fatal, firebreak.Severe, firebreak.General}},
+		{"outage", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 1000, Metrics: map[string]float64{"error_ratio_now": 0.9}}, [3]firebreak.Severity{firebreak.Fatal, firebreak.Severe, firebreak.General}},
 		{"burn 6x", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 6, Metrics: tier(6)}, [3]firebreak.Severity{firebreak.General, firebreak.General, firebreak.None}},
 		{"ticket burn", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 3, Metrics: tier(3)}, [3]firebreak.Severity{}},
 		{"ticket tier burning fast", firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Value: 30, Metrics: tier(3)}, [3]firebreak.Severity{}},

@@ -22,7 +22,7 @@ import (
 func burn(value, ratio float64) firebreak.Signal {
 	return firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Component: "checkout-api", Dependency: "payments-db",
 		Tier: firebreak.Core, Firing: true, Value: value,
-		Metrics: map[string]float64{"error_ratio": ratio, "error_ratio_short": ratio, "burn_rate_threshold": tierOf(value)},
+		Metrics: map[string]float64{"error_ratio": ratio, "error_ratio_short": ratio, "error_ratio_now": ratio, "burn_rate_threshold": tierOf(value)},
 		Labels:  map[string]string{"slo": "availability"}}
 }
 

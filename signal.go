@@ -131,7 +131,7 @@ type Signal struct {
 	// TraceIDs identify failing requests, as evidence.
 	TraceIDs []string
 	// Metrics is a snapshot of related measurements kept as evidence, e.g.
-	// "error_ratio", "error_ratio_short", "p99_seconds", "burn_rate_5m". Plan
+	// "error_ratio", "error_ratio_now", "p99_seconds", "burn_rate_5m". Plan
 	// rules may test them.
 	Metrics map[string]float64
 	// Labels add identity, e.g. {"slo": "availability", "route": "GET /pay"}.
