@@ -415,7 +415,7 @@ func (a *Alertmanager) loop() {
 		ctx, cancel := context.WithTimeout(a.loopCtx, 2*a.resend)
 		err := a.send(ctx, a.resendBatch)
 		cancel()
-		if err != nil {
+		if err != nil && a.loopCtx.Err() == nil { // a resend cut short by Close is no failure
 			a.logger.LogAttrs(context.Background(), slog.LevelWarn, "firebreak: alertmanager resend failed", slog.String("error", err.Error()))
 		}
 	}

@@ -3,9 +3,13 @@ package firebreak_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/firebreak-go/firebreak"
@@ -229,4 +233,71 @@ func TestAlertmanagerRealServerResendKeepsFiringAlertAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the alert expires without resends", func() bool { return len(activeAlerts(t, c, srv.URL)) == 0 })
+}
+
+// An escalation retires the alert under its old severity (severity is part
+// of its identity) and posts it under the new one; label names Alertmanager
+// would refuse are rewritten; the URL's credentials never show in an error.
+func TestAlertmanagerEscalationRetiresOldSeverity(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var posts [][]firebreak.PostableAlert
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			var got []firebreak.PostableAlert
+			json.NewDecoder(r.Body).Decode(&got)
+			mu.Lock()
+			posts = append(posts, got)
+			mu.Unlock()
+			return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
+		})
+		am, err := firebreak.NewAlertmanager("http://am:9093", firebreak.WithHandoffClient(&http.Client{Transport: rt}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := handoffNotification()
+		n.Incident.Alerts[0].Labels["http.route"] = "pay"
+		n.Event, n.AlertSeverity, n.PreviousSeverity, n.PreviousAlertSeverity = firebreak.EventEscalated, "critical", firebreak.Severe, "error"
+		if err := am.Notify(context.Background(), n); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		first := posts[0]
+		mu.Unlock()
+		sevs := map[string]bool{}
+		for _, a := range first {
+			sevs[a.Labels["severity"]+" "+map[bool]string{true: "firing", false: "resolved"}[a.EndsAt.After(n.At)]] = true
+			if a.Labels["http_route"] != "pay" {
+				t.Fatalf("labels %v", a.Labels)
+			}
+		}
+		if !sevs["critical firing"] || !sevs["error resolved"] || len(first) != 2 {
+			t.Fatalf("posted %+v", first)
+		}
+		// Resends keep only the firing one alive; the resolved one is sent
+		// twice more, then forgotten.
+		time.Sleep(5 * time.Minute)
+		if n := am.Firing(); n != 1 {
+			t.Fatalf("firing %d", n)
+		}
+		if err := am.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(posts) < 5 || len(posts[len(posts)-1]) != 1 {
+			t.Fatalf("%d posts, the last %+v", len(posts), posts[len(posts)-1])
+		}
+
+		down := roundTripFunc(func(r *http.Request) (*http.Response, error) { return nil, errors.New("connection refused") })
+		am2, err := firebreak.NewAlertmanager("http://ops:pa55w0rdpa55@am:9093", firebreak.WithHandoffClient(&http.Client{Transport: down}),
+			firebreak.WithHandoffRetryFor(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = am2.Notify(context.Background(), handoffNotification())
+		if err == nil || strings.Contains(err.Error(), "pa55w0rd") || !strings.Contains(err.Error(), "***@am:9093") {
+			t.Fatalf("err = %v", err)
+		}
+		am2.Close(context.Background())
+	})
 }
