@@ -41,6 +41,8 @@ type aggregate struct {
 	signals int64
 	peak    float64
 	sev     Severity // the worst grade seen
+	summary string   // cached Summary, for summaryOf
+	sumOf   [2]int   // the (alerts, firing) summary was made for
 }
 
 func (a *alert) touch(s *Signal) {
@@ -162,13 +164,24 @@ func (e *engine) alertLabels(s *Signal) map[string]string {
 	return m
 }
 
+// maxGroupKeys bounds the cache of group keys by fault domain.
+const maxGroupKeys = 4096
+
 func (e *engine) groupKey(s *Signal) (key, domain string) {
 	domain = cmp.Or(s.Dependency, s.Component, "unknown")
+	if key, ok := e.groupKeys[domain]; ok {
+		return key, domain
+	}
 	m := map[string]string{"service": e.service, "fault_domain": domain}
 	if e.env != "" {
 		m["env"] = e.env
 	}
-	return "{}:" + fingerprint.String(m), domain
+	key = "{}:" + fingerprint.String(m)
+	if e.groupKeys == nil || len(e.groupKeys) >= maxGroupKeys {
+		e.groupKeys = make(map[string]string)
+	}
+	e.groupKeys[domain] = key
+	return key, domain
 }
 
 // newAlert makes the alert for s in inc: in full while inc has room,
@@ -209,7 +222,11 @@ func (g *aggregate) snapshot() AlertRef {
 	r.Value, r.Peak = g.peak, g.peak
 	r.Count = g.signals
 	r.Aggregated = g.alerts
-	r.Summary = fmt.Sprintf("and %s more alerts of kind %s (%s firing)", thousands(g.alerts), g.ref.Kind, thousands(g.firing))
+	if g.summary == "" || g.sumOf != [2]int{g.alerts, g.firing} {
+		g.summary = fmt.Sprintf("and %s more alerts of kind %s (%s firing)", thousands(g.alerts), g.ref.Kind, thousands(g.firing))
+		g.sumOf = [2]int{g.alerts, g.firing}
+	}
+	r.Summary = g.summary
 	return r
 }
 

@@ -68,6 +68,7 @@ type engine struct {
 	alerts    map[uint64]*alert    // tracked alerts by fingerprint; see admit
 	incidents map[string]*incident // by ID
 	byGroup   map[string]*incident // the incident each group key attaches to
+	groupKeys map[string]string    // group keys by fault domain, a bounded cache
 	finished  []*incident          // resolved or closed, oldest first, for retention
 	seq       int
 	due       deadlines

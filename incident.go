@@ -196,6 +196,9 @@ type Notification struct {
 	// label can retire what they were sent before.
 	PreviousSeverity      Severity
 	PreviousAlertSeverity string
+
+	view  *snapshot // the incident's alerts, filled in on delivery (materialize)
+	extra bool      // the alert that changed is kept only in an aggregate: list it too
 }
 
 // A Notifier delivers notifications to people or systems. The Board calls it

@@ -557,6 +557,7 @@ var errPanicked = errors.New("notifier panicked")
 // deliver calls the notifier, recovering a panic. stack is set for the
 // first panic of this notifier only, the one that is logged.
 func (q *queue) deliver(n Notification) (err error, stack []byte) {
+	n.materialize() // the incident's alerts, made here, off the Board's lock
 	defer func() {
 		if r := recover(); r != nil {
 			q.panics.Add(1)
