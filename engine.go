@@ -58,6 +58,7 @@ const (
 // the Board calls it under its lock.
 type engine struct {
 	plan      *Plan
+	grade     grader // the plan's rules, compiled
 	service   string
 	env       string
 	retention int
@@ -112,7 +113,7 @@ type incident struct {
 
 func newEngine(service, env string, plan *Plan, retention, maxAlerts, maxLines int) *engine {
 	return &engine{
-		plan: plan, service: service, env: env,
+		plan: plan, grade: newGrader(plan), service: service, env: env,
 		retention: retention, maxAlerts: maxAlerts, maxLines: maxLines,
 		seed:      maphash.MakeSeed(),
 		alerts:    make(map[uint64]*alert),
@@ -141,7 +142,7 @@ func (e *engine) repeat(a *alert, s *Signal) bool {
 	if !a.evidence && a.snapshots < maxSnapshots && (len(s.Metrics) > 0 || len(s.TraceIDs) > 0) {
 		return false // a new firing episode's evidence is taken on the slow path
 	}
-	if (a.ref.Value != s.Value || len(s.Metrics) > 0) && e.plan.Classify(s) != a.ref.Severity {
+	if (a.ref.Value != s.Value || len(s.Metrics) > 0) && e.grade.classify(s) != a.ref.Severity {
 		return false
 	}
 	a.ref.Value = s.Value
@@ -160,7 +161,7 @@ func (e *engine) stale(inc *incident, now time.Time) bool {
 }
 
 func (e *engine) reportSlow(fp uint64, s *Signal, now time.Time, self bool) {
-	sev := e.plan.Classify(s)
+	sev := e.grade.classify(s)
 	a := e.alerts[fp]
 	if a != nil && s.Firing && e.stale(a.inc, now) {
 		// The alert's incident is over: this is a new episode, a new alert
