@@ -87,8 +87,35 @@
 // returns within the reopen window (30 min) reopens it. [Board.CloseWith]
 // files the report and closes it. Every change is an [Entry] in its timeline.
 //
+// What pages follows what fires. An alert graded None (a ticket-tier burn)
+// neither holds open nor reopens an incident that paged. Reminders and the
+// breach wait while nothing firing is graded at the incident's severity
+// (unless a rule or a person set it): a Fatal outage that ended stops paging
+// even while a slower burn still fires. A reopened incident is a new episode,
+// Detected again with a new response clock.
+//
 // The timers run on the goroutine that [Board.Start] starts; [Board.Close]
 // stops it and flushes the notifiers.
+//
+// # The engine
+//
+// The lifecycle is a pure state machine, in engine.go (its table is at the
+// top of that file): plain data and functions of now that return what to
+// notify, with no lock, goroutine or I/O. The Board is the concurrent shell
+// around it: the lock, a deadline heap for the timers, the notifier queues
+// and the views. Readers never hold the lock while they copy: [Board.List]
+// and [Board.Get] take immutable per-incident snapshots under it and copy
+// them after, so Report never waits for a reader.
+//
+// Memory is bounded without going blind. An incident keeps
+// [MaxAlertsPerIncident] (100) alerts in full; the rest are counted per kind
+// in one aggregate entry ("and 9,900 more alerts of kind breaker_open"), in
+// snapshots, notifications and webhook bodies alike. The Board tracks at most
+// [WithMaxAlerts] alerts; a resolved incident releases its own. At the cap it
+// evicts what matters least — cleared alerts, then firing ones graded None —
+// and it never refuses a signal the plan grades General or above. A refused
+// signal is counted, logged at most once a minute, and raises a
+// [KindBoardOverflow] alert, which the default plan grades General.
 //
 // # Reports
 //
@@ -110,6 +137,23 @@
 // alerts per POST ([WithMaxAlertsPerMessage]), retries with exponential
 // backoff on network errors, 5xx, 408 and 429, never follows a redirect, and
 // masks URL tokens and header values in every error and log line.
+//
+// Lifecycle events — announce, escalate, breach, acknowledge, mitigate,
+// resolve, close, reopen, reminders — are delivered before routine updates
+// and dropped only as a last resort; routine updates of one incident
+// coalesce into the latest ([Event.Routine], [WithQueueSize]).
+//
+// Three notifiers hand incidents to the tools operations already run.
+// [NewAlertmanager] posts each alert to Alertmanager's /api/v2/alerts (every
+// peer of an HA cluster), with the plan's severity label, re-sending firing
+// alerts every [WithResendInterval] so they stay alive and resolving them
+// with endsAt = now; replicas post identical labels, so Alertmanager keeps
+// one alert; call its Close when done. [NewPagerDuty] sends Events API v2
+// triggers, acknowledgements and resolutions keyed by the incident's group
+// key. [NewSlack] posts one Block Kit message per incident with the Web API
+// and threads every later event under it. All retry like the webhook, follow
+// no redirect, bound what they send and read, and never show a routing key,
+// token or URL credentials in errors or logs.
 //
 // # HTTP
 //

@@ -149,3 +149,18 @@ func ExampleBearerTokensWithRoles() {
 	// viewer acknowledges: 403
 	// responder acknowledges: 200
 }
+
+// One noisy label — a request ID — makes an alert per request. The incident
+// keeps 100 of them in full and counts the rest per kind, so it, its
+// notifications and its webhook bodies stay the same size.
+func ExampleMaxAlertsPerIncident() {
+	board, _ := firebreak.NewBoard("checkout")
+	for i := range 250 {
+		board.Report(firebreak.Signal{Kind: firebreak.KindHealthFailed, Component: "worker", Dependency: "queue",
+			Firing: true, Labels: map[string]string{"request_id": fmt.Sprintf("req-%03d", i)}})
+	}
+	inc := board.List(firebreak.Filter{})[0]
+	last := inc.Alerts[len(inc.Alerts)-1]
+	fmt.Println(len(inc.Alerts), "entries;", last.Summary)
+	// Output: 101 entries; and 150 more alerts of kind health_failed (150 firing)
+}
