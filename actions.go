@@ -166,6 +166,9 @@ func (e *engine) closeWith(inc *incident, by string, in ReportInput, now time.Ti
 	if inc.State != Resolved {
 		return nil, transitionError(inc, "close")
 	}
+	if err := e.checkVerified(inc); err != nil {
+		return nil, err
+	}
 	in.Author = cmp.Or(in.Author, by)
 	r := BuildReport(e.view(inc).copy(), e.plan, in, now)
 	inc.State = Closed

@@ -57,7 +57,8 @@ type Board struct {
 	plan    *Plan
 	logger  *slog.Logger
 	queues  []*queue
-	known   []string // components listed with WithComponents
+	known   []string  // components listed with WithComponents
+	archive *archiver // WithArchive; nil without one (archive.go)
 
 	received  atomic.Int64
 	invalid   atomic.Int64
@@ -130,6 +131,9 @@ func NewBoard(service string, opts ...BoardOption) (*Board, error) {
 	for _, n := range cfg.notifiers {
 		b.queues = append(b.queues, newQueue(n, cfg.queueSize))
 	}
+	if err := b.useArchive(cfg.archive, cfg.queueSize); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -153,6 +157,7 @@ func (b *Board) Start() {
 		for _, q := range b.queues {
 			q.start(b.logger)
 		}
+		b.archive.start(b.logger)
 		go b.loop()
 	})
 }
@@ -176,7 +181,7 @@ func (b *Board) Close(ctx context.Context) error {
 	})
 	// Every call waits within its own ctx, and none waits for a notifier
 	// that is calling it.
-	return closeQueues(ctx, b.queues)
+	return closeQueues(ctx, b.archive.with(b.queues))
 }
 
 // kickLoop wakes the timer loop to recompute its next wake-up.
@@ -322,6 +327,9 @@ func (b *Board) Get(id string) (Incident, error) {
 	}
 	b.mu.Unlock()
 	if !ok {
+		if inc, _, found := b.archived(id); found {
+			return inc, nil
+		}
 		return Incident{}, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	return v.copy(), nil
@@ -439,14 +447,19 @@ func (b *Board) CloseWith(id, by string, in ReportInput) (*Report, error) {
 		return nil, err
 	}
 	var rep *Report
+	var closed *snapshot
 	err := b.action(id, func(inc *incident, now time.Time) (Event, error) {
 		r, err := b.eng.closeWith(inc, by, in, now)
 		if err != nil {
 			return "", err
 		}
 		rep = r
+		if b.archive != nil {
+			closed = b.eng.view(inc)
+		}
 		return EventClosed, nil
 	})
+	b.archive.push(closed) // off the lock: the archive stores it on its own goroutine
 	return rep.clone(), err
 }
 
@@ -463,6 +476,9 @@ func (b *Board) IncidentReport(id string) (*Report, error) {
 	}
 	b.mu.Unlock()
 	if !ok {
+		if _, rep, found := b.archived(id); found && rep != nil {
+			return rep, nil
+		}
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	if v.inc.Report != nil {

@@ -103,7 +103,8 @@ type incident struct {
 	spread       bool
 	omitted      int
 	autoEvidence int
-	stateBefore  State // state before resolution, for reopen
+	stateBefore  State    // state before resolution, for reopen
+	org          orgState // category derivation (org.go)
 
 	dueAt   time.Time // its earliest timer, while in the deadline heap
 	heapIdx int       // index in the deadline heap; -1 when not in it
@@ -337,6 +338,7 @@ const (
 // the escalation rules raise one level above the incident's severity before
 // the alert arrived.
 func (e *engine) regrade(inc *incident, a *alert, joined, fresh, coreBefore bool, now time.Time) {
+	e.categorize(inc, a, now)
 	target, why := None, byGrade
 	if a.ref.Severity > a.waived {
 		target = a.ref.Severity
@@ -486,6 +488,7 @@ func (e *engine) reopen(inc *incident, now time.Time) {
 	inc.ResolvedAt = time.Time{}
 	inc.ReopenCount++
 	inc.clearSince = time.Time{}
+	inc.VerifiedAt, inc.VerifiedBy = time.Time{}, "" // the fix did not hold
 	e.finished = slices.DeleteFunc(e.finished, func(x *incident) bool { return x == inc })
 	e.line(inc, now, EventReopened, systemActor, fmt.Sprintf("signals fired again within the reopen window (reopen %d)", inc.ReopenCount), true)
 	switch {

@@ -197,7 +197,11 @@ type opsAPI struct {
 //	POST /incidents/{id}/findings    {"hypothesis": "...", "suspected_cause": "...", "confidence": "...", "next_steps": "..."}
 //	POST /incidents/{id}/evidence    {"kind": "log", "source": "...", "trace_ids": [...], "metrics": {...}, "note": "..."}
 //	POST /incidents/{id}/severity    {"severity": "general", "reason": "..."}
+//	POST /incidents/{id}/category    {"category": "network", "reason": "..."}
+//	POST /incidents/{id}/verify      {"note": "the business owner's confirmation"}
 //	POST /incidents/{id}/close       {"root_cause": "...", "action_items": [...], ...}
+//	GET  /archive                    archived incidents, newest first; query: limit (default 50, at most 500)
+//	GET  /archive/{id}               {"incident": ..., "report": ...}; ?format=markdown gives the report
 //	GET  /incidents/{id}/report      ?format=json (default) or markdown
 //	GET  /stats                      the board's counters
 //
@@ -227,9 +231,12 @@ func OpsHandler(b *Board, auth Authorizer) (http.Handler, error) {
 	mux.HandleFunc("/incidents/{id}", api.only(http.MethodGet, ActionRead, api.get))
 	mux.HandleFunc("/incidents/{id}/report", api.only(http.MethodGet, ActionRead, api.report))
 	mux.HandleFunc("/stats", api.only(http.MethodGet, ActionRead, api.stats))
+	mux.HandleFunc("/archive", api.only(http.MethodGet, ActionRead, api.archiveList))
+	mux.HandleFunc("/archive/{id}", api.only(http.MethodGet, ActionRead, api.archiveGet))
 	for action, fn := range map[string]func(w http.ResponseWriter, r *http.Request, who string){
 		ActionAcknowledge: api.acknowledge, ActionMitigate: api.mitigate, ActionResolve: api.resolve,
 		"findings": api.finding, ActionEvidence: api.evidence, ActionSeverity: api.severity, ActionClose: api.close,
+		ActionCategory: api.category, ActionVerify: api.verify,
 	} {
 		name := action
 		if action == "findings" {

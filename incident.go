@@ -173,6 +173,17 @@ type Incident struct {
 	Components   []string  `json:"components"` // affected components, sorted
 	CoreAffected bool      `json:"core_affected"`
 
+	// Category is the fault category (see [Categories]), derived from the
+	// alerts or set by a person ([Board.SetCategory]); Group is the group
+	// the plan makes responsible for it. Both are empty until an alert of a
+	// categorised kind joins.
+	Category Category `json:"category,omitempty"`
+	Group    string   `json:"group,omitempty"`
+	// VerifiedAt and VerifiedBy record the business owner's confirmation
+	// of the fix ([Board.Verify]); zero until then, and cleared on reopen.
+	VerifiedAt time.Time `json:"verified_at,omitzero"`
+	VerifiedBy string    `json:"verified_by,omitempty"`
+
 	Alerts   []AlertRef `json:"alerts"`
 	Timeline []Entry    `json:"timeline"`
 	Evidence []Evidence `json:"evidence"`

@@ -15,6 +15,7 @@ type boardConfig struct {
 	logger    *slog.Logger
 	notifiers []Notifier
 	known     []string
+	archive   Archive // WithArchive (archive.go)
 }
 
 type boardOptionFunc func(*boardConfig)

@@ -39,6 +39,17 @@ type Plan struct {
 	// is an error rather than a rule that never matches. Plans built in Go
 	// are not held to it. Default: none.
 	CustomKinds []Kind `json:"custom_kinds,omitempty"`
+	// Categories sorts incidents into fault categories (hardware, software,
+	// network, data) and names the group responsible for each; see
+	// [Categories]. Default: [DefaultCategories].
+	Categories Categories `json:"categories"`
+	// Directory lists the people, experts and outside vendors the plan can
+	// call on; see [Directory]. Default: empty.
+	Directory Directory `json:"directory,omitempty"`
+	// VerifyBeforeClose, if set, requires every resolved incident to be
+	// verified by the business owner ([Board.Verify]) before it can be
+	// closed; ResponsePolicy.Verify asks it for one severity. Default: false.
+	VerifyBeforeClose bool `json:"verify_before_close,omitempty"`
 }
 
 // ResponsePolicy is what the plan demands at one severity.
@@ -56,6 +67,10 @@ type ResponsePolicy struct {
 	// AlertSeverity is the "severity" label sent to Alertmanager-style
 	// receivers: "critical", "error", "warning" or "info".
 	AlertSeverity string `json:"alert_severity"`
+	// Verify, if set, requires a resolved incident of this severity to be
+	// verified by the business owner ([Board.Verify]) before it can be
+	// closed. Default: false.
+	Verify bool `json:"verify,omitempty"`
 }
 
 // Rule grades the signals it matches. Every condition that is set must hold.
@@ -195,6 +210,7 @@ func DefaultPlan() *Plan {
 			ResolveHoldDown: Duration(5 * time.Minute),
 			ReopenWindow:    Duration(30 * time.Minute),
 		},
+		Categories: DefaultCategories(),
 	}
 }
 
@@ -209,6 +225,7 @@ func (p *Plan) Clone() *Plan {
 	}
 	c.Escalation.Persistence = slices.Clone(p.Escalation.Persistence)
 	c.CustomKinds = slices.Clone(p.CustomKinds)
+	p.cloneOrg(&c)
 	return &c
 }
 
@@ -385,6 +402,7 @@ func (p *Plan) Validate() error {
 	if p.Timers.ReopenWindow < 0 {
 		add("timers.reopen_window", "must not be negative")
 	}
+	p.validateOrg(add)
 	if len(probs) == 0 {
 		return nil
 	}
@@ -487,6 +505,7 @@ func ParsePlan(data []byte) (*Plan, error) {
 		decodeOnto(parts.Escalation, &p.Escalation)
 	}
 	decodeOnto(parts.Timers, &p.Timers)
+	decodeOrg(data, p, decodeOnto)
 	if len(probs) > 0 {
 		return nil, &PlanError{Problems: probs}
 	}

@@ -67,6 +67,14 @@ type Report struct {
 	Lessons     []string              `json:"lessons,omitempty"`
 	ActionItems []ActionItem          `json:"action_items"`
 	Alerts      []AlertRef            `json:"alerts"`
+
+	// Category and Group are the incident's fault category and the group
+	// responsible for it; VerifiedBy and VerifiedAt the business owner's
+	// confirmation of the fix, if the plan asked for one.
+	Category   Category  `json:"category,omitempty"`
+	Group      string    `json:"group,omitempty"`
+	VerifiedBy string    `json:"verified_by,omitempty"`
+	VerifiedAt time.Time `json:"verified_at,omitzero"`
 }
 
 // Impact sums up what users felt.
@@ -235,6 +243,7 @@ func BuildReport(inc Incident, p *Plan, in ReportInput, now time.Time) *Report {
 		Alerts:      slices.Clone(inc.Alerts),
 		RootCause:   in.RootCause,
 		Trigger:     in.Trigger,
+		Category:    inc.Category, Group: inc.Group, VerifiedBy: inc.VerifiedBy, VerifiedAt: inc.VerifiedAt,
 	}
 	if r.ActionItems == nil {
 		r.ActionItems = []ActionItem{}
@@ -352,6 +361,7 @@ func (r *Report) Markdown() string {
 	if r.Author != "" {
 		fmt.Fprintf(&b, "- Author: %s\n", md(r.Author))
 	}
+	r.markdownOrg(&b)
 	fmt.Fprintf(&b, "\n## Summary\n\n%s\n", md(r.Summary))
 	fmt.Fprintf(&b, "\n## Impact\n\n- Components: %s", mdJoin(r.Impact.Components))
 	if r.Impact.CoreAffected {
