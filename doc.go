@@ -128,6 +128,38 @@
 // escapes everything people and signals wrote: it cannot forge headings,
 // links, HTML or table cells.
 //
+// # Organisation, verification and the archive
+//
+// The plan sorts faults into categories, each answered by its own group:
+// hardware (hardware maintenance group), software (software repair group),
+// network (network group) and data (data recovery group); the command centre
+// still decides severity through the rules. [Plan].Categories maps signal
+// kinds to categories (see [DefaultCategories]); a signal's "category" label
+// overrides it ([LabelCategory]). An incident's [Incident].Category is that
+// of its worst-graded categorised alert, and [Incident].Group the group
+// responsible, shown in every notification and in the report;
+// [Board.SetCategory] sets it by hand, for good. [Incident.MatchLabels]
+// gives routes service, env, fault_domain, severity, level, category, group
+// and state to match with [Matchers].
+//
+// [Plan].Directory lists people, experts and outside vendors;
+// [Directory.Find] looks up a role or skill, [Directory.Resolve] a person or
+// a role, for escalation steps that name either.
+//
+// Where the plan asks for it ([ResponsePolicy].Verify for one severity,
+// [Plan].VerifyBeforeClose for all), a resolved incident closes only after
+// the business owner confirms the fix with [Board.Verify]: [Board.CloseWith]
+// returns [ErrNotVerified] until then, and "verified by … at …" is in the
+// timeline and the report. A reopened incident needs verifying again.
+//
+// [WithArchive] stores every closed incident and its report in an
+// [Archive] — [DirArchive] writes <id>.json and <id>.md atomically — off
+// the board's lock, on a goroutine of its own; failures are retried, logged
+// and counted ([Board.ArchiveStats]). [Board.Get] and [Board.IncidentReport]
+// fall back to the archive for incidents the board has forgotten, a new
+// Board numbers its incidents after the archived ones, and the ops API
+// serves GET /archive and GET /archive/{id}.
+//
 // # Notifiers
 //
 // A [Notifier] receives a [Notification] for each event. Each notifier has a
