@@ -198,6 +198,7 @@ type opsAPI struct {
 //	POST /incidents/{id}/evidence    {"kind": "log", "source": "...", "trace_ids": [...], "metrics": {...}, "note": "..."}
 //	POST /incidents/{id}/severity    {"severity": "general", "reason": "..."}
 //	POST /incidents/{id}/close       {"root_cause": "...", "action_items": [...], ...}
+//	POST /incidents/{id}/handoff     {"to": "person or role", "note": "..."} (see Board.HandOff)
 //	GET  /incidents/{id}/report      ?format=json (default) or markdown
 //	GET  /stats                      the board's counters
 //
@@ -230,6 +231,7 @@ func OpsHandler(b *Board, auth Authorizer) (http.Handler, error) {
 	for action, fn := range map[string]func(w http.ResponseWriter, r *http.Request, who string){
 		ActionAcknowledge: api.acknowledge, ActionMitigate: api.mitigate, ActionResolve: api.resolve,
 		"findings": api.finding, ActionEvidence: api.evidence, ActionSeverity: api.severity, ActionClose: api.close,
+		ActionHandOff: api.handoff,
 	} {
 		name := action
 		if action == "findings" {

@@ -39,6 +39,10 @@ type Plan struct {
 	// is an error rather than a rule that never matches. Plans built in Go
 	// are not held to it. Default: none.
 	CustomKinds []Kind `json:"custom_kinds,omitempty"`
+	// Route is the root of the notification routing tree (see [Route]);
+	// nil hands every notification to every notifier. [WithRoute]
+	// overrides it. Default: nil.
+	Route *Route `json:"route,omitempty"`
 }
 
 // ResponsePolicy is what the plan demands at one severity.
@@ -56,6 +60,14 @@ type ResponsePolicy struct {
 	// AlertSeverity is the "severity" label sent to Alertmanager-style
 	// receivers: "critical", "error", "warning" or "info".
 	AlertSeverity string `json:"alert_severity"`
+	// Escalation is the escalation chain at this severity: steps that page
+	// in turn while the incident stays unacknowledged (see
+	// [EscalationStep]). Default: none, the single breach at Within that
+	// pages EscalateTo.
+	Escalation []EscalationStep `json:"escalation,omitempty"`
+	// Repeat starts the chain over after its last step until somebody
+	// acknowledges. Default: false.
+	Repeat bool `json:"repeat,omitempty"`
 }
 
 // Rule grades the signals it matches. Every condition that is set must hold.
@@ -209,6 +221,11 @@ func (p *Plan) Clone() *Plan {
 	}
 	c.Escalation.Persistence = slices.Clone(p.Escalation.Persistence)
 	c.CustomKinds = slices.Clone(p.CustomKinds)
+	for sev, rp := range c.Response {
+		rp.Escalation = slices.Clone(rp.Escalation)
+		c.Response[sev] = rp
+	}
+	c.Route = p.Route.clone()
 	return &c
 }
 
@@ -385,6 +402,8 @@ func (p *Plan) Validate() error {
 	if p.Timers.ReopenWindow < 0 {
 		add("timers.reopen_window", "must not be negative")
 	}
+	validateRoute(p.Route, add)
+	validateEscalationChains(p, add)
 	if len(probs) == 0 {
 		return nil
 	}
@@ -450,6 +469,7 @@ func ParsePlan(data []byte) (*Plan, error) {
 		Escalation  json.RawMessage              `json:"escalation"`
 		Timers      json.RawMessage              `json:"timers"`
 		CustomKinds []Kind                       `json:"custom_kinds"`
+		Route       json.RawMessage              `json:"route"`
 	}
 	if err := json.Unmarshal(data, &parts); err != nil {
 		return nil, &PlanError{Problems: []Problem{jsonProblem(err)}}
@@ -487,6 +507,7 @@ func ParsePlan(data []byte) (*Plan, error) {
 		decodeOnto(parts.Escalation, &p.Escalation)
 	}
 	decodeOnto(parts.Timers, &p.Timers)
+	decodeOnto(parts.Route, &p.Route)
 	if len(probs) > 0 {
 		return nil, &PlanError{Problems: probs}
 	}
@@ -514,7 +535,10 @@ func (k Kind) builtin() bool {
 	return ok
 }
 
-var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+var (
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+)
 
 // checkShape walks a decoded JSON value against type t and records every
 // mismatch with its path, so that one pass reports all problems.
@@ -534,6 +558,17 @@ func checkShape(t reflect.Type, v any, path string, probs *[]Problem) {
 	}
 	if t.Kind() == reflect.Pointer {
 		checkShape(t.Elem(), v, path, probs)
+		return
+	}
+	if reflect.PointerTo(t).Implements(jsonUnmarshalerType) {
+		// A type that decodes itself (a Matcher) is checked by decoding it.
+		raw, err := json.Marshal(v)
+		if err == nil {
+			err = reflect.New(t).Interface().(json.Unmarshaler).UnmarshalJSON(raw)
+		}
+		if err != nil {
+			add("%s", strings.TrimPrefix(err.Error(), "firebreak: "))
+		}
 		return
 	}
 	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
