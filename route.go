@@ -352,32 +352,47 @@ func (r *router) throttledTotal() int64 {
 
 // routeMatch evaluates matchers against one notification's route labels.
 type routeMatch struct {
-	n       *Notification
-	single  map[string]string
-	scratch map[string]string // one label, for testing one value of a many-valued label
+	n    *Notification
+	seen []string // distinct values of one many-valued label, reused
 }
 
-func newRouteMatch(n *Notification) *routeMatch {
-	inc := &n.Incident
-	single := map[string]string{
-		RouteLabelSeverity:    inc.Severity.String(),
-		RouteLabelLevel:       strconv.Itoa(inc.Level),
-		RouteLabelState:       inc.State.String(),
-		RouteLabelEvent:       string(n.Event),
-		RouteLabelService:     inc.Service,
-		RouteLabelEnv:         inc.Env,
-		RouteLabelFaultDomain: inc.FaultDomain,
-		RouteLabelLead:        inc.Lead,
-		RouteLabelOwner:       inc.Owner,
+func newRouteMatch(n *Notification) *routeMatch { return &routeMatch{n: n} }
+
+// single returns the value of a single-valued route label, and false for a
+// many-valued one.
+func (m *routeMatch) single(name string) (string, bool) {
+	n, inc := m.n, &m.n.Incident
+	switch name {
+	case RouteLabelSeverity:
+		return inc.Severity.String(), true
+	case RouteLabelLevel:
+		return strconv.Itoa(inc.Level), true
+	case RouteLabelState:
+		return inc.State.String(), true
+	case RouteLabelEvent:
+		return string(n.Event), true
+	case RouteLabelService:
+		return inc.Service, true
+	case RouteLabelEnv:
+		return inc.Env, true
+	case RouteLabelFaultDomain:
+		return inc.FaultDomain, true
+	case RouteLabelLead:
+		return inc.Lead, true
+	case RouteLabelOwner:
+		return inc.Owner, true
+	case RouteLabelEscalationTarget:
+		if n.Event == EventEscalationStep {
+			return n.EscalationTarget, true
+		}
+		return "", true
+	case RouteLabelEscalationStep:
+		if n.Event == EventEscalationStep {
+			return strconv.Itoa(n.EscalationStep), true
+		}
+		return "", true
 	}
-	if n.Event == EventEscalationStep {
-		single[RouteLabelEscalationTarget] = n.EscalationTarget
-		single[RouteLabelEscalationStep] = strconv.Itoa(n.EscalationStep)
-	} else {
-		single[RouteLabelEscalationTarget] = ""
-		single[RouteLabelEscalationStep] = ""
-	}
-	return &routeMatch{n: n, single: single, scratch: make(map[string]string, 1)}
+	return "", false
 }
 
 func (m *routeMatch) matches(ms Matchers) bool {
@@ -389,29 +404,54 @@ func (m *routeMatch) matches(ms Matchers) bool {
 	return true
 }
 
-func (m *routeMatch) matchOne(x *Matcher) bool {
-	if _, ok := m.single[x.Name]; ok {
-		return x.Matches(m.single)
+// matchValue reports whether value v of x's label satisfies x: Matches,
+// for one value rather than a label set.
+func matchValue(x *Matcher, v string) bool {
+	switch x.Type {
+	case MatchEqual:
+		return v == x.Value
+	case MatchNotEqual:
+		return v != x.Value
+	case MatchRegexp:
+		return x.re != nil && x.re.MatchString(v)
+	case MatchNotRegexp:
+		return x.re != nil && !x.re.MatchString(v)
 	}
-	// Many-valued: any value for = and =~, every value for != and !~.
+	return false
+}
+
+func (m *routeMatch) matchOne(x *Matcher) bool {
+	if v, ok := m.single(x.Name); ok {
+		return matchValue(x, v)
+	}
+	// Many-valued: any value for = and =~, every value for != and !~. Each
+	// distinct value is tested once.
 	want := x.Type == MatchEqual || x.Type == MatchRegexp
-	seen := false
+	m.seen = m.seen[:0]
+	decided := false
 	test := func(v string) bool { // reports whether the answer is decided
-		seen = true
-		clear(m.scratch)
-		m.scratch[x.Name] = v
-		return x.Matches(m.scratch) == want
+		if len(m.seen) < 64 {
+			if slices.Contains(m.seen, v) {
+				return false
+			}
+			m.seen = append(m.seen, v)
+		}
+		decided = matchValue(x, v) == want
+		return decided
 	}
 	if x.Name == RouteLabelComponent {
 		for _, c := range m.n.Incident.Components {
 			if test(c) {
-				return want
+				break
 			}
 		}
-	} else if m.eachAlert(func(a *AlertRef) bool { return test(alertLabel(a, x.Name)) }) {
-		return want
+	} else {
+		m.eachAlert(func(a *AlertRef) bool { return test(alertLabel(a, x.Name)) })
 	}
-	if !seen && test("") {
+	if !decided && len(m.seen) == 0 {
+		test("")
+	}
+	if decided {
 		return want
 	}
 	return !want

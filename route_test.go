@@ -365,3 +365,59 @@ func TestRouteUnknownReceiver(t *testing.T) {
 		t.Fatalf("NewBoard with WithRoute: %v, want two problems", err)
 	}
 }
+
+// BenchmarkFireClearRouted is BenchmarkFireClear/alerts=1000 with a
+// routing tree whose matchers read the incident's alerts (kind, a label):
+// the cost routing adds to every notification.
+func BenchmarkFireClearRouted(b *testing.B) {
+	for _, routed := range []bool{false, true} {
+		b.Run(fmt.Sprintf("routed=%v", routed), func(b *testing.B) {
+			p := firebreak.DefaultPlan()
+			p.Timers.GroupWait = 0
+			nop := firebreak.NotifierFunc(func(context.Context, firebreak.Notification) error { return nil })
+			opts := []firebreak.BoardOption{firebreak.WithEnv("prod"), firebreak.WithMaxAlerts(3000), firebreak.WithPlan(p)}
+			if routed {
+				opts = append(opts, firebreak.WithNotifierNamed("chat", nop), firebreak.WithNotifierNamed("pager", nop),
+					firebreak.WithRoute(firebreak.Route{Receiver: "chat", GroupInterval: firebreak.Duration(time.Minute), Routes: []firebreak.Route{
+						{Matchers: mustMatchers(b, `severity="fatal"`), Receiver: "pager", Continue: true},
+						{Matchers: mustMatchers(b, `kind=~"rollback.*",category="database"`), Receiver: "pager"},
+						{Matchers: mustMatchers(b, `component!="batch"`), Receiver: "chat"},
+					}}))
+			} else {
+				opts = append(opts, firebreak.WithNotifier(nop), firebreak.WithNotifier(nop))
+			}
+			board, err := firebreak.NewBoard("checkout", opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer board.Close(context.Background())
+			for i := range 1000 {
+				board.Report(noisy(i, true))
+			}
+			board.Start()
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+				if l := board.List(firebreak.Filter{}); len(l) == 1 && !l[0].NotifiedAt.IsZero() {
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatal("the incident was not announced")
+				}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				board.Report(noisy(1000+i%1000, true))
+				board.Report(noisy(1000+i%1000, false))
+				i++
+			}
+		})
+	}
+}
+
+func mustMatchers(tb testing.TB, s string) firebreak.Matchers {
+	ms, err := firebreak.ParseMatchers(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ms
+}
