@@ -67,6 +67,7 @@ func (e *engine) ack(inc *incident, by string, now time.Time) {
 			note += ", within the deadline"
 		}
 	}
+	note += chainAckNote(inc)
 	e.line(inc, now, EventAcknowledged, by, note, true)
 }
 

@@ -1,6 +1,7 @@
 package firebreak
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -57,6 +58,7 @@ type Board struct {
 	plan    *Plan
 	logger  *slog.Logger
 	queues  []*queue
+	router  *router   // nil: every queue gets every notification (route.go)
 	known   []string  // components listed with WithComponents
 	archive *archiver // WithArchive; nil without one (archive.go)
 
@@ -110,6 +112,10 @@ func NewBoard(service string, opts ...BoardOption) (*Board, error) {
 			errs = append(errs, fmt.Errorf("firebreak: WithNotifier: notifier %d is nil", i))
 		}
 	}
+	names, routeErr := checkRouting(&cfg)
+	if routeErr != nil {
+		errs = append(errs, routeErr)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -133,6 +139,9 @@ func NewBoard(service string, opts ...BoardOption) (*Board, error) {
 	}
 	if err := b.useArchive(cfg.archive, cfg.queueSize); err != nil {
 		return nil, err
+	}
+	if root := cmp.Or(cfg.route, plan.Route); root != nil {
+		b.router = newRouter(root, names, unnamedQueues(cfg.names), len(b.queues))
 	}
 	return b, nil
 }
@@ -276,7 +285,13 @@ func (b *Board) logRefusal(now time.Time, total int64) {
 		"service", b.service, "refused_total", total, "max_alerts", b.eng.maxAlerts)
 }
 
-func (b *Board) dispatch(notes []Notification) { fanOut(b.queues, notes) }
+func (b *Board) dispatch(notes []Notification) {
+	if b.router != nil {
+		b.router.dispatch(b.queues, notes)
+		return
+	}
+	fanOut(b.queues, notes)
+}
 
 // Filter selects incidents in [Board.List]. Zero fields match everything.
 type Filter struct {
@@ -511,6 +526,7 @@ type BoardStats struct {
 	NotifyCoalesced        int64 `json:"notify_coalesced"`         // routine updates replaced by a newer notification of the same incident, their alerts merged into it; not dropped
 	NotifyPanics           int64 `json:"notify_panics"`            // deliveries in which the notifier panicked (also counted in NotifyFailed)
 	AnnouncementsLost      int64 `json:"announcements_lost"`       // announcements (EventDetected) no notifier delivered, alone or within a later event of the incident
+	NotifyThrottled        int64 `json:"notify_throttled"`         // reminders (EventRenotify) a route's repeat_interval withheld from a receiver
 }
 
 // Stats returns the board's counters.
@@ -518,6 +534,9 @@ func (b *Board) Stats() BoardStats {
 	s := BoardStats{Signals: b.received.Load(), Invalid: b.invalid.Load()}
 	for _, q := range b.queues {
 		q.addStats(&s)
+	}
+	if b.router != nil {
+		s.NotifyThrottled = b.router.throttledTotal()
 	}
 	b.mu.Lock()
 	e := b.eng

@@ -92,6 +92,7 @@ func (e *engine) nextTimer(inc *incident) time.Time {
 			consider(inc.ResponseDue)
 		}
 		consider(inc.renotifyAt)
+		consider(e.chainDue(inc))
 	}
 	if inc.State != Mitigated {
 		for i, pr := range e.plan.Escalation.Persistence {

@@ -187,6 +187,39 @@
 // no redirect, bound what they send and read, and never show a routing key,
 // token or URL credentials in errors or logs.
 //
+// # Routing, escalation chains and hand-offs
+//
+// Without a route every notifier hears of everything. Name notifiers with
+// [WithNotifierNamed] and give the plan a "route" ([Plan].Route, or
+// [WithRoute]) to send each notification only where it belongs, as
+// Alertmanager does: the root's receiver takes what nothing else matched;
+// child routes are tried in order and the first that matches wins unless it
+// says continue; their [Matchers] test the incident's severity, level,
+// state, event, components, fault domain, owner, the kinds and labels of its
+// alerts (a signal's "category" included) and an escalation step's target
+// (see [RouteLabelSeverity]). A route's group_interval lets at most one
+// routine update per incident per interval reach its receiver, the latest
+// state, in the receiver's own queue; lifecycle events are never held back.
+// Its repeat_interval throttles reminders to that receiver
+// ([BoardStats].NotifyThrottled counts what it withheld). Notifiers added
+// with [WithNotifier] keep hearing of everything. A route naming a receiver
+// that does not exist is an error from [NewBoard], with its path.
+//
+//	{"route": {"receiver": "chat", "group_interval": "5m", "repeat_interval": "30m", "routes": [
+//	  {"matchers": [{"name": "severity", "value": "fatal"}], "receiver": "pager", "continue": true},
+//	  {"matchers": [{"name": "severity", "op": "=~", "value": "general|severe|fatal"}], "receiver": "chat"}]}}
+//
+// A severity's response policy may carry an escalation chain,
+// "escalation": [{"after": "10m", "notify": "executive on call"}, ...] with
+// "repeat": true or false: each step pages its target ([EventEscalationStep],
+// carrying the step and target) once the incident has been unacknowledged
+// that long since its response clock started, the chain starts over if it
+// repeats, every step is in the timeline, and acknowledgement stops it.
+// Without a chain, the breach at response_within pages escalate_to, as
+// before. [Board.HandOff] (POST /incidents/{id}/handoff) hands an incident to
+// another person or role: Incident.Owner, a timeline entry, and an
+// [EventHandedOff] notification.
+//
 // # HTTP
 //
 // [OpsHandler] is the operations API: list (paged with ?limit=, default 50,

@@ -105,6 +105,7 @@ type incident struct {
 	autoEvidence int
 	stateBefore  State    // state before resolution, for reopen
 	org          orgState // category derivation (org.go)
+	chainFired   int      // escalation steps fired since the response clock started (escalation.go)
 
 	dueAt   time.Time // its earliest timer, while in the deadline heap
 	heapIdx int       // index in the deadline heap; -1 when not in it
@@ -435,6 +436,7 @@ func (e *engine) restartClock(inc *incident, from Severity, now time.Time) {
 	// timers page the new level's escalation target.
 	inc.Breached = false
 	inc.EscalatedTo = ""
+	inc.chainFired, inc.EscalationStep = 0, 0
 	inc.renotifyAt = time.Time{}
 	if rp.RenotifyEvery > 0 {
 		inc.renotifyAt = now.Add(time.Duration(rp.RenotifyEvery))
@@ -571,7 +573,13 @@ func (e *engine) advanceIncident(inc *incident, now time.Time) {
 	// (it is in its resolve hold-down), nor while what still fires no longer
 	// warrants its severity (see warranted).
 	unacked := inc.needsResponse() && inc.notified() && inc.clearSince.IsZero() && inc.warranted()
-	if unacked && !inc.Breached && !inc.ResponseDue.IsZero() && !now.Before(inc.ResponseDue) {
+	if steps, _ := e.chain(inc); unacked && len(steps) > 0 {
+		if !inc.Breached && !inc.ResponseDue.IsZero() && !now.Before(inc.ResponseDue) {
+			inc.Breached = true
+			e.breachChained(inc, now)
+		}
+		e.advanceChain(inc, now)
+	} else if unacked && !inc.Breached && !inc.ResponseDue.IsZero() && !now.Before(inc.ResponseDue) {
 		inc.Breached = true
 		inc.EscalatedTo = e.plan.Response[inc.Severity].EscalateTo
 		e.line(inc, now, EventBreached, systemActor, fmt.Sprintf("no acknowledgement within %s of %s: escalated to %s",

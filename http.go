@@ -202,6 +202,7 @@ type opsAPI struct {
 //	POST /incidents/{id}/close       {"root_cause": "...", "action_items": [...], ...}
 //	GET  /archive                    archived incidents, newest first; query: limit (default 50, at most 500)
 //	GET  /archive/{id}               {"incident": ..., "report": ...}; ?format=markdown gives the report
+//	POST /incidents/{id}/handoff     {"to": "person or role", "note": "..."} (see Board.HandOff)
 //	GET  /incidents/{id}/report      ?format=json (default) or markdown
 //	GET  /stats                      the board's counters
 //
@@ -237,6 +238,7 @@ func OpsHandler(b *Board, auth Authorizer) (http.Handler, error) {
 		ActionAcknowledge: api.acknowledge, ActionMitigate: api.mitigate, ActionResolve: api.resolve,
 		"findings": api.finding, ActionEvidence: api.evidence, ActionSeverity: api.severity, ActionClose: api.close,
 		ActionCategory: api.category, ActionVerify: api.verify,
+		ActionHandOff: api.handoff,
 	} {
 		name := action
 		if action == "findings" {

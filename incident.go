@@ -152,8 +152,9 @@ type Incident struct {
 	GroupKey    string   `json:"group_key"`
 	Severity    Severity `json:"severity"`
 	MaxSeverity Severity `json:"max_severity"`
-	Level       int      `json:"level"` // the plan's response level, 1 to 3 (0 for none)
-	Lead        string   `json:"lead"`  // who leads the response at this severity
+	Level       int      `json:"level"`           // the plan's response level, 1 to 3 (0 for none)
+	Lead        string   `json:"lead"`            // who leads the response at this severity
+	Owner       string   `json:"owner,omitempty"` // the person or role it was handed to (Board.HandOff); empty until then
 	State       State    `json:"state"`
 
 	DetectedAt     time.Time `json:"detected_at"`
@@ -166,12 +167,15 @@ type Incident struct {
 
 	// ResponseDue is when a response must have started at the current
 	// severity; Breached is set once it passed unacknowledged.
-	ResponseDue  time.Time `json:"response_due"`
-	Breached     bool      `json:"breached"`
-	EscalatedTo  string    `json:"escalated_to,omitempty"` // the role paged after a breach
-	ReopenCount  int       `json:"reopen_count"`
-	Components   []string  `json:"components"` // affected components, sorted
-	CoreAffected bool      `json:"core_affected"`
+	ResponseDue time.Time `json:"response_due"`
+	Breached    bool      `json:"breached"`
+	EscalatedTo string    `json:"escalated_to,omitempty"` // the role paged after a breach, or by the last escalation step
+	// EscalationStep counts the steps of the severity's escalation chain
+	// fired in this response (repeats included); 0 without a chain.
+	EscalationStep int      `json:"escalation_step,omitempty"`
+	ReopenCount    int      `json:"reopen_count"`
+	Components     []string `json:"components"` // affected components, sorted
+	CoreAffected   bool     `json:"core_affected"`
 
 	// Category is the fault category (see [Categories]), derived from the
 	// alerts or set by a person ([Board.SetCategory]); Group is the group
@@ -207,6 +211,11 @@ type Notification struct {
 	// label can retire what they were sent before.
 	PreviousSeverity      Severity
 	PreviousAlertSeverity string
+	// EscalationStep and EscalationTarget are, for [EventEscalationStep],
+	// the step's number in this response (1 for the first; repeats count
+	// on) and whom it pages.
+	EscalationStep   int
+	EscalationTarget string
 
 	view  *snapshot // the incident's alerts, filled in on delivery (materialize)
 	extra bool      // the alert that changed is kept only in an aggregate: list it too

@@ -14,6 +14,8 @@ type boardConfig struct {
 	queueSize int
 	logger    *slog.Logger
 	notifiers []Notifier
+	names     []string // per notifier: its receiver name, or "" (WithNotifier)
+	route     *Route
 	known     []string
 	archive   Archive // WithArchive (archive.go)
 }
@@ -31,7 +33,29 @@ func WithEnv(env string) BoardOption { return boardOptionFunc(func(c *boardConfi
 // WithNotifier adds a notifier. Each notifier gets its own bounded queue and
 // delivery goroutine. Default: none.
 func WithNotifier(n Notifier) BoardOption {
-	return boardOptionFunc(func(c *boardConfig) { c.notifiers = append(c.notifiers, n) })
+	return boardOptionFunc(func(c *boardConfig) {
+		c.notifiers = append(c.notifiers, n)
+		c.names = append(c.names, "")
+	})
+}
+
+// WithNotifierNamed adds a notifier that routes name as a receiver (see
+// [Route]): with a route, it gets only what the routes send it; without
+// one, everything, like a notifier added with [WithNotifier]. Names are
+// unique and not empty. Default: none.
+func WithNotifierNamed(name string, n Notifier) BoardOption {
+	return boardOptionFunc(func(c *boardConfig) {
+		c.notifiers = append(c.notifiers, n)
+		c.names = append(c.names, name)
+	})
+}
+
+// WithRoute sets the root of the routing tree, in place of the plan's
+// [Plan].Route; it is validated as the plan's would be, with paths
+// starting "route". Default: the plan's route; with neither, every notifier
+// gets every notification.
+func WithRoute(root Route) BoardOption {
+	return boardOptionFunc(func(c *boardConfig) { c.route = root.clone() })
 }
 
 // WithQueueSize bounds each notifier's queue: up to n incidents with a

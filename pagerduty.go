@@ -137,7 +137,7 @@ func (p *PagerDuty) Event(n Notification) (PagerDutyEvent, bool) {
 	inc := &n.Incident
 	ev := PagerDutyEvent{DedupKey: PagerDutyDedupKey(inc.GroupKey)}
 	switch n.Event {
-	case EventDetected, EventEscalated, EventBreached, EventRenotify, EventReopened, EventDowngraded:
+	case EventDetected, EventEscalated, EventBreached, EventEscalationStep, EventRenotify, EventReopened, EventDowngraded:
 		if inc.Severity <= None || !inc.State.Open() {
 			return ev, false
 		}

@@ -50,6 +50,10 @@ type Plan struct {
 	// verified by the business owner ([Board.Verify]) before it can be
 	// closed; ResponsePolicy.Verify asks it for one severity. Default: false.
 	VerifyBeforeClose bool `json:"verify_before_close,omitempty"`
+	// Route is the root of the notification routing tree (see [Route]);
+	// nil hands every notification to every notifier. [WithRoute]
+	// overrides it. Default: nil.
+	Route *Route `json:"route,omitempty"`
 }
 
 // ResponsePolicy is what the plan demands at one severity.
@@ -71,6 +75,14 @@ type ResponsePolicy struct {
 	// verified by the business owner ([Board.Verify]) before it can be
 	// closed. Default: false.
 	Verify bool `json:"verify,omitempty"`
+	// Escalation is the escalation chain at this severity: steps that page
+	// in turn while the incident stays unacknowledged (see
+	// [EscalationStep]). Default: none, the single breach at Within that
+	// pages EscalateTo.
+	Escalation []EscalationStep `json:"escalation,omitempty"`
+	// Repeat starts the chain over after its last step until somebody
+	// acknowledges. Default: false.
+	Repeat bool `json:"repeat,omitempty"`
 }
 
 // Rule grades the signals it matches. Every condition that is set must hold.
@@ -226,6 +238,11 @@ func (p *Plan) Clone() *Plan {
 	c.Escalation.Persistence = slices.Clone(p.Escalation.Persistence)
 	c.CustomKinds = slices.Clone(p.CustomKinds)
 	p.cloneOrg(&c)
+	for sev, rp := range c.Response {
+		rp.Escalation = slices.Clone(rp.Escalation)
+		c.Response[sev] = rp
+	}
+	c.Route = p.Route.clone()
 	return &c
 }
 
@@ -403,6 +420,8 @@ func (p *Plan) Validate() error {
 		add("timers.reopen_window", "must not be negative")
 	}
 	p.validateOrg(add)
+	validateRoute(p.Route, add)
+	validateEscalationChains(p, add)
 	if len(probs) == 0 {
 		return nil
 	}
@@ -468,6 +487,7 @@ func ParsePlan(data []byte) (*Plan, error) {
 		Escalation  json.RawMessage              `json:"escalation"`
 		Timers      json.RawMessage              `json:"timers"`
 		CustomKinds []Kind                       `json:"custom_kinds"`
+		Route       json.RawMessage              `json:"route"`
 	}
 	if err := json.Unmarshal(data, &parts); err != nil {
 		return nil, &PlanError{Problems: []Problem{jsonProblem(err)}}
@@ -506,6 +526,7 @@ func ParsePlan(data []byte) (*Plan, error) {
 	}
 	decodeOnto(parts.Timers, &p.Timers)
 	decodeOrg(data, p, decodeOnto)
+	decodeOnto(parts.Route, &p.Route)
 	if len(probs) > 0 {
 		return nil, &PlanError{Problems: probs}
 	}
@@ -533,7 +554,10 @@ func (k Kind) builtin() bool {
 	return ok
 }
 
-var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+var (
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+)
 
 // checkShape walks a decoded JSON value against type t and records every
 // mismatch with its path, so that one pass reports all problems.
@@ -553,6 +577,17 @@ func checkShape(t reflect.Type, v any, path string, probs *[]Problem) {
 	}
 	if t.Kind() == reflect.Pointer {
 		checkShape(t.Elem(), v, path, probs)
+		return
+	}
+	if reflect.PointerTo(t).Implements(jsonUnmarshalerType) {
+		// A type that decodes itself (a Matcher) is checked by decoding it.
+		raw, err := json.Marshal(v)
+		if err == nil {
+			err = reflect.New(t).Interface().(json.Unmarshaler).UnmarshalJSON(raw)
+		}
+		if err != nil {
+			add("%s", strings.TrimPrefix(err.Error(), "firebreak: "))
+		}
 		return
 	}
 	if reflect.PointerTo(t).Implements(textUnmarshalerType) {

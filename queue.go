@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Routine reports whether notifications of event e are routine updates to
@@ -80,6 +81,10 @@ type entry struct {
 	// coalescing), so it may reuse them; otherwise they are shared with the
 	// other notifiers' queues and read-only.
 	ownFired, ownResolved bool
+
+	// every is, for a routine update, its route's group interval: at most
+	// one routine update of the incident is delivered per interval.
+	every time.Duration
 }
 
 // entryList is a doubly linked FIFO of entries.
@@ -138,10 +143,11 @@ type queue struct {
 	mu        sync.Mutex // guards the fields below; never held while calling the notifier or the logger
 	lifecycle entryList
 	routine   entryList
-	pending   map[string]*entry // by incident ID: its routine update waiting
-	lastLife  map[string]*entry // by incident ID: its newest lifecycle event waiting
-	free      *entry            // entries to reuse, linked by next
-	closed    bool              // no more pushes
+	pending   map[string]*entry    // by incident ID: its routine update waiting
+	lastLife  map[string]*entry    // by incident ID: its newest lifecycle event waiting
+	free      *entry               // entries to reuse, linked by next
+	routineAt map[string]time.Time // by incident ID: when its next routine update may go (group interval); nil until one has one
+	closed    bool                 // no more pushes
 	started   bool
 	exited    bool          // the delivery goroutine has finished
 	stops     []func() bool // context.AfterFunc registrations to release on exit
@@ -181,7 +187,11 @@ func fanOut(qs []*queue, notes []Notification) {
 // push enqueues n without blocking.
 func (q *queue) push(n Notification) { q.enqueue(n, nil) }
 
-func (q *queue) enqueue(n Notification, ann *announcement) {
+func (q *queue) enqueue(n Notification, ann *announcement) { q.enqueueEvery(n, ann, 0) }
+
+// enqueueEvery enqueues n; a routine update is delivered at most once per
+// every for its incident (a route's group interval, see route.go).
+func (q *queue) enqueueEvery(n Notification, ann *announcement, every time.Duration) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -189,7 +199,7 @@ func (q *queue) enqueue(n Notification, ann *announcement) {
 		return
 	}
 	if n.Event.Routine() {
-		q.pushRoutineLocked(&n)
+		q.pushRoutineLocked(&n).every = every
 	} else {
 		q.pushLifecycleLocked(&n, ann)
 	}
@@ -200,14 +210,14 @@ func (q *queue) enqueue(n Notification, ann *announcement) {
 	}
 }
 
-func (q *queue) pushRoutineLocked(n *Notification) {
+func (q *queue) pushRoutineLocked(n *Notification) *entry {
 	id := n.Incident.ID
 	if e := q.pending[id]; e != nil {
 		q.coalesced.Add(1)
 		f, r, of, or := e.n.Fired, e.n.Resolved, e.ownFired, e.ownResolved
 		e.n, e.ownFired, e.ownResolved = *n, false, false
 		absorb(e, f, r, of, or)
-		return
+		return e
 	}
 	if q.routine.n >= q.routineMax {
 		old := q.routine.head
@@ -220,6 +230,7 @@ func (q *queue) pushRoutineLocked(n *Notification) {
 	e.n = *n
 	q.routine.pushBack(e)
 	q.pending[id] = e
+	return e
 }
 
 func (q *queue) pushLifecycleLocked(n *Notification, ann *announcement) {
@@ -446,9 +457,10 @@ func (q *queue) take() (n Notification, ann *announcement, ok bool) {
 		}
 		q.mu.Lock()
 		e := q.lifecycle.head
+		var wait time.Duration
 		if e != nil {
 			q.unlinkLifeLocked(e)
-		} else if e = q.routine.head; e != nil {
+		} else if e, wait = q.readyRoutineLocked(); e != nil {
 			q.routine.remove(e)
 			delete(q.pending, e.n.Incident.ID)
 		}
@@ -463,11 +475,67 @@ func (q *queue) take() (n Notification, ann *announcement, ok bool) {
 		if closed {
 			return Notification{}, nil, false
 		}
+		if wait > 0 {
+			// A routine update held back by its group interval.
+			t := time.NewTimer(wait)
+			select {
+			case <-q.wake:
+			case <-q.ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			continue
+		}
 		select {
 		case <-q.wake:
 		case <-q.ctx.Done():
 		}
 	}
+}
+
+// readyRoutineLocked returns the oldest routine update that its group
+// interval lets go now, and marks when the incident's next one may go; or,
+// if every waiting one is held back, nil and how long until the first may
+// go. A closed queue holds nothing back: Close flushes.
+func (q *queue) readyRoutineLocked() (*entry, time.Duration) {
+	if q.routineAt == nil || q.closed {
+		if e := q.routine.head; e != nil && e.every > 0 && !q.closed {
+			q.markRoutineLocked(e, time.Now())
+		}
+		return q.routine.head, 0
+	}
+	now := time.Now()
+	var wait time.Duration
+	for e := q.routine.head; e != nil; e = e.next {
+		at, held := q.routineAt[e.n.Incident.ID]
+		if !held || !now.Before(at) {
+			delete(q.routineAt, e.n.Incident.ID)
+			if e.every > 0 {
+				q.markRoutineLocked(e, now)
+			}
+			return e, 0
+		}
+		if d := at.Sub(now); wait == 0 || d < wait {
+			wait = d
+		}
+	}
+	return nil, wait
+}
+
+// markRoutineLocked holds the next routine update of e's incident back for
+// e's group interval, forgetting marks that have passed when there are many.
+func (q *queue) markRoutineLocked(e *entry, now time.Time) {
+	if q.routineAt == nil {
+		q.routineAt = make(map[string]time.Time)
+	}
+	if len(q.routineAt) >= 2*q.routineMax+16 {
+		for id, at := range q.routineAt {
+			if !now.Before(at) {
+				delete(q.routineAt, id)
+			}
+		}
+	}
+	q.routineAt[e.n.Incident.ID] = now.Add(e.every)
 }
 
 // dropAll drops and counts everything waiting.
