@@ -33,9 +33,20 @@ func ExampleRoute() {
 	b.Start()
 	defer b.Close(context.Background())
 	b.Report(firebreak.Signal{Kind: firebreak.KindBreakerOpen, Component: "payments", Tier: firebreak.Core, Firing: true})
-	time.Sleep(100 * time.Millisecond) // the plan's group wait; in tests, use testing/synctest
 	b.Report(firebreak.Signal{Kind: firebreak.KindHealthFailed, Component: "search", Tier: firebreak.Standard, Firing: true})
-	time.Sleep(100 * time.Millisecond)
+	// Wait out the plan's group wait (in tests, use testing/synctest), then
+	// Close delivers what is queued.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		announced := 0
+		for _, inc := range b.List(firebreak.Filter{}) {
+			if !inc.NotifiedAt.IsZero() {
+				announced++
+			}
+		}
+		if announced == 2 {
+			break
+		}
+	}
 	b.Close(context.Background())
 	// Unordered output:
 	// pager: detected fatal
