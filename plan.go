@@ -39,6 +39,15 @@ type Plan struct {
 	// is an error rather than a rule that never matches. Plans built in Go
 	// are not held to it. Default: none.
 	CustomKinds []Kind `json:"custom_kinds,omitempty"`
+	// Maintenance windows: planned work whose components' alerts page
+	// nobody while a window is active (see [MaintenanceWindow]). Default:
+	// none.
+	Maintenance []MaintenanceWindow `json:"maintenance,omitempty"`
+	// Inhibit rules: symptoms that do not page while their cause fires (see
+	// [InhibitRule]). Default: a dependency's burns while a breaker on it is
+	// open, and general and severe alerts in a fault domain with a fatal
+	// one. A document's list replaces the default whole; write [] for none.
+	Inhibit []InhibitRule `json:"inhibit,omitempty"`
 }
 
 // ResponsePolicy is what the plan demands at one severity.
@@ -195,6 +204,7 @@ func DefaultPlan() *Plan {
 			ResolveHoldDown: Duration(5 * time.Minute),
 			ReopenWindow:    Duration(30 * time.Minute),
 		},
+		Inhibit: defaultInhibit(),
 	}
 }
 
@@ -209,6 +219,8 @@ func (p *Plan) Clone() *Plan {
 	}
 	c.Escalation.Persistence = slices.Clone(p.Escalation.Persistence)
 	c.CustomKinds = slices.Clone(p.CustomKinds)
+	c.Maintenance = cloneMaintenance(p.Maintenance)
+	c.Inhibit = cloneInhibit(p.Inhibit)
 	return &c
 }
 
@@ -385,6 +397,8 @@ func (p *Plan) Validate() error {
 	if p.Timers.ReopenWindow < 0 {
 		add("timers.reopen_window", "must not be negative")
 	}
+	validateMaintenance(p.Maintenance, add)
+	validateInhibit(p.Inhibit, add)
 	if len(probs) == 0 {
 		return nil
 	}
@@ -450,13 +464,15 @@ func ParsePlan(data []byte) (*Plan, error) {
 		Escalation  json.RawMessage              `json:"escalation"`
 		Timers      json.RawMessage              `json:"timers"`
 		CustomKinds []Kind                       `json:"custom_kinds"`
+		Maintenance json.RawMessage              `json:"maintenance"`
+		Inhibit     json.RawMessage              `json:"inhibit"`
 	}
 	if err := json.Unmarshal(data, &parts); err != nil {
 		return nil, &PlanError{Problems: []Problem{jsonProblem(err)}}
 	}
 	def := DefaultPlan()
 	p := &Plan{Name: "custom", Response: def.Response, Rules: def.Rules, Escalation: def.Escalation, Timers: def.Timers,
-		CustomKinds: parts.CustomKinds}
+		CustomKinds: parts.CustomKinds, Inhibit: def.Inhibit}
 	if parts.Name != nil {
 		p.Name = *parts.Name
 	}
@@ -487,6 +503,11 @@ func ParsePlan(data []byte) (*Plan, error) {
 		decodeOnto(parts.Escalation, &p.Escalation)
 	}
 	decodeOnto(parts.Timers, &p.Timers)
+	decodeOnto(parts.Maintenance, &p.Maintenance)
+	if len(parts.Inhibit) > 0 {
+		p.Inhibit = []InhibitRule{} // given, exactly the rules written; [] for none
+		decodeOnto(parts.Inhibit, &p.Inhibit)
+	}
 	if len(probs) > 0 {
 		return nil, &PlanError{Problems: probs}
 	}
@@ -514,7 +535,10 @@ func (k Kind) builtin() bool {
 	return ok
 }
 
-var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+var (
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+)
 
 // checkShape walks a decoded JSON value against type t and records every
 // mismatch with its path, so that one pass reports all problems.
@@ -543,6 +567,18 @@ func checkShape(t reflect.Type, v any, path string, probs *[]Problem) {
 			return
 		}
 		if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+			add("%s", strings.TrimPrefix(err.Error(), "firebreak: "))
+		}
+		return
+	}
+	if t.Kind() == reflect.Struct && reflect.PointerTo(t).Implements(jsonUnmarshalerType) {
+		// A type that decodes itself, such as Matcher: let it say what is
+		// wrong with its part of the document.
+		raw, err := json.Marshal(v)
+		if err == nil {
+			err = reflect.New(t).Interface().(json.Unmarshaler).UnmarshalJSON(raw)
+		}
+		if err != nil {
 			add("%s", strings.TrimPrefix(err.Error(), "firebreak: "))
 		}
 		return
