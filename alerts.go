@@ -27,11 +27,12 @@ type alert struct {
 	traces    [traceRing]string
 	traceN    int
 	peak      float64
-	evidence  bool     // metrics evidence taken for the current firing episode
-	snapshots int      // firing episodes with evidence taken
-	waived    Severity // the grade a person accepted when lowering severity; -1 if none
-	muted     string   // why it pages nobody (silence.go); "" if it pages
-	symptom   string   // why its own changes are not notified: inhibited within its cause's incident
+	evidence  bool        // metrics evidence taken for the current firing episode
+	snapshots int         // firing episodes with evidence taken
+	waived    Severity    // the grade a person accepted when lowering severity; -1 if none
+	muted     string      // why it pages nobody (silence.go); "" if it pages
+	symptom   string      // why its own changes are not notified: inhibited within its cause's incident
+	source    []sourceKey // where it is listed as an inhibiting source (inhibit.go)
 }
 
 // aggregate stands for the alerts of one kind an incident holds beyond
@@ -427,6 +428,7 @@ func (e *engine) untrack(a *alert) {
 	}
 	a.tracked = false
 	e.relist(a)
+	e.untracked(a)
 }
 
 // release stops tracking inc's alerts; those kept only in an aggregate are

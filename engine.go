@@ -538,7 +538,8 @@ func (e *engine) line(inc *incident, now time.Time, ev Event, actor, note string
 func (e *engine) advance(now time.Time) []Notification {
 	if !e.mute.nextAt.IsZero() && !now.Before(e.mute.nextAt) {
 		e.muteTick(now)
-	} else if e.pruneSources() {
+	} else if e.mute.stale {
+		e.mute.stale = false
 		e.remute(now) // an inhibiting source resolved or was released
 	}
 	for len(e.due) > 0 && !e.due[0].dueAt.After(now) {

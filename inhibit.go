@@ -3,6 +3,7 @@ package firebreak
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -24,15 +25,27 @@ type InhibitRule struct {
 	Equal          []string `json:"equal,omitempty"`
 }
 
-// inhibitRule is a rule with the firing alerts that match its source.
+// inhibitRule is a rule with the firing alerts that match its source, by
+// the values of its Equal labels.
 type inhibitRule struct {
 	InhibitRule
-	sources []source
+	sources map[string]map[*alert]struct{}
 }
 
-type source struct {
-	a      *alert
-	labels map[string]string
+// key joins the values of r's Equal labels.
+func (r *inhibitRule) key(labels map[string]string) string {
+	switch len(r.Equal) {
+	case 0:
+		return ""
+	case 1:
+		return labels[r.Equal[0]]
+	}
+	var b strings.Builder
+	for _, l := range r.Equal {
+		b.WriteString(labels[l])
+		b.WriteByte(0xff)
+	}
+	return b.String()
 }
 
 // defaultInhibit is the default plan's inhibition: (a) a dependency's
@@ -82,77 +95,115 @@ func validateInhibit(rules []InhibitRule, add func(path, format string, args ...
 }
 
 // inhibitor returns a firing source that inhibits a (whose match labels are
-// labels), or nil.
+// labels), preferring one in a's own incident, or nil.
 func (e *engine) inhibitor(a *alert, labels map[string]string) *alert {
+	var other *alert
 	for i := range e.mute.rules {
 		r := &e.mute.rules[i]
 		if len(r.sources) == 0 || !r.TargetMatchers.Matches(labels) {
 			continue
 		}
-	next:
-		for _, s := range r.sources {
-			if s.a == a || !s.a.ref.Firing || !s.a.tracked {
+		looked := 0
+		for s := range r.sources[r.key(labels)] {
+			if s == a || !s.ref.Firing || !s.tracked {
 				continue
 			}
-			for _, l := range r.Equal {
-				if s.labels[l] != labels[l] {
-					continue next
-				}
+			if s.inc == a.inc {
+				return s
 			}
-			return s.a
+			if other == nil {
+				other = s
+			}
+			if looked++; looked >= 8 {
+				break
+			}
 		}
 	}
-	return nil
+	return other
 }
 
-// sourceFired records a, which just fired, as a source of the rules it
-// matches, and reports whether it is a new one.
+// sourceFired records a, which fires, as a source of the rules it matches,
+// and reports whether a key had no source before.
 func (e *engine) sourceFired(a *alert) bool {
-	if len(e.mute.rules) == 0 {
-		return false
-	}
 	var labels map[string]string
-	added := false
+	changed := false
 	for i := range e.mute.rules {
 		r := &e.mute.rules[i]
-		if slices.ContainsFunc(r.sources, func(s source) bool { return s.a == a }) {
-			continue
-		}
 		if labels == nil {
 			labels = e.matchLabels(a)
 		}
-		if r.SourceMatchers.Matches(labels) {
-			r.sources = append(r.sources, source{a: a, labels: labels})
-			added = true
+		if !r.SourceMatchers.Matches(labels) {
+			continue
+		}
+		k := r.key(labels)
+		if r.sources == nil {
+			r.sources = map[string]map[*alert]struct{}{}
+		}
+		set := r.sources[k]
+		if set == nil {
+			set = map[*alert]struct{}{}
+			r.sources[k] = set
+		}
+		if _, ok := set[a]; !ok {
+			changed = changed || len(set) == 0
+			set[a] = struct{}{}
+			a.source = append(a.source, sourceKey{i, k})
 		}
 	}
-	return added
+	return changed
 }
 
-// pruneSources drops sources that no longer fire or are no longer tracked,
-// and reports whether it dropped any.
-func (e *engine) pruneSources() bool {
-	dropped := false
-	for i := range e.mute.rules {
-		r := &e.mute.rules[i]
-		n := len(r.sources)
-		r.sources = slices.DeleteFunc(r.sources, func(s source) bool { return !s.a.ref.Firing || !s.a.tracked })
-		dropped = dropped || len(r.sources) < n
+// sourceKey is where an alert is listed as a source.
+type sourceKey struct {
+	rule int
+	key  string
+}
+
+// dropSource takes a out of the rules' sources, and reports whether a key
+// lost its last source.
+func (e *engine) dropSource(a *alert) bool {
+	changed := false
+	for _, sk := range a.source {
+		set := e.mute.rules[sk.rule].sources[sk.key]
+		delete(set, a)
+		if len(set) == 0 {
+			delete(e.mute.rules[sk.rule].sources, sk.key)
+			changed = true
+		}
 	}
-	return dropped
+	a.source = nil
+	return changed
+}
+
+// untracked is called when the engine stops tracking a: a source no longer
+// inhibits; what it inhibited is decided again on the next step.
+func (e *engine) untracked(a *alert) {
+	if len(a.source) > 0 && e.dropSource(a) {
+		e.mute.stale = true
+	}
 }
 
 // inhibitChanged is called after alert a fired or cleared: it updates the
-// rules' sources and, if they changed, decides again what is muted.
+// rules' sources and, if a key gained its first or lost its last source,
+// decides again what is muted.
 func (e *engine) inhibitChanged(a *alert, now time.Time) {
 	if len(e.mute.rules) == 0 {
 		return
 	}
-	changed := e.pruneSources()
-	if a.ref.Firing && a.tracked && e.sourceFired(a) {
-		changed = true
+	changed := e.mute.stale
+	e.mute.stale = false
+	if a.ref.Firing && a.tracked {
+		changed = e.sourceFired(a) || changed
+	} else if len(a.source) > 0 {
+		changed = e.dropSource(a) || changed
 	}
 	if changed {
 		e.remute(now)
 	}
+}
+
+// Equal reports whether m and o test the same label the same way (go-cmp
+// and plan comparisons use it; the compiled expression is not compared).
+func (m Matcher) Equal(o Matcher) bool {
+	return m.Name == o.Name && m.Type == o.Type && m.Value == o.Value
 }

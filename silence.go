@@ -156,6 +156,7 @@ type muting struct {
 	windows  []*window  // the plan's and those scheduled at run time
 	rules    []inhibitRule
 	nextAt   time.Time // the next start or end of a silence or window; zero for none
+	stale    bool      // an inhibiting source was released: decide again on the next step
 }
 
 // initMute compiles the plan's inhibition rules and maintenance windows.
@@ -312,8 +313,8 @@ func (e *engine) muteTick(now time.Time) {
 		s.ExpiredAt = s.EndsAt
 		e.auditExpired(*s)
 	}
+	e.mute.stale = false
 	e.remute(now)
-	e.pruneSources()
 	e.nextMute(now)
 }
 
