@@ -269,9 +269,11 @@ func (e *engine) remute(now time.Time) {
 		}
 		inc := a.inc
 		inc.dirty = true
-		was := a.muted
+		was, wasSymptom := a.muted, a.symptom
 		inc.setMute(a, muted, symptom)
 		switch {
+		case muted == "" && was == "" && symptom != "" && wasSymptom == "":
+			e.muteNote(inc, a, now)
 		case muted != "" && was == "":
 			e.line(inc, now, EventSignal, systemActor, fmt.Sprintf("%s for %s %s: pages nobody from now", a.ref.Kind, alertWho(&a.ref), muted), true)
 		case muted == "" && was != "":
