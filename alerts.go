@@ -27,9 +27,12 @@ type alert struct {
 	traces    [traceRing]string
 	traceN    int
 	peak      float64
-	evidence  bool     // metrics evidence taken for the current firing episode
-	snapshots int      // firing episodes with evidence taken
-	waived    Severity // the grade a person accepted when lowering severity; -1 if none
+	evidence  bool        // metrics evidence taken for the current firing episode
+	snapshots int         // firing episodes with evidence taken
+	waived    Severity    // the grade a person accepted when lowering severity; -1 if none
+	muted     string      // why it pages nobody (silence.go); "" if it pages
+	symptom   string      // why its own changes are not notified: inhibited within its cause's incident
+	source    []sourceKey // where it is listed as an inhibiting source (inhibit.go)
 }
 
 // aggregate stands for the alerts of one kind an incident holds beyond
@@ -257,6 +260,9 @@ func (inc *incident) count(a *alert, d int) {
 	}
 	if a.ref.Severity > None {
 		inc.firingGraded += d
+		if a.muted != "" {
+			inc.firingMuted += d
+		}
 	} else {
 		inc.firingNone += d
 	}
@@ -292,15 +298,15 @@ func (inc *incident) held() bool {
 // pages again if the fault returns at its grade.
 func (inc *incident) warranted() bool {
 	if inc.byRule {
-		return inc.held()
+		return inc.held() && !inc.muted()
 	}
 	for _, a := range inc.alerts {
-		if inc.holds(a) && a.ref.Severity >= inc.Severity {
+		if inc.holds(a) && a.muted == "" && a.ref.Severity >= inc.Severity {
 			return true
 		}
 	}
 	for _, a := range inc.light {
-		if inc.holds(a) && a.ref.Severity >= inc.Severity {
+		if inc.holds(a) && a.muted == "" && a.ref.Severity >= inc.Severity {
 			return true
 		}
 	}
@@ -422,6 +428,7 @@ func (e *engine) untrack(a *alert) {
 	}
 	a.tracked = false
 	e.relist(a)
+	e.untracked(a)
 }
 
 // release stops tracking inc's alerts; those kept only in an aggregate are

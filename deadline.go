@@ -64,6 +64,9 @@ func (e *engine) next() time.Time {
 	if len(e.due) > 0 {
 		at = e.due[0].dueAt
 	}
+	if m := e.mute.nextAt; !m.IsZero() && (at.IsZero() || m.Before(at)) {
+		at = m
+	}
 	if e.overflowFiring {
 		if q := e.lastRefusal.Add(overflowQuiet); at.IsZero() || q.Before(at) {
 			at = q
@@ -94,7 +97,7 @@ func (e *engine) nextTimer(inc *incident) time.Time {
 		consider(inc.renotifyAt)
 		consider(e.chainDue(inc))
 	}
-	if inc.State != Mitigated {
+	if inc.State != Mitigated && !inc.muted() {
 		for i, pr := range e.plan.Escalation.Persistence {
 			if !inc.persisted[i] && inc.Severity == pr.From {
 				consider(inc.DetectedAt.Add(time.Duration(pr.After)))

@@ -117,6 +117,45 @@
 // signal is counted, logged at most once a minute, and raises a
 // [KindBoardOverflow] alert, which the default plan grades General.
 //
+// # Silences, maintenance and inhibition
+//
+// Planned work pages nobody. Three things mute an alert; a muted alert is
+// recorded on its incident (its signals, a timeline note saying why) and
+// holds it open while it fires, but it does not raise the incident's
+// severity, announce it, remind, breach or escalate it, and its own firing
+// and clearing are not notified. An incident whose firing graded alerts are
+// all muted pages nobody; if it was announced already, its pages stop. When
+// an alert stops being muted it is graded again as if it had just fired: a
+// still-firing fault is announced within the group wait (the response clock
+// of an announced incident keeps running, so an overdue one breaches).
+//
+//   - A [Silence] ([Board.Silence], [Board.ExpireSilence], or POST/DELETE
+//     /silences on the ops API) mutes the alerts its [Matchers] select,
+//     from its start to its end (at most [MaxSilenceDuration]), when it
+//     expires by itself. Note: "silenced by S-1 (comment)". [Board.Silences]
+//     is the audit list: who made and who expired each, and when.
+//   - A [MaintenanceWindow] (the plan's "maintenance", or
+//     [Board.ScheduleMaintenance]) mutes the alerts of its components while
+//     active — once, or weekly ({"weekday": "sunday", "start": "02:00",
+//     "duration": "2h", "timezone": "Europe/Berlin"}). The public status
+//     shows those components as under_maintenance, and lists the active and
+//     upcoming windows (name, components, start, end; never the reason). A
+//     dependent's alert on a component under maintenance still pages: only
+//     the listed components are muted.
+//   - An [InhibitRule] (the plan's "inhibit", Alertmanager semantics): while
+//     a source alert fires, target alerts with the same values of the equal
+//     labels do not page on their own (note: "inhibited by …"). A target in
+//     the source's own incident is a symptom: its grade still counts toward
+//     the incident's severity — a Fatal burn beside a Severe breaker makes
+//     the incident Fatal — but its firing is not notified by itself. A
+//     target in another incident is muted. The default plan inhibits a
+//     dependency's latency_slo_burn and error_budget_burn while a
+//     breaker_open on that dependency fires (equal: dependency), and general
+//     and severe alerts in a fault domain with a fatal one (equal:
+//     fault_domain). A document's "inhibit" replaces these; [] removes them.
+//
+// Matchers test [AlertRef.MatchLabels] plus "fault_domain".
+//
 // # Reports
 //
 // [BuildReport] writes a postmortem (Fatal, Severe) or a report-back

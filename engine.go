@@ -79,6 +79,8 @@ type engine struct {
 	flaps, refused, evicted int64
 	overflowFiring          bool
 	lastRefusal             time.Time
+
+	mute muting // silences, maintenance windows, inhibition (silence.go)
 }
 
 type incident struct {
@@ -91,6 +93,7 @@ type incident struct {
 	aggregated   int               // alerts that joined only an aggregate
 	firingGraded int               // firing alerts graded above None
 	firingNone   int               // firing alerts graded None
+	firingMuted  int               // of firingGraded, those muted (silence.go)
 	notifyAt     time.Time         // end of the group wait; zero once it has passed
 	waitOver     bool              // the group wait has passed
 	clockStart   time.Time         // when the current response clock started
@@ -114,7 +117,7 @@ type incident struct {
 }
 
 func newEngine(service, env string, plan *Plan, retention, maxAlerts, maxLines int) *engine {
-	return &engine{
+	e := &engine{
 		plan: plan, grade: newGrader(plan), service: service, env: env,
 		retention: retention, maxAlerts: maxAlerts, maxLines: maxLines,
 		seed:      maphash.MakeSeed(),
@@ -122,6 +125,8 @@ func newEngine(service, env string, plan *Plan, retention, maxAlerts, maxLines i
 		incidents: make(map[string]*incident),
 		byGroup:   make(map[string]*incident),
 	}
+	e.initMute()
+	return e
 }
 
 // report takes one signal, already made finite and timed, at now. It returns
@@ -218,19 +223,23 @@ func (e *engine) reportSlow(fp uint64, s *Signal, now time.Time, self bool) {
 		a.ref.ClearedAt = now
 		a.evidence = false
 		e.cleared(a, s, now)
+		e.inhibitChanged(a, now)
 		return
 	}
 	if joined {
 		a.inc = inc
 	}
+	a.muted, a.symptom = e.muteFor(a, now)
 	inc.count(a, +1)
 	e.relist(a)
 	if inc.State == Resolved {
-		if sev == None && inc.graded {
+		if sev == None && inc.graded || a.muted != "" {
 			// A signal the plan grades None — a ticket tier still burning
 			// after an outage — is recorded, but does not reopen an
 			// incident that paged.
 			e.recordQuiet(inc, a, joined, wasFiring, now)
+			e.muteNote(inc, a, now)
+			e.inhibitChanged(a, now)
 			return
 		}
 		e.reopen(inc, now)
@@ -241,6 +250,9 @@ func (e *engine) reportSlow(fp uint64, s *Signal, now time.Time, self bool) {
 	} else if !wasFiring {
 		a.ref.ClearedAt = time.Time{}
 		e.line(inc, now, EventSignal, systemActor, fmt.Sprintf("%s fires again for %s", a.ref.Kind, alertWho(&a.ref)), false)
+	}
+	if fresh := joined || !wasFiring; fresh {
+		e.muteNote(inc, a, now)
 	}
 	if sev > None {
 		inc.graded = true
@@ -258,12 +270,15 @@ func (e *engine) reportSlow(fp uint64, s *Signal, now time.Time, self bool) {
 	fresh := joined || !wasFiring
 	e.regrade(inc, a, joined, fresh, coreBefore, now)
 	e.hold(inc, now)
-	if !inc.notified() && inc.waitOver && inc.State.Open() && inc.Severity > None && inc.held() {
+	if fresh {
+		defer e.inhibitChanged(a, now)
+	}
+	if !inc.notified() && inc.waitOver && inc.State.Open() && inc.Severity > None && inc.held() && !inc.muted() {
 		// What paged cleared within the group wait and now fires again.
 		e.announce(inc, now)
 		return
 	}
-	if fresh && inc.notified() && inc.holds(a) {
+	if fresh && inc.notified() && inc.holds(a) && !a.quiet() {
 		e.emitChange(inc, now, a, s, true)
 	}
 }
@@ -344,6 +359,14 @@ func (e *engine) regrade(inc *incident, a *alert, joined, fresh, coreBefore bool
 	if a.ref.Severity > a.waived {
 		target = a.ref.Severity
 	}
+	if a.muted != "" {
+		// A muted alert raises nothing (silence.go); it is graded again
+		// when it stops being muted.
+		if inc.Title == "" {
+			inc.Title = fmt.Sprintf("%s: %s", a.ref.Kind.AlertName(), alertWho(&a.ref))
+		}
+		return
+	}
 	esc := e.plan.Escalation
 	if joined && inc.size() > 1 {
 		if esc.CoreJoins && a.ref.Tier == Core && !coreBefore {
@@ -411,7 +434,7 @@ func (e *engine) escalate(inc *incident, sev Severity, actor, reason string, now
 	}
 	e.line(inc, now, EventEscalated, actor, note, true)
 	if !inc.notified() {
-		if inc.waitOver && inc.State.Open() && sev > None {
+		if inc.waitOver && inc.State.Open() && sev > None && !inc.muted() {
 			e.announce(inc, now)
 		}
 		return
@@ -463,7 +486,7 @@ func (e *engine) cleared(a *alert, s *Signal, now time.Time) {
 		return
 	}
 	e.hold(inc, now)
-	if inc.notified() && inc.State.Open() {
+	if inc.notified() && inc.State.Open() && !a.quiet() {
 		e.emitChange(inc, now, a, s, false)
 	}
 }
@@ -496,7 +519,7 @@ func (e *engine) reopen(inc *incident, now time.Time) {
 	switch {
 	case inc.notified():
 		e.emit(inc, EventReopened, now)
-	case inc.waitOver && inc.Severity > None:
+	case inc.waitOver && inc.Severity > None && !inc.muted():
 		e.announce(inc, now)
 	case !inc.waitOver:
 		// Resolved within its group wait: it gets a group wait again.
@@ -518,6 +541,12 @@ func (e *engine) line(inc *incident, now time.Time, ev Event, actor, note string
 // advance runs the timers due at or before now and returns the
 // notifications they cause.
 func (e *engine) advance(now time.Time) []Notification {
+	if !e.mute.nextAt.IsZero() && !now.Before(e.mute.nextAt) {
+		e.muteTick(now)
+	} else if e.mute.stale {
+		e.mute.stale = false
+		e.remute(now) // an inhibiting source resolved or was released
+	}
 	for len(e.due) > 0 && !e.due[0].dueAt.After(now) {
 		inc := e.due[0]
 		for range 3 {
@@ -554,7 +583,7 @@ func (e *engine) advanceIncident(inc *incident, now time.Time) {
 		// What paged may have cleared within the wait while an alert graded
 		// None still fires: then nobody is paged, and the incident resolves
 		// after the hold-down unannounced.
-		if inc.State.Open() && inc.Severity > None && inc.held() {
+		if inc.State.Open() && inc.Severity > None && inc.held() && !inc.muted() {
 			e.announce(inc, now)
 		}
 	}
@@ -596,7 +625,7 @@ func (e *engine) advanceIncident(inc *incident, now time.Time) {
 			inc.renotifyAt = time.Time{}
 		}
 	}
-	if inc.State != Mitigated {
+	if inc.State != Mitigated && !inc.muted() {
 		for i, pr := range e.plan.Escalation.Persistence {
 			if !inc.persisted[i] && inc.Severity == pr.From && !now.Before(inc.DetectedAt.Add(time.Duration(pr.After))) {
 				inc.persisted[i] = true

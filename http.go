@@ -246,6 +246,7 @@ func OpsHandler(b *Board, auth Authorizer) (http.Handler, error) {
 		}
 		mux.HandleFunc("/incidents/{id}/"+action, api.only(http.MethodPost, name, fn))
 	}
+	api.silenceRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})
@@ -652,7 +653,10 @@ type PublicStatus struct {
 	Service    string            `json:"service"`
 	Status     string            `json:"status"`
 	Components []ComponentStatus `json:"components"`
-	UpdatedAt  time.Time         `json:"updated_at"`
+	// Maintenance lists the active and upcoming (within 7 days) maintenance
+	// windows: name, declared components, start and end.
+	Maintenance []PublicMaintenance `json:"maintenance"`
+	UpdatedAt   time.Time           `json:"updated_at"`
 }
 
 // Public status words, from best to worst.
@@ -710,6 +714,7 @@ func (b *Board) PublicStatus() PublicStatus {
 	for _, name := range slices.Sorted(maps.Keys(worst)) {
 		st.Components = append(st.Components, ComponentStatus{Name: name, Status: statusWord(worst[name])})
 	}
+	b.maintenanceStatus(&st, now)
 	return st
 }
 

@@ -54,6 +54,15 @@ type Plan struct {
 	// nil hands every notification to every notifier. [WithRoute]
 	// overrides it. Default: nil.
 	Route *Route `json:"route,omitempty"`
+	// Maintenance windows: planned work whose components' alerts page
+	// nobody while a window is active (see [MaintenanceWindow]). Default:
+	// none.
+	Maintenance []MaintenanceWindow `json:"maintenance,omitempty"`
+	// Inhibit rules: symptoms that do not page while their cause fires (see
+	// [InhibitRule]). Default: a dependency's burns while a breaker on it is
+	// open, and general and severe alerts in a fault domain with a fatal
+	// one. A document's list replaces the default whole; write [] for none.
+	Inhibit []InhibitRule `json:"inhibit,omitempty"`
 }
 
 // ResponsePolicy is what the plan demands at one severity.
@@ -223,6 +232,7 @@ func DefaultPlan() *Plan {
 			ReopenWindow:    Duration(30 * time.Minute),
 		},
 		Categories: DefaultCategories(),
+		Inhibit:    defaultInhibit(),
 	}
 }
 
@@ -243,6 +253,8 @@ func (p *Plan) Clone() *Plan {
 		c.Response[sev] = rp
 	}
 	c.Route = p.Route.clone()
+	c.Maintenance = cloneMaintenance(p.Maintenance)
+	c.Inhibit = cloneInhibit(p.Inhibit)
 	return &c
 }
 
@@ -422,6 +434,8 @@ func (p *Plan) Validate() error {
 	p.validateOrg(add)
 	validateRoute(p.Route, add)
 	validateEscalationChains(p, add)
+	validateMaintenance(p.Maintenance, add)
+	validateInhibit(p.Inhibit, add)
 	if len(probs) == 0 {
 		return nil
 	}
@@ -488,13 +502,15 @@ func ParsePlan(data []byte) (*Plan, error) {
 		Timers      json.RawMessage              `json:"timers"`
 		CustomKinds []Kind                       `json:"custom_kinds"`
 		Route       json.RawMessage              `json:"route"`
+		Maintenance json.RawMessage              `json:"maintenance"`
+		Inhibit     json.RawMessage              `json:"inhibit"`
 	}
 	if err := json.Unmarshal(data, &parts); err != nil {
 		return nil, &PlanError{Problems: []Problem{jsonProblem(err)}}
 	}
 	def := DefaultPlan()
 	p := &Plan{Name: "custom", Response: def.Response, Rules: def.Rules, Escalation: def.Escalation, Timers: def.Timers,
-		CustomKinds: parts.CustomKinds}
+		CustomKinds: parts.CustomKinds, Inhibit: def.Inhibit}
 	if parts.Name != nil {
 		p.Name = *parts.Name
 	}
@@ -527,6 +543,11 @@ func ParsePlan(data []byte) (*Plan, error) {
 	decodeOnto(parts.Timers, &p.Timers)
 	decodeOrg(data, p, decodeOnto)
 	decodeOnto(parts.Route, &p.Route)
+	decodeOnto(parts.Maintenance, &p.Maintenance)
+	if len(parts.Inhibit) > 0 {
+		p.Inhibit = []InhibitRule{} // given, exactly the rules written; [] for none
+		decodeOnto(parts.Inhibit, &p.Inhibit)
+	}
 	if len(probs) > 0 {
 		return nil, &PlanError{Problems: probs}
 	}

@@ -415,6 +415,7 @@ func BenchmarkFireClearRouted(b *testing.B) {
 }
 
 func mustMatchers(tb testing.TB, s string) firebreak.Matchers {
+	tb.Helper()
 	ms, err := firebreak.ParseMatchers(s)
 	if err != nil {
 		tb.Fatal(err)
