@@ -205,6 +205,12 @@ type opsAPI struct {
 //	POST /incidents/{id}/handoff     {"to": "person or role", "note": "..."} (see Board.HandOff)
 //	GET  /incidents/{id}/report      ?format=json (default) or markdown
 //	GET  /stats                      the board's counters
+//	GET  /silences                   silences, active and pending first, then expired (the audit list)
+//	POST /silences                   {"matchers": [...] or "{kind=\"x\"}", "ends_at": "RFC 3339", "comment": "..."}; 201 {"id"}
+//	DELETE /silences/{id}            expire a silence now
+//	GET  /maintenance                maintenance windows
+//	POST /maintenance                {"name", "components", "start", "end" or "weekly", "reason"}
+//	DELETE /maintenance/{name}       cancel a window
 //
 // A list answers {"incidents": [...], "next_cursor": "..."}; pass
 // next_cursor back as ?cursor= for the next page, with the same filters. It
