@@ -134,12 +134,12 @@ func timelineHas(inc firebreak.Incident, s string) bool {
 	return false
 }
 
-// opsCall serves one request of the operations API with token "tok-alice"
+// opsCall serves one request of the operations API with token "tok-alice-0123456789"
 // (principal alice) and returns the recorder.
 func opsCall(t *testing.T, h http.Handler, method, path, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	r.Header.Set("Authorization", "Bearer tok-alice")
+	r.Header.Set("Authorization", "Bearer tok-alice-0123456789")
 	r.Header.Set("Content-Type", "application/json")
 	rw := httptest.NewRecorder()
 	h.ServeHTTP(rw, r)
@@ -148,7 +148,7 @@ func opsCall(t *testing.T, h http.Handler, method, path, body string) *httptest.
 
 func opsHandler(t *testing.T, b *firebreak.Board) http.Handler {
 	t.Helper()
-	auth, err := firebreak.BearerTokens(map[string]string{"tok-alice": "alice"})
+	auth, err := firebreak.BearerTokens(map[string]string{"tok-alice-0123456789": "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,6 +103,171 @@ func TestOpsReviewMaintenanceWindowOnPayments(t *testing.T) {
 	})
 }
 
+// A weekly window (Sunday 02:00 UTC, one hour) in the plan: payments fails
+// inside it on two Sundays a week apart and nobody is paged; the same fault
+// at 04:00, outside the window, pages Fatal.
+func TestOpsReviewWeeklyWindowRecurs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		plan := mustPlan(t, `{"maintenance": [{"name": "weekly patching", "components": ["payments"],
+			"reason": "OS patches", "weekly": {"weekday": "sunday", "start": "02:00", "duration": "1h"}}]}`)
+		w := newOpsWorld(t, plan, firebreak.WithComponents("payments"))
+		db := newDep()
+		pay := newReviewed(w, db, svcOpts{name: "payments", dep: "payments-db"})
+		probe(w, "payments", "payments-db", db)
+		// The bubble starts on Saturday 2000-01-01 00:00 UTC.
+		sunday := func(week int, hh int) time.Time {
+			return time.Date(2000, 1, 2+7*week, hh, 0, 0, 0, time.UTC)
+		}
+		inWindow := func(week int) {
+			t.Helper()
+			time.Sleep(time.Until(sunday(week, 1)))
+			driveAll(rate/2, 65*time.Minute, pay) // warm up into the window
+			from := time.Now()
+			if st := w.board.PublicStatus(); statusOf(st, "payments") != firebreak.StatusUnderMaintenance {
+				t.Errorf("week %d: payments shown %q inside the weekly window", week, statusOf(st, "payments"))
+			}
+			db.set(1, false)
+			driveAll(rate/2, 40*time.Minute, pay)
+			db.set(0, false)
+			driveAll(rate/2, 10*time.Minute, pay)
+			if ps := pages(between(w.rec.all(), from, time.Now())); len(ps) != 0 {
+				t.Errorf("week %d: payments down inside its weekly window paged:%s", week, w.list(ps))
+			}
+		}
+		inWindow(0)
+		// Outside the window the same fault pages.
+		time.Sleep(time.Until(sunday(0, 4)))
+		driveAll(rate/2, 10*time.Minute, pay)
+		onset := time.Now()
+		db.set(1, false)
+		driveAll(rate/2, 3*time.Minute, pay)
+		db.set(0, false)
+		driveAll(rate/2, 10*time.Minute, pay)
+		if n, ok := w.rec.firstSince(onset, firebreak.Fatal); !ok || n.At.Sub(onset) > 2*time.Minute {
+			t.Errorf("payments down outside the window: want Fatal within 2m; pages:%s", w.describe())
+		}
+		if inc, ok := w.incidentIn("payments-db"); ok && inc.State.Open() {
+			if err := w.board.Acknowledge(inc.ID, "alice"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		inWindow(1)
+	})
+}
+
+// A core dependency goes down under two components that call it, each with
+// a breaker and an SLO, one of them with a health probe: one incident, and
+// one page — the announcement — until the response deadline.
+func TestOpsReviewCoreDependencyDownIsOnePage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		db := newDep()
+		chk := newReviewed(w, db, svcOpts{name: "checkout-api", dep: "payments-db"})
+		ord := newReviewed(w, db, svcOpts{name: "orders-api", dep: "payments-db"})
+		probe(w, "checkout-api", "payments-db", db)
+		driveAll(rate/2, warm/2, chk, ord)
+		onset := time.Now()
+		db.set(1, false)
+		driveAll(rate/2, 9*time.Minute, chk, ord)
+		// Reminders (every 5 minutes for Fatal) are the plan's, not extra
+		// pages: count announcements, escalations and reopenings.
+		ps := slices.DeleteFunc(w.rec.pagesSince(onset), func(n firebreak.Notification) bool { return n.Event == firebreak.EventRenotify })
+		if len(ps) != 1 || ps[0].Event != firebreak.EventDetected || ps[0].Incident.Severity != firebreak.Fatal {
+			t.Errorf("core dependency down under two callers: %d pages before the deadline, want one Fatal announcement:%s", len(ps), w.list(ps))
+		}
+		if incs := w.board.List(firebreak.Filter{}); len(incs) != 1 {
+			t.Errorf("%d incidents, want one", len(incs))
+		} else {
+			inc := incs[0]
+			if !slices.Equal(inc.Components, []string{"checkout-api", "orders-api"}) {
+				t.Errorf("components %v", inc.Components)
+			}
+			kinds := map[firebreak.Kind]bool{}
+			for _, a := range inc.Alerts {
+				if a.Firing {
+					kinds[a.Kind] = true
+				}
+			}
+			for _, k := range []firebreak.Kind{firebreak.KindBreakerOpen, firebreak.KindErrorBudgetBurn, firebreak.KindHealthFailed} {
+				if !kinds[k] {
+					t.Errorf("the incident does not record a firing %s: %v", k, kinds)
+				}
+			}
+		}
+		// Every change after the announcement went out as a routine update
+		// at most, never as a page.
+		t.Logf("notifications after onset: %d (pages %d)", len(between(w.rec.all(), onset, time.Now())), len(ps))
+	})
+}
+
+// A silence created through the ops API two minutes into an unacknowledged
+// Fatal outage, for 20 minutes: the pages stop (no reminder, no breach at
+// the 10-minute deadline), the incident records the silence and the
+// silenced signals. When it expires: if the fault still fires, paging
+// resumes at once (the deadline passed: a breach); if it recovered while
+// silenced, nothing pages.
+func TestOpsReviewSilenceMidIncident(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		recovered bool
+	}{{"still failing", false}, {"recovered while silenced", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := newWorld(t)
+				h := opsHandler(t, w.board)
+				d := newDep()
+				s := newReviewed(w, d, svcOpts{})
+				driveAll(rate, warm/2, s)
+				onset := time.Now()
+				d.set(1, false)
+				driveAll(rate, 2*time.Minute, s)
+				if _, ok := w.rec.firstSince(onset, firebreak.Fatal); !ok {
+					t.Fatalf("outage not announced:%s", w.describe())
+				}
+				ends := time.Now().Add(20 * time.Minute)
+				body := fmt.Sprintf(`{"matchers": "{dependency=\"payments\"}", "ends_at": %q, "comment": "CHG-9 failing over payments"}`, ends.UTC().Format(time.RFC3339))
+				rw := opsCall(t, h, http.MethodPost, "/silences", body)
+				if rw.Code != http.StatusCreated {
+					t.Fatalf("POST /silences: %d %s", rw.Code, rw.Body)
+				}
+				var created struct{ ID string }
+				_ = json.Unmarshal(rw.Body.Bytes(), &created)
+				silenced := time.Now()
+				if tc.recovered {
+					driveAll(rate, 8*time.Minute, s)
+					d.set(0, false)
+				}
+				driveAll(rate, time.Until(ends)-time.Second, s)
+				if ps := pages(w.rec.pagesSince(silenced)); len(ps) != 0 {
+					t.Errorf("silenced outage paged:%s", w.list(ps))
+				}
+				inc, _ := w.incidentIn("payments")
+				if !timelineHas(inc, "silence "+created.ID+" created by alice") || !timelineHas(inc, "silenced by "+created.ID) {
+					t.Errorf("the incident does not record the silence %q and what it muted:%v", created.ID, inc.Timeline)
+				}
+				if inc.Breached {
+					t.Errorf("breached while silenced")
+				}
+				driveAll(rate, 5*time.Minute, s)
+				after := pages(w.rec.pagesSince(ends))
+				if tc.recovered {
+					if len(after) != 0 {
+						t.Errorf("recovered while silenced, yet paged when the silence expired:%s", w.list(after))
+					}
+					return
+				}
+				if len(after) == 0 || after[0].At.Sub(ends) > time.Minute {
+					t.Fatalf("still failing when the silence expired: want a page within 1m; pages:%s", w.list(after))
+				}
+				if after[0].Event != firebreak.EventBreached {
+					t.Errorf("first page after expiry %s, want breached (the 10m deadline passed unacknowledged)", after[0].Event)
+				}
+				t.Logf("after expiry: %s", w.list(after))
+			})
+		})
+	}
+}
+
 var _ = json.Marshal
 var _ = fmt.Sprint
 var _ = http.MethodGet
