@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,4 +169,27 @@ func statusOf(st firebreak.PublicStatus, name string) string {
 		}
 	}
 	return "(absent)"
+}
+
+// receiver is a named notifier that keeps every notification and when it
+// was delivered (a batched update carries the time of its latest change, not
+// of its delivery).
+type receiver struct {
+	mu    sync.Mutex
+	notes []firebreak.Notification
+	at    []time.Time
+}
+
+func (r *receiver) Notify(_ context.Context, n firebreak.Notification) error {
+	r.mu.Lock()
+	r.notes = append(r.notes, n)
+	r.at = append(r.at, time.Now())
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *receiver) all() ([]firebreak.Notification, []time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.notes), slices.Clone(r.at)
 }

@@ -1,7 +1,9 @@
 package scenario
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -268,7 +270,247 @@ func TestOpsReviewSilenceMidIncident(t *testing.T) {
 	}
 }
 
-var _ = json.Marshal
-var _ = fmt.Sprint
-var _ = http.MethodGet
-var _ = slices.Contains[[]string]
+// Routing: a Fatal goes to the pager and to chat; a dependency that flaps
+// (a minute down, a minute up, for 40 minutes) makes a flood of routine
+// updates, which chat gets batched by its 5-minute group_interval; the
+// pager's reminders are throttled by its 30-minute repeat_interval; and
+// every lifecycle event reaches every receiver its route names.
+func TestOpsReviewRoutingPagerAndChat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		plan := mustPlan(t, `{"route": {"receiver": "chat", "group_interval": "5m", "routes": [
+			{"matchers": [{"name": "severity", "value": "fatal"}], "receiver": "pager", "continue": true, "repeat_interval": "30m"},
+			{"receiver": "chat"}]}}`)
+		pager, chat := &receiver{}, &receiver{}
+		w := newOpsWorld(t, plan, firebreak.WithNotifierNamed("pager", pager), firebreak.WithNotifierNamed("chat", chat))
+		d := newDep()
+		s := newReviewed(w, d, svcOpts{})
+		driveAll(rate, warm/2, s)
+		onset := time.Now()
+		for range 20 {
+			d.set(1, false)
+			driveAll(rate, time.Minute, s)
+			d.set(0, false)
+			driveAll(rate, time.Minute, s)
+		}
+		driveAll(rate, 20*time.Minute, s)
+		all := w.rec.all()
+		toPager, pagerAt := pager.all()
+		toChat, chatAt := chat.all()
+		if n, ok := w.rec.firstSince(onset, firebreak.Fatal); !ok || n.At.Sub(onset) > time.Minute {
+			t.Fatalf("flapping core outage: no Fatal within 1m:%s", w.describe())
+		}
+		key := func(n firebreak.Notification) string { return string(n.Event) + n.Incident.ID + n.At.String() }
+		has := func(ns []firebreak.Notification, n firebreak.Notification) bool {
+			return slices.ContainsFunc(ns, func(x firebreak.Notification) bool { return key(x) == key(n) })
+		}
+		routine, lifecycle := 0, 0
+		for _, n := range all {
+			if n.Event.Routine() {
+				routine++
+				continue
+			}
+			if n.Event == firebreak.EventRenotify {
+				continue
+			}
+			lifecycle++
+			if !has(toChat, n) {
+				t.Errorf("lifecycle event %s %s at %v lost on chat", n.Event, n.Incident.Severity, w.since(n.At))
+			}
+			if n.Incident.Severity == firebreak.Fatal && !has(toPager, n) {
+				t.Errorf("Fatal lifecycle event %s at %v lost on the pager", n.Event, w.since(n.At))
+			}
+		}
+		t.Logf("unrouted: %d notifications (%d routine, %d lifecycle); chat %d, pager %d", len(all), routine, lifecycle, len(toChat), len(toPager))
+		// Chat: at most one routine update per incident per 5 minutes.
+		last := map[string]time.Time{}
+		chatRoutine := 0
+		for i, n := range toChat {
+			if !n.Event.Routine() {
+				continue
+			}
+			chatRoutine++
+			if at, ok := last[n.Incident.ID]; ok && chatAt[i].Sub(at) < 5*time.Minute-time.Second {
+				t.Errorf("chat got routine updates of %s delivered %v apart, group_interval 5m", n.Incident.ID, chatAt[i].Sub(at))
+			}
+			last[n.Incident.ID] = chatAt[i]
+		}
+		if routine > 0 && chatRoutine == 0 {
+			t.Errorf("chat got none of %d routine updates: batched means delayed, not dropped", routine)
+		}
+		// Pager: a reminder only 30 minutes after the last lifecycle event
+		// or reminder it was sent for the incident.
+		lastLife := map[string]time.Time{}
+		for i, n := range toPager {
+			if n.Event.Routine() {
+				continue
+			}
+			if at, ok := lastLife[n.Incident.ID]; ok && n.Event == firebreak.EventRenotify && pagerAt[i].Sub(at) < 30*time.Minute-time.Second {
+				t.Errorf("pager reminded of %s %v after the last page, repeat_interval 30m", n.Incident.ID, pagerAt[i].Sub(at))
+			}
+			lastLife[n.Incident.ID] = pagerAt[i]
+		}
+		if w.rec.count(firebreak.EventRenotify) > 0 && w.board.Stats().NotifyThrottled == 0 {
+			t.Errorf("reminders made but none throttled")
+		}
+	})
+}
+
+// An escalation chain (5m technical lead, 10m executive on call, 20m CTO,
+// repeating) over an unacknowledged Fatal outage that recovers after 12
+// minutes: steps 1 and 2 page on time; after the recovery the chain stops —
+// no step 3, no new cycle, no reminder.
+func TestOpsReviewEscalationChainStopsOnRecovery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		plan := mustPlan(t, `{"response": {"fatal": {"repeat": true, "escalation": [
+			{"after": "5m", "notify": "technical lead"}, {"after": "10m", "notify": "executive on call"}, {"after": "20m", "notify": "cto"}]}}}`)
+		w := newOpsWorld(t, plan)
+		d := newDep()
+		s := newReviewed(w, d, svcOpts{})
+		driveAll(rate, warm/2, s)
+		onset := time.Now()
+		d.set(1, false)
+		driveAll(rate, 12*time.Minute, s)
+		recovered := time.Now()
+		d.set(0, false)
+		driveAll(rate, time.Hour, s)
+		ann, ok := w.rec.firstSince(onset, firebreak.Fatal)
+		if !ok {
+			t.Fatalf("no Fatal:%s", w.describe())
+		}
+		var steps []firebreak.Notification
+		for _, n := range w.rec.all() {
+			if n.Event == firebreak.EventEscalationStep {
+				steps = append(steps, n)
+			}
+		}
+		if len(steps) < 2 || steps[0].EscalationTarget != "technical lead" || steps[1].EscalationTarget != "executive on call" {
+			t.Fatalf("want steps 1 and 2 during the outage; got:%s", w.list(steps))
+		}
+		// The chain counts from the response clock: detection, like the
+		// plan's response deadline (the announcement follows the 30s group
+		// wait).
+		for i, want := range []time.Duration{5 * time.Minute, 10 * time.Minute} {
+			if d := steps[i].At.Sub(ann.Incident.DetectedAt); d < want-time.Second || d > want+time.Second {
+				t.Errorf("step %d %v after detection, want %v", i+1, d, want)
+			}
+		}
+		late := between(w.rec.all(), recovered.Add(2*time.Minute), time.Now())
+		late = slices.DeleteFunc(late, func(n firebreak.Notification) bool {
+			return n.Event.Routine() || n.Event == firebreak.EventResolved
+		})
+		if len(late) != 0 {
+			t.Errorf("the outage recovered at %v, yet paged from 2m later:%s", w.since(recovered), w.list(late))
+		}
+		inc, _ := w.incidentIn("payments")
+		if inc.State.Open() {
+			t.Errorf("an hour after recovery the incident is still %s", inc.State)
+		}
+	})
+}
+
+// Hand-off, then acknowledgement by the new owner: the chain and the
+// reminders stop, no breach. Recovery, resolution, a close refused until
+// the business owner verifies, the archive, and a Board restart: the new
+// Board finds the closed incident and its report in the archive, with who
+// had it, who acknowledged and who verified, and numbers new incidents
+// after it.
+func TestOpsReviewHandOffVerifyArchiveRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		arch, err := firebreak.DirArchive(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := mustPlan(t, `{"verify_before_close": true, "response": {"fatal": {"escalation": [
+			{"after": "5m", "notify": "technical lead"}, {"after": "10m", "notify": "executive on call"}]}}}`)
+		w := newOpsWorld(t, plan, firebreak.WithArchive(arch))
+		d := newDep()
+		s := newReviewed(w, d, svcOpts{})
+		driveAll(rate, warm/2, s)
+		onset := time.Now()
+		d.set(1, false)
+		driveAll(rate, 3*time.Minute, s)
+		inc, ok := w.incidentIn("payments")
+		if !ok || inc.NotifiedAt.IsZero() {
+			t.Fatalf("outage not announced:%s", w.describe())
+		}
+		if err := w.board.HandOff(inc.ID, "alice", "bob", "bob knows payments"); err != nil {
+			t.Fatal(err)
+		}
+		driveAll(rate, time.Minute, s)
+		if got, _ := w.board.Get(inc.ID); got.State != firebreak.Detected || got.Owner != "bob" {
+			t.Errorf("after hand-off: state %s owner %q, want still detected (a hand-off is no acknowledgement), owner bob", got.State, got.Owner)
+		}
+		if err := w.board.Acknowledge(inc.ID, "bob"); err != nil {
+			t.Fatal(err)
+		}
+		acked := time.Now()
+		driveAll(rate, 15*time.Minute, s)
+		if ps := w.rec.pagesSince(acked); len(ps) != 0 {
+			t.Errorf("acknowledged at %v, yet paged:%s", w.since(acked), w.list(ps))
+		}
+		for _, n := range w.rec.all() {
+			if n.Event == firebreak.EventEscalationStep {
+				t.Errorf("escalation step %d (%s) at %v, acknowledged at %v", n.EscalationStep, n.EscalationTarget, w.since(n.At), acked.Sub(onset))
+			}
+		}
+		if w.rec.count(firebreak.EventHandedOff) != 1 {
+			t.Errorf("%d hand-off notifications, want 1", w.rec.count(firebreak.EventHandedOff))
+		}
+		// The 6× tier (30m short window) keeps the incident open for up to
+		// half an hour after recovery, then the 5m hold-down.
+		d.set(0, false)
+		driveAll(rate, time.Hour, s)
+		got, _ := w.board.Get(inc.ID)
+		if got.State != firebreak.Resolved {
+			var firing []string
+			for _, a := range got.Alerts {
+				if a.Firing {
+					firing = append(firing, fmt.Sprintf("%s %s %v", a.Kind, a.Severity, a.Labels))
+				}
+			}
+			t.Fatalf("an hour after recovery: %s; firing: %v", got.State, firing)
+		}
+		if _, err := w.board.CloseWith(inc.ID, "bob", firebreak.ReportInput{RootCause: "payments primary lost its disk"}); !errors.Is(err, firebreak.ErrNotVerified) {
+			t.Fatalf("close before verification: %v, want ErrNotVerified", err)
+		}
+		if err := w.board.Verify(inc.ID, "carol", "payments flow again"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.board.CloseWith(inc.ID, "bob", firebreak.ReportInput{RootCause: "payments primary lost its disk"}); err != nil {
+			t.Fatal(err)
+		}
+		for w.board.ArchiveStats().Stored == 0 {
+			time.Sleep(100 * time.Millisecond)
+			if time.Since(acked) > 2*time.Hour {
+				t.Fatalf("archive never stored: %+v", w.board.ArchiveStats())
+			}
+		}
+
+		// Restart: a new Board on the same archive.
+		if err := w.board.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		w2 := newOpsWorld(t, plan, firebreak.WithArchive(arch))
+		old, err := w2.board.Get(inc.ID)
+		if err != nil {
+			t.Fatalf("after restart Get(%s): %v", inc.ID, err)
+		}
+		if old.State != firebreak.Closed || old.Owner != "bob" || old.AcknowledgedBy != "bob" || old.VerifiedBy != "carol" {
+			t.Errorf("archived: state %s owner %q acked by %q verified by %q", old.State, old.Owner, old.AcknowledgedBy, old.VerifiedBy)
+		}
+		rep, err := w2.board.IncidentReport(inc.ID)
+		if err != nil || rep.VerifiedBy != "carol" {
+			t.Errorf("archived report: %v, verified by %q", err, rep.VerifiedBy)
+		}
+		s2 := newReviewed(w2, d, svcOpts{})
+		driveAll(rate, warm/2, s2)
+		d.set(1, false)
+		driveAll(rate, 2*time.Minute, s2)
+		d.set(0, false)
+		incs := w2.board.List(firebreak.Filter{})
+		if len(incs) != 1 || incs[0].ID == inc.ID {
+			t.Errorf("after restart: incidents %v, want one new one numbered after %s", incs, inc.ID)
+		}
+	})
+}
