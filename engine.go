@@ -602,6 +602,7 @@ func (e *engine) advanceIncident(inc *incident, now time.Time) {
 	// (it is in its resolve hold-down), nor while what still fires no longer
 	// warrants its severity (see warranted).
 	unacked := inc.needsResponse() && inc.notified() && inc.clearSince.IsZero() && inc.warranted()
+	breached := false
 	if steps, _ := e.chain(inc); unacked && len(steps) > 0 {
 		if !inc.Breached && !inc.ResponseDue.IsZero() && !now.Before(inc.ResponseDue) {
 			inc.Breached = true
@@ -614,13 +615,21 @@ func (e *engine) advanceIncident(inc *incident, now time.Time) {
 		e.line(inc, now, EventBreached, systemActor, fmt.Sprintf("no acknowledgement within %s of %s: escalated to %s",
 			time.Duration(e.plan.Response[inc.Severity].Within), inc.Severity, inc.EscalatedTo), true)
 		e.emit(inc, EventBreached, now)
+		breached = true
 	}
 	if unacked && !inc.renotifyAt.IsZero() && !now.Before(inc.renotifyAt) {
 		if every := time.Duration(e.plan.Response[inc.Severity].RenotifyEvery); every > 0 {
 			for !inc.renotifyAt.After(now) {
 				inc.renotifyAt = inc.renotifyAt.Add(every)
 			}
-			e.emit(inc, EventRenotify, now)
+			if breached {
+				// The breach just paged: the next reminder comes a full
+				// interval later, not in the same instant (after a
+				// silence, reminders would otherwise catch up at once).
+				inc.renotifyAt = now.Add(every)
+			} else {
+				e.emit(inc, EventRenotify, now)
+			}
 		} else {
 			inc.renotifyAt = time.Time{}
 		}

@@ -264,6 +264,14 @@ func TestOpsReviewSilenceMidIncident(t *testing.T) {
 				if after[0].Event != firebreak.EventBreached {
 					t.Errorf("first page after expiry %s, want breached (the 10m deadline passed unacknowledged)", after[0].Event)
 				}
+				// One page at expiry, then reminders at the plan's pace (every
+				// 5 minutes), not a burst catching up on the silenced ones.
+				for i := 1; i < len(after); i++ {
+					if gap := after[i].At.Sub(after[i-1].At); gap < 5*time.Minute {
+						t.Errorf("pages %v apart after expiry:%s", gap, w.list(after))
+						break
+					}
+				}
 				t.Logf("after expiry: %s", w.list(after))
 			})
 		})
