@@ -36,7 +36,9 @@ const ActionHandOff = "handoff"
 // EscalationStep is one step of an escalation chain.
 type EscalationStep struct {
 	// After is how long the incident may stay unacknowledged, counted from
-	// when its response clock started, before this step fires. Required;
+	// when its response clock started — detection, like the plan's
+	// response deadline, not the announcement a group wait later — before
+	// this step fires. Required;
 	// each step's After is longer than the one before.
 	After Duration `json:"after"`
 	// Notify is whom the step pages: a role ("executive on call") or the
