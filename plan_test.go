@@ -245,10 +245,13 @@ func TestParsePlanPartialResponseKeepsEscalation(t *testing.T) {
 		start := time.Now()
 		// A core dependency fails outright at 1000 calls/s: the tracing
 		// package reports the burn every ten seconds.
-		for time.Since(start) < 10*time.Minute {
+		// Eleven minutes: the breach at 5 and, since a breach pages alone,
+		// the first reminder at 10.
+		for time.Since(start) < 11*time.Minute {
 			b.Report(burn(1000, 1))
 			time.Sleep(10 * time.Second)
 		}
+		synctest.Wait()
 		inc := only(t, b)
 		if !inc.Breached || inc.EscalatedTo != "executive on call" {
 			t.Fatalf("breached %v, escalated to %q", inc.Breached, inc.EscalatedTo)
