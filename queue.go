@@ -597,7 +597,7 @@ func (q *queue) run(logger *slog.Logger) {
 			q.countDrop(&n, ann)
 			return
 		}
-		err, stack := q.deliver(n)
+		stack, err := q.deliver(n)
 		q.settle(ann, err == nil)
 		switch {
 		case err == nil:
@@ -624,7 +624,7 @@ var errPanicked = errors.New("notifier panicked")
 
 // deliver calls the notifier, recovering a panic. stack is set for the
 // first panic of this notifier only, the one that is logged.
-func (q *queue) deliver(n Notification) (err error, stack []byte) {
+func (q *queue) deliver(n Notification) (stack []byte, err error) {
 	n.materialize() // the incident's alerts, made here, off the Board's lock
 	defer func() {
 		if r := recover(); r != nil {
@@ -635,7 +635,7 @@ func (q *queue) deliver(n Notification) (err error, stack []byte) {
 			}
 		}
 	}()
-	return q.n.Notify(q.ctx, n), nil
+	return nil, q.n.Notify(q.ctx, n)
 }
 
 // safeLog calls log, so that a logger that panics cannot stop a delivery

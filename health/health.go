@@ -634,7 +634,7 @@ func (r *Registry) runScheduled(c *check) {
 	go func() {
 		defer r.runs.Done()
 		c.runGoid.Store(goid())
-		err, text := safeCheck(ctx, c.name, c.checker)
+		text, err := safeCheck(ctx, c.name, c.checker)
 		c.runGoid.Store(0)
 		c.running.Store(false)
 		c.stuck.Store(false)

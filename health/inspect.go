@@ -108,7 +108,7 @@ func (r *Registry) inspectOne(ctx context.Context, c *check) InspectionResult {
 	go func() {
 		defer r.runs.Done()
 		c.inspectGoid.Store(goid())
-		err, text := safeCheck(runCtx, c.name, c.checker)
+		text, err := safeCheck(runCtx, c.name, c.checker)
 		c.inspectGoid.Store(0)
 		c.inspecting.Store(false)
 		done <- outcome{err, text}

@@ -45,7 +45,7 @@ func panicText(v any) string { return oneLine(fmt.Sprint(v)) }
 // computed here, once, inside the recovery: a panic in Check or in the
 // error's Error method becomes a [PanicError] instead of killing the
 // goroutine, and nobody calls the user's Error method again.
-func safeCheck(ctx context.Context, name string, c Checker) (err error, text string) {
+func safeCheck(ctx context.Context, name string, c Checker) (text string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			pe := newPanicError(name, p, debug.Stack())
@@ -56,7 +56,7 @@ func safeCheck(ctx context.Context, name string, c Checker) (err error, text str
 	if err != nil {
 		text = err.Error()
 	}
-	return err, text
+	return text, err
 }
 
 // callback names a kind of user code run on the registry's background

@@ -160,15 +160,6 @@ func (r *recorder) firstSince(from time.Time, sev firebreak.Severity) (firebreak
 	return firebreak.Notification{}, false
 }
 
-// worstSince is the worst severity of the pages sent at or after from.
-func (r *recorder) worstSince(from time.Time) firebreak.Severity {
-	worst := firebreak.None
-	for _, n := range r.pagesSince(from) {
-		worst = max(worst, n.Incident.Severity)
-	}
-	return worst
-}
-
 // count returns how many notifications of event ev were sent.
 func (r *recorder) count(ev firebreak.Event) int {
 	var n int
