@@ -130,8 +130,9 @@ func WithResendInterval(d time.Duration) HandoffOption {
 
 // NewAlertmanager returns a notifier posting to the Alertmanager at baseURL
 // (e.g. "http://alertmanager:9093"; a path prefix such as a --web.route-prefix
-// is kept, and "/api/v2/alerts" is added). It starts no goroutine; call
-// Close when done with it.
+// is kept, and "/api/v2/alerts" is added). It starts no goroutine; its first
+// Notify starts the resend loop. A Board it is given to closes it in
+// [Board.Close]; used on its own, call Close when done with it.
 func NewAlertmanager(baseURL string, opts ...HandoffOption) (*Alertmanager, error) {
 	c, err := newHandoffConfig("NewAlertmanager", opts, "WithAlertmanagerPeers", "WithResendInterval")
 	if err != nil {

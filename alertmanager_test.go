@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -299,5 +300,45 @@ func TestAlertmanagerEscalationRetiresOldSeverity(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 		am2.Close(context.Background())
+	})
+}
+
+// A Board closes the Alertmanager notifier it was given: Board.Close stops
+// the resend loop (goleak would see it otherwise), and the notifier refuses
+// what comes after.
+func TestBoardClosesItsAlertmanager(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var posts atomic.Int64
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			posts.Add(1)
+			return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
+		})
+		am, err := firebreak.NewAlertmanager("http://am:9093", firebreak.WithHandoffClient(&http.Client{Transport: rt}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := firebreak.NewBoard("checkout", firebreak.WithNotifier(am))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Start()
+		b.Report(signalFor(firebreak.Fatal))
+		time.Sleep(5 * time.Minute) // announced, then resent while it fires
+		synctest.Wait()
+		if posts.Load() < 2 {
+			t.Fatalf("%d posts, want the announcement and resends", posts.Load())
+		}
+		if err := b.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := am.Notify(context.Background(), handoffNotification()); err == nil {
+			t.Fatal("the Alertmanager notifier still accepts notifications after Board.Close")
+		}
+		n := posts.Load()
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if posts.Load() != n {
+			t.Fatalf("resends went on after Board.Close: %d → %d posts", n, posts.Load())
+		}
 	})
 }

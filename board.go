@@ -68,6 +68,8 @@ type Board struct {
 	kick      chan struct{}
 	startOnce sync.Once
 	closeOnce sync.Once
+	closers   []notifierCloser // notifiers that own goroutines (an Alertmanager's resend loop)
+	closedNs  sync.Once
 	done      chan struct{}
 	loopDone  chan struct{}
 	started   atomic.Bool
@@ -136,6 +138,9 @@ func NewBoard(service string, opts ...BoardOption) (*Board, error) {
 	}
 	for _, n := range cfg.notifiers {
 		b.queues = append(b.queues, newQueue(n, cfg.queueSize))
+		if c, ok := n.(notifierCloser); ok {
+			b.closers = append(b.closers, c)
+		}
 	}
 	if err := b.useArchive(cfg.archive, cfg.queueSize); err != nil {
 		return nil, err
@@ -177,6 +182,8 @@ func (b *Board) Start() {
 // returns ctx.Err() if the queues could not be flushed in time. Called from
 // inside a notifier's Notify, it returns at once with an error wrapping
 // [ErrCloseFromNotifier]; that notifier's queue drains after Notify returns.
+// Once the queues have drained, notifiers that own goroutines and have a
+// Close(ctx) method, such as [Alertmanager], are closed too, once.
 // Report after Close is ignored. Close is idempotent.
 func (b *Board) Close(ctx context.Context) error {
 	b.closeOnce.Do(func() {
@@ -190,7 +197,26 @@ func (b *Board) Close(ctx context.Context) error {
 	})
 	// Every call waits within its own ctx, and none waits for a notifier
 	// that is calling it.
-	return closeQueues(ctx, b.archive.with(b.queues))
+	err := closeQueues(ctx, b.archive.with(b.queues))
+	if errors.Is(err, ErrCloseFromNotifier) {
+		return err // a notifier is still running: it is not closed under itself
+	}
+	// Then the notifiers that own goroutines, once their queues are done.
+	var errs []error
+	b.closedNs.Do(func() {
+		for _, c := range b.closers {
+			if e := c.Close(ctx); e != nil {
+				errs = append(errs, e)
+			}
+		}
+	})
+	return errors.Join(append([]error{err}, errs...)...)
+}
+
+// notifierCloser is a notifier with goroutines of its own to stop, such as
+// [Alertmanager]: [Board.Close] closes it after its queue has drained.
+type notifierCloser interface {
+	Close(context.Context) error
 }
 
 // kickLoop wakes the timer loop to recompute its next wake-up.

@@ -219,7 +219,7 @@
 // peer of an HA cluster), with the plan's severity label, re-sending firing
 // alerts every [WithResendInterval] so they stay alive and resolving them
 // with endsAt = now; replicas post identical labels, so Alertmanager keeps
-// one alert; call its Close when done. [NewPagerDuty] sends Events API v2
+// one alert; [Board.Close] closes it (used on its own, call its Close). [NewPagerDuty] sends Events API v2
 // triggers, acknowledgements and resolutions keyed by the incident's group
 // key. [NewSlack] posts one Block Kit message per incident with the Web API
 // and threads every later event under it. All retry like the webhook, follow
