@@ -19,8 +19,9 @@ var (
 	ErrNotFound = errors.New("firebreak: incident not found")
 	// ErrTransition: the action does not apply to the incident's state.
 	ErrTransition = errors.New("firebreak: action not allowed in this state")
-	// ErrClosed: the Board has been closed.
-	ErrClosed = errors.New("firebreak: board closed")
+	// ErrClosed: the Board, or another firebreak type with a lifecycle,
+	// has been closed. Every package's Start after Close wraps it.
+	ErrClosed = errors.New("firebreak: closed")
 )
 
 const (
