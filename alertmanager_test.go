@@ -91,7 +91,7 @@ func realBoard(t *testing.T, c *http.Client, resend time.Duration, urls ...strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Start()
+	b.Start(context.Background())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -321,7 +321,7 @@ func TestBoardClosesItsAlertmanager(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.Start()
+		b.Start(context.Background())
 		b.Report(signalFor(firebreak.Fatal))
 		time.Sleep(5 * time.Minute) // announced, then resent while it fires
 		synctest.Wait()

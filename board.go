@@ -74,6 +74,7 @@ type Board struct {
 	done      chan struct{}
 	loopDone  chan struct{}
 	started   atomic.Bool
+	lazy      bool // start on first use: there are notifiers or an archive
 
 	mu     sync.Mutex // guards eng and closed
 	eng    *engine
@@ -146,6 +147,7 @@ func NewBoard(service string, opts ...BoardOption) (*Board, error) {
 	if err := b.useArchive(cfg.archive, cfg.queueSize); err != nil {
 		return nil, err
 	}
+	b.lazy = len(b.queues) > 0 || b.archive != nil
 	if root := cmp.Or(cfg.route, plan.Route); root != nil {
 		b.router = newRouter(root, names, unnamedQueues(cfg.names), len(b.queues))
 	}
@@ -158,9 +160,27 @@ func (b *Board) Plan() *Plan { return b.plan.Clone() }
 // Service returns the service name the board was made for.
 func (b *Board) Service() string { return b.service }
 
-// Start starts the timer loop and the notifiers' delivery goroutines. It
-// returns at once; calling it again, or after Close, does nothing.
-func (b *Board) Start() {
+// Start starts the timer loop and the notifiers' delivery goroutines and
+// returns at once. Calling Start is optional: a board with notifiers or an
+// archive that was not started starts itself on its first signal or action,
+// so nothing it accepts is silently left undelivered. (A board with neither
+// has nothing to deliver; it brings its incidents up to date whenever they
+// are read.) Start again does nothing; after Close it returns
+// an error wrapping [ErrClosed], and with ctx already done, ctx's error. ctx
+// bounds only the start, not the board's life: Close ends that.
+func (b *Board) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("firebreak: Board.Start: %w", err)
+	}
+	if !b.start() {
+		return fmt.Errorf("firebreak: Board.Start: %w", ErrClosed)
+	}
+	return nil
+}
+
+// start starts the board once, and reports whether it runs (false once
+// closed).
+func (b *Board) start() bool {
 	b.startOnce.Do(func() {
 		b.mu.Lock()
 		closed := b.closed
@@ -175,6 +195,13 @@ func (b *Board) Start() {
 		b.archive.start(b.logger)
 		go b.loop()
 	})
+	return b.started.Load() && !b.isClosed()
+}
+
+func (b *Board) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
 }
 
 // Close stops the timer loop and delivers the notifications still queued
@@ -185,7 +212,8 @@ func (b *Board) Start() {
 // [ErrCloseFromNotifier]; that notifier's queue drains after Notify returns.
 // Once the queues have drained, notifiers that own goroutines and have a
 // Close(ctx) method, such as [Alertmanager], are closed too, once.
-// Report after Close is ignored. Close is idempotent.
+// Report after Close is ignored. Close is idempotent, and Close of a board
+// that never started is fine.
 func (b *Board) Close(ctx context.Context) error {
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
@@ -220,8 +248,12 @@ type notifierCloser interface {
 	Close(context.Context) error
 }
 
-// kickLoop wakes the timer loop to recompute its next wake-up.
+// kickLoop wakes the timer loop to recompute its next wake-up, starting the
+// board first if nobody did.
 func (b *Board) kickLoop() {
+	if b.lazy && !b.started.Load() {
+		b.start()
+	}
 	select {
 	case b.kick <- struct{}{}:
 	default:
@@ -313,6 +345,9 @@ func (b *Board) logRefusal(now time.Time, total int64) {
 }
 
 func (b *Board) dispatch(notes []Notification) {
+	if b.lazy && len(notes) > 0 && !b.started.Load() {
+		b.start()
+	}
 	if b.router != nil {
 		b.router.dispatch(b.queues, notes)
 		return

@@ -90,7 +90,7 @@ func announced(tb testing.TB, n int) *firebreak.Board {
 	for i := range n {
 		b.Report(noisy(i, true))
 	}
-	b.Start()
+	b.Start(context.Background())
 	for deadline := time.Now().Add(10 * time.Second); ; runtime.Gosched() {
 		if l := b.List(firebreak.Filter{}); len(l) == 1 && !l[0].NotifiedAt.IsZero() {
 			return b

@@ -2,6 +2,7 @@ package firebreak_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -57,7 +58,7 @@ func newBoard(t *testing.T, opts ...firebreak.BoardOption) (*firebreak.Board, *s
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Start()
+	b.Start(context.Background())
 	t.Cleanup(func() {
 		if err := b.Close(context.Background()); err != nil {
 			t.Errorf("Close: %v", err)
@@ -505,7 +506,7 @@ func TestReportAfterCloseIsIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Start()
+	b.Start(context.Background())
 	if err := b.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -516,4 +517,46 @@ func TestReportAfterCloseIsIgnored(t *testing.T) {
 	if err := b.Close(context.Background()); err != nil {
 		t.Fatal("second Close:", err)
 	}
+}
+
+// A board with a notifier that nobody started starts itself on its first
+// signal: the page is delivered, not silently held.
+func TestBoardStartsOnFirstSignal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &sink{}
+		b, err := firebreak.NewBoard("checkout", firebreak.WithNotifier(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close(context.Background())
+		b.Report(signalFor(firebreak.Fatal))
+		time.Sleep(time.Minute) // virtual: past the group wait
+		synctest.Wait()
+		if s.count(firebreak.EventDetected) != 1 {
+			t.Fatalf("events %v: an unstarted board must still announce", s.events())
+		}
+		if err := b.Start(context.Background()); err != nil {
+			t.Errorf("Start after the lazy start: %v", err)
+		}
+	})
+}
+
+func TestBoardStartAfterClose(t *testing.T) {
+	b, err := firebreak.NewBoard("checkout", firebreak.WithNotifier(&sink{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); !errors.Is(err, firebreak.ErrClosed) {
+		t.Errorf("Start after Close = %v; want ErrClosed", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b2, _ := firebreak.NewBoard("checkout")
+	if err := b2.Start(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Start with a cancelled ctx = %v", err)
+	}
+	b2.Close(context.Background())
 }

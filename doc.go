@@ -10,7 +10,7 @@
 //
 //	board, err := firebreak.NewBoard("checkout", firebreak.WithNotifier(firebreak.SlogNotifier(nil)))
 //	if err != nil { ... }
-//	board.Start()
+//	board.Start(ctx) // optional: the first signal starts it
 //	defer board.Close(context.Background())
 //	board.Report(firebreak.Signal{Kind: firebreak.KindBreakerOpen, Component: "checkout-api",
 //		Dependency: "payments-db", Tier: firebreak.Core, Firing: true})

@@ -74,7 +74,7 @@ func ExampleDirArchive() {
 	defer os.RemoveAll(dir)
 	archive, _ := firebreak.DirArchive(dir)
 	board, _ := firebreak.NewBoard("checkout", firebreak.WithArchive(archive))
-	board.Start()
+	board.Start(context.Background())
 	board.Report(firebreak.Signal{Kind: firebreak.KindLoadShed, Component: "gateway", Tier: firebreak.Standard, Firing: true})
 	id := board.List(firebreak.Filter{})[0].ID
 	board.Resolve(id, "engineer", "flood over")

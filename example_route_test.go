@@ -30,7 +30,7 @@ func ExampleRoute() {
 		fmt.Println(err)
 		return
 	}
-	b.Start()
+	b.Start(context.Background())
 	defer b.Close(context.Background())
 	b.Report(firebreak.Signal{Kind: firebreak.KindBreakerOpen, Component: "payments", Tier: firebreak.Core, Firing: true})
 	b.Report(firebreak.Signal{Kind: firebreak.KindHealthFailed, Component: "search", Tier: firebreak.Standard, Firing: true})

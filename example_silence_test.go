@@ -20,7 +20,7 @@ func ExampleBoard_Silence() {
 			pages <- n
 			return nil
 		})))
-	board.Start()
+	board.Start(context.Background())
 	defer board.Close(context.Background())
 
 	matchers, _ := firebreak.ParseMatchers(`{dependency="payments-db"}`)

@@ -23,23 +23,26 @@ import (
 )
 
 // SlogNotifier returns a notifier that writes each notification as one
-// structured log record: level ERROR for Fatal and Severe incidents, WARN for
-// General, INFO for None and for routine updates (a signal joining or
-// clearing, a finding, evidence). A nil logger means slog.Default().
+// structured log record, at a level that says who must look:
+//
+//   - a page (detected, escalated, breached, reminder, reopened, an
+//     escalation step): ERROR for Fatal and Severe incidents, WARN for
+//     General, INFO for None;
+//   - a person's response (acknowledged, mitigated, resolved, closed, handed
+//     off, downgraded, categorized, verified): INFO;
+//   - a routine update (a signal joining, firing again or clearing, a
+//     finding, evidence): DEBUG.
+//
+// A nil logger means slog.Default().
 func SlogNotifier(l *slog.Logger) Notifier {
 	if l == nil {
 		l = slog.Default()
 	}
 	return NotifierFunc(func(ctx context.Context, n Notification) error {
 		inc := &n.Incident
-		level := slog.LevelInfo
-		switch {
-		case n.Event == EventSignal || n.Event == EventFinding || n.Event == EventEvidence:
-			// Routine updates to an incident already announced.
-		case inc.Severity >= Severe:
-			level = slog.LevelError
-		case inc.Severity == General:
-			level = slog.LevelWarn
+		level := logLevel(n.Event, inc.Severity)
+		if !l.Enabled(ctx, level) {
+			return nil
 		}
 		attrs := []slog.Attr{
 			slog.String("incident", inc.ID),
@@ -60,6 +63,22 @@ func SlogNotifier(l *slog.Logger) Notifier {
 		l.LogAttrs(ctx, level, "firebreak incident "+string(n.Event)+": "+inc.Title, attrs...)
 		return nil
 	})
+}
+
+// logLevel is the level SlogNotifier logs ev at, for an incident of sev.
+func logLevel(ev Event, sev Severity) slog.Level {
+	switch ev {
+	case EventSignal, EventFinding, EventEvidence:
+		return slog.LevelDebug
+	case EventDetected, EventEscalated, EventBreached, EventRenotify, EventReopened, EventEscalationStep:
+		switch {
+		case sev >= Severe:
+			return slog.LevelError
+		case sev == General:
+			return slog.LevelWarn
+		}
+	}
+	return slog.LevelInfo
 }
 
 // Webhook is a [Notifier] that POSTs the Alertmanager webhook payload

@@ -65,7 +65,7 @@ func TestWebhookRetriesThenDeliversOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.Start()
+		b.Start(context.Background())
 		b.Report(signalFor(firebreak.Fatal))
 		time.Sleep(time.Second)
 		// Close flushes the queue: it returns once the notification is delivered.
@@ -188,7 +188,7 @@ func TestHangingWebhookDoesNotSlowReport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.Start()
+		b.Start(context.Background())
 		start := time.Now()
 		for i := range 100 {
 			s := signalFor(firebreak.Severe)
@@ -278,7 +278,7 @@ func TestWebhookMasksSecretsInErrorsAndLogs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.Start()
+		b.Start(context.Background())
 		b.Report(burn(1000, 1))
 		time.Sleep(5 * time.Minute)
 		b.Close(context.Background())
@@ -332,7 +332,7 @@ func TestWebhookBoundsAlertsPerMessage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.Start()
+		b.Start(context.Background())
 		defer b.Close(context.Background())
 		// 10,000 replicas of a worker each see the payments database fail.
 		for i := range 10000 {

@@ -182,7 +182,7 @@ func newPagerDutyBoard(t *testing.T, rcv http.Handler, opts ...firebreak.Handoff
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Start()
+	b.Start(context.Background())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -539,9 +539,10 @@ func (q *queue) markRoutineLocked(e *entry, now time.Time) {
 }
 
 // dropAll drops and counts everything waiting.
-func (q *queue) dropAll() {
+func (q *queue) dropAll() (n int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	n = q.lifecycle.n + q.routine.n
 	for e := q.lifecycle.head; e != nil; e = q.lifecycle.head {
 		q.unlinkLifeLocked(e)
 		q.countDrop(&e.n, e.ann)
@@ -553,6 +554,7 @@ func (q *queue) dropAll() {
 		q.countDrop(&e.n, nil)
 		q.release(e)
 	}
+	return n
 }
 
 // len returns how many notifications are waiting.
@@ -660,19 +662,40 @@ func closeQueues(ctx context.Context, qs []*queue) error {
 	}
 	self := goid()
 	var errs []error
-	var ctxErr error
+	var undelivered *undeliveredError
 	for _, q := range qs {
 		err := q.wait(ctx, self)
+		var u *undeliveredError
 		switch {
 		case err == nil:
-		case errors.Is(err, ErrCloseFromNotifier):
+		case errors.As(err, &u):
+			if undelivered == nil {
+				undelivered = u
+			} else {
+				undelivered.n += u.n
+			}
+		default:
 			errs = append(errs, err)
-		case ctxErr == nil:
-			ctxErr = err
 		}
 	}
-	return errors.Join(append(errs, ctxErr)...)
+	if undelivered != nil {
+		errs = append(errs, undelivered)
+	}
+	return errors.Join(errs...)
 }
+
+// undeliveredError is Close giving up: ctx ended with n notifications still
+// queued, and they were dropped. It wraps ctx.Err().
+type undeliveredError struct {
+	n   int
+	err error
+}
+
+func (e *undeliveredError) Error() string {
+	return fmt.Sprintf("firebreak: close gave up with %d notifications undelivered: %v", e.n, e.err)
+}
+
+func (e *undeliveredError) Unwrap() error { return e.err }
 
 // shut stops the queue accepting notifications.
 func (q *queue) shut() {
@@ -720,9 +743,9 @@ func (q *queue) wait(ctx context.Context, self int64) error {
 		// Give up: drop what waits and cancel the notification in flight.
 		// The delivery goroutine exits as soon as Notify returns; Close
 		// does not wait for a notifier that ignores its context.
-		q.dropAll()
+		n := q.dropAll()
 		q.cancel()
-		return ctx.Err()
+		return &undeliveredError{n: n, err: ctx.Err()}
 	}
 }
 

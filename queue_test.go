@@ -56,7 +56,7 @@ func startBoard(t *testing.T, opts ...BoardOption) *Board {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Start()
+	b.Start(context.Background())
 	return b
 }
 
@@ -621,7 +621,7 @@ func TestPanickingNotifierLogsOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.Start()
+		b.Start(context.Background())
 		for i := range 20 {
 			b.Report(breakerSignal("search-api", fmt.Sprintf("dep-%d", i), true))
 			time.Sleep(time.Second)
@@ -776,5 +776,32 @@ func TestQueueSupersedeKeepsChangeOrder(t *testing.T) {
 		if q.supersede.Load() != 1 || q.coalesced.Load() != 1 {
 			t.Errorf("superseded %d, coalesced %d; want 1, 1", q.supersede.Load(), q.coalesced.Load())
 		}
+	})
+}
+
+// Close that gives up says how many notifications it could not deliver.
+func TestCloseSaysWhatItCouldNotDeliver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		stuck := NotifierFunc(func(ctx context.Context, _ Notification) error {
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		p := DefaultPlan()
+		p.Timers.GroupWait = 0
+		b := startBoard(t, WithPlan(p), WithNotifier(stuck))
+		for i := range 3 {
+			s := burnSignal()
+			s.Dependency = fmt.Sprintf("dep-%d", i)
+			b.Report(s)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		err := b.Close(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "notifications undelivered") {
+			t.Fatalf("Close = %v; want the count of undelivered notifications and the deadline", err)
+		}
+		t.Log(err)
 	})
 }

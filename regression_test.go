@@ -420,7 +420,7 @@ func TestNotifierMayCallBoardAndConcurrentUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Start()
+	b.Start(context.Background())
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
@@ -525,5 +525,5 @@ func TestStartAfterCloseStartsNothing(t *testing.T) {
 	if err := b.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	b.Start() // goleak in TestMain fails the package if this leaves goroutines
+	b.Start(context.Background()) // goleak in TestMain fails the package if this leaves goroutines
 }

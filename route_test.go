@@ -85,7 +85,7 @@ func routedBoard(t *testing.T, plan *firebreak.Plan, names ...string) (*firebrea
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Start()
+	b.Start(context.Background())
 	t.Cleanup(func() {
 		if err := b.Close(context.Background()); err != nil {
 			t.Errorf("Close: %v", err)
@@ -176,7 +176,7 @@ func TestRouteDefaultAndUnnamed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.Start()
+		b.Start(context.Background())
 		defer b.Close(context.Background())
 		routeTraffic(b, time.Minute, 10*time.Millisecond, signalFor(firebreak.General),
 			firebreak.Signal{Kind: firebreak.KindHealthFailed, Component: "search-api", Tier: firebreak.Standard, Firing: true})
@@ -396,7 +396,7 @@ func BenchmarkFireClearRouted(b *testing.B) {
 			for i := range 1000 {
 				board.Report(noisy(i, true))
 			}
-			board.Start()
+			board.Start(context.Background())
 			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 				if l := board.List(firebreak.Filter{}); len(l) == 1 && !l[0].NotifiedAt.IsZero() {
 					break

@@ -209,7 +209,7 @@ func newSlackBoard(t *testing.T, fake http.Handler, token string) (*firebreak.Bo
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Start()
+	b.Start(context.Background())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
