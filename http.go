@@ -2,6 +2,7 @@ package firebreak
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"slices"
 	"strconv"
@@ -225,12 +227,32 @@ type opsAPI struct {
 // the incident's state or the incident is full ([MaxFindings],
 // [MaxEvidence], [MaxPersonEntries]), 413 for a body over 64 KiB and 415 for
 // a body that is not JSON. /stats keys are snake_case, like every other.
-func OpsHandler(b *Board, auth Authorizer) (http.Handler, error) {
+//
+// Mounted under a path, pass that path with [WithPathPrefix] (no
+// [http.StripPrefix] needed):
+//
+//	ops, err := firebreak.OpsHandler(board, auth, firebreak.WithPathPrefix("/ops"))
+//	mux.Handle("/ops/", ops)
+//
+// A request for a path the API does not serve gets a 404 naming the paths it
+// does, and, when the path looks mounted under a prefix the handler was not
+// told about, the option to pass.
+func OpsHandler(b *Board, auth Authorizer, opts ...OpsOption) (http.Handler, error) {
 	if b == nil {
 		return nil, errors.New("firebreak: OpsHandler: board is nil")
 	}
 	if auth == nil {
 		return nil, errors.New("firebreak: OpsHandler: an Authorizer is required; every request must be authorised")
+	}
+	var cfg opsConfig
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("firebreak: OpsHandler: option %d is nil", i)
+		}
+		o.applyOps(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	api := &opsAPI{b: b, auth: auth}
 	mux := http.NewServeMux()
@@ -254,17 +276,90 @@ func OpsHandler(b *Board, auth Authorizer) (http.Handler, error) {
 	}
 	api.silenceRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint")
+		w.Header().Set("Cache-Control", "no-store")
+		writeError(w, http.StatusNotFound, cfg.notFound(r.URL.Path))
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if cfg.prefix != "" {
+			rest, ok := strings.CutPrefix(p, cfg.prefix)
+			if !ok || (rest != "" && rest[0] != '/') {
+				w.Header().Set("Cache-Control", "no-store")
+				writeError(w, http.StatusNotFound, fmt.Sprintf("the ops API is served under %s/", cfg.prefix))
+				return
+			}
+			r = stripped(r, cmp.Or(rest, "/"), cfg.prefix)
+			p = r.URL.Path
+		}
 		// ServeMux would answer an unclean path with an HTML redirect.
-		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p {
+		if p == "" || p[0] != '/' || path.Clean(p) != p {
 			w.Header().Set("Cache-Control", "no-store")
 			writeError(w, http.StatusBadRequest, "malformed path")
 			return
 		}
 		mux.ServeHTTP(w, r)
 	}), nil
+}
+
+// OpsOption configures [OpsHandler].
+type OpsOption interface{ applyOps(*opsConfig) }
+
+type opsConfig struct{ prefix string }
+
+func (c *opsConfig) validate() error {
+	if c.prefix == "" {
+		return nil
+	}
+	if c.prefix[0] != '/' || path.Clean(c.prefix) != c.prefix || c.prefix == "/" {
+		return fmt.Errorf("firebreak: WithPathPrefix: %q is not a clean absolute path such as \"/ops\"", c.prefix)
+	}
+	return nil
+}
+
+// opsRoots are the first path segments the ops API serves, for the 404.
+var opsRoots = []string{"/incidents", "/stats", "/archive", "/silences", "/maintenance"}
+
+// notFound is the 404 message for p: the paths served, and a hint when p
+// looks mounted under a prefix the handler was not told about.
+func (c *opsConfig) notFound(p string) string {
+	msg := "no such endpoint; the ops API serves " + strings.Join(opsRoots, ", ")
+	if c.prefix != "" {
+		msg += " under " + c.prefix
+	}
+	for _, root := range opsRoots {
+		if i := strings.Index(p, root); i > 0 && (len(p) == i+len(root) || p[i+len(root)] == '/') {
+			return msg + fmt.Sprintf("; mounted under %s? pass firebreak.WithPathPrefix(%q)", p[:i], c.prefix+p[:i])
+		}
+	}
+	return msg
+}
+
+type opsOptionFunc func(*opsConfig)
+
+func (f opsOptionFunc) applyOps(c *opsConfig) { f(c) }
+
+// WithPathPrefix serves the ops API under prefix, e.g. "/ops": a request for
+// /ops/incidents is answered as /incidents. The prefix is a clean absolute
+// path without a trailing slash. Default: the API is served at the root of
+// whatever path reaches the handler.
+func WithPathPrefix(prefix string) OpsOption {
+	return opsOptionFunc(func(c *opsConfig) { c.prefix = prefix })
+}
+
+// stripped returns a shallow copy of r whose URL path is p, as
+// [http.StripPrefix] makes it.
+func stripped(r *http.Request, p, prefix string) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.URL = new(url.URL)
+	*r2.URL = *r.URL
+	r2.URL.Path = p
+	if raw, ok := strings.CutPrefix(r.URL.RawPath, prefix); ok {
+		r2.URL.RawPath = cmp.Or(raw, "/")
+	} else {
+		r2.URL.RawPath = ""
+	}
+	return r2
 }
 
 func (api *opsAPI) only(method, action string, fn func(w http.ResponseWriter, r *http.Request, who string)) http.HandlerFunc {

@@ -363,3 +363,40 @@ func TestPublicStatusShowsDeclaredComponentsOnly(t *testing.T) {
 		}
 	})
 }
+
+// Mounted under /ops with WithPathPrefix, the API answers without
+// http.StripPrefix; mounted without it, the 404 says what to pass.
+func TestOpsHandlerUnderAPrefix(t *testing.T) {
+	b, _ := newBoard(t)
+	b.Report(signalFor(firebreak.Fatal))
+	auth, _ := firebreak.BearerTokens(map[string]string{token: "alice"})
+	h, err := firebreak.OpsHandler(b, auth, firebreak.WithPathPrefix("/ops"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ops/", h)
+	if rec := do(mux, "GET", "/ops/incidents", token, ""); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"incidents"`) {
+		t.Errorf("GET /ops/incidents = %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(mux, "GET", "/ops/nothing", token, ""); rec.Code != 404 || !strings.Contains(rec.Body.String(), "/incidents") {
+		t.Errorf("GET /ops/nothing = %d %s; want a 404 naming the paths served", rec.Code, rec.Body)
+	}
+
+	plain := opsServer(t, b) // no prefix given
+	mux2 := http.NewServeMux()
+	mux2.Handle("/ops/", plain)
+	rec := do(mux2, "GET", "/ops/incidents", token, "")
+	if rec.Code != 404 || !strings.Contains(rec.Body.String(), `WithPathPrefix(\"/ops\")`) {
+		t.Errorf("mounted without the prefix: %d %s; want a 404 naming WithPathPrefix(\"/ops\")", rec.Code, rec.Body)
+	}
+
+	for _, bad := range []string{"ops", "/ops/", "/", "/a/../b"} {
+		if _, err := firebreak.OpsHandler(b, auth, firebreak.WithPathPrefix(bad)); err == nil {
+			t.Errorf("WithPathPrefix(%q) accepted", bad)
+		}
+	}
+	if _, err := firebreak.OpsHandler(b, auth, nil); err == nil {
+		t.Error("a nil option was accepted")
+	}
+}
