@@ -563,9 +563,9 @@ func WithHandoffLogger(l *slog.Logger) HandoffOption {
 // given.
 func newHandoffConfig(who string, opts []HandoffOption, allowed ...string) (*handoffConfig, error) {
 	c := &handoffConfig{retryFor: time.Minute}
-	for _, o := range opts {
+	for i, o := range opts {
 		if o == nil {
-			return nil, fmt.Errorf("firebreak: %s: an option is nil", who)
+			return nil, fmt.Errorf("firebreak: %s: option %d is nil", who, i)
 		}
 		o.applyHandoff(c)
 	}

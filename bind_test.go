@@ -2,6 +2,7 @@ package firebreak_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/firebreak-go/firebreak"
@@ -61,5 +62,22 @@ func TestBindingServiceWide(t *testing.T) {
 	a.Name = "billing"
 	if _, err := b.Bind("shed", a); !errors.Is(err, firebreak.ErrAlreadyBound) {
 		t.Errorf("service-wide Bind to another service: err = %v", err)
+	}
+}
+
+// A nil option is an error naming its index, in every root constructor.
+func TestNilOptionsAreErrors(t *testing.T) {
+	if _, err := firebreak.NewBoard("svc", nil); err == nil || !strings.Contains(err.Error(), "option 0 is nil") {
+		t.Errorf("NewBoard(nil option) = %v", err)
+	}
+	if _, err := firebreak.NewWebhook("http://127.0.0.1:9/hook", nil); err == nil || !strings.Contains(err.Error(), "option 0 is nil") {
+		t.Errorf("NewWebhook(nil option) = %v", err)
+	}
+	if _, err := firebreak.NewPagerDuty("0123456789abcdef0123456789abcdef", nil); err == nil || !strings.Contains(err.Error(), "option 0 is nil") {
+		t.Errorf("NewPagerDuty(nil option) = %v", err)
+	}
+	c := firebreak.Component{Name: "checkout"}
+	if _, err := firebreak.NewPipeline[int](c, nil, nil); err == nil || !strings.Contains(err.Error(), "option 0 is nil") {
+		t.Errorf("NewPipeline(nil option) = %v", err)
 	}
 }

@@ -87,10 +87,14 @@ var _ Reporter = (*Board)(nil)
 // the options and starts no goroutines.
 func NewBoard(service string, opts ...BoardOption) (*Board, error) {
 	cfg := boardConfig{retention: defaultRetention, maxAlerts: defaultMaxAlerts, maxLines: defaultTimeline, queueSize: defaultQueue}
-	for _, o := range opts {
+	var errs []error
+	for i, o := range opts {
+		if o == nil {
+			errs = append(errs, fmt.Errorf("firebreak: NewBoard: option %d is nil", i))
+			continue
+		}
 		o.applyBoard(&cfg)
 	}
-	var errs []error
 	if service == "" {
 		errs = append(errs, errors.New("firebreak: NewBoard: service name is required"))
 	}

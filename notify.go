@@ -170,7 +170,10 @@ func NewWebhook(rawURL string, opts ...WebhookOption) (*Webhook, error) {
 		return nil, fmt.Errorf("firebreak: NewWebhook: URL %s must be an absolute http or https URL", maskRawURL(rawURL))
 	}
 	w := &Webhook{url: rawURL, masked: maskURL(u), receiver: "firebreak", maxElapsed: time.Minute, maxAlerts: DefaultMaxAlertsPerMessage, header: http.Header{}}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("firebreak: NewWebhook: option %d is nil", i)
+		}
 		o.applyWebhook(w)
 	}
 	c := http.Client{Timeout: 10 * time.Second}

@@ -149,7 +149,10 @@ func NewPipeline[T any](c Component, policies []Policy[T], opts ...PipelineOptio
 		c.Reporter = Discard
 	}
 	var cfg pipelineConfig
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("firebreak: NewPipeline: option %d is nil", i)
+		}
 		o.applyPipeline(&cfg)
 	}
 	chain := slices.Clone(policies)
