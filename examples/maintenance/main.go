@@ -57,7 +57,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	board.Start()
+	if err := board.Start(context.Background()); err != nil {
+		return err
+	}
 	defer board.Close(context.Background())
 
 	auth, err := firebreak.BearerTokensWithRoles(map[string]firebreak.Grant{

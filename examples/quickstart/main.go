@@ -107,7 +107,9 @@ func run(ctx context.Context, out io.Writer) error {
 	if err := degrader.Bind(firebreak.Component{Name: "checkout-api", Tier: firebreak.Core, Reporter: board}); err != nil {
 		return err
 	}
-	board.Start()
+	if err := board.Start(ctx); err != nil {
+		return err
+	}
 	defer board.Close(context.Background())
 
 	// Tracing: the OpenTelemetry SDK, exporting spans to a buffer we look at

@@ -28,7 +28,9 @@ func newOpsWorld(t *testing.T, plan *firebreak.Plan, opts ...firebreak.BoardOpti
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Start()
+	if err := b.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		if err := b.Close(context.Background()); err != nil {
 			t.Errorf("Board.Close: %v", err)
