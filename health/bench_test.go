@@ -44,10 +44,10 @@ func started10(tb testing.TB) *health.Registry {
 	for i := range 10 {
 		mustRegister(tb, r, fmt.Sprintf("dep%d", i), healthtest.NewCheck(), health.WithInterval(time.Hour))
 	}
-	if err := r.Start(); err != nil {
+	if err := r.Start(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { r.Close() })
+	tb.Cleanup(func() { r.Close(context.Background()) })
 	deadline := time.Now().Add(5 * time.Second)
 	for r.Status(health.Readiness) != health.StatusUp {
 		if time.Now().After(deadline) {

@@ -13,6 +13,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/health"
 	"github.com/firebreak-go/firebreak/health/healthtest"
 )
@@ -30,8 +31,8 @@ func TestInspect(t *testing.T) {
 		mustRegister(t, r, "db", db)
 		mustRegister(t, r, "disk", disk, health.InGroups(health.Liveness), health.NonCritical())
 		mustRegister(t, r, "stuck", stuck, health.WithTimeout(time.Second))
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		synctest.Wait()
 		stuck.Hang(true)
 		time.Sleep(health.DefaultInterval + 2*time.Second)
@@ -108,8 +109,8 @@ func TestInspectTimeoutAndClosed(t *testing.T) {
 		if c := in.Checks[0]; c.Status != health.StatusDown || !strings.Contains(c.Error, "timed out after 3s") || time.Duration(in.Duration) != 3*time.Second {
 			t.Fatalf("inspection = %+v", in)
 		}
-		r.Close()
-		if _, err := r.Inspect(context.Background()); !errors.Is(err, health.ErrClosed) {
+		r.Close(context.Background())
+		if _, err := r.Inspect(context.Background()); !errors.Is(err, firebreak.ErrClosed) {
 			t.Fatalf("Inspect after Close = %v", err)
 		}
 	})
@@ -124,7 +125,7 @@ func TestMetrics(t *testing.T) {
 		r := newRegistry(t, nil, health.WithMeterProvider(mp))
 		db := healthtest.NewCheck()
 		mustRegister(t, r, "db", db, health.WithTimeout(time.Second))
-		r.Start()
+		r.Start(context.Background())
 		synctest.Wait()
 		db.Fail(nil)
 		time.Sleep(health.DefaultInterval)
@@ -176,7 +177,7 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("duration histogram = %+v", found["firebreak.health.check.duration"])
 		}
 		db.Release()
-		r.Close()
+		r.Close(context.Background())
 	})
 }
 
@@ -205,7 +206,7 @@ func TestInspectHandler(t *testing.T) {
 		if got := get(h, "/debug/inspect?format=xml", true); got.code != 400 {
 			t.Fatalf("bad format = %d", got.code)
 		}
-		r.Close()
+		r.Close(context.Background())
 		if got := get(h, "/debug/inspect", true); got.code != 503 {
 			t.Fatalf("after Close = %d", got.code)
 		}
