@@ -279,7 +279,7 @@ func (r *Registry) Register(name string, c Checker, opts ...CheckOption) error {
 	}
 	for i, o := range opts {
 		if o == nil {
-			return fmt.Errorf("health: Register: check %q: option %d is nil", name, i)
+			return fmt.Errorf("health: check %q: option %d is nil", name, i)
 		}
 		o.applyCheck(&cfg)
 	}

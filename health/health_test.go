@@ -611,7 +611,7 @@ func TestValidation(t *testing.T) {
 		{"db", ok, []health.CheckOption{health.InGroups()}, "InGroups"},
 		{"db", ok, []health.CheckOption{health.InGroups(health.Group(64))}, "InGroups"},
 		{"db", ok, []health.CheckOption{health.WithMeasurement("a:b")}, "WithMeasurement"},
-		{"db", ok, []health.CheckOption{nil}, `health: Register: check "db": option 0 is nil`},
+		{"db", ok, []health.CheckOption{nil}, `health: check "db": option 0 is nil`},
 		{"db", health.TCPDial("nohost"), nil, "TCPDial"},
 		{"db", health.HTTPGet("ftp://x", nil), nil, "HTTPGet"},
 		{"db", health.Ping(nil), nil, "Pinger is nil"},

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -209,6 +212,72 @@ func TestInspectHandler(t *testing.T) {
 		r.Close(context.Background())
 		if got := get(h, "/debug/inspect", true); got.code != 503 {
 			t.Fatalf("after Close = %d", got.code)
+		}
+	})
+}
+
+// TestInspectHandlerAnswersAsOpsAPI: the inspections ask the operations
+// API's Authorizer for ActionRead and refuse as the operations API does:
+// 401 with WWW-Authenticate: Bearer without credentials, 403 when the
+// credentials are refused or the role may not read. A Viewer token reads.
+func TestInspectHandlerAnswersAsOpsAPI(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const viewer = "dashboard-token-0123456789"
+		tokens, err := firebreak.BearerTokensWithRoles(map[string]firebreak.Grant{
+			viewer: {Principal: "dashboard", Role: firebreak.Viewer},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		auth := firebreak.AuthorizerFunc(func(req *http.Request, action string) (string, error) {
+			actions = append(actions, action)
+			if req.Header.Get("X-Suspended") != "" {
+				return "", fmt.Errorf("%w: dashboard is suspended", firebreak.ErrForbidden)
+			}
+			return tokens.Authorize(req, action)
+		})
+		r := newRegistry(t, nil, health.WithAuthorizer(auth))
+		mustRegister(t, r, "db", healthtest.NewCheck())
+		h := r.InspectHandler()
+		for _, tc := range []struct {
+			name, authz, suspended string
+			code                   int
+			body, challenge        string
+		}{
+			{"no credentials", "", "", 401, `{"error":"credentials required"}`, `Bearer realm="firebreak"`},
+			{"wrong token", "Bearer not-the-token-0123456789", "", 403, `{"error":"not allowed to read"}`, ""},
+			{"forbidden", "Bearer " + viewer, "yes", 403, `{"error":"not allowed: dashboard is suspended"}`, ""},
+			{"viewer", "Bearer " + viewer, "", 200, "", ""},
+		} {
+			req := httptest.NewRequest(http.MethodGet, "/debug/inspect?format=json", nil)
+			if tc.authz != "" {
+				req.Header.Set("Authorization", tc.authz)
+			}
+			if tc.suspended != "" {
+				req.Header.Set("X-Suspended", tc.suspended)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			body := strings.TrimSpace(rec.Body.String())
+			if rec.Code != tc.code || (tc.body != "" && body != tc.body) || rec.Header().Get("WWW-Authenticate") != tc.challenge {
+				t.Errorf("%s: %d %q (WWW-Authenticate %q), want %d %q (%q)", tc.name, rec.Code, body,
+					rec.Header().Get("WWW-Authenticate"), tc.code, tc.body, tc.challenge)
+			}
+		}
+		for _, a := range actions {
+			if a != firebreak.ActionRead {
+				t.Errorf("asked for action %q, want read", a)
+			}
+		}
+		// The probes themselves stay open to callers without credentials.
+		r.Start(context.Background())
+		defer r.Close(context.Background())
+		req := httptest.NewRequest(http.MethodGet, "/readyz?verbose", nil)
+		rec := httptest.NewRecorder()
+		r.Handler().ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Errorf("/readyz?verbose without credentials = %d", rec.Code)
 		}
 	})
 }

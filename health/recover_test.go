@@ -240,9 +240,10 @@ func TestCloseFromReporter(t *testing.T) {
 	})
 }
 
-// TestShutdownHonoursContext: a check that ignores its context holds
-// Shutdown only until the caller's deadline; a later Close waits for it.
-func TestShutdownHonoursContext(t *testing.T) {
+// TestCloseHonoursContext: a check that ignores its context holds Close
+// only until the caller's deadline, and the error names it; a later Close
+// waits for it.
+func TestCloseHonoursContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRegistry(t, nil)
 		release := make(chan struct{})
@@ -261,7 +262,10 @@ func TestShutdownHonoursContext(t *testing.T) {
 		t0 := time.Now()
 		err := r.Close(ctx)
 		if !errors.Is(err, context.DeadlineExceeded) || time.Since(t0) != 5*time.Second {
-			t.Fatalf("Shutdown = %v after %v, want DeadlineExceeded after 5s", err, time.Since(t0))
+			t.Fatalf("Close = %v after %v, want DeadlineExceeded after 5s", err, time.Since(t0))
+		}
+		if want := `health: Close: runs of "stuck" have not returned: context deadline exceeded`; err.Error() != want {
+			t.Errorf("Close error = %q, want %q", err, want)
 		}
 		close(release)
 		if err := r.Close(context.Background()); err != nil {
