@@ -181,9 +181,8 @@ func Example_textFormat() {
 	reg.Register("db", healthtest.NewCheck())
 	reg.Register("cache", cache, health.NonCritical())
 	reg.Register("search", health.CheckFunc(func(context.Context) error {
-		var m map[string]int
-		m["x"]++
-		return nil
+		var index map[string]int // a bug: never made
+		return count(index, "x")
 	}), health.NonCritical())
 	if err := reg.Start(context.Background()); err != nil {
 		panic(err)
