@@ -12,14 +12,10 @@ import (
 	"testing/synctest"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/health"
 	"github.com/firebreak-go/firebreak/health/healthtest"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var quiet = slog.New(slog.DiscardHandler)
 
