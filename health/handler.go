@@ -41,7 +41,8 @@ const (
 //
 // /livez, /readyz and /startupz also answer in application/health+json when
 // the Accept header asks for it. Only GET and HEAD are allowed. Answers come
-// from the cached results and never run a check.
+// from the cached results and never run a check. Before [Registry.Start],
+// every endpoint but /livez answers 503 with [ErrNotStarted].
 func (r *Registry) Handler() http.Handler { return handler{r} }
 
 type handler struct{ r *Registry }
