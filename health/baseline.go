@@ -44,70 +44,6 @@ type Baseline struct {
 
 var _ Checker = (*Baseline)(nil)
 
-// A BaselineOption configures a [Baseline]. Options are sealed.
-type BaselineOption interface{ applyBaseline(*baselineConfig) }
-
-type baselineConfig struct {
-	alpha        float64
-	band         float64
-	warmUp       int
-	direction    Direction
-	minBand      float64
-	relearnAfter int
-	unit         string
-}
-
-type baselineOptionFunc func(*baselineConfig)
-
-func (f baselineOptionFunc) applyBaseline(c *baselineConfig) { f(c) }
-
-// WithAlpha sets the weight of each new sample in the moving average of the
-// values; the deviation's average moves five times slower, so the band is
-// steady. The default is 0.1 (about the last 20 samples set the mean); it
-// must be in (0, 1).
-func WithAlpha(a float64) BaselineOption {
-	return baselineOptionFunc(func(c *baselineConfig) { c.alpha = a })
-}
-
-// WithBand sets how many mean absolute deviations from the mean a sample may
-// be before it is abnormal. The default is 6 (about 4.8 standard deviations
-// of normally distributed noise: in simulation, about 4 false flags per
-// million samples); it must be positive.
-func WithBand(k float64) BaselineOption {
-	return baselineOptionFunc(func(c *baselineConfig) { c.band = k })
-}
-
-// WithMinBand sets the smallest distance from the mean that counts as
-// abnormal, so a nearly constant metric is not flagged for a tiny change.
-// The default is 0; it must not be negative.
-func WithMinBand(d float64) BaselineOption {
-	return baselineOptionFunc(func(c *baselineConfig) { c.minBand = d })
-}
-
-// WithWarmUp sets how many samples are learned before any is judged. The
-// default is 20; it must be at least 2.
-func WithWarmUp(n int) BaselineOption {
-	return baselineOptionFunc(func(c *baselineConfig) { c.warmUp = n })
-}
-
-// WithDirection sets which side is abnormal. The default is [Both].
-func WithDirection(d Direction) BaselineOption {
-	return baselineOptionFunc(func(c *baselineConfig) { c.direction = d })
-}
-
-// WithRelearnAfter sets after how many consecutive outliers the baseline
-// accepts the new level as normal and warms up again. The default is 60;
-// 0 means never (an outlying level fails until it returns to normal).
-func WithRelearnAfter(n int) BaselineOption {
-	return baselineOptionFunc(func(c *baselineConfig) { c.relearnAfter = n })
-}
-
-// WithUnit sets the unit observed with each sample (e.g. "s", "By",
-// "percent"). The default is none.
-func WithUnit(u string) BaselineOption {
-	return baselineOptionFunc(func(c *baselineConfig) { c.unit = u })
-}
-
 // NewBaseline returns a dynamic-threshold check over the values sample
 // returns. Register it like any check; each run takes one sample.
 func NewBaseline(sample func(ctx context.Context) (float64, error), opts ...BaselineOption) (*Baseline, error) {
@@ -115,9 +51,9 @@ func NewBaseline(sample func(ctx context.Context) (float64, error), opts ...Base
 		return nil, errors.New("health: NewBaseline: sample is nil")
 	}
 	cfg := baselineConfig{alpha: 0.1, band: 6, warmUp: 20, relearnAfter: 60}
-	for _, o := range opts {
+	for i, o := range opts {
 		if o == nil {
-			return nil, errors.New("health: NewBaseline: nil BaselineOption")
+			return nil, fmt.Errorf("health: NewBaseline: option %d is nil", i)
 		}
 		o.applyBaseline(&cfg)
 	}

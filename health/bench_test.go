@@ -44,16 +44,14 @@ func started10(tb testing.TB) *health.Registry {
 	for i := range 10 {
 		mustRegister(tb, r, fmt.Sprintf("dep%d", i), healthtest.NewCheck(), health.WithInterval(time.Hour))
 	}
-	if err := r.Start(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Start(ctx); err != nil { // waits for the first results
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { r.Close() })
-	deadline := time.Now().Add(5 * time.Second)
-	for r.Status(health.Readiness) != health.StatusUp {
-		if time.Now().After(deadline) {
-			tb.Fatal("checks did not come up")
-		}
-		time.Sleep(time.Millisecond)
+	tb.Cleanup(func() { r.Close(context.Background()) })
+	if st := r.Status(health.Readiness); st != health.StatusUp {
+		tb.Fatalf("readiness after Start = %v, want up", st)
 	}
 	return r
 }

@@ -244,8 +244,8 @@ func TestBaselineDirectionAndCheck(t *testing.T) {
 		}
 		r := newRegistry(t, nil)
 		mustRegister(t, r, "latency", b)
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		for range 6 {
 			time.Sleep(health.DefaultInterval)
 			synctest.Wait()

@@ -3,13 +3,12 @@
 // application/health+json, as OpenTelemetry metrics, and as
 // [firebreak.KindHealthFailed] signals into the incident model.
 //
-//	reg, _ := health.New(firebreak.Component{Name: "checkout", Tier: firebreak.Core, Reporter: board})
-//	reg.Register("db", health.Ping(db), health.WithTimeout(500*time.Millisecond))
+//	reg, _ := health.New()
+//	reg.Bind(firebreak.Component{Name: "checkout", Tier: firebreak.Core, Reporter: board})
+//	reg.Register("db-ping", health.Ping(db), health.ForComponent(payments)) // the payments pipeline's Component
 //	reg.Register("cache", health.TCPDial("redis:6379"), health.NonCritical())
-//	reg.Register("backup", health.Backup("/backups/db-*.dump", 26*time.Hour),
-//		health.WithInterval(time.Hour), health.WithTimeout(time.Minute))
-//	reg.Start()
-//	defer reg.Close()
+//	reg.Start(ctx) // returns once every check has its first result
+//	defer reg.Close(context.Background())
 //	mux.Handle("/", reg.Handler()) // /livez /readyz /startupz /health
 //
 // # Checks and groups
@@ -126,25 +125,39 @@
 //
 // Failure reasons, error text and observed values reveal hosts, ports and
 // paths, so they are withheld by default: text lines say "reason withheld"
-// and the JSON omits output, observedValue and observedUnit. An [Authorizer]
-// ([WithAuthorizer]; [BearerToken] compares a bearer token in constant time)
-// admits callers who may see them. The full error always goes to the log
+// and the JSON omits output, observedValue and observedUnit. The
+// operations API's [firebreak.Authorizer] ([WithAuthorizer], for example
+// [firebreak.BearerTokensWithRoles]) admits the callers who may see them:
+// every such request asks for [firebreak.ActionRead], so a Viewer token
+// reads. The probes themselves stay open; only [Registry.InspectHandler]
+// refuses, with 401 (WWW-Authenticate: Bearer) or 403 as the operations API
+// does. The full error always goes to the log
 // ([WithLogger], log/slog): when a check starts failing, when its error
 // changes, when it goes down and when it comes back.
 //
 // # Signals
 //
 // A check going down reports a firing [firebreak.KindHealthFailed] signal
-// with the component's name and tier, Dependency set by [WithDependency]
-// (default the check name), label "check" (and "critical"), Value the
-// consecutive failures, and the error in Summary; coming back up reports it
-// cleared. Signals and logs are delivered by one goroutine fed through a
-// bounded queue ([WithEventBuffer]), never under a lock and never on the
-// runner: a slow Reporter delays only other reports, and what overflows is
-// counted by [Registry.Dropped]. A panic in the Reporter or the logger —
-// or in the MeterProvider's instruments, on a check's runner — is
-// recovered, counted ([Registry.RecoveredPanics]) and logged once per kind
-// with its stack; the goroutine keeps running.
+// with label "check" (and "critical"), Value the consecutive failures, and
+// the error in Summary; coming back up reports it cleared. Who the signal
+// is about is identity, never the check's name:
+//
+//   - a check registered [ForComponent](c) carries c.Name, c.Dependency and
+//     c.Tier and goes to c.Reporter (the registry's when nil). Give it the
+//     Component of the pipeline that calls the dependency, and the Board
+//     puts the check and the breaker in one incident, whatever the check
+//     is called;
+//   - any other check carries the registry's component (see
+//     [Registry.Bind]) with no dependency, so its fault domain is the
+//     component. An unbound registry reports those to [firebreak.Discard].
+//
+// Signals and logs are delivered by one goroutine fed through a bounded
+// queue ([WithEventBuffer]), never under a lock and never on the runner: a
+// slow Reporter delays only other reports, and what overflows is counted by
+// [Registry.Dropped]. A panic in the Reporter or the logger — or in the
+// MeterProvider's instruments, on a check's runner — is recovered, counted
+// ([Registry.RecoveredPanics]) and logged once per kind with its stack; the
+// goroutine keeps running.
 //
 // # Inspections
 //
@@ -178,13 +191,24 @@
 //
 // # Lifecycle
 //
-// [New] and [Registry.Register] start no goroutines. [Registry.Start] starts
-// one goroutine per check and one for delivery; [Registry.Shutdown] stops
-// them and waits until its context is done, including for abandoned runs,
-// whose contexts it cancels; [Registry.Close] is Shutdown without a
-// deadline. Called from inside a check, the Reporter or the logger, either
-// stops the registry and returns [ErrCloseInCallback] at once rather than
-// wait for its own caller. On
-// shutdown call [Registry.Drain] first, wait for the probes to notice (a few
-// probe periods), shut the HTTP server down, then Close.
+// [New], [Registry.Bind] and [Registry.Register] start no goroutines.
+// [Registry.Start] starts one goroutine per check and one for delivery, and
+// returns once every check has its first result (or when its context ends,
+// with an error naming the checks still waiting), so readiness is known
+// from the first probe. [Registry.Close] stops them and waits, until its
+// context is done, for queued transitions to be delivered and for every
+// run, abandoned ones included, whose contexts it cancels; if the context
+// ends first, its error names the runs and transitions left behind.
+// Called from inside a check, the Reporter or the logger, Close stops the
+// registry and returns [ErrCloseInCallback] at once rather than wait for
+// its own caller. Start after Close returns an error matching
+// [firebreak.ErrClosed].
+//
+// A registry whose Start was forgotten is not silent: /readyz, /startupz,
+// their single-check forms and /health answer 503 with [ErrNotStarted], and
+// the first such request logs it at ERROR. /livez passes, as it does before
+// any first result: restarting the process would not start the registry.
+//
+// On shutdown call [Registry.Drain] first, wait for the probes to notice (a
+// few probe periods), shut the HTTP server down, then Close.
 package health

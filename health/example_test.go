@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,21 +16,6 @@ import (
 	"github.com/firebreak-go/firebreak/health/healthtest"
 )
 
-// waitForFirstResults waits until every check has produced a result; a
-// real service does not need this, its probes simply fail until then.
-func waitForFirstResults(reg *health.Registry) {
-	for {
-		done := true
-		for _, s := range reg.States() {
-			done = done && !s.CheckedAt.IsZero()
-		}
-		if done {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func show(h http.Handler, target, authorization string) {
 	req := httptest.NewRequest(http.MethodGet, target, nil)
 	if authorization != "" {
@@ -40,74 +26,90 @@ func show(h http.Handler, target, authorization string) {
 	fmt.Printf("GET %s → %d\n%s\n", target, rec.Code, strings.TrimSuffix(rec.Body.String(), "\n"))
 }
 
-// Kubernetes probes: /readyz answers "ok", and one line per check with
-// ?verbose.
+// A registry for the checkout service, with a check on the payments
+// database it calls, served over HTTP: /readyz answers "ok", and one line
+// per check with ?verbose. ForComponent takes the Component the payments
+// pipeline is bound to, so a failing check lands in the breaker's incident.
 func Example() {
-	reg, err := health.New(firebreak.Component{Name: "checkout", Tier: firebreak.Core},
-		health.WithLogger(slog.New(slog.DiscardHandler)))
+	checkout := firebreak.Component{Name: "checkout", Tier: firebreak.Core} // Reporter: the Board
+	payments := checkout
+	payments.Dependency = "payments-db" // the Component of the payments pipeline
+
+	reg, err := health.New(health.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		panic(err)
 	}
-	db := healthtest.NewCheck() // in a service: health.Ping(db)
-	reg.Register("db", db, health.WithTimeout(500*time.Millisecond))
-	reg.Register("goroutines", health.Goroutines(100_000), health.InGroups(health.Liveness, health.Readiness))
-	if err := reg.Start(); err != nil {
+	if err := reg.Bind(checkout); err != nil {
 		panic(err)
 	}
-	defer reg.Close()
-	waitForFirstResults(reg)
+	db := healthtest.NewCheck() // in a service: health.Ping(db)
+	reg.Register("db-ping", db, health.ForComponent(payments), health.WithTimeout(500*time.Millisecond))
+	reg.Register("goroutines", health.Goroutines(100_000), health.InGroups(health.Liveness, health.Readiness))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := reg.Start(ctx); err != nil { // returns once every check has a result
+		panic(err)
+	}
+	defer reg.Close(context.Background())
+	srv := httptest.NewServer(reg.Handler())
+	defer srv.Close()
 
-	h := reg.Handler()
-	show(h, "/readyz", "")
-	show(h, "/readyz?verbose&exclude=goroutines", "")
-	show(h, "/livez/goroutines", "")
+	for _, path := range []string{"/readyz", "/readyz?verbose&exclude=goroutines", "/livez/goroutines"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			panic(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Printf("GET %s → %d\n%s\n", path, resp.StatusCode, strings.TrimSuffix(string(body), "\n"))
+	}
 	// Output:
 	// GET /readyz → 200
 	// ok
 	// GET /readyz?verbose&exclude=goroutines → 200
-	// [+]db ok
+	// [+]db-ping ok
 	// [+]goroutines excluded: ok
 	// readyz check passed
 	// GET /livez/goroutines → 200
 	// ok
 }
 
-// A failing check: anonymous callers see "reason withheld", a caller with
-// the bearer token sees the error, and the incident model gets a signal.
+// A failing check: anonymous callers see "reason withheld", a caller with a
+// token of the operations API sees the error, and the incident model gets a
+// signal for the dependency the check probes, whatever the check is called.
 func Example_failure() {
 	var board firebreak.Recorder // in a service: the firebreak Board
-	auth, _ := health.BearerToken("ops-token-0123456789")
-	reg, _ := health.New(firebreak.Component{Name: "checkout", Tier: firebreak.Core, Reporter: &board},
-		health.WithAuthorizer(auth), health.WithLogger(slog.New(slog.DiscardHandler)))
+	auth, _ := firebreak.BearerTokens(map[string]string{"ops-token-0123456789": "on-duty"})
+	reg, _ := health.New(health.WithAuthorizer(auth), health.WithLogger(slog.New(slog.DiscardHandler)))
+	reg.Bind(firebreak.Component{Name: "checkout", Tier: firebreak.Core, Reporter: &board})
 	db := healthtest.NewCheck()
 	db.Fail(errors.New("dial tcp 10.0.0.7:5432: connection refused"))
-	reg.Register("db", db, health.WithDependency("payments-db"))
-	reg.Start()
-	waitForFirstResults(reg)
+	reg.Register("db-ping", db, health.ForComponent(firebreak.Component{
+		Name: "checkout", Dependency: "payments-db", Tier: firebreak.Core, Reporter: &board}))
+	reg.Start(context.Background())
 
 	h := reg.Handler()
 	show(h, "/readyz", "")
 	show(h, "/readyz", "Bearer ops-token-0123456789")
-	reg.Close() // delivers queued signals
+	reg.Close(context.Background()) // delivers queued signals
 	s, _ := board.Last(firebreak.KindHealthFailed)
 	fmt.Println(s.Kind, s.Component, s.Dependency, s.Tier, "firing:", s.Firing)
 	// Output:
 	// GET /readyz → 503
-	// [-]db failed: reason withheld
+	// [-]db-ping failed: reason withheld
 	// readyz check failed
 	// GET /readyz → 503
-	// [-]db failed: dial tcp 10.0.0.7:5432: connection refused
+	// [-]db-ping failed: dial tcp 10.0.0.7:5432: connection refused
 	// readyz check failed
 	// health_failed checkout payments-db core firing: true
 }
 
 // Draining on shutdown: readiness fails first, liveness keeps passing.
 func ExampleRegistry_Drain() {
-	reg, _ := health.New(firebreak.Component{Name: "checkout"}, health.WithLogger(slog.New(slog.DiscardHandler)))
+	reg, _ := health.New(health.WithLogger(slog.New(slog.DiscardHandler)))
 	reg.Register("db", healthtest.NewCheck(), health.InGroups(health.Liveness, health.Readiness))
-	reg.Start()
-	defer reg.Close()
-	waitForFirstResults(reg)
+	reg.Start(context.Background())
+	defer reg.Close(context.Background())
 
 	reg.Drain() // then wait a few probe periods, then http.Server.Shutdown
 	show(reg.Handler(), "/readyz", "")
@@ -124,12 +126,12 @@ func ExampleRegistry_Drain() {
 // An inspection runs every check now, for the plan's scheduled inspections;
 // Markdown() renders it for people and encoding/json for machines.
 func ExampleRegistry_Inspect() {
-	reg, _ := health.New(firebreak.Component{Name: "checkout"}, health.WithLogger(slog.New(slog.DiscardHandler)))
+	reg, _ := health.New(health.WithLogger(slog.New(slog.DiscardHandler)))
 	disk := healthtest.NewCheck()
 	disk.Warn(errors.New("/var: 9 GB free, below twice 5 GB"))
 	reg.Register("db", healthtest.NewCheck())
 	reg.Register("disk", disk, health.NonCritical())
-	defer reg.Close()
+	defer reg.Close(context.Background())
 
 	in, err := reg.Inspect(context.Background())
 	if err != nil {
@@ -170,8 +172,7 @@ func ExampleNewBaseline() {
 // a failed run whose error is one short, stable line; its stack goes to the
 // log once. An unknown query parameter is ignored.
 func Example_textFormat() {
-	reg, err := health.New(firebreak.Component{Name: "checkout", Tier: firebreak.Core},
-		health.WithLogger(slog.New(slog.DiscardHandler)))
+	reg, err := health.New(health.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		panic(err)
 	}
@@ -180,15 +181,13 @@ func Example_textFormat() {
 	reg.Register("db", healthtest.NewCheck())
 	reg.Register("cache", cache, health.NonCritical())
 	reg.Register("search", health.CheckFunc(func(context.Context) error {
-		var m map[string]int
-		m["x"]++
-		return nil
+		var index map[string]int // a bug: never made
+		return count(index, "x")
 	}), health.NonCritical())
-	if err := reg.Start(); err != nil {
+	if err := reg.Start(context.Background()); err != nil {
 		panic(err)
 	}
-	defer reg.Close()
-	waitForFirstResults(reg)
+	defer reg.Close(context.Background())
 
 	h := reg.Handler()
 	show(h, "/readyz?verbose&timeout=32s", "")

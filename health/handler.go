@@ -41,7 +41,8 @@ const (
 //
 // /livez, /readyz and /startupz also answer in application/health+json when
 // the Accept header asks for it. Only GET and HEAD are allowed. Answers come
-// from the cached results and never run a check.
+// from the cached results and never run a check. Before [Registry.Start],
+// every endpoint but /livez answers 503 with [ErrNotStarted].
 func (r *Registry) Handler() http.Handler { return handler{r} }
 
 type handler struct{ r *Registry }
@@ -90,20 +91,6 @@ func wantsJSON(req *http.Request) bool {
 type query struct {
 	verbose bool
 	exclude []string
-}
-
-// queryError is a malformed probe query; the handler answers 400 with its
-// message.
-type queryError struct {
-	Param  string // the offending parameter, if known
-	Reason string
-}
-
-func (e *queryError) Error() string {
-	if e.Param == "" {
-		return "health: bad query: " + e.Reason
-	}
-	return fmt.Sprintf("health: bad query parameter %q: %s", e.Param, e.Reason)
 }
 
 // parseQuery parses ?verbose and repeatable ?exclude=name. verbose takes no
@@ -179,6 +166,9 @@ func statusCode(pass bool) int {
 
 // serveGroup answers /livez, /readyz or /startupz.
 func (r *Registry) serveGroup(w http.ResponseWriter, req *http.Request, g Group) {
+	if !r.started.Load() && r.refuseUnstarted(w, req, g, false) {
+		return
+	}
 	now := time.Now()
 	if req.URL.RawQuery == "" {
 		// The hot path: no query, read the cached statuses, no allocation.
@@ -209,7 +199,7 @@ func (r *Registry) serveGroup(w http.ResponseWriter, req *http.Request, g Group)
 		return
 	}
 	// Verbose, and always verbose on failure, as the Kubernetes API server.
-	authorized := r.auth.Authorized(req)
+	authorized := r.mayRead(req)
 	var b []byte
 	members := snap.members(g)
 	for _, c := range members {
@@ -330,6 +320,9 @@ func formatQuoted(names []string) string {
 // serveCheck answers /<group>z/<name>: "ok", or 503 with
 // "internal server error: <reason>" (the reason withheld unless authorised).
 func (r *Registry) serveCheck(w http.ResponseWriter, req *http.Request, g Group, name string) {
+	if !r.started.Load() && r.refuseUnstarted(w, req, g, false) {
+		return
+	}
 	if req.URL.RawQuery != "" {
 		if _, err := parseQuery(req.URL.RawQuery); err != nil {
 			badQuery(w, err)
@@ -357,7 +350,7 @@ func (r *Registry) serveCheck(w http.ResponseWriter, req *http.Request, g Group,
 		_, _ = w.Write(bodyOK)
 		return
 	}
-	_, _ = fmt.Fprintf(w, "internal server error: %s\n", reasonOr(r.auth.Authorized(req), c.reason(st, res, now)))
+	_, _ = fmt.Fprintf(w, "internal server error: %s\n", reasonOr(r.mayRead(req), c.reason(st, res, now)))
 }
 
 // Document is the application/health+json document served by the JSON
@@ -396,6 +389,9 @@ type DocumentCheck struct {
 // serveJSON answers in application/health+json for a group, or for every
 // check (g == allGroups).
 func (r *Registry) serveJSON(w http.ResponseWriter, req *http.Request, g Group) {
+	if !r.started.Load() && r.refuseUnstarted(w, req, g, true) {
+		return
+	}
 	q, err := parseQuery(req.URL.RawQuery)
 	if err != nil {
 		badQuery(w, err)
@@ -405,8 +401,11 @@ func (r *Registry) serveJSON(w http.ResponseWriter, req *http.Request, g Group) 
 	excluded := func(c *check) bool { return slices.Contains(q.exclude, c.name) }
 	st, snap := r.groupStatus(g, now, excluded)
 	pass := r.groupPasses(g, st)
-	authorized := r.auth.Authorized(req)
-	doc := Document{Status: st.healthJSON(), ServiceID: r.comp.Name, Description: "health of " + r.comp.Name}
+	authorized := r.mayRead(req)
+	doc := Document{Status: st.healthJSON()}
+	if name := r.binding.Component().Name; name != "" {
+		doc.ServiceID, doc.Description = name, "health of "+name
+	}
 	if pass && st == StatusUnknown {
 		doc.Status = "pass" // liveness before the first result
 	}
@@ -456,7 +455,7 @@ func (r *Registry) serveJSON(w http.ResponseWriter, req *http.Request, g Group) 
 	}
 	body, err := json.Marshal(doc)
 	if err != nil { // cannot happen: the document holds only strings, numbers and bools
-		r.log.Error("health: encoding health+json", "error", err)
+		r.logger().Error("health: encoding health+json", "error", err)
 		http.Error(w, "health: internal error", http.StatusInternalServerError)
 		return
 	}
@@ -465,4 +464,32 @@ func (r *Registry) serveJSON(w http.ResponseWriter, req *http.Request, g Group) 
 	if req.Method != http.MethodHead {
 		_, _ = w.Write(append(body, '\n'))
 	}
+}
+
+// refuseUnstarted handles a probe served before [Registry.Start]: no check
+// has run, and none will. The first such request logs [ErrNotStarted] at
+// ERROR. Readiness, startup and the JSON endpoint then answer 503 with that
+// text (the caller returns); liveness answers as it always does before the
+// first results (it passes: restarting the process would not start the
+// registry).
+func (r *Registry) refuseUnstarted(w http.ResponseWriter, req *http.Request, g Group, asJSON bool) bool {
+	if !r.notStartedLogged.Swap(true) {
+		r.logger().Error(ErrNotStarted.Error(), "path", req.URL.Path)
+	}
+	if g == Liveness {
+		return false
+	}
+	var body []byte
+	if asJSON {
+		writeHeaders(w, hdrHealthJSON)
+		body, _ = json.Marshal(Document{Status: "fail", Notes: []string{ErrNotStarted.Error()}}) // strings only: always encodes
+	} else {
+		writeHeaders(w, hdrTextPlain)
+		body = []byte(ErrNotStarted.Error())
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	if req.Method != http.MethodHead {
+		_, _ = w.Write(append(body, '\n'))
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package health_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,8 +14,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/health"
 	"github.com/firebreak-go/firebreak/health/healthtest"
+	"github.com/firebreak-go/firebreak/internal/race"
 )
 
 // TestKubernetesTextFormat pins the exact bodies of the Kubernetes-style
@@ -31,8 +34,8 @@ func TestKubernetesTextFormat(t *testing.T) {
 		mustRegister(t, r, "ping", ping, health.InGroups(health.Liveness, health.Readiness))
 		mustRegister(t, r, "db", db)
 		mustRegister(t, r, "informer/sync", healthtest.NewCheck())
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		synctest.Wait()
 		h := r.Handler()
 
@@ -119,6 +122,10 @@ func TestKubernetesTextFormat(t *testing.T) {
 
 func TestHandlerMethodsAndPaths(t *testing.T) {
 	r := newRegistry(t, nil)
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(context.Background())
 	h := r.Handler()
 	for _, tc := range []struct {
 		method, target string
@@ -162,8 +169,8 @@ func TestHealthJSON(t *testing.T) {
 		mustRegister(t, r, "db", db, health.WithComponentType("datastore"), health.WithMeasurement("responseTime"))
 		mustRegister(t, r, "disk", disk, health.InGroups(health.Liveness), health.WithComponentType("system"), health.WithMeasurement("utilization"))
 		mustRegister(t, r, "cache", cache, health.NonCritical())
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		synctest.Wait()
 		h := r.Handler()
 		now := time.Now().UTC().Format(time.RFC3339Nano)
@@ -254,8 +261,8 @@ func TestAuthorization(t *testing.T) {
 		c := healthtest.NewCheck()
 		c.Fail(errors.New("password authentication failed for user app"))
 		mustRegister(t, r, "db", c)
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		synctest.Wait()
 		h := r.Handler()
 		for _, hdr := range []string{"", "Bearer wrong-token-0123456789", "Basic " + token, "Bearer " + token + "x", "Bearer"} {
@@ -279,12 +286,15 @@ func TestAuthorization(t *testing.T) {
 			}
 		}
 		// A custom authoriser.
-		r2 := newRegistry(t, nil, health.WithAuthorizer(health.AuthorizerFunc(func(req *http.Request) bool {
-			return req.Header.Get("X-Role") == "sre"
+		r2 := newRegistry(t, nil, health.WithAuthorizer(firebreak.AuthorizerFunc(func(req *http.Request, action string) (string, error) {
+			if req.Header.Get("X-Role") != "sre" || action != firebreak.ActionRead {
+				return "", firebreak.ErrUnauthenticated
+			}
+			return "sre", nil
 		})))
 		mustRegister(t, r2, "db", c)
-		r2.Start()
-		defer r2.Close()
+		r2.Start(context.Background())
+		defer r2.Close(context.Background())
 		synctest.Wait()
 		req := httptest.NewRequest(http.MethodGet, "/readyz/db", nil)
 		req.Header.Set("X-Role", "sre")
@@ -298,7 +308,7 @@ func TestAuthorization(t *testing.T) {
 
 // TestReadyzDoesNotAllocate: the success path of /readyz allocates nothing.
 func TestReadyzDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocation counts are unreliable under -race")
 	}
 	synctest.Test(t, func(t *testing.T) {
@@ -306,8 +316,8 @@ func TestReadyzDoesNotAllocate(t *testing.T) {
 		for i := range 10 {
 			mustRegister(t, r, fmt.Sprintf("dep%d", i), healthtest.NewCheck())
 		}
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		synctest.Wait()
 		h := r.Handler()
 		req := httptest.NewRequest(http.MethodGet, "/readyz", nil)

@@ -28,46 +28,6 @@ type CheckFunc func(ctx context.Context) error
 // Check calls f(ctx).
 func (f CheckFunc) Check(ctx context.Context) error { return f(ctx) }
 
-// Errors reported by the registry.
-var (
-	// ErrTimeout: a run did not return within the check's timeout. The run
-	// is abandoned: its result, if it ever comes, is discarded.
-	ErrTimeout = errors.New("health: check timed out")
-	// ErrStillRunning: a scheduled run was skipped because an abandoned run
-	// of the same check has not returned yet. At most one run per check is
-	// ever outstanding, so a check that ignores its context cannot pile up
-	// goroutines. A skipped run counts as a failure.
-	ErrStillRunning = errors.New("health: previous run has not returned")
-	// ErrClosed: the registry was closed.
-	ErrClosed = errors.New("health: registry closed")
-	// ErrWarning marks an error as a warning; see [Warn].
-	ErrWarning = errors.New("health: warning")
-	// ErrPanic: the check panicked. The panic is recovered and the run
-	// fails with a [*PanicError], which matches ErrPanic.
-	ErrPanic = errors.New("health: check panicked")
-	// ErrCloseInCallback: Close or Shutdown was called from one of the
-	// registry's own goroutines — inside a check, the Reporter or the
-	// logger. The registry stops, but the call returns without waiting,
-	// since the goroutines it would wait for include its caller.
-	ErrCloseInCallback = errors.New("health: Close called from inside a check, Reporter or logger; stopping without waiting")
-)
-
-// Warn marks err as a warning: the check still passes (it counts as a
-// success for the thresholds) but its status is [StatusDegraded]. errors.Is
-// (Warn(err), ErrWarning) is true. Warn(nil) is nil.
-func Warn(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &warning{err}
-}
-
-type warning struct{ err error }
-
-func (w *warning) Error() string        { return w.err.Error() }
-func (w *warning) Unwrap() error        { return w.err }
-func (w *warning) Is(target error) bool { return target == ErrWarning }
-
 type observationKey struct{}
 
 type observation struct {
@@ -126,14 +86,15 @@ type CheckState struct {
 }
 
 // Registry holds a component's checks, runs them in the background and
-// serves their cached results. Create it with [New], add checks with
-// [Registry.Register], then call [Registry.Start]; [Registry.Close] stops it.
-// It is safe for concurrent use.
+// serves their cached results. Create it with [New], give it its component
+// with [Registry.Bind], add checks with [Registry.Register], then call
+// [Registry.Start]; [Registry.Close] stops it. It is safe for concurrent use.
 type Registry struct {
-	comp firebreak.Component
-	log  *slog.Logger
-	auth Authorizer
-	inst *instruments
+	binding firebreak.Binding // ServiceWide: the registry's component
+	baseLog *slog.Logger
+	log     atomic.Pointer[slog.Logger] // baseLog with the bound component
+	auth    firebreak.Authorizer
+	inst    *instruments
 
 	snap atomic.Pointer[snapshot] // read lock-free by handlers
 
@@ -153,8 +114,10 @@ type Registry struct {
 	recovered   atomic.Uint64              // panics recovered in user callbacks
 	panicLogged [callbackKinds]atomic.Bool // the first panic of each kind was logged
 
-	draining       atomic.Bool
-	startupLatched atomic.Bool
+	draining         atomic.Bool
+	startupLatched   atomic.Bool
+	started          atomic.Bool // Start has run; read on the probes' hot path
+	notStartedLogged atomic.Bool
 }
 
 const (
@@ -212,7 +175,11 @@ type check struct {
 	// tell it is called from one of them. Ids are never reused.
 	loopGoid, runGoid, inspectGoid atomic.Uint64
 
+	// first is closed once the first run's result is recorded, for Start.
+	first chan struct{}
+
 	// Runner state, touched only by the check's loop goroutine.
+	recorded  bool   // first is closed
 	state     Status // StatusUnknown, StatusUp or StatusDown
 	fails     int
 	successes int
@@ -240,25 +207,19 @@ type result struct {
 	unit      string
 }
 
-// New returns a registry for component c, whose Name and Tier label every
-// signal and whose Reporter receives them (nil means [firebreak.Discard]).
-// It starts no goroutines.
-func New(c firebreak.Component, opts ...Option) (*Registry, error) {
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("health: %w", err)
-	}
-	if c.Reporter == nil {
-		c.Reporter = firebreak.Discard
-	}
-	cfg := config{eventBuffer: 256}
-	for _, o := range opts {
+// New returns a registry. It starts no goroutines. Until [Registry.Bind]
+// gives it a component, the signals of checks without [ForComponent] go to
+// [firebreak.Discard].
+func New(opts ...Option) (*Registry, error) {
+	cfg := config{eventBuffer: DefaultEventBuffer}
+	for i, o := range opts {
 		if o == nil {
-			return nil, errors.New("health: nil Option")
+			return nil, fmt.Errorf("health: New: option %d is nil", i)
 		}
 		o.apply(&cfg)
 	}
 	if cfg.eventBuffer < 1 {
-		return nil, fmt.Errorf("health: WithEventBuffer(%d): must be at least 1", cfg.eventBuffer)
+		return nil, fmt.Errorf("health: New: WithEventBuffer(%d): must be at least 1", cfg.eventBuffer)
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
@@ -271,17 +232,37 @@ func New(c firebreak.Component, opts ...Option) (*Registry, error) {
 		return nil, err
 	}
 	r := &Registry{
-		comp:         c,
-		log:          cfg.logger.With("component", c.Name),
+		binding:      firebreak.Binding{ServiceWide: true},
+		baseLog:      cfg.logger,
 		auth:         cfg.authorizer,
 		inst:         inst,
 		events:       make(chan event, cfg.eventBuffer),
 		dispatchDone: make(chan struct{}),
 		stopped:      make(chan struct{}),
 	}
+	r.log.Store(cfg.logger)
 	r.snap.Store(&snapshot{byName: map[string]*check{}})
 	return r, nil
 }
+
+// Bind gives the registry its component: the service whose health it
+// serves. Its Name and Tier label the signals of every check registered
+// without [ForComponent], and its Reporter receives them (nil means
+// [firebreak.Discard]); its Name is the serviceId of application/health+json
+// and is logged with every line. The registry is service-wide: Bind ignores
+// c.Dependency. It follows the rule of [firebreak.Binding]: the first Bind
+// fixes the component, binding again to the same Name and Tier does
+// nothing, and another one is an [*firebreak.AlreadyBoundError]. An unbound
+// registry works and reports to [firebreak.Discard].
+func (r *Registry) Bind(c firebreak.Component) error {
+	first, err := r.binding.Bind("health registry", c)
+	if first {
+		r.log.Store(r.baseLog.With("component", c.Name))
+	}
+	return err
+}
+
+func (r *Registry) logger() *slog.Logger { return r.log.Load() }
 
 // Register adds a check. Names must be unique, 1 to 128 characters of
 // letters, digits, '.', '_', '-' and '/', and must not start with '/'. A
@@ -296,9 +277,9 @@ func (r *Registry) Register(name string, c Checker, opts ...CheckOption) error {
 		successThreshold: DefaultSuccessThreshold,
 		componentType:    "component",
 	}
-	for _, o := range opts {
+	for i, o := range opts {
 		if o == nil {
-			return fmt.Errorf("health: check %q: nil CheckOption", name)
+			return fmt.Errorf("health: check %q: option %d is nil", name, i)
 		}
 		o.applyCheck(&cfg)
 	}
@@ -319,15 +300,12 @@ func (r *Registry) Register(name string, c Checker, opts ...CheckOption) error {
 	if err := cfg.validate(name); err != nil {
 		return err
 	}
-	if cfg.dependency == "" {
-		cfg.dependency = name
-	}
-	ch := &check{name: name, checker: c, cfg: cfg, attrs: r.inst.attrsFor(name)}
+	ch := &check{name: name, checker: c, cfg: cfg, attrs: r.inst.attrsFor(name), first: make(chan struct{})}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.state == stateClosed {
-		return ErrClosed
+		return errClosed
 	}
 	old := r.snap.Load()
 	if _, dup := old.byName[name]; dup {
@@ -394,16 +372,26 @@ func (c *checkConfig) validate(name string) error {
 	if c.componentType == "" {
 		errs = append(errs, errors.New("WithComponentType: must not be empty"))
 	}
+	if c.comp != nil {
+		if err := c.comp.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("ForComponent: %w", err))
+		}
+	}
 	if len(errs) == 0 {
 		return nil
 	}
 	return fmt.Errorf("health: check %q: %w", name, errors.Join(errs...))
 }
 
-// Start starts the background runner: every check runs at once and then
-// once per interval, whatever the request rate. Calling Start again is a
-// no-op; after Close it returns [ErrClosed].
-func (r *Registry) Start() error {
+// Start starts the background runner — every check runs at once and then
+// once per interval, whatever the request rate — and waits, until ctx is
+// done, for the first result of every check registered so far, so that
+// readiness is known when it returns. If ctx ends first, Start returns an
+// error naming the checks still without a result, wrapping ctx's error; the
+// runner keeps running and the probes answer from the results as they come.
+// Calling Start again does nothing. After Close it returns an error
+// matching [firebreak.ErrClosed].
+func (r *Registry) Start(ctx context.Context) error {
 	r.mu.Lock()
 	switch r.state {
 	case stateStarted:
@@ -411,15 +399,18 @@ func (r *Registry) Start() error {
 		return nil
 	case stateClosed:
 		r.mu.Unlock()
-		return ErrClosed
+		return errClosed
 	}
 	r.state = stateStarted
+	r.started.Store(true)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	go r.dispatch()
-	for _, c := range r.snap.Load().all {
+	checks := r.snap.Load().all
+	for _, c := range checks {
 		r.loops.Add(1)
 		go r.loop(c)
 	}
+	stopping := r.ctx
 	r.mu.Unlock()
 	// The meter provider and the logger are user code: called outside the
 	// lock. A Close racing with this is fine: unregister runs after every
@@ -427,27 +418,44 @@ func (r *Registry) Start() error {
 	var err error
 	r.guard(cbMeter, func() { err = r.inst.register(r) })
 	if err != nil {
-		r.log.Warn("health: metrics callback not registered", "error", err)
+		r.logger().Warn("health: metrics callback not registered", "error", err)
+	}
+	for i, c := range checks {
+		select {
+		case <-c.first:
+			continue
+		case <-stopping.Done():
+			return fmt.Errorf("health: Start: closed before the first round finished: %w", errClosed)
+		case <-ctx.Done():
+		}
+		var waiting []string
+		for _, c := range checks[i:] {
+			select {
+			case <-c.first:
+			default:
+				waiting = append(waiting, c.name)
+			}
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		return fmt.Errorf("health: Start: no first result yet from %s: %w", formatQuoted(waiting), context.Cause(ctx))
 	}
 	return nil
 }
 
-// Close is Shutdown with no deadline: it stops the runner and waits for its
-// goroutines. Called from inside a check, the Reporter or the logger, it
-// stops the registry and returns [ErrCloseInCallback] at once instead of
-// waiting for itself.
-func (r *Registry) Close() error { return r.Shutdown(context.Background()) }
-
-// Shutdown stops the runner and waits, until ctx is done, for its
-// goroutines, including runs that overran their timeout (their contexts are
-// cancelled; a check that ignores its context delays Shutdown until it
-// returns). Transitions already queued are delivered first. When ctx ends
-// first, Shutdown returns its error and the goroutines finish on their own;
-// a later Close or Shutdown waits for them again. Called from one of the
-// registry's own goroutines (inside a check, the Reporter or the logger),
-// Shutdown stops the registry and returns [ErrCloseInCallback] without
-// waiting. Shutdown is idempotent. Results stay readable and go stale.
-func (r *Registry) Shutdown(ctx context.Context) error {
+// Close stops the runner and waits, until ctx is done, for its goroutines,
+// including runs that overran their timeout (their contexts are cancelled;
+// a check that ignores its context delays Close until it returns).
+// Transitions already queued are delivered to the logger and the Reporter
+// first. When ctx ends first, Close returns an error that names the checks
+// still running and the transitions not yet delivered, wrapping ctx's
+// error; the goroutines finish on their own, and a later Close waits for
+// them again. Called from one of the registry's own goroutines (inside a
+// check, the Reporter or the logger), Close stops the registry and returns
+// [ErrCloseInCallback] without waiting. Close is idempotent, and Close
+// without Start is fine. Results stay readable and go stale.
+func (r *Registry) Close(ctx context.Context) error {
 	r.mu.Lock()
 	prev := r.state
 	r.state = stateClosed
@@ -471,8 +479,30 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 	case <-r.stopped:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("health: shutdown: goroutines still running: %w", context.Cause(ctx))
+		return fmt.Errorf("health: Close: %s: %w", r.unfinished(), context.Cause(ctx))
 	}
+}
+
+// unfinished says what a Close that gave up leaves behind: the checks whose
+// runs have not returned and the transitions not yet delivered.
+func (r *Registry) unfinished() string {
+	var running []string
+	for _, c := range r.snap.Load().all {
+		if c.running.Load() || c.inspecting.Load() {
+			running = append(running, c.name)
+		}
+	}
+	var parts []string
+	if len(running) > 0 {
+		parts = append(parts, "runs of "+formatQuoted(running)+" have not returned")
+	}
+	if n := len(r.events); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d transitions not delivered", n))
+	}
+	if len(parts) == 0 {
+		return "goroutines still stopping"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // stop waits for the goroutines of a started registry, in order: loops
@@ -519,7 +549,7 @@ func (r *Registry) RecoveredPanics() uint64 { return r.recovered.Load() }
 // Close. Liveness is unaffected. Drain is idempotent.
 func (r *Registry) Drain() {
 	if !r.draining.Swap(true) {
-		r.log.Info("health: draining; readiness now fails")
+		r.logger().Info("health: draining; readiness now fails")
 	}
 }
 
@@ -729,6 +759,10 @@ func (r *Registry) record(c *check, dur time.Duration, out outcome, kind string,
 		res.observed, res.value, res.unit = obs.load()
 	}
 	c.cur.Store(res)
+	if !c.recorded {
+		c.recorded = true
+		close(c.first)
+	}
 	r.guard(cbMeter, func() { r.inst.recordRun(c, kind, dur) })
 
 	if pass {
@@ -811,37 +845,41 @@ func (r *Registry) deliver(ev event) {
 	r.guard(cbLogger, func() {
 		switch ev.kind {
 		case eventPanic:
-			r.log.Error("health: check panicked", "check", c.name, "error", ev.text, "stack", string(ev.stack))
+			r.logger().Error("health: check panicked", "check", c.name, "error", ev.text, "stack", string(ev.stack))
 		case eventFailure:
 			level := slog.LevelWarn
 			if ev.warning {
 				level = slog.LevelInfo
 			}
-			r.log.Log(context.Background(), level, "health: check failing", "check", c.name, "consecutive_failures", ev.fails, "error", ev.text)
+			r.logger().Log(context.Background(), level, "health: check failing", "check", c.name, "consecutive_failures", ev.fails, "error", ev.text)
 		case eventDown:
-			r.log.Error("health: check down", "check", c.name, "critical", c.cfg.critical, "consecutive_failures", ev.fails, "error", ev.text)
+			r.logger().Error("health: check down", "check", c.name, "critical", c.cfg.critical, "consecutive_failures", ev.fails, "error", ev.text)
 		case eventUp:
-			r.log.Info("health: check up again", "check", c.name, "down_for", ev.at.Sub(ev.downSince))
+			r.logger().Info("health: check up again", "check", c.name, "down_for", ev.at.Sub(ev.downSince))
 		}
 	})
 	if ev.kind != eventDown && ev.kind != eventUp {
 		return
 	}
-	s := firebreak.Signal{
-		Kind:       firebreak.KindHealthFailed,
-		Component:  r.comp.Name,
-		Dependency: c.cfg.dependency,
-		Tier:       r.comp.Tier,
-		Firing:     ev.kind == eventDown,
-		Value:      float64(ev.fails),
-		Labels:     map[string]string{"check": c.name, "critical": fmt.Sprint(c.cfg.critical)},
-		Time:       ev.at,
+	// A check for a component reports as that component, to its Reporter
+	// (the registry's when it has none); any other as the registry.
+	comp := r.binding.Component()
+	if c.cfg.comp != nil {
+		rep := comp.Reporter
+		comp = *c.cfg.comp
+		if comp.Reporter == nil {
+			comp.Reporter = rep
+		}
 	}
+	s := comp.Signal(firebreak.KindHealthFailed, ev.kind == eventDown)
+	s.Value = float64(ev.fails)
+	s.Labels = map[string]string{"check": c.name, "critical": fmt.Sprint(c.cfg.critical)}
+	s.Time = ev.at
 	if s.Firing {
 		s.Summary = fmt.Sprintf("health check %q down after %d consecutive failures: %s", c.name, ev.fails, oneLine(ev.text))
 		s.Metrics = map[string]float64{"consecutive_failures": float64(ev.fails)}
 	} else {
 		s.Summary = fmt.Sprintf("health check %q up again after %v", c.name, ev.at.Sub(ev.downSince))
 	}
-	r.guard(cbReporter, func() { r.comp.Reporter.Report(s) })
+	r.guard(cbReporter, func() { comp.Reporter.Report(s) })
 }

@@ -12,14 +12,10 @@ import (
 	"testing/synctest"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/health"
 	"github.com/firebreak-go/firebreak/health/healthtest"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var quiet = slog.New(slog.DiscardHandler)
 
@@ -27,13 +23,16 @@ const token = "s3cret-token-0123456789"
 
 func newRegistry(t testing.TB, rep firebreak.Reporter, opts ...health.Option) *health.Registry {
 	t.Helper()
-	auth, err := health.BearerToken(token)
+	auth, err := firebreak.BearerTokens(map[string]string{token: "on-duty"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts = append([]health.Option{health.WithLogger(quiet), health.WithAuthorizer(auth)}, opts...)
-	r, err := health.New(firebreak.Component{Name: "checkout", Tier: firebreak.Core, Reporter: rep}, opts...)
+	r, err := health.New(opts...)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Bind(firebreak.Component{Name: "checkout", Tier: firebreak.Core, Reporter: rep}); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -79,7 +78,8 @@ func TestThresholds(t *testing.T) {
 		var rec firebreak.Recorder
 		r := newRegistry(t, &rec)
 		c := healthtest.NewCheck()
-		mustRegister(t, r, "db", c, health.WithFailureThreshold(3), health.WithSuccessThreshold(2), health.WithDependency("payments-db"))
+		mustRegister(t, r, "db", c, health.WithFailureThreshold(3), health.WithSuccessThreshold(2),
+			health.ForComponent(firebreak.Component{Name: "checkout", Dependency: "payments-db", Tier: firebreak.Core}))
 		steps := []struct {
 			fail    bool
 			want    health.Status
@@ -98,10 +98,10 @@ func TestThresholds(t *testing.T) {
 			{true, health.StatusUp, 2},
 			{false, health.StatusUp, 2},
 		}
-		if err := r.Start(); err != nil {
+		if err := r.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		defer r.Close()
+		defer r.Close(context.Background())
 		for i, s := range steps {
 			if s.fail {
 				c.Fail(errors.New("connection refused"))
@@ -137,8 +137,21 @@ func TestThresholds(t *testing.T) {
 // TestBeforeFirstRun: every check is unknown, readiness and startup fail,
 // liveness passes.
 func TestBeforeFirstRun(t *testing.T) {
+	synctest.Test(t, testBeforeFirstRun)
+}
+
+func testBeforeFirstRun(t *testing.T) {
 	r := newRegistry(t, nil)
-	mustRegister(t, r, "db", healthtest.NewCheck(), health.InGroups(health.Startup, health.Liveness, health.Readiness))
+	c := healthtest.NewCheck()
+	c.Hang(false) // the first run has not returned when the probes are asked
+	mustRegister(t, r, "db", c, health.InGroups(health.Startup, health.Liveness, health.Readiness))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // do not wait for the first round
+	if err := r.Start(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Start with a cancelled context = %v, want Canceled", err)
+	}
+	defer r.Close(context.Background())
+	defer c.Release()
 	h := r.Handler()
 	for _, tc := range []struct {
 		path string
@@ -173,7 +186,7 @@ func TestStaleBecomesUnknown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRegistry(t, nil)
 		mustRegister(t, r, "db", healthtest.NewCheck(), health.WithInterval(10*time.Second), health.WithTimeout(time.Second))
-		if err := r.Start(); err != nil {
+		if err := r.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
@@ -181,7 +194,7 @@ func TestStaleBecomesUnknown(t *testing.T) {
 		if got := get(h, "/readyz", false); got.code != 200 {
 			t.Fatalf("readyz = %d", got.code)
 		}
-		r.Close()
+		r.Close(context.Background())
 		time.Sleep(21 * time.Second) // the default bound: 2×interval + timeout
 		if got := get(h, "/readyz", false); got.code != 200 {
 			t.Fatalf("at the bound: readyz = %d, want 200", got.code)
@@ -208,10 +221,13 @@ func TestTimeoutAbandonsWithoutLeak(t *testing.T) {
 		c := healthtest.NewCheck()
 		c.Hang(true)
 		mustRegister(t, r, "db", c, health.WithInterval(10*time.Second), health.WithTimeout(2*time.Second))
-		if err := r.Start(); err != nil {
-			t.Fatal(err)
+		// Start waits for the first round only as long as its context lets it.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		t0 := time.Now()
+		if err := r.Start(ctx); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), `no first result yet from "db"`) || time.Since(t0) != time.Second {
+			t.Fatalf("Start = %v after %v, want DeadlineExceeded naming db after 1s", err, time.Since(t0))
 		}
-		time.Sleep(time.Second)
 		synctest.Wait()
 		if s := status(t, r, "db"); s != health.StatusUnknown {
 			t.Fatalf("before the timeout: %v, want unknown", s)
@@ -249,7 +265,7 @@ func TestTimeoutAbandonsWithoutLeak(t *testing.T) {
 		if n := len(rec.Of(firebreak.KindHealthFailed)); n != 2 {
 			t.Fatalf("%d signals, want firing and cleared", n)
 		}
-		r.Close()
+		r.Close(context.Background())
 	})
 }
 
@@ -261,22 +277,22 @@ func TestCloseWaitsForAbandonedRun(t *testing.T) {
 		c := healthtest.NewCheck()
 		c.Hang(false) // honours its context
 		mustRegister(t, r, "db", c, health.WithTimeout(time.Second))
-		r.Start()
+		r.Start(context.Background())
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
-		if err := r.Close(); err != nil {
+		if err := r.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if c.Running() != 0 {
 			t.Fatal("run still in progress after Close")
 		}
-		if err := r.Close(); err != nil {
+		if err := r.Close(context.Background()); err != nil {
 			t.Fatal("second Close:", err)
 		}
-		if err := r.Start(); !errors.Is(err, health.ErrClosed) {
+		if err := r.Start(context.Background()); !errors.Is(err, firebreak.ErrClosed) {
 			t.Fatalf("Start after Close = %v, want ErrClosed", err)
 		}
-		if err := r.Register("x", c); !errors.Is(err, health.ErrClosed) {
+		if err := r.Register("x", c); !errors.Is(err, firebreak.ErrClosed) {
 			t.Fatalf("Register after Close = %v, want ErrClosed", err)
 		}
 	})
@@ -289,8 +305,8 @@ func TestCancelledRequestDoesNotChangeResult(t *testing.T) {
 		r := newRegistry(t, nil)
 		c := healthtest.NewCheck()
 		mustRegister(t, r, "db", c)
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		synctest.Wait()
 		before, _ := r.State("db")
 		h := r.Handler()
@@ -318,8 +334,8 @@ func TestDrainFailsReadinessFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRegistry(t, nil)
 		mustRegister(t, r, "db", healthtest.NewCheck(), health.InGroups(health.Liveness, health.Readiness))
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		synctest.Wait()
 		h := r.Handler()
 		if got := get(h, "/readyz", false); got.code != 200 {
@@ -355,8 +371,8 @@ func TestConcurrentRequestsRunEachCheckOnce(t *testing.T) {
 			checks[i] = healthtest.NewCheck()
 			mustRegister(t, r, "dep"+string(rune('0'+i)), checks[i], health.InGroups(health.Liveness, health.Readiness))
 		}
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		synctest.Wait()
 		h := r.Handler()
 		var wg sync.WaitGroup
@@ -399,8 +415,8 @@ func TestSeveralGroupsRunOnce(t *testing.T) {
 		r := newRegistry(t, nil)
 		c := healthtest.NewCheck()
 		mustRegister(t, r, "db", c, health.InGroups(health.Startup|health.Liveness|health.Readiness))
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		synctest.Wait()
 		h := r.Handler()
 		for _, p := range []string{"/livez", "/readyz", "/startupz", "/health", "/readyz/db"} {
@@ -425,7 +441,7 @@ func TestReporterNeverBlocksRunner(t *testing.T) {
 		r := newRegistry(t, blocking, health.WithEventBuffer(1))
 		c := healthtest.NewCheck()
 		mustRegister(t, r, "db", c)
-		r.Start()
+		r.Start(context.Background())
 		synctest.Wait()
 		for i := range 6 {
 			if i%2 == 0 {
@@ -447,7 +463,7 @@ func TestReporterNeverBlocksRunner(t *testing.T) {
 			t.Fatal("no transitions dropped with a blocked reporter and a buffer of 1")
 		}
 		close(release)
-		r.Close()
+		r.Close(context.Background())
 	})
 }
 
@@ -461,8 +477,8 @@ func TestNonCriticalDegrades(t *testing.T) {
 		cache.Fail(errors.New("redis: connection refused"))
 		mustRegister(t, r, "db", db)
 		mustRegister(t, r, "cache", cache, health.NonCritical())
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		synctest.Wait()
 		if s := r.Status(health.Readiness); s != health.StatusDegraded {
 			t.Fatalf("readiness = %v, want degraded", s)
@@ -505,8 +521,8 @@ func TestPanicIsFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRegistry(t, nil)
 		mustRegister(t, r, "bad", health.CheckFunc(func(context.Context) error { panic("nil map") }))
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		synctest.Wait()
 		st, _ := r.State("bad")
 		if st.Status != health.StatusDown || !errors.Is(st.Err, health.ErrPanic) {
@@ -523,9 +539,9 @@ func TestPanicIsFailure(t *testing.T) {
 func TestRegisterAfterStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRegistry(t, nil)
-		r.Start()
-		defer r.Close()
-		if err := r.Start(); err != nil {
+		r.Start(context.Background())
+		defer r.Close(context.Background())
+		if err := r.Start(context.Background()); err != nil {
 			t.Fatal("second Start:", err)
 		}
 		c := healthtest.NewCheck()
@@ -543,8 +559,8 @@ func TestStartupLatches(t *testing.T) {
 		r := newRegistry(t, nil)
 		c := healthtest.NewCheck()
 		mustRegister(t, r, "migrations", c, health.InGroups(health.Startup))
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		synctest.Wait()
 		h := r.Handler()
 		if got := get(h, "/startupz", false); got.code != 200 {
@@ -560,14 +576,16 @@ func TestStartupLatches(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
-	if _, err := health.New(firebreak.Component{}); err == nil || !strings.Contains(err.Error(), "Name") {
-		t.Errorf("New without name: %v", err)
+	if r, err := health.New(); err != nil {
+		t.Errorf("New() = %v", err)
+	} else if err := r.Bind(firebreak.Component{}); err == nil || !strings.Contains(err.Error(), "Name") {
+		t.Errorf("Bind without name: %v", err)
 	}
-	if _, err := health.New(firebreak.Component{Name: "x"}, health.WithEventBuffer(0)); err == nil || !strings.Contains(err.Error(), "WithEventBuffer") {
+	if _, err := health.New(health.WithEventBuffer(0)); err == nil || !strings.Contains(err.Error(), "WithEventBuffer") {
 		t.Errorf("WithEventBuffer(0): %v", err)
 	}
-	if _, err := health.BearerToken("short"); err == nil {
-		t.Error("short token accepted")
+	if _, err := health.New(health.WithLogger(quiet), nil); err == nil || err.Error() != "health: New: option 1 is nil" {
+		t.Errorf("nil option: %v", err)
 	}
 	r := newRegistry(t, nil)
 	ok := healthtest.NewCheck()
@@ -589,7 +607,7 @@ func TestValidation(t *testing.T) {
 		{"db", ok, []health.CheckOption{health.InGroups()}, "InGroups"},
 		{"db", ok, []health.CheckOption{health.InGroups(health.Group(64))}, "InGroups"},
 		{"db", ok, []health.CheckOption{health.WithMeasurement("a:b")}, "WithMeasurement"},
-		{"db", ok, []health.CheckOption{nil}, "nil CheckOption"},
+		{"db", ok, []health.CheckOption{nil}, `health: check "db": option 0 is nil`},
 		{"db", health.TCPDial("nohost"), nil, "TCPDial"},
 		{"db", health.HTTPGet("ftp://x", nil), nil, "HTTPGet"},
 		{"db", health.Ping(nil), nil, "Pinger is nil"},
@@ -641,8 +659,8 @@ func TestStatusOfCombinedGroups(t *testing.T) {
 		mustRegister(t, r, "live", live, health.InGroups(health.Liveness))
 		mustRegister(t, r, "ready", healthtest.NewCheck())
 		mustRegister(t, r, "boot", healthtest.NewCheck(), health.InGroups(health.Startup))
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		synctest.Wait()
 		for _, tc := range []struct {
 			g    health.Group

@@ -54,19 +54,19 @@ type InspectionResult struct {
 // change the cached results, the thresholds or the signals. A check whose
 // scheduled run is stuck past its timeout is not run again; it is reported
 // with [ErrStillRunning], as is one whose previous inspection run is. Inspect works whether or not the runner is
-// started; after Close it returns [ErrClosed].
+// started; after Close it returns an error matching [firebreak.ErrClosed].
 func (r *Registry) Inspect(ctx context.Context) (Inspection, error) {
 	r.mu.Lock()
 	if r.state == stateClosed {
 		r.mu.Unlock()
-		return Inspection{}, ErrClosed
+		return Inspection{}, errClosed
 	}
 	checks := r.snap.Load().all
 	r.runs.Add(len(checks))
 	r.mu.Unlock()
 
 	start := time.Now()
-	out := Inspection{Component: r.comp.Name, Started: start, Checks: make([]InspectionResult, len(checks))}
+	out := Inspection{Component: r.binding.Component().Name, Started: start, Checks: make([]InspectionResult, len(checks))}
 	var wg sync.WaitGroup
 	for i, c := range checks {
 		wg.Add(1)
@@ -184,8 +184,10 @@ func mdEscape(s string) string {
 // InspectHandler returns an HTTP handler that runs an inspection on each GET
 // and answers in Markdown, or in JSON when the Accept header asks for
 // application/json or the query is ?format=json. Because it runs every
-// check and shows full errors, it admits only callers the [Authorizer]
-// admits; others get 401. Mount it apart from the probes, e.g. at
+// check and shows full errors, it admits only callers the [WithAuthorizer]
+// Authorizer admits for [firebreak.ActionRead]: a request without
+// credentials gets 401 with WWW-Authenticate: Bearer, one refused gets 403,
+// both with a JSON {"error": "..."} body, as the operations API answers. Mount it apart from the probes, e.g. at
 // "/debug/inspect".
 func (r *Registry) InspectHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -195,9 +197,7 @@ func (r *Registry) InspectHandler() http.Handler {
 			http.Error(w, "health: method "+req.Method+" not allowed (want GET)", http.StatusMethodNotAllowed)
 			return
 		}
-		if !r.auth.Authorized(req) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="health"`)
-			http.Error(w, "health: inspection requires authorisation", http.StatusUnauthorized)
+		if !r.admitRead(w, req) {
 			return
 		}
 		asJSON := strings.Contains(req.Header.Get("Accept"), "application/json")

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -13,6 +16,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/health"
 	"github.com/firebreak-go/firebreak/health/healthtest"
 )
@@ -30,8 +34,8 @@ func TestInspect(t *testing.T) {
 		mustRegister(t, r, "db", db)
 		mustRegister(t, r, "disk", disk, health.InGroups(health.Liveness), health.NonCritical())
 		mustRegister(t, r, "stuck", stuck, health.WithTimeout(time.Second))
-		r.Start()
-		defer r.Close()
+		r.Start(context.Background())
+		defer r.Close(context.Background())
 		synctest.Wait()
 		stuck.Hang(true)
 		time.Sleep(health.DefaultInterval + 2*time.Second)
@@ -108,8 +112,8 @@ func TestInspectTimeoutAndClosed(t *testing.T) {
 		if c := in.Checks[0]; c.Status != health.StatusDown || !strings.Contains(c.Error, "timed out after 3s") || time.Duration(in.Duration) != 3*time.Second {
 			t.Fatalf("inspection = %+v", in)
 		}
-		r.Close()
-		if _, err := r.Inspect(context.Background()); !errors.Is(err, health.ErrClosed) {
+		r.Close(context.Background())
+		if _, err := r.Inspect(context.Background()); !errors.Is(err, firebreak.ErrClosed) {
 			t.Fatalf("Inspect after Close = %v", err)
 		}
 	})
@@ -124,7 +128,7 @@ func TestMetrics(t *testing.T) {
 		r := newRegistry(t, nil, health.WithMeterProvider(mp))
 		db := healthtest.NewCheck()
 		mustRegister(t, r, "db", db, health.WithTimeout(time.Second))
-		r.Start()
+		r.Start(context.Background())
 		synctest.Wait()
 		db.Fail(nil)
 		time.Sleep(health.DefaultInterval)
@@ -176,7 +180,7 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("duration histogram = %+v", found["firebreak.health.check.duration"])
 		}
 		db.Release()
-		r.Close()
+		r.Close(context.Background())
 	})
 }
 
@@ -205,9 +209,75 @@ func TestInspectHandler(t *testing.T) {
 		if got := get(h, "/debug/inspect?format=xml", true); got.code != 400 {
 			t.Fatalf("bad format = %d", got.code)
 		}
-		r.Close()
+		r.Close(context.Background())
 		if got := get(h, "/debug/inspect", true); got.code != 503 {
 			t.Fatalf("after Close = %d", got.code)
+		}
+	})
+}
+
+// TestInspectHandlerAnswersAsOpsAPI: the inspections ask the operations
+// API's Authorizer for ActionRead and refuse as the operations API does:
+// 401 with WWW-Authenticate: Bearer without credentials, 403 when the
+// credentials are refused or the role may not read. A Viewer token reads.
+func TestInspectHandlerAnswersAsOpsAPI(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const viewer = "dashboard-token-0123456789"
+		tokens, err := firebreak.BearerTokensWithRoles(map[string]firebreak.Grant{
+			viewer: {Principal: "dashboard", Role: firebreak.Viewer},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		auth := firebreak.AuthorizerFunc(func(req *http.Request, action string) (string, error) {
+			actions = append(actions, action)
+			if req.Header.Get("X-Suspended") != "" {
+				return "", fmt.Errorf("%w: dashboard is suspended", firebreak.ErrForbidden)
+			}
+			return tokens.Authorize(req, action)
+		})
+		r := newRegistry(t, nil, health.WithAuthorizer(auth))
+		mustRegister(t, r, "db", healthtest.NewCheck())
+		h := r.InspectHandler()
+		for _, tc := range []struct {
+			name, authz, suspended string
+			code                   int
+			body, challenge        string
+		}{
+			{"no credentials", "", "", 401, `{"error":"credentials required"}`, `Bearer realm="firebreak"`},
+			{"wrong token", "Bearer not-the-token-0123456789", "", 403, `{"error":"not allowed to read"}`, ""},
+			{"forbidden", "Bearer " + viewer, "yes", 403, `{"error":"not allowed: dashboard is suspended"}`, ""},
+			{"viewer", "Bearer " + viewer, "", 200, "", ""},
+		} {
+			req := httptest.NewRequest(http.MethodGet, "/debug/inspect?format=json", nil)
+			if tc.authz != "" {
+				req.Header.Set("Authorization", tc.authz)
+			}
+			if tc.suspended != "" {
+				req.Header.Set("X-Suspended", tc.suspended)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			body := strings.TrimSpace(rec.Body.String())
+			if rec.Code != tc.code || (tc.body != "" && body != tc.body) || rec.Header().Get("WWW-Authenticate") != tc.challenge {
+				t.Errorf("%s: %d %q (WWW-Authenticate %q), want %d %q (%q)", tc.name, rec.Code, body,
+					rec.Header().Get("WWW-Authenticate"), tc.code, tc.body, tc.challenge)
+			}
+		}
+		for _, a := range actions {
+			if a != firebreak.ActionRead {
+				t.Errorf("asked for action %q, want read", a)
+			}
+		}
+		// The probes themselves stay open to callers without credentials.
+		r.Start(context.Background())
+		defer r.Close(context.Background())
+		req := httptest.NewRequest(http.MethodGet, "/readyz?verbose", nil)
+		rec := httptest.NewRecorder()
+		r.Handler().ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Errorf("/readyz?verbose without credentials = %d", rec.Code)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package health_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -44,7 +45,7 @@ func TestFullErrorGoesToLog(t *testing.T) {
 		c := healthtest.NewCheck()
 		c.Fail(errors.New("dial tcp 10.0.0.7:5432: connection refused"))
 		mustRegister(t, r, "db", c, health.WithFailureThreshold(2))
-		r.Start()
+		r.Start(context.Background())
 		for range 4 {
 			time.Sleep(health.DefaultInterval)
 			synctest.Wait()
@@ -55,7 +56,7 @@ func TestFullErrorGoesToLog(t *testing.T) {
 		c.Pass()
 		time.Sleep(health.DefaultInterval)
 		synctest.Wait()
-		r.Close()
+		r.Close(context.Background())
 		out := buf.String()
 		for _, want := range []string{
 			`msg="health: check failing" component=checkout check=db consecutive_failures=1 error="dial tcp 10.0.0.7:5432: connection refused"`,

@@ -8,35 +8,6 @@ import (
 	"strings"
 )
 
-// PanicError is the error of a run whose check panicked (or whose error's
-// Error method panicked). Its text is short and stable — `health: check "db"
-// panicked: <value>`, on one line — so a check that panics every interval is
-// logged once, not once per run; the stack is kept apart, in Stack, and is
-// logged once per distinct panic value until the check passes again.
-// errors.Is(err, ErrPanic) is true. It does not unwrap to the panic value: a
-// panic always fails the run, even when the value is an error marked with
-// [Warn] or a context error.
-type PanicError struct {
-	// Check is the name of the check that panicked.
-	Check string
-	// Value is what was passed to panic.
-	Value any
-	// Stack is the panicking goroutine's stack, as [debug.Stack] returns it.
-	Stack []byte
-	text  string
-}
-
-func newPanicError(check string, value any, stack []byte) *PanicError {
-	return &PanicError{Check: check, Value: value, Stack: stack,
-		text: fmt.Sprintf("health: check %q panicked: %s", check, panicText(value))}
-}
-
-// Error returns `health: check "<name>" panicked: <value>`, without the stack.
-func (e *PanicError) Error() string { return e.text }
-
-// Is reports whether target is [ErrPanic].
-func (e *PanicError) Is(target error) bool { return target == ErrPanic }
-
 // panicText renders a panic value on one bounded line; fmt recovers a panic
 // in the value's own Error or String method.
 func panicText(v any) string { return oneLine(fmt.Sprint(v)) }
@@ -86,7 +57,7 @@ func (r *Registry) guard(kind callback, f func()) (panicked bool) {
 			}
 			stack := debug.Stack()
 			defer func() { _ = recover() }()
-			r.log.Error("health: recovered a panic in a background goroutine; further panics of this kind are counted, not logged",
+			r.logger().Error("health: recovered a panic in a background goroutine; further panics of this kind are counted, not logged",
 				"callback", callbackNames[kind], "panic", panicText(p), "stack", string(stack))
 		}
 	}()

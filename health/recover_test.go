@@ -44,11 +44,9 @@ func TestPanicEveryIntervalLogsOnce(t *testing.T) {
 			if healthy.Load() {
 				return nil
 			}
-			var m map[string]int
-			m["x"]++ // assignment to entry in nil map
-			return nil
+			return count(nil, "x") // assignment to entry in nil map
 		}), health.WithInterval(time.Second), health.WithTimeout(500*time.Millisecond))
-		r.Start()
+		r.Start(context.Background())
 		codes := kubelet(t, r, "/readyz", time.Hour)
 		if codes[503] != 360 || len(codes) != 1 {
 			t.Fatalf("readyz answers over the hour: %v, want 360 × 503", codes)
@@ -84,7 +82,7 @@ func TestPanicEveryIntervalLogsOnce(t *testing.T) {
 		healthy.Store(false)
 		time.Sleep(time.Hour)
 		synctest.Wait()
-		r.Close()
+		r.Close(context.Background())
 		if n := strings.Count(buf.String(), "stack="); n != 2 {
 			t.Errorf("stack logged %d times, want 2 (once per failing streak):\n%s", n, buf.String())
 		}
@@ -101,10 +99,10 @@ func TestChangingPanicValuesAreBounded(t *testing.T) {
 		mustRegister(t, r, "db", health.CheckFunc(func(context.Context) error {
 			panic(fmt.Sprintf("request %d", n.Add(1)))
 		}), health.WithInterval(time.Second), health.WithTimeout(time.Second))
-		r.Start()
+		r.Start(context.Background())
 		time.Sleep(time.Hour)
 		synctest.Wait()
-		r.Close()
+		r.Close(context.Background())
 		if got := strings.Count(buf.String(), "stack="); got < 1 || got > 4 {
 			t.Errorf("stacks logged for 3600 distinct panics: %d, want 1 to 4", got)
 		}
@@ -132,7 +130,7 @@ func TestCallbackPanicsDoNotKill(t *testing.T) {
 		r := newRegistry(t, rep, health.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
 		c := healthtest.NewCheck()
 		mustRegister(t, r, "db", c)
-		r.Start()
+		r.Start(context.Background())
 		synctest.Wait()
 		for i := range 360 {
 			if i%2 == 0 {
@@ -155,14 +153,14 @@ func TestCallbackPanicsDoNotKill(t *testing.T) {
 		if !strings.Contains(buf.String(), "callback=reporter") {
 			t.Errorf("log does not name the reporter:\n%s", buf.String())
 		}
-		r.Close()
+		r.Close(context.Background())
 
 		// A logger that panics on every record.
 		var rec firebreak.Recorder
 		r2 := newRegistry(t, &rec, health.WithLogger(slog.New(panicHandler{slog.DiscardHandler})))
 		c2 := healthtest.NewCheck()
 		mustRegister(t, r2, "db", c2)
-		r2.Start()
+		r2.Start(context.Background())
 		synctest.Wait()
 		for i := range 360 {
 			if i%2 == 0 {
@@ -173,7 +171,7 @@ func TestCallbackPanicsDoNotKill(t *testing.T) {
 			time.Sleep(health.DefaultInterval)
 			synctest.Wait()
 		}
-		r2.Close()
+		r2.Close(context.Background())
 		if got := len(rec.Signals()); got != 360 {
 			t.Errorf("signals with a panicking logger: %d, want 360", got)
 		}
@@ -193,11 +191,11 @@ func TestCloseFromInsideCheck(t *testing.T) {
 		got := make(chan error, 1)
 		mustRegister(t, r, "selfdestruct", health.CheckFunc(func(context.Context) error {
 			if closeNow.Load() {
-				got <- r.Close()
+				got <- r.Close(context.Background())
 			}
 			return nil
 		}))
-		r.Start()
+		r.Start(context.Background())
 		synctest.Wait()
 		closeNow.Store(true)
 		time.Sleep(health.DefaultInterval)
@@ -210,10 +208,10 @@ func TestCloseFromInsideCheck(t *testing.T) {
 		default:
 			t.Fatal("Close inside the check has not returned")
 		}
-		if err := r.Close(); err != nil {
+		if err := r.Close(context.Background()); err != nil {
 			t.Fatalf("Close from outside = %v", err)
 		}
-		if err := r.Start(); !errors.Is(err, health.ErrClosed) {
+		if err := r.Start(context.Background()); !errors.Is(err, firebreak.ErrClosed) {
 			t.Fatalf("Start after Close = %v", err)
 		}
 	})
@@ -225,24 +223,25 @@ func TestCloseFromReporter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var r *health.Registry
 		got := make(chan error, 1)
-		r = newRegistry(t, firebreak.ReporterFunc(func(firebreak.Signal) { got <- r.Close() }))
+		r = newRegistry(t, firebreak.ReporterFunc(func(firebreak.Signal) { got <- r.Close(context.Background()) }))
 		c := healthtest.NewCheck()
 		c.Fail(errors.New("boom"))
 		mustRegister(t, r, "db", c)
-		r.Start()
+		r.Start(context.Background())
 		synctest.Wait()
 		if err := <-got; !errors.Is(err, health.ErrCloseInCallback) {
 			t.Fatalf("Close from the Reporter = %v", err)
 		}
-		if err := r.Close(); err != nil {
+		if err := r.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	})
 }
 
-// TestShutdownHonoursContext: a check that ignores its context holds
-// Shutdown only until the caller's deadline; a later Close waits for it.
-func TestShutdownHonoursContext(t *testing.T) {
+// TestCloseHonoursContext: a check that ignores its context holds Close
+// only until the caller's deadline, and the error names it; a later Close
+// waits for it.
+func TestCloseHonoursContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRegistry(t, nil)
 		release := make(chan struct{})
@@ -254,17 +253,20 @@ func TestShutdownHonoursContext(t *testing.T) {
 			<-release // ignores its context
 			return nil
 		}))
-		r.Start()
+		r.Start(context.Background())
 		synctest.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		t0 := time.Now()
-		err := r.Shutdown(ctx)
+		err := r.Close(ctx)
 		if !errors.Is(err, context.DeadlineExceeded) || time.Since(t0) != 5*time.Second {
-			t.Fatalf("Shutdown = %v after %v, want DeadlineExceeded after 5s", err, time.Since(t0))
+			t.Fatalf("Close = %v after %v, want DeadlineExceeded after 5s", err, time.Since(t0))
+		}
+		if want := `health: Close: runs of "stuck" have not returned: context deadline exceeded`; err.Error() != want {
+			t.Errorf("Close error = %q, want %q", err, want)
 		}
 		close(release)
-		if err := r.Close(); err != nil {
+		if err := r.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -308,13 +310,13 @@ func TestTextAgreesWithVerdict(t *testing.T) {
 								checks = append(checks, c)
 								mustRegister(t, r, fmt.Sprintf("c%d", i), c, opts...)
 							}
-							r.Start()
+							r.Start(context.Background())
 							synctest.Wait()
 							got := get(r.Handler(), "/"+endpoint(g)+"?verbose", false)
 							for _, c := range checks {
 								c.Release()
 							}
-							r.Close()
+							r.Close(context.Background())
 							lines := strings.Split(strings.TrimSuffix(got.body, "\n"), "\n")
 							failLines := 0
 							for _, l := range lines[:len(lines)-1] {
@@ -350,4 +352,10 @@ func endpoint(g health.Group) string {
 		return "livez"
 	}
 	return "readyz"
+}
+
+// count adds one to m[key]; given a nil map, it panics.
+func count(m map[string]int, key string) error {
+	m[key]++
+	return nil
 }

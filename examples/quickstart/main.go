@@ -168,19 +168,21 @@ func run(ctx context.Context, out io.Writer) error {
 	charge := func(ctx context.Context) (Payment, error) { return chargeCard(ctx, httpClient, payments.URL) }
 
 	// Health probes, as Kubernetes would call them.
-	probes, err := health.New(firebreak.Component{Name: "checkout-api", Tier: firebreak.Core, Reporter: board},
-		health.WithLogger(slog.New(slog.DiscardHandler)))
+	probes, err := health.New(health.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return err
 	}
-	if err := probes.Register("payments", health.HTTPGet(payments.URL+"/healthz", nil), health.WithDependency("payments"),
+	if err := probes.Bind(firebreak.Component{Name: "checkout-api", Tier: firebreak.Core, Reporter: board}); err != nil {
+		return err
+	}
+	if err := probes.Register("payments", health.HTTPGet(payments.URL+"/healthz", nil), health.ForComponent(component),
 		health.WithInterval(200*time.Millisecond), health.WithTimeout(100*time.Millisecond), health.WithFailureThreshold(2)); err != nil {
 		return err
 	}
-	if err := probes.Start(); err != nil {
+	if err := probes.Start(ctx); err != nil {
 		return err
 	}
-	defer probes.Close()
+	defer probes.Close(context.Background())
 	probeServer := httptest.NewServer(probes.Handler())
 	defer probeServer.Close()
 

@@ -7,13 +7,9 @@ import (
 	"testing/synctest"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/firebreak-go/firebreak/health"
 	"github.com/firebreak-go/firebreak/health/healthtest"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestCheck(t *testing.T) {
 	c := healthtest.NewCheck()

@@ -54,8 +54,11 @@ func mustPlan(t *testing.T, js string) *firebreak.Plan {
 func probe(w *world, comp, name string, d *dep) {
 	t := w.t
 	t.Helper()
-	reg, err := health.New(firebreak.Component{Name: comp, Tier: firebreak.Core, Reporter: w.board})
+	reg, err := health.New()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Bind(firebreak.Component{Name: comp, Tier: firebreak.Core, Reporter: w.board}); err != nil {
 		t.Fatal(err)
 	}
 	err = reg.Register(name, health.CheckFunc(func(context.Context) error {
@@ -66,14 +69,14 @@ func probe(w *world, comp, name string, d *dep) {
 			return errDep
 		}
 		return nil
-	}), health.WithDependency(name))
+	}), health.ForComponent(firebreak.Component{Name: comp, Dependency: name, Tier: firebreak.Core, Reporter: w.board}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := reg.Start(); err != nil {
+	if err := reg.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { reg.Close() })
+	t.Cleanup(func() { reg.Close(context.Background()) })
 }
 
 // inDomain keeps the notifications of incidents in fault domain fd.
