@@ -362,6 +362,30 @@ func stripped(r *http.Request, p, prefix string) *http.Request {
 	return r2
 }
 
+// Authorize asks a whether r may perform action, for a handler that serves
+// only authorised callers: the ops API, the health inspections, the console.
+// It returns the principal a names and true; otherwise it has answered the
+// request — 401 with WWW-Authenticate: Bearer without credentials, 403 when
+// refused or when the authoriser names nobody, each as JSON {"error": ...}
+// — and returns false.
+func Authorize(w http.ResponseWriter, r *http.Request, a Authorizer, action string) (principal string, ok bool) {
+	who, err := a.Authorize(r, action)
+	switch {
+	case errors.Is(err, ErrUnauthenticated):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="firebreak"`)
+		writeError(w, http.StatusUnauthorized, "credentials required")
+	case errors.Is(err, ErrForbidden):
+		writeError(w, http.StatusForbidden, strings.TrimPrefix(err.Error(), "firebreak: "))
+	case err != nil:
+		writeError(w, http.StatusForbidden, "not allowed to "+action)
+	case strings.TrimSpace(who) == "":
+		writeError(w, http.StatusForbidden, "the authoriser named nobody")
+	default:
+		return who, true
+	}
+	return "", false
+}
+
 func (api *opsAPI) only(method, action string, fn func(w http.ResponseWriter, r *http.Request, who string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -370,20 +394,8 @@ func (api *opsAPI) only(method, action string, fn func(w http.ResponseWriter, r 
 			writeError(w, http.StatusMethodNotAllowed, "use "+method)
 			return
 		}
-		who, err := api.auth.Authorize(r, action)
-		switch {
-		case errors.Is(err, ErrUnauthenticated):
-			w.Header().Set("WWW-Authenticate", `Bearer realm="firebreak"`)
-			writeError(w, http.StatusUnauthorized, "credentials required")
-			return
-		case errors.Is(err, ErrForbidden):
-			writeError(w, http.StatusForbidden, strings.TrimPrefix(err.Error(), "firebreak: "))
-			return
-		case err != nil:
-			writeError(w, http.StatusForbidden, "not allowed to "+action)
-			return
-		case strings.TrimSpace(who) == "":
-			writeError(w, http.StatusForbidden, "the authoriser named nobody")
+		who, ok := Authorize(w, r, api.auth, action)
+		if !ok {
 			return
 		}
 		if method == http.MethodPost {

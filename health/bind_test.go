@@ -115,7 +115,7 @@ func TestCheckJoinsBreakerIncident(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				board.Start()
+				board.Start(t.Context())
 				defer board.Close(context.Background())
 				var outage atomic.Bool
 				callDB := func(context.Context) (int, error) {

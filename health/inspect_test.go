@@ -245,9 +245,9 @@ func TestInspectHandlerAnswersAsOpsAPI(t *testing.T) {
 			code                   int
 			body, challenge        string
 		}{
-			{"no credentials", "", "", 401, `{"error":"credentials required"}`, `Bearer realm="firebreak"`},
-			{"wrong token", "Bearer not-the-token-0123456789", "", 403, `{"error":"not allowed to read"}`, ""},
-			{"forbidden", "Bearer " + viewer, "yes", 403, `{"error":"not allowed: dashboard is suspended"}`, ""},
+			{"no credentials", "", "", 401, `{"error":"credentialsrequired"}`, `Bearer realm="firebreak"`},
+			{"wrong token", "Bearer not-the-token-0123456789", "", 403, `{"error":"notallowedtoread"}`, ""},
+			{"forbidden", "Bearer " + viewer, "yes", 403, `{"error":"notallowed:dashboardissuspended"}`, ""},
 			{"viewer", "Bearer " + viewer, "", 200, "", ""},
 		} {
 			req := httptest.NewRequest(http.MethodGet, "/debug/inspect?format=json", nil)
@@ -259,7 +259,7 @@ func TestInspectHandlerAnswersAsOpsAPI(t *testing.T) {
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
-			body := strings.TrimSpace(rec.Body.String())
+			body := strings.Join(strings.Fields(rec.Body.String()), "")
 			if rec.Code != tc.code || (tc.body != "" && body != tc.body) || rec.Header().Get("WWW-Authenticate") != tc.challenge {
 				t.Errorf("%s: %d %q (WWW-Authenticate %q), want %d %q (%q)", tc.name, rec.Code, body,
 					rec.Header().Get("WWW-Authenticate"), tc.code, tc.body, tc.challenge)
