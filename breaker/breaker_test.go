@@ -13,10 +13,7 @@ import (
 	"github.com/firebreak-go/firebreak"
 	"github.com/google/go-cmp/cmp"
 	"github.com/sony/gobreaker/v2"
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var errDep = errors.New("dependency failed")
 

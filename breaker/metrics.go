@@ -17,11 +17,11 @@ const instrumentationName = "github.com/firebreak-go/firebreak/breaker"
 // Attribute keys of the package's metrics, beside the identity keys of
 // [otelattr] (firebreak.component, firebreak.dependency, firebreak.tier).
 const (
-	attrName       = attribute.Key("firebreak.breaker.name")
-	attrOutcome    = attribute.Key("firebreak.breaker.outcome")
-	attrState      = attribute.Key("firebreak.breaker.state")
-	attrFrom       = attribute.Key("firebreak.breaker.from")
-	attrTo         = attribute.Key("firebreak.breaker.to")
+	attrName    = attribute.Key("firebreak.breaker.name")
+	attrOutcome = attribute.Key("firebreak.breaker.outcome")
+	attrState   = attribute.Key("firebreak.breaker.state")
+	attrFrom    = attribute.Key("firebreak.breaker.from")
+	attrTo      = attribute.Key("firebreak.breaker.to")
 )
 
 // outcome is what became of one call.
