@@ -14,8 +14,8 @@ const ErrorTypeCircuitOpen = "circuit_open"
 // ErrOpen is matched, with [errors.Is], by every error a breaker returns when
 // it rejects a call without running it: open, forced open, or half-open with
 // all its trial calls in flight. The error is an [*OpenError], which also
-// matches gobreaker's own [gobreaker.ErrOpenState] or
-// [gobreaker.ErrTooManyRequests].
+// matches gobreaker's own [github.com/sony/gobreaker/v2.ErrOpenState] or
+// [github.com/sony/gobreaker/v2.ErrTooManyRequests].
 var ErrOpen = errors.New("breaker: circuit open")
 
 // OpenError is the error of a call a breaker rejected. It matches [ErrOpen],
@@ -64,8 +64,8 @@ func (e *OpenError) ErrorType() string { return ErrorTypeCircuitOpen }
 // repeats it.
 func (e *OpenError) Rejection() firebreak.Rejection { return firebreak.RejectIsolated }
 
-// Unwrap returns gobreaker's sentinel: [gobreaker.ErrTooManyRequests] for a
-// half-open rejection, [gobreaker.ErrOpenState] otherwise.
+// Unwrap returns gobreaker's sentinel: [github.com/sony/gobreaker/v2.ErrTooManyRequests] for a
+// half-open rejection, [github.com/sony/gobreaker/v2.ErrOpenState] otherwise.
 func (e *OpenError) Unwrap() error { return e.cause }
 
 // policyName is how errors name a breaker: `breaker "payments"`, or just
