@@ -615,6 +615,9 @@ func TestInvalidSettings(t *testing.T) {
 	if _, err := NewGroup[string, int](0); err == nil || !strings.Contains(err.Error(), "maxBreakers") {
 		t.Errorf("NewGroup(0): err %v", err)
 	}
+	if _, err := NewGroup[string, int](1, WithName("x"), nil); err == nil || err.Error() != "breaker: NewGroup: option 1 is nil" {
+		t.Errorf("NewGroup with a nil option: err %v", err)
+	}
 }
 
 func TestDefaultsValid(t *testing.T) {

@@ -107,8 +107,7 @@ func (c *config) errorf(format string, args ...any) {
 // validate checks the settings that depend on one another and returns every
 // problem found, each naming its option.
 func (c *config) validate() error {
-	errs := c.errs
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("breaker: "+format, args...)) }
+	add := c.errorf
 	if c.bucket <= 0 {
 		add("WithWindow: bucket %v must be > 0", c.bucket)
 	} else if c.window < c.bucket {
@@ -124,7 +123,7 @@ func (c *config) validate() error {
 	if c.ratio == 0 && c.consecutive == 0 {
 		add("no trip rule: WithFailureRatio and WithConsecutiveFailures are both off")
 	}
-	return errors.Join(errs...)
+	return errors.Join(c.errs...)
 }
 
 func (c *config) meter() metric.MeterProvider {
