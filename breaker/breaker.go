@@ -485,7 +485,9 @@ func (b *Breaker[T]) Bind(c firebreak.Component) error {
 // open breaker with a working fallback is a lesser fault.
 func (b *Breaker[T]) SetFallback(inPlace bool) { b.fallback.Store(inPlace) }
 
-// Name returns the breaker's name, as used in errors, metrics and signals.
+// Name returns the breaker's name, as used in errors, metrics and signals:
+// [WithName]'s, or the bound component's dependency (or name); empty for an
+// unnamed breaker not yet bound.
 func (b *Breaker[T]) Name() string { return b.id.Load().name }
 
 // State returns the breaker's current state. An open breaker whose timeout

@@ -162,8 +162,6 @@ func WithWindow(window, bucket time.Duration) Option {
 // rolling window failed, once the window holds at least minCalls calls with an
 // outcome (successes and failures; excluded calls do not count). ratio must
 // be in (0, 1] and minCalls at least 1; ratio 0 turns the rule off.
-// Default: 0.5 over at least 100 calls ([DefaultFailureRatio],
-// [DefaultMinCalls]).
 //
 // minCalls also says where low traffic ends: while the window holds fewer
 // than minCalls outcomes the consecutive-failure rule decides instead (see
@@ -171,6 +169,9 @@ func WithWindow(window, bucket time.Duration) Option {
 // random runs of errors right after the counts are reset (at start and
 // after every recovery): at 30% errors, 20 calls reach 50% failures one
 // time in twenty.
+//
+// Default: 0.5 over at least 100 calls ([DefaultFailureRatio],
+// [DefaultMinCalls]).
 func WithFailureRatio(ratio float64, minCalls int) Option {
 	return optionFunc(func(c *config) {
 		switch {
