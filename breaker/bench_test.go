@@ -33,11 +33,7 @@ func benchSettings() gobreaker.Settings {
 }
 
 func benchBreaker(b *testing.B) *Breaker[int] {
-	br, err := New[int](WithComponent(firebreak.Component{Name: "bench", Dependency: "dep"}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return br
+	return newBound(b, firebreak.Component{Name: "bench", Dependency: "dep"})
 }
 
 func okCall(context.Context) (int, error) { return 1, nil }

@@ -58,54 +58,6 @@ func fromGobreaker(s gobreaker.State) State {
 	return StateClosed
 }
 
-// ErrOpen is matched, with [errors.Is], by every error a breaker returns when
-// it rejects a call without running it: open, forced open, or half-open with
-// all its trial calls in flight. The error is an [*OpenError], which also
-// matches gobreaker's own [gobreaker.ErrOpenState] or
-// [gobreaker.ErrTooManyRequests].
-var ErrOpen = errors.New("breaker: circuit open")
-
-// OpenError is the error of a call a breaker rejected. It matches [ErrOpen]
-// and unwraps to gobreaker's sentinel for the same condition.
-type OpenError struct {
-	// Name is the breaker's name.
-	Name string
-	// State is StateOpen, StateForcedOpen, or StateHalfOpen when the
-	// half-open breaker's trial calls were all taken.
-	State State
-	// Reason is why the breaker was forced open; empty otherwise.
-	Reason string
-
-	cause error
-}
-
-// Error describes the rejection.
-func (e *OpenError) Error() string {
-	switch e.State {
-	case StateHalfOpen:
-		return fmt.Sprintf("breaker %q: half-open, trial calls in flight", e.Name)
-	case StateForcedOpen:
-		return fmt.Sprintf("breaker %q: forced open: %s", e.Name, e.Reason)
-	}
-	return fmt.Sprintf("breaker %q: circuit open", e.Name)
-}
-
-// Is reports whether target is [ErrOpen].
-func (e *OpenError) Is(target error) bool { return target == ErrOpen }
-
-// ErrorType returns "circuit_open", the error.type that tracing records for a
-// rejected call.
-func (e *OpenError) ErrorType() string { return "circuit_open" }
-
-// Rejection returns [firebreak.RejectIsolated]: a rejected call never
-// reached the dependency, so no other breaker counts it and no retry
-// repeats it.
-func (e *OpenError) Rejection() firebreak.Rejection { return firebreak.RejectIsolated }
-
-// Unwrap returns gobreaker's sentinel: [gobreaker.ErrTooManyRequests] for a
-// half-open rejection, [gobreaker.ErrOpenState] otherwise.
-func (e *OpenError) Unwrap() error { return e.cause }
-
 // Counts are the breaker's counters for the current rolling window (closed)
 // or the current trial (half-open). They are reset on every state change.
 type Counts struct {
@@ -127,36 +79,24 @@ func countsOf(c gobreaker.Counts) Counts {
 	}
 }
 
-// Marker errors returned to gobreaker in place of the call's own error, so
-// that the classification is done once, here, with the caller's context.
-var (
-	errCountFailure = errors.New("breaker: counted as failure")
-	errCountExclude = errors.New("breaker: counted as excluded")
-	outcomeErrs     = [numOutcomes]error{
-		outcomeFailure:  errCountFailure,
-		outcomeSlow:     errCountFailure,
-		outcomeHung:     errCountFailure,
-		outcomeExcluded: errCountExclude,
-	}
-)
-
-func isExcludedMarker(err error) bool { return err == errCountExclude }
-
 // Breaker is a generic circuit breaker built on gobreaker v2's state machine.
 // It runs calls with [Breaker.Execute], or as a [firebreak.Policy] inside a
 // pipeline, and reports its state changes as [firebreak.KindBreakerOpen]
-// signals. It is safe for concurrent use.
+// signals to the Reporter of the component it is bound to ([Breaker.Bind]).
+// Unbound, it works and reports to [firebreak.Discard]. It is safe for
+// concurrent use.
 type Breaker[T any] struct {
-	cfg  config // immutable after New
-	inst *instruments
+	cfg     config // immutable after New
+	inst    *instruments
+	binding firebreak.Binding // the component; the first Bind fixes it
 
-	id       atomic.Pointer[identity]   // who the breaker is; replaced by Bind
+	id       atomic.Pointer[identity]   // derived from binding, for the hot path; replaced by the first Bind
 	cur      atomic.Pointer[machine[T]] // the gobreaker state machine in use
 	forced   atomic.Pointer[OpenError]  // non-nil while forced open
 	npending atomic.Int32               // len(pending), read without mu
 	draining atomic.Bool                // a goroutine is reporting pending events
 	used     atomic.Bool                // CLOCK reference bit, for Group
-	fallback atomic.Bool                // Signal.Fallback; see SetFallback
+	fallback atomic.Bool                // Signal.Fallback; from the first Bind, or SetFallback
 	evicted  atomic.Bool                // retired from its Group; calls go to successor
 
 	// successor returns the breaker that now stands for this one's key in
@@ -170,11 +110,11 @@ type Breaker[T any] struct {
 	mu      sync.Mutex
 	last    State   // the state last queued for reporting
 	pending []event // state changes not yet reported, oldest first
-	bound   bool    // Bind was called
 	retired bool    // evicted from its Group: report nothing more; see evicted
 }
 
-// identity is what a breaker reports as; it never changes once published.
+// identity is what a breaker reports as, derived from its binding; it never
+// changes once published.
 type identity struct {
 	component  firebreak.Component
 	name       string
@@ -205,30 +145,31 @@ type machine[T any] struct {
 }
 
 var (
-	_ firebreak.Rejecter    = (*OpenError)(nil)
 	_ firebreak.Policy[int] = (*Breaker[int])(nil)
 	_ firebreak.Binder      = (*Breaker[int])(nil)
 	_ firebreak.Staged      = (*Breaker[int])(nil)
 )
 
-// New returns a closed breaker configured by opts. Every option has a
-// documented default; New returns an error naming the option for each
-// invalid setting. A breaker used inside a [firebreak.Pipeline] takes its
-// identity from the pipeline; one used on its own gets it from
-// [WithComponent].
+// New returns a closed, unbound breaker configured by opts. Every option has
+// a documented default; New returns an error naming the option for each
+// invalid setting, and the index of each nil one. A breaker used inside a
+// [firebreak.Pipeline] takes its identity from the pipeline; one used on its
+// own is bound by its user with [Breaker.Bind], and until then reports to
+// [firebreak.Discard].
 func New[T any](opts ...Option) (*Breaker[T], error) {
-	cfg, inst, err := configure(defaultConfig(), opts)
+	cfg, inst, err := configure("New", defaultConfig(), opts)
 	if err != nil {
 		return nil, err
 	}
-	return newBreaker[T](cfg, inst), nil
+	return newBreaker[T](cfg, inst, nil), nil
 }
 
-// configure applies opts to cfg, validates it and makes its instruments.
-func configure(cfg config, opts []Option) (config, *instruments, error) {
-	for _, o := range opts {
+// configure applies the options of constructor fn to cfg, validates it and
+// makes its instruments.
+func configure(fn string, cfg config, opts []Option) (config, *instruments, error) {
+	for i, o := range opts {
 		if o == nil {
-			cfg.errorf("nil Option")
+			cfg.errorf("%s: option %d is nil", fn, i)
 			continue
 		}
 		o.apply(&cfg)
@@ -240,11 +181,16 @@ func configure(cfg config, opts []Option) (config, *instruments, error) {
 	return cfg, inst, err
 }
 
-// newBreaker builds a breaker from a validated config.
-func newBreaker[T any](cfg config, inst *instruments) *Breaker[T] {
+// newBreaker builds a breaker from a validated config, bound to c if c is
+// not nil (a Group's breaker, made after the group was bound).
+func newBreaker[T any](cfg config, inst *instruments, c *firebreak.Component) *Breaker[T] {
 	b := &Breaker[T]{cfg: cfg, inst: inst}
-	b.fallback.Store(cfg.fallback)
-	b.id.Store(b.newIdentity(cfg.component))
+	if c != nil {
+		// c was validated by the group's Bind; nothing else has b yet.
+		_, _ = b.binding.Bind(policyName(b.nameFor(*c)), *c)
+		b.fallback.Store(c.Fallback)
+	}
+	b.id.Store(b.newIdentity())
 	m := b.newMachine()
 	m.quiet = false
 	b.cur.Store(m)
@@ -252,22 +198,27 @@ func newBreaker[T any](cfg config, inst *instruments) *Breaker[T] {
 	return b
 }
 
-func (b *Breaker[T]) newIdentity(c firebreak.Component) *identity {
-	if c.Reporter == nil {
-		c.Reporter = firebreak.Discard
+// nameFor is the breaker's name once bound to c: [WithName]'s, else the
+// dependency, else the component's name.
+func (b *Breaker[T]) nameFor(c firebreak.Component) string {
+	switch {
+	case b.cfg.name != "":
+		return b.cfg.name
+	case c.Dependency != "":
+		return c.Dependency
 	}
-	name := b.cfg.name
-	if name == "" {
-		name = c.Dependency
-	}
-	if name == "" {
-		name = c.Name
-	}
+	return c.Name
+}
+
+// newIdentity derives the identity from the binding.
+func (b *Breaker[T]) newIdentity() *identity {
+	c := b.binding.Component()
+	name := b.nameFor(c)
 	return &identity{
 		component:  c,
 		name:       name,
 		labels:     b.cfg.labels,
-		attrs:      newAttrs(c.Name, c.Dependency, name),
+		attrs:      newAttrs(c, b.binding.Bound(), name),
 		errOpen:    &OpenError{Name: name, State: StateOpen, cause: gobreaker.ErrOpenState},
 		errTooMany: &OpenError{Name: name, State: StateHalfOpen, cause: gobreaker.ErrTooManyRequests},
 	}
@@ -487,45 +438,56 @@ func (b *Breaker[T]) hung(ctx context.Context, start time.Time) bool {
 // [firebreak.StageBreaker], inside retries and fallbacks.
 func (b *Breaker[T]) Stage() firebreak.Stage { return firebreak.StageBreaker }
 
-// Bind gives the breaker the identity and Reporter of the pipeline it joins;
-// [firebreak.NewPipeline] calls it before the first call. The breaker's name
-// becomes the component's Dependency (or Name) unless [WithName] set one. A
-// breaker protects one dependency of one component: binding it again to a
-// different component is an error.
-// If the component says a fallback serves (a fallback policy runs outside
-// the breaker in the pipeline), the breaker's signals say so too.
+// Bind gives the breaker the identity and Reporter of the component it
+// protects; [firebreak.NewPipeline] calls it before the first call, and a
+// breaker used on its own is bound by its user. It follows the rule of
+// [firebreak.Binding]:
+//
+//   - The first Bind fixes the identity. The breaker's name becomes the
+//     component's Dependency (or its Name, when it has none) unless
+//     [WithName] set one, and its metrics move to the component's
+//     attributes. If the component says a fallback serves (Fallback, which a
+//     pipeline sets for a breaker inside a fallback policy), its signals say
+//     so too.
+//   - Binding again to the same identity (Name, Dependency and Tier) does
+//     nothing: the first Reporter stays, and so does the first Fallback — a
+//     fallback in one pipeline does not serve the callers of another. Use
+//     [Breaker.SetFallback] to change it.
+//   - Binding to a different identity returns an [*firebreak.AlreadyBoundError]:
+//     a breaker's counts belong to one dependency of one component.
+//
+// An invalid component (no Name, an unknown Tier) is an error.
 func (b *Breaker[T]) Bind(c firebreak.Component) error {
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("breaker: Bind: %w", err)
+	first, err := b.binding.Bind(policyName(b.Name()), c)
+	if err != nil || !first {
+		return err
+	}
+	// Only the first Bind gets here, once: the binding serialises them.
+	if c.Fallback {
+		b.fallback.Store(true)
 	}
 	b.mu.Lock()
 	old := b.id.Load()
-	if b.bound && (old.component.Name != c.Name || old.component.Dependency != c.Dependency) {
-		b.mu.Unlock()
-		return fmt.Errorf("breaker %q: Bind: already bound to component %q (dependency %q), not %q (dependency %q)",
-			old.name, old.component.Name, old.component.Dependency, c.Name, c.Dependency)
-	}
-	b.bound = true
-	b.id.Store(b.newIdentity(c))
+	b.id.Store(b.newIdentity())
 	// Move the state gauge to the new attributes, in order with the
 	// transitions being reported.
 	b.pending = append(b.pending, event{kind: evRebind, from: b.last, to: b.last, oldAttrs: old.attrs})
 	b.npending.Add(1)
 	b.mu.Unlock()
-	if c.Fallback {
-		b.SetFallback(true)
-	}
 	b.flush()
 	return nil
 }
 
-// SetFallback says whether a fallback serves while the breaker is open, like
-// [WithFallback], for code that learns it after building the breaker (a
-// pipeline that finds a fallback policy outside it, say). It applies to the
-// signals reported from then on.
+// SetFallback says whether a fallback, cache or standby serves while the
+// breaker is open, for code that learns it after binding the breaker (a
+// fallback switched on at run time, say). It sets [firebreak.Signal.Fallback]
+// on the signals reported from then on, which the plan uses to grade them: an
+// open breaker with a working fallback is a lesser fault.
 func (b *Breaker[T]) SetFallback(inPlace bool) { b.fallback.Store(inPlace) }
 
-// Name returns the breaker's name, as used in errors, metrics and signals.
+// Name returns the breaker's name, as used in errors, metrics and signals:
+// [WithName]'s, or the bound component's dependency (or name); empty for an
+// unnamed breaker not yet bound.
 func (b *Breaker[T]) Name() string { return b.id.Load().name }
 
 // State returns the breaker's current state. An open breaker whose timeout

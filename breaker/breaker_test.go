@@ -13,21 +13,32 @@ import (
 	"github.com/firebreak-go/firebreak"
 	"github.com/google/go-cmp/cmp"
 	"github.com/sony/gobreaker/v2"
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var errDep = errors.New("dependency failed")
 
 func ok(context.Context) (int, error)   { return 1, nil }
 func fail(context.Context) (int, error) { return 0, errDep }
 
+// testComponent is the component the tests' breakers protect.
+func testComponent(rec firebreak.Reporter) firebreak.Component {
+	return firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: rec}
+}
+
+// newTest returns a breaker configured by opts, bound to testComponent(rec).
 func newTest(t *testing.T, rec firebreak.Reporter, opts ...Option) *Breaker[int] {
 	t.Helper()
-	c := firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: rec}
-	b, err := New[int](append([]Option{WithComponent(c)}, opts...)...)
+	return newBound(t, testComponent(rec), opts...)
+}
+
+// newBound returns a breaker configured by opts, bound to c.
+func newBound(t testing.TB, c firebreak.Component, opts ...Option) *Breaker[int] {
+	t.Helper()
+	b, err := New[int](opts...)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Bind(c); err != nil {
 		t.Fatal(err)
 	}
 	return b
@@ -365,7 +376,9 @@ func TestErrOpen(t *testing.T) {
 func TestForceOpenAndRelease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
-		b := newTest(t, &rec, WithFallback(true))
+		c := testComponent(&rec)
+		c.Fallback = true
+		b := newBound(t, c)
 		if err := b.ForceOpen(""); err == nil {
 			t.Fatal("ForceOpen accepted an empty reason")
 		}
@@ -433,11 +446,9 @@ func TestForceOpenWhileTripped(t *testing.T) {
 func TestSignalFields(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
-		c := firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: &rec}
-		b, err := New[int](WithComponent(c), WithFallback(true), WithConsecutiveFailures(0), WithFailureRatio(0.5, 4), WithOpenTimeout(10*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := testComponent(&rec)
+		c.Fallback = true
+		b := newBound(t, c, WithConsecutiveFailures(0), WithFailureRatio(0.5, 4), WithOpenTimeout(10*time.Second))
 		start := time.Now()
 		for _, fn := range []func(context.Context) (int, error){ok, fail, ok, fail} {
 			_, _ = b.Execute(context.Background(), fn)
@@ -543,11 +554,7 @@ func TestReentrantReporterNoDeadlock(t *testing.T) {
 		states = append(states, st)
 		mu.Unlock()
 	})
-	var err error
-	b, err = New[int](WithComponent(firebreak.Component{Name: "c", Reporter: rep}), WithConsecutiveFailures(1), WithOpenTimeout(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b = newBound(t, firebreak.Component{Name: "c", Reporter: rep}, WithConsecutiveFailures(1), WithOpenTimeout(time.Hour))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -587,11 +594,8 @@ func TestInvalidSettings(t *testing.T) {
 		{WithHalfOpenCalls(1 << 20), "WithHalfOpenCalls"},
 		{WithIsFailure(nil), "WithIsFailure"},
 		{WithIsExcluded(nil), "WithIsExcluded"},
-		{WithMeterProvider(nil), "WithMeterProvider"},
 		{WithName(""), "WithName"},
-		{WithComponent(firebreak.Component{}), "WithComponent"},
-		{WithComponent(firebreak.Component{Name: "x", Tier: 9}), "WithComponent"},
-		{nil, "nil Option"},
+		{nil, "breaker: New: option 0 is nil"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -610,6 +614,9 @@ func TestInvalidSettings(t *testing.T) {
 	}
 	if _, err := NewGroup[string, int](0); err == nil || !strings.Contains(err.Error(), "maxBreakers") {
 		t.Errorf("NewGroup(0): err %v", err)
+	}
+	if _, err := NewGroup[string, int](1, WithName("x"), nil); err == nil || err.Error() != "breaker: NewGroup: option 1 is nil" {
+		t.Errorf("NewGroup with a nil option: err %v", err)
 	}
 }
 

@@ -12,65 +12,121 @@ import (
 
 var errUnavailable = errors.New("payments: 503 service unavailable")
 
-// A breaker used on its own: at low traffic, ten failures in a row open it
-// (at high traffic the failure ratio decides), it fails calls fast, and the
-// open signal goes to the component's Reporter.
+// A breaker protecting a call inside a pipeline: the pipeline binds it to
+// the component, so it takes the component's name, tier and Reporter. During
+// an outage, ten failures in a row open it at low traffic (at high traffic the
+// failure ratio decides); from then on calls fail fast without reaching the
+// dependency, and the open signal goes to the Reporter.
 func Example() {
-	var rec firebreak.Recorder
-	b, err := breaker.New[string](breaker.WithComponent(firebreak.Component{
-		Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: &rec,
-	}))
-	if err != nil {
-		panic(err)
-	}
-	charge := func(ctx context.Context) (string, error) { return "", errUnavailable }
-	for range breaker.DefaultConsecutiveFailures {
-		_, err = b.Execute(context.Background(), charge)
-	}
-	fmt.Println(err)
-	_, err = b.Execute(context.Background(), charge)
-	fmt.Println(err, errors.Is(err, breaker.ErrOpen))
-	s, _ := rec.Last(firebreak.KindBreakerOpen)
-	fmt.Println(s.Kind, s.Firing, s.Tier, s.Dependency)
-	// Output:
-	// payments: 503 service unavailable
-	// breaker "payments": circuit open true
-	// breaker_open true core payments
-}
-
-// In a pipeline the breaker takes the pipeline's identity and Reporter, and
-// its place in the default order.
-func Example_pipeline() {
-	var rec firebreak.Recorder
-	b, err := breaker.New[int](breaker.WithConsecutiveFailures(2), breaker.WithFallback(true))
+	var board firebreak.Recorder // a firebreak.Board in a real service
+	cb, err := breaker.New[int]()
 	if err != nil {
 		panic(err)
 	}
 	p, err := firebreak.NewPipeline(firebreak.Component{
-		Name: "catalog", Dependency: "recommendations", Tier: firebreak.Auxiliary, Reporter: &rec,
-	}, []firebreak.Policy[int]{b})
+		Name: "checkout", Dependency: "inventory", Tier: firebreak.Core, Reporter: &board,
+	}, []firebreak.Policy[int]{cb})
+	if err != nil {
+		panic(err)
+	}
+
+	reached := 0
+	stock := func(ctx context.Context) (int, error) { // inventory is down
+		reached++
+		return 0, errors.New("inventory: 503 service unavailable")
+	}
+	for range 12 {
+		_, err = p.Execute(context.Background(), stock)
+	}
+	fmt.Println(err)
+	fmt.Println("open:", errors.Is(err, breaker.ErrOpen), "reached inventory:", reached)
+	s, _ := board.Last(firebreak.KindBreakerOpen)
+	fmt.Println(s.Firing, s.Tier, s.Summary)
+	// Output:
+	// breaker "inventory": circuit open
+	// open: true reached inventory: 10
+	// true core breaker "inventory" opened: 10 of 10 calls failed (10 in a row) in the last 30s; calls fail fast for 1m0s
+}
+
+// A breaker used on its own is bound by its user. Binding it again to the same
+// component does nothing; binding it to another is an error, since its counts
+// belong to one dependency.
+func ExampleBreaker_Bind() {
+	var board firebreak.Recorder
+	cb, err := breaker.New[string](breaker.WithConsecutiveFailures(2))
+	if err != nil {
+		panic(err)
+	}
+	payments := firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: &board}
+	if err := cb.Bind(payments); err != nil {
+		panic(err)
+	}
+	charge := func(ctx context.Context) (string, error) { return "", errUnavailable }
+	for range 3 {
+		_, err = cb.Execute(context.Background(), charge)
+		fmt.Println(err)
+	}
+	fmt.Println(cb.Bind(payments))
+	fmt.Println(errors.Is(cb.Bind(firebreak.Component{Name: "checkout", Dependency: "ledger"}), firebreak.ErrAlreadyBound))
+	s, _ := board.Last(firebreak.KindBreakerOpen)
+	fmt.Println(s.Kind, s.Firing, s.Component, s.Dependency)
+	// Output:
+	// payments: 503 service unavailable
+	// payments: 503 service unavailable
+	// breaker "payments": circuit open
+	// <nil>
+	// true
+	// breaker_open true checkout payments
+}
+
+// A breaker inside a pipeline's fallback says so on its signals (Fallback),
+// so the plan grades its opening lower: callers are still served.
+func Example_pipelineWithFallback() {
+	var board firebreak.Recorder
+	cb, err := breaker.New[int](breaker.WithConsecutiveFailures(2))
+	if err != nil {
+		panic(err)
+	}
+	p, err := firebreak.NewPipeline(firebreak.Component{
+		Name: "catalog", Dependency: "recommendations", Tier: firebreak.Auxiliary, Reporter: &board,
+	}, []firebreak.Policy[int]{cb, staticFallback(7)})
 	if err != nil {
 		panic(err)
 	}
 	for range 3 {
-		_, err = p.Execute(context.Background(), func(context.Context) (int, error) { return 0, errUnavailable })
+		v, err := p.Execute(context.Background(), func(context.Context) (int, error) { return 0, errUnavailable })
+		fmt.Println(v, err)
 	}
-	fmt.Println(err)
-	s, _ := rec.Last(firebreak.KindBreakerOpen)
-	fmt.Println(s.Summary)
-	fmt.Println("fallback in place:", s.Fallback)
+	s, _ := board.Last(firebreak.KindBreakerOpen)
+	fmt.Println(cb.State(), "fallback in place:", s.Fallback)
 	// Output:
-	// breaker "recommendations": circuit open
-	// breaker "recommendations" opened: 2 of 2 calls failed (2 in a row) in the last 30s; calls fail fast for 1m0s
-	// fallback in place: true
+	// 7 <nil>
+	// 7 <nil>
+	// 7 <nil>
+	// open fallback in place: true
+}
+
+// staticFallback is a fallback-stage policy serving a fixed value on any
+// error; the failover package has real ones.
+type staticFallback int
+
+func (staticFallback) Stage() firebreak.Stage { return firebreak.StageFallback }
+func (f staticFallback) Apply(ctx context.Context, next firebreak.Next[int]) (int, error) {
+	if v, err := next.Call(ctx); err == nil {
+		return v, nil
+	}
+	return int(f), nil
 }
 
 // Isolating a fault source by hand, and releasing it: both are reported with
 // the reason.
 func ExampleBreaker_ForceOpen() {
 	var rec firebreak.Recorder
-	b, err := breaker.New[int](breaker.WithComponent(firebreak.Component{Name: "orders", Dependency: "ledger", Reporter: &rec}))
+	b, err := breaker.New[int]()
 	if err != nil {
+		panic(err)
+	}
+	if err := b.Bind(firebreak.Component{Name: "orders", Dependency: "ledger", Reporter: &rec}); err != nil {
 		panic(err)
 	}
 	_ = b.ForceOpen("INC-7: ledger writes corrupt balances")

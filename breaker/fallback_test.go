@@ -6,7 +6,6 @@ import (
 
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/breaker"
-	"github.com/firebreak-go/firebreak/tracing"
 )
 
 // servesCache is a fallback-stage policy that swallows errors.
@@ -40,20 +39,5 @@ func TestPipelineFallbackReachesSignals(t *testing.T) {
 	s, ok := rec.Last(firebreak.KindBreakerOpen)
 	if !ok || !s.Firing || !s.Fallback {
 		t.Fatalf("signal %+v (found %v); want firing with Fallback", s, ok)
-	}
-}
-
-// Spans and metrics name a rejection "circuit_open".
-func TestRejectionErrorType(t *testing.T) {
-	cb, err := breaker.New[int]()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cb.ForceOpen("drill"); err != nil {
-		t.Fatal(err)
-	}
-	_, err = cb.Execute(context.Background(), func(context.Context) (int, error) { return 1, nil })
-	if got := tracing.ErrorType(err); got != "circuit_open" {
-		t.Fatalf("tracing.ErrorType = %q, want circuit_open", got)
 	}
 }

@@ -2,8 +2,10 @@ package breaker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"sync"
 	"time"
 
@@ -38,23 +40,25 @@ import (
 // Each breaker is named after its key (prefixed by [WithName] and "/" when
 // given) and its signals carry the label "key"; its metrics carry the name,
 // so each key seen is a metric series. Keys should therefore come from a
-// bounded set (hosts, shards, endpoints), not from user input. Group is safe
-// for concurrent use.
+// bounded set (hosts, shards, endpoints), not from user input.
+//
+// A group is bound like a breaker ([Group.Bind]), and its breakers, present
+// and future, take its identity. Unbound, it works and reports to
+// [firebreak.Discard]. Group is safe for concurrent use.
 type Group[K comparable, T any] struct {
-	cfg  config // validated template for the group's breakers
-	inst *instruments
-	max  int // the soft bound; 2×max is the hard cap
+	cfg     config // validated template for the group's breakers
+	inst    *instruments
+	max     int               // the soft bound; 2×max is the hard cap
+	binding firebreak.Binding // the component; the first Bind fixes it
 
 	// mu guards the fields below. It is never held while a breaker reports.
 	// Lock order: mu, then a breaker's gobreaker mutex or its mu.
-	mu        sync.RWMutex
-	component firebreak.Component
-	bound     bool
-	index     map[K]int // key → position in ring
-	ring      []groupEntry[K, T]
-	hand      int             // next position the eviction sweep looks at
-	overflow  *Breaker[T]     // shared by keys past the hard cap; nil until needed
-	spilled   map[K]time.Time // keys now served by overflow → when they last tried for a slot
+	mu       sync.RWMutex
+	index    map[K]int // key → position in ring
+	ring     []groupEntry[K, T]
+	hand     int             // next position the eviction sweep looks at
+	overflow *Breaker[T]     // shared by keys past the hard cap; nil until needed
+	spilled  map[K]time.Time // keys now served by overflow → when they last tried for a slot
 }
 
 // spillRetry is how often a key served by the overflow breaker tries again
@@ -73,20 +77,18 @@ var (
 
 // NewGroup returns an empty group that keeps maxBreakers breakers (up to
 // 2×maxBreakers while breakers have recent failures; see [Group]), each
-// configured by opts (see [New]). maxBreakers must be >= 1.
+// configured by opts (see [New]). maxBreakers must be >= 1. The group is
+// unbound: a pipeline binds it, or its user with [Group.Bind].
 func NewGroup[K comparable, T any](maxBreakers int, opts ...Option) (*Group[K, T], error) {
 	cfg := defaultConfig()
 	if maxBreakers < 1 {
 		cfg.errorf("NewGroup: maxBreakers %d must be >= 1", maxBreakers)
 	}
-	cfg, inst, err := configure(cfg, opts)
+	cfg, inst, err := configure("NewGroup", cfg, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Group[K, T]{
-		cfg: cfg, inst: inst, max: maxBreakers, component: cfg.component,
-		index: make(map[K]int),
-	}, nil
+	return &Group[K, T]{cfg: cfg, inst: inst, max: maxBreakers, index: make(map[K]int)}, nil
 }
 
 // Execute runs fn under the breaker for key, creating it if needed; see
@@ -131,9 +133,12 @@ func (g *Group[K, T]) newKeyBreaker(key K, keyName string, labels map[string]str
 		cfg.labels = make(map[string]string, len(labels))
 	}
 	maps.Copy(cfg.labels, labels)
-	cfg.component = g.component
-	b := newBreaker[T](cfg, g.inst)
-	b.bound = g.bound
+	var c *firebreak.Component
+	if g.binding.Bound() {
+		bc := g.binding.Component()
+		c = &bc
+	}
+	b := newBreaker[T](cfg, g.inst, c)
 	b.successor = func() *Breaker[T] { return g.Breaker(key) }
 	return b
 }
@@ -288,18 +293,17 @@ func (g *Group[K, T]) Keys() []K {
 func (g *Group[K, T]) Stage() firebreak.Stage { return firebreak.StageBreaker }
 
 // Bind gives the group's breakers, present and future, the identity and
-// Reporter of a pipeline; see [Breaker.Bind].
+// Reporter of the component it protects, under the rule of [Breaker.Bind]:
+// the first Bind fixes the identity, binding again to the same one does
+// nothing, and binding to another is an [*firebreak.AlreadyBoundError].
 func (g *Group[K, T]) Bind(c firebreak.Component) error {
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("breaker: Bind: %w", err)
+	first, err := g.binding.Bind(g.policyName(), c)
+	if err != nil || !first {
+		return err
 	}
-	g.mu.Lock()
-	if g.bound && (g.component.Name != c.Name || g.component.Dependency != c.Dependency) {
-		g.mu.Unlock()
-		return fmt.Errorf("breaker: group Bind: already bound to component %q (dependency %q), not %q (dependency %q)",
-			g.component.Name, g.component.Dependency, c.Name, c.Dependency)
-	}
-	g.bound, g.component = true, c
+	// Breakers made from here on are bound when made (newKeyBreaker reads
+	// the binding under g.mu); bind those made before.
+	g.mu.RLock()
 	breakers := make([]*Breaker[T], 0, len(g.ring)+1)
 	for _, e := range g.ring {
 		breakers = append(breakers, e.b)
@@ -307,13 +311,24 @@ func (g *Group[K, T]) Bind(c firebreak.Component) error {
 	if g.overflow != nil {
 		breakers = append(breakers, g.overflow)
 	}
-	g.mu.Unlock()
+	g.mu.RUnlock()
+	c = g.binding.Component()
+	var errs []error
 	for _, b := range breakers {
 		if err := b.Bind(c); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// policyName names the group in errors: `breaker group "name"`, or
+// `breaker group` without [WithName].
+func (g *Group[K, T]) policyName() string {
+	if g.cfg.name == "" {
+		return "breaker group"
+	}
+	return "breaker group " + strconv.Quote(g.cfg.name)
 }
 
 // Policy returns the group as a pipeline policy: each call runs under the

@@ -17,8 +17,11 @@ import (
 func newTestGroup(t *testing.T, max int, rec firebreak.Reporter, opts ...Option) *Group[string, int] {
 	t.Helper()
 	c := firebreak.Component{Name: "checkout", Dependency: "shards", Reporter: rec}
-	g, err := NewGroup[string, int](max, append([]Option{WithComponent(c), WithConsecutiveFailures(1)}, opts...)...)
+	g, err := NewGroup[string, int](max, append([]Option{WithConsecutiveFailures(1)}, opts...)...)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Bind(c); err != nil {
 		t.Fatal(err)
 	}
 	return g
@@ -109,8 +112,11 @@ func TestGroupNeverEvictsIsolation(t *testing.T) {
 func TestGroupAlternatingFailingKeysTrip(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
-		g, err := NewGroup[string, int](1, WithComponent(firebreak.Component{Name: "checkout", Dependency: "shards", Reporter: &rec}))
+		g, err := NewGroup[string, int](1)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Bind(firebreak.Component{Name: "checkout", Dependency: "shards", Reporter: &rec}); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()

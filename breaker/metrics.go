@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/internal/otelattr"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -12,15 +14,14 @@ import (
 // package's metrics.
 const instrumentationName = "github.com/firebreak-go/firebreak/breaker"
 
-// Attribute keys of the package's metrics.
+// Attribute keys of the package's metrics, beside the identity keys of
+// [otelattr] (firebreak.component, firebreak.dependency, firebreak.tier).
 const (
-	attrComponent  = attribute.Key("firebreak.component")
-	attrDependency = attribute.Key("firebreak.dependency")
-	attrName       = attribute.Key("firebreak.breaker.name")
-	attrOutcome    = attribute.Key("firebreak.breaker.outcome")
-	attrState      = attribute.Key("firebreak.breaker.state")
-	attrFrom       = attribute.Key("firebreak.breaker.from")
-	attrTo         = attribute.Key("firebreak.breaker.to")
+	attrName    = attribute.Key("firebreak.breaker.name")
+	attrOutcome = attribute.Key("firebreak.breaker.outcome")
+	attrState   = attribute.Key("firebreak.breaker.state")
+	attrFrom    = attribute.Key("firebreak.breaker.from")
+	attrTo      = attribute.Key("firebreak.breaker.to")
 )
 
 // outcome is what became of one call.
@@ -83,12 +84,14 @@ type attrs struct {
 	state    [numStates][]metric.AddOption
 }
 
-func newAttrs(component, dependency, name string) *attrs {
-	a := &attrs{identity: []attribute.KeyValue{
-		attrComponent.String(component),
-		attrDependency.String(dependency),
-		attrName.String(name),
-	}}
+// newAttrs builds the attributes of a breaker named name: the identity of
+// c when the breaker is bound, and its name.
+func newAttrs(c firebreak.Component, bound bool, name string) *attrs {
+	a := &attrs{}
+	if bound {
+		a.identity = otelattr.Of(c)
+	}
+	a.identity = append(a.identity, attrName.String(name))
 	for o := range numOutcomes {
 		a.outcome[o] = []metric.AddOption{metric.WithAttributeSet(a.with(attrOutcome.String(outcomeNames[o])))}
 	}

@@ -55,8 +55,9 @@ const (
 	maxBuckets = 1000
 )
 
-// An Option configures a [Breaker] or a [Group]. Options are created by the
-// With… functions of this package.
+// An Option configures a [Breaker] ([New]) or the breakers of a [Group]
+// ([NewGroup]). Options are made by the With… functions of this package; the
+// interface is sealed.
 type Option interface {
 	apply(*config)
 }
@@ -68,8 +69,6 @@ func (f optionFunc) apply(c *config) { f(c) }
 // config is what the options set; New validates it.
 type config struct {
 	name          string
-	component     firebreak.Component
-	fallback      bool
 	window        time.Duration
 	bucket        time.Duration
 	ratio         float64
@@ -108,8 +107,7 @@ func (c *config) errorf(format string, args ...any) {
 // validate checks the settings that depend on one another and returns every
 // problem found, each naming its option.
 func (c *config) validate() error {
-	errs := c.errs
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("breaker: "+format, args...)) }
+	add := c.errorf
 	if c.bucket <= 0 {
 		add("WithWindow: bucket %v must be > 0", c.bucket)
 	} else if c.window < c.bucket {
@@ -125,10 +123,7 @@ func (c *config) validate() error {
 	if c.ratio == 0 && c.consecutive == 0 {
 		add("no trip rule: WithFailureRatio and WithConsecutiveFailures are both off")
 	}
-	if !c.component.Tier.Valid() {
-		add("WithComponent: Tier %d is not core, standard or auxiliary", int8(c.component.Tier))
-	}
-	return errors.Join(errs...)
+	return errors.Join(c.errs...)
 }
 
 func (c *config) meter() metric.MeterProvider {
@@ -138,9 +133,11 @@ func (c *config) meter() metric.MeterProvider {
 	return otel.GetMeterProvider()
 }
 
-// WithName names the breaker in errors, metrics and signals. The default is
-// the component's Dependency, or its Name when it has no dependency (see
-// [WithComponent] and [Breaker.Bind]).
+// WithName names the breaker in errors, metrics and signals; in a [Group] it
+// prefixes each key's name ("name/key"). name must not be empty. Default: the
+// bound component's Dependency, or its Name when it has no dependency (see
+// [Breaker.Bind]); an unbound breaker without a name is just "breaker" in
+// errors.
 func WithName(name string) Option {
 	return optionFunc(func(c *config) {
 		if name == "" {
@@ -148,28 +145,6 @@ func WithName(name string) Option {
 		}
 		c.name = name
 	})
-}
-
-// WithComponent gives a breaker used on its own the identity and Reporter a
-// pipeline would otherwise hand it: the calling component, the dependency,
-// the tier used to grade its signals and where they go. The default is no
-// identity and [firebreak.Discard]. A pipeline replaces it by calling
-// [Breaker.Bind].
-func WithComponent(c firebreak.Component) Option {
-	return optionFunc(func(cfg *config) {
-		if c.Name == "" {
-			cfg.errorf("WithComponent: Component.Name is required")
-		}
-		cfg.component = c
-	})
-}
-
-// WithFallback says whether a fallback, cache or standby serves while the
-// breaker is open. It sets [firebreak.Signal.Fallback] on the breaker's
-// signals, which the plan uses to grade them (an open breaker with a working
-// fallback is a lesser fault). The default is false.
-func WithFallback(inPlace bool) Option {
-	return optionFunc(func(c *config) { c.fallback = inPlace })
 }
 
 // WithWindow sets the rolling window over which the failure ratio is
@@ -187,8 +162,6 @@ func WithWindow(window, bucket time.Duration) Option {
 // rolling window failed, once the window holds at least minCalls calls with an
 // outcome (successes and failures; excluded calls do not count). ratio must
 // be in (0, 1] and minCalls at least 1; ratio 0 turns the rule off.
-// Default: 0.5 over at least 100 calls ([DefaultFailureRatio],
-// [DefaultMinCalls]).
 //
 // minCalls also says where low traffic ends: while the window holds fewer
 // than minCalls outcomes the consecutive-failure rule decides instead (see
@@ -196,6 +169,9 @@ func WithWindow(window, bucket time.Duration) Option {
 // random runs of errors right after the counts are reset (at start and
 // after every recovery): at 30% errors, 20 calls reach 50% failures one
 // time in twenty.
+//
+// Default: 0.5 over at least 100 calls ([DefaultFailureRatio],
+// [DefaultMinCalls]).
 func WithFailureRatio(ratio float64, minCalls int) Option {
 	return optionFunc(func(c *config) {
 		switch {
@@ -266,8 +242,8 @@ func WithHangThreshold(threshold, minBudget time.Duration) Option {
 }
 
 // WithOpenTimeout sets how long the breaker stays open before it becomes
-// half-open and lets trial calls through. It must be > 0. The default is one
-// minute.
+// half-open and lets trial calls through. It must be > 0. Default: one
+// minute ([DefaultOpenTimeout]).
 func WithOpenTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d <= 0 {
@@ -280,7 +256,7 @@ func WithOpenTimeout(d time.Duration) Option {
 // WithHalfOpenCalls sets how many trial calls a half-open breaker lets
 // through at once. That many successes in a row close the breaker; any
 // failure opens it again. Calls beyond n are rejected while the trials run.
-// n must be in [1, 65535]. The default is 1.
+// n must be in [1, 65535]. Default: 1 ([DefaultHalfOpenCalls]).
 func WithHalfOpenCalls(n int) Option {
 	return optionFunc(func(c *config) {
 		if n < 1 || n > math.MaxUint16 {
@@ -294,9 +270,9 @@ func WithHalfOpenCalls(n int) Option {
 // error for which it returns false counts as a success (the dependency
 // answered; the answer was "not found", say). It is not called for nil
 // errors, for local rejections ([firebreak.IsRejected]: they never count),
-// nor for calls the caller's context ended (see [WithHangThreshold]). The default counts every non-nil error
-// as a failure. It must be safe for concurrent use and must not call back into
-// the breaker.
+// nor for calls the caller's context ended (see [WithHangThreshold]). f must
+// not be nil, must be safe for concurrent use and must not call back into the
+// breaker. Default: every non-nil error counts as a failure.
 func WithIsFailure(f func(err error) bool) Option {
 	return optionFunc(func(c *config) {
 		if f == nil {
@@ -309,9 +285,9 @@ func WithIsFailure(f func(err error) bool) Option {
 // WithIsExcluded says which errors count as neither success nor failure
 // (outcome "excluded"), in addition to local rejections and calls the
 // caller gave up on early, which are always excluded. It is not called for
-// the calls [WithIsFailure] is not called for. The default excludes nothing
-// else. It must be safe for
-// concurrent use and must not call back into the breaker.
+// the calls [WithIsFailure] is not called for. f must not be nil, must be
+// safe for concurrent use and must not call back into the breaker. Default:
+// nothing else is excluded.
 func WithIsExcluded(f func(err error) bool) Option {
 	return optionFunc(func(c *config) {
 		if f == nil {
@@ -321,13 +297,9 @@ func WithIsExcluded(f func(err error) bool) Option {
 	})
 }
 
-// WithMeterProvider sets where the breaker's metrics go. The default is the
-// global provider, [otel.GetMeterProvider], read when the breaker is built.
+// WithMeterProvider sets where the breaker's metrics go; nil means the
+// global provider. Default: the global provider, [otel.GetMeterProvider],
+// read when the breaker is built.
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return optionFunc(func(c *config) {
-		if mp == nil {
-			c.errorf("WithMeterProvider: provider must not be nil")
-		}
-		c.meterProvider = mp
-	})
+	return optionFunc(func(c *config) { c.meterProvider = mp })
 }

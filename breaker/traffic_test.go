@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/internal/race"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
@@ -22,7 +23,7 @@ import (
 // review measured; under -race (ten times slower) five minutes, which is
 // still ten windows: the window forgets everything older.
 func warmUp() time.Duration {
-	if raceEnabled {
+	if race.Enabled {
 		return 5 * time.Minute
 	}
 	return time.Hour
