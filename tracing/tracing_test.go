@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -474,5 +475,69 @@ func TestObserveAddsNoAllocations(t *testing.T) {
 				t.Errorf("observer: %v allocs per call, raw span: %v", got, raw)
 			}
 		})
+	}
+}
+
+// TestImportsAreLight: the tracing package links the OpenTelemetry API and
+// otelhttp, never the SDK, an exporter or gRPC (those are in otelsetup).
+func TestImportsAreLight(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go tool is not on PATH:", err)
+	}
+	out, err := exec.Command(goTool, "list", "-deps", "github.com/firebreak-go/firebreak/tracing").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	for _, d := range deps {
+		for _, heavy := range []string{"go.opentelemetry.io/otel/sdk", "go.opentelemetry.io/otel/exporters", "go.opentelemetry.io/proto", "google.golang.org/grpc"} {
+			if strings.HasPrefix(d, heavy) {
+				t.Errorf("tracing depends on %s", d)
+			}
+		}
+	}
+	t.Logf("%d packages", len(deps))
+}
+
+// TestErrorMessages prints the errors a user of the package sees: each is
+// one sentence that names the package and says its cause once.
+func TestErrorMessages(t *testing.T) {
+	obs, _ := New[int]()
+	_ = obs.Bind(firebreak.Component{Name: "checkout", Dependency: "payments"})
+	_, errNew := New[int](WithStatsWindow(time.Millisecond))
+	_, errNil := NewHandler(http.NotFoundHandler(), firebreak.Component{Name: "c"}, nil)
+	_, errComp := NewTransport(nil, firebreak.Component{Tier: 9})
+	closed, _ := New[int]()
+	_ = closed.Close(context.Background())
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	fresh, _ := New[int]()
+	for _, err := range []error{
+		errNew,
+		errNil,
+		errComp,
+		obs.Bind(firebreak.Component{Name: "checkout", Dependency: "inventory"}),
+		obs.Bind(firebreak.Component{}),
+		closed.Start(context.Background()),
+		fresh.Start(canceled),
+		errPanic,
+	} {
+		if err == nil {
+			t.Fatal("an error case returned nil")
+		}
+		msg := err.Error()
+		t.Log(msg)
+		if !strings.HasPrefix(msg, "tracing: ") {
+			t.Errorf("%q does not start with the package name", msg)
+		}
+		if strings.Count(msg, "tracing: ") > 1 {
+			t.Errorf("%q names the package twice", msg)
+		}
+		for _, w := range strings.FieldsFunc(msg, func(r rune) bool { return r == ':' || r == '(' || r == ';' || r == '\n' }) {
+			if w = strings.TrimSpace(w); len(w) > 12 && strings.Count(msg, w) > 1 {
+				t.Errorf("%q repeats %q", msg, w)
+			}
+		}
 	}
 }
