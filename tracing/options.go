@@ -178,9 +178,9 @@ const OverflowRoute = "_other"
 
 // WithRoute sets how a Handler or Transport names the route of a request, the
 // key of its per-route statistics; it must not be nil. The result must be
-// low-cardinality (a pattern, never a raw path). Default for a Handler: the
+// low-cardinality (a pattern, never a raw path). Default: for a Handler, the
 // [http.ServeMux] pattern that matched (Request.Pattern), or "unmatched";
-// for a Transport: the method and host, e.g. "GET payments.internal:8443".
+// for a Transport, the method and host, e.g. "GET payments.internal:8443".
 func WithRoute(fn func(*http.Request) string) HTTPOption {
 	return httpOption(func(c *config) {
 		if fn == nil {
