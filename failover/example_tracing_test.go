@@ -17,10 +17,11 @@ import (
 // samples behind it.
 func ExampleMeasure_tracing() {
 	ctx := context.Background()
-	obs, err := tracing.New[string](
-		tracing.WithComponent(firebreak.Component{Name: "pricing", Dependency: "rates-api"}),
-		tracing.WithTracerProvider(noop.NewTracerProvider()))
+	obs, err := tracing.New[string](tracing.WithTracerProvider(noop.NewTracerProvider()))
 	if err != nil {
+		panic(err)
+	}
+	if err := obs.Bind(firebreak.Component{Name: "pricing", Dependency: "rates-api"}); err != nil {
 		panic(err)
 	}
 	for i := range 200 { // canary traffic: one call in ten fails

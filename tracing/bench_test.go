@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/internal/otelattr"
 )
 
 // discardExporter drops every span, so that the benchmarks measure the
@@ -37,14 +38,14 @@ func benchObserve(b *testing.B, sampler sdktrace.Sampler) {
 	// none inherits another's queue or heap.
 	raw := func(tp trace.TracerProvider) func() {
 		tracer := tp.Tracer("raw")
-		opts := []trace.SpanStartOption{trace.WithAttributes(componentAttrs(comp)...), trace.WithSpanKind(trace.SpanKindClient)}
+		opts := []trace.SpanStartOption{trace.WithAttributes(otelattr.Of(comp)...), trace.WithSpanKind(trace.SpanKindClient)}
 		return func() {
 			_, span := tracer.Start(ctx, "payments", opts...)
 			span.End()
 		}
 	}
 	policy := func(tp trace.TracerProvider) func() {
-		obs, err := New[int](WithComponent(comp), WithTracerProvider(tp), WithMeterProvider(metricnoop.NewMeterProvider()),
+		obs, err := newBound[int](comp, WithTracerProvider(tp), WithMeterProvider(metricnoop.NewMeterProvider()),
 			WithSLO(SLO{Availability: 0.999, Latency: 300 * time.Millisecond, LatencyTarget: 0.99}))
 		if err != nil {
 			b.Fatal(err)
@@ -87,11 +88,11 @@ func benchObserve(b *testing.B, sampler sdktrace.Sampler) {
 // BenchmarkRecord measures the RED statistics alone, with an SLO's latency
 // threshold so that the slow-call counter is exercised too.
 func BenchmarkRecord(b *testing.B) {
-	cfg, err := newConfig([]Option{WithSLO(SLO{Availability: 0.999, Latency: 300 * time.Millisecond, LatencyTarget: 0.99})})
+	cfg, err := observerConfig([]Option{WithSLO(SLO{Availability: 0.999, Latency: 300 * time.Millisecond, LatencyTarget: 0.99})})
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := newOperationStats(firebreak.Component{Name: "c"}, &cfg, nil)
+	s, err := newOperationStats(new(firebreak.Binding), &cfg, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,35 +4,40 @@
 // multiwindow, multi-burn-rate alerts, reporting burns as [firebreak.Signal]s
 // graded by the incident plan.
 //
-//	obs, err := tracing.New[*Order](tracing.WithSLO(tracing.SLO{
-//		Availability:  0.999,
-//		Latency:       300 * time.Millisecond,
-//		LatencyTarget: 0.99,
-//	}))
+//	obs, err := tracing.New[*Order](tracing.WithSLO(tracing.SLO{Availability: 0.999}))
 //	pipe, err := firebreak.NewPipeline(component, []firebreak.Policy[*Order]{obs, brk})
 //	order, err := pipe.Execute(ctx, fetchOrder)
 //	fmt.Println(obs.Snapshot().P99)
 //
+// The package links only the OpenTelemetry API and otelhttp: it records on
+// the providers the service set up. The SDK and its exporters are in
+// [github.com/firebreak-go/firebreak/tracing/otelsetup], for services that
+// want one set up from the OTEL_* variables.
+//
 // # Spans
 //
 // An [Observer] is a [firebreak.Policy]; in a pipeline it runs outermost
-// ([firebreak.StageObserve]) and takes the pipeline's component as its
-// identity. Used on its own it needs [WithComponent] and runs calls with
-// [Observer.Execute]. Each call gets a span named after the dependency (kind
-// client) or, without one, after the component (kind internal), with the
-// attributes firebreak.component, firebreak.dependency and firebreak.tier.
+// ([firebreak.StageObserve]) and the pipeline binds it to its component.
+// Used on its own it is bound by its user with [Observer.Bind] and runs
+// calls with [Observer.Execute]. Bind follows the rule of every firebreak
+// policy ([firebreak.Binding]): the first Bind fixes the identity, the same
+// identity again does nothing, another one is an error. An unbound Observer
+// works anonymously: its spans are named "call" and carry no identity, and
+// its SLO signals go to [firebreak.Discard].
+//
+// Each call gets a span named after the dependency (kind client) or,
+// without one, after the component (kind internal), with the attributes
+// firebreak.component, firebreak.dependency and firebreak.tier
+// ([AttrComponent], [AttrDependency], [AttrTier]).
 //
 // Outcomes follow the OpenTelemetry conventions for recording errors. On
 // success the span status stays Unset. On failure the status is Error with
 // the error's message, the span gets error.type and one "exception" event.
-// error.type is low-cardinality: one of [ErrorTypeCircuitOpen]
-// ("circuit_open"), [ErrorTypeBulkheadFull], [ErrorTypeRateLimited],
-// [ErrorTypeLoadShed], [ErrorTypeOverloaded], [ErrorTypeDegraded], [ErrorTypeTimeout], [ErrorTypeCanceled],
-// [ErrorTypeHealthCheckFailed], [ErrorTypeFallbackFailed],
-// [ErrorTypeDependencyUnavailable], [ErrorTypePanic], or [ErrorTypeOther]
-// ("_OTHER"); see [ErrorType]. Errors name their own type by implementing
-// [ErrorTyper], as a breaker's open-state error or a load shedder's
-// rejection should.
+// error.type is low-cardinality: see [ErrorType]. Errors name their own type
+// by implementing [ErrorTyper] with a constant declared next to them
+// (breaker.ErrorTypeCircuitOpen, "circuit_open", for an open breaker); this
+// package declares only the types it recognises itself: [ErrorTypeTimeout],
+// [ErrorTypeCanceled], [ErrorTypePanic] and [ErrorTypeOther] ("_OTHER").
 //
 // # Metrics
 //
@@ -49,7 +54,7 @@
 // # RED statistics
 //
 // [Stats] keeps request and error counts and a latency histogram over a
-// rolling window (one minute by default, see [WithWindow]), cut into six
+// rolling window (one minute by default, see [WithStatsWindow]), cut into six
 // slots so that old calls age out. The histogram has fixed log-linear
 // buckets: 8 per power of two from 1µs to 137s, so that a quantile is within
 // 12.5% and recording is one atomic add, with no lock and no allocation.
@@ -180,27 +185,33 @@
 // Burn rates are evaluated at most once per evaluation interval (shortest
 // short window / 60, 5 s for the workbook's windows, see
 // [WithEvaluationInterval]), on the call that finds an evaluation due, which
-// then reports without holding any lock. Call [Observer.Start] (and Close) to
-// evaluate on a goroutine as well, so that alerts clear when calls stop.
+// then reports without holding any lock. Call [Observer.Start] (and
+// [Observer.Close]) to evaluate on a goroutine as well, so that alerts clear
+// when calls stop; the same holds for a [Handler] and a [Transport].
 //
 // # HTTP
 //
-// [NewHandler] and [NewTransport] wrap otelhttp, which makes the spans and
+// [NewHandler] and [NewTransport] are not pipeline policies, so they take
+// their [firebreak.Component] as their required argument, positionally,
+// where a policy takes it from Bind. They wrap otelhttp, which makes the spans and
 // carries trace context across the hop, and add RED statistics and the SLO
 // per route: a 5xx response is an error for a server; a transport error, a
 // 5xx or a 429 for a client (a transport error that is a local overload or
 // disabled rejection is counted as rejected). Without [WithPropagators] they
 // use the global propagator if one was set, and W3C trace context and
 // baggage while the global propagator is OpenTelemetry's default, which
-// carries no fields; so traces do not break at the hop without [Setup].
+// carries no fields; so traces do not break at the hop without an SDK set
+// up.
 // Client spans are named by the method ("GET"); server spans by method and
 // route ("GET /orders/{id}"), with http.route set once the ServeMux has
 // matched.
 //
-// # Setup
+// # Options
 //
-// [Setup] builds the SDK's tracer and meter providers from the standard
-// OTEL_* environment variables: OTLP/HTTP when an endpoint is set, one line
-// per span on stdout otherwise. It is the only place firebreak imports the
-// SDK.
+// [New] takes [Option]s; [NewHandler] and [NewTransport] take
+// [HTTPOption]s. The options that apply to all three ([WithTracerProvider],
+// [WithMeterProvider], [WithStatsWindow], [WithSLO],
+// [WithEvaluationInterval]) are [SharedOption]s, which are both; an option
+// that does not apply to a constructor does not compile there. A nil option
+// is an error naming its index; a bad value is an error naming the option.
 package tracing

@@ -1,15 +1,12 @@
 package tracing_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -20,22 +17,27 @@ import (
 	"github.com/firebreak-go/firebreak/tracing"
 )
 
-// An Observer on its own: each call is a span, and its outcome is counted.
+// An Observer in a pipeline: the pipeline binds it to its component and
+// runs it outermost, whatever the order the policies are given in. Each call
+// is a span, and its outcome is counted in the observer's statistics.
 func ExampleObserver() {
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	defer tp.Shutdown(context.Background())
 
-	obs, err := tracing.New[string](
-		tracing.WithComponent(firebreak.Component{Name: "checkout", Dependency: "payments-db", Tier: firebreak.Core}),
-		tracing.WithTracerProvider(tp),
-	)
+	obs, err := tracing.New[string](tracing.WithTracerProvider(tp))
+	if err != nil {
+		panic(err)
+	}
+	pipe, err := firebreak.NewPipeline(firebreak.Component{Name: "checkout", Dependency: "payments-db", Tier: firebreak.Core},
+		[]firebreak.Policy[string]{obs})
 	if err != nil {
 		panic(err)
 	}
 	ctx := context.Background()
-	_, _ = obs.Execute(ctx, func(ctx context.Context) (string, error) { return "paid", nil })
-	_, _ = obs.Execute(ctx, func(ctx context.Context) (string, error) { return "", context.DeadlineExceeded })
+	_, _ = pipe.Execute(ctx, func(ctx context.Context) (string, error) { return "paid", nil })
+	_, err = pipe.Execute(ctx, func(ctx context.Context) (string, error) { return "", context.DeadlineExceeded })
+	fmt.Println("second call:", err)
 
 	for _, s := range spans.Ended() {
 		errType := ""
@@ -46,29 +48,33 @@ func ExampleObserver() {
 		}
 		fmt.Printf("%s %s status=%s error.type=%q events=%d\n", s.Name(), s.SpanKind(), s.Status().Code, errType, len(s.Events()))
 	}
-	snap := obs.Snapshot()
+	snap := obs.Stats().Snapshot()
 	fmt.Printf("requests=%d errors=%d ratio=%.2f\n", snap.Requests, snap.Errors, snap.ErrorRatio)
 	// Output:
+	// second call: context deadline exceeded
 	// payments-db client status=Unset error.type="" events=0
 	// payments-db client status=Error error.type="timeout" events=1
 	// requests=2 errors=1 ratio=0.50
 }
 
-// In a pipeline, the observer takes the pipeline's component and runs
-// outermost, whatever the order the policies are given in.
-func ExampleObserver_pipeline() {
+// An Observer used on its own is bound by its user, once; binding it again
+// to the same identity does nothing, and to another is an error.
+func ExampleObserver_Bind() {
 	obs, err := tracing.New[int]()
 	if err != nil {
 		panic(err)
 	}
-	pipe, err := firebreak.NewPipeline(firebreak.Component{Name: "checkout", Dependency: "inventory"},
-		[]firebreak.Policy[int]{obs})
-	if err != nil {
-		panic(err)
-	}
-	n, err := pipe.Execute(context.Background(), func(context.Context) (int, error) { return 42, nil })
+	c := firebreak.Component{Name: "checkout", Dependency: "inventory"}
+	fmt.Println(obs.Bind(c))
+	fmt.Println(obs.Bind(c))
+	fmt.Println(obs.Bind(firebreak.Component{Name: "checkout", Dependency: "payments"}))
+	n, err := obs.Execute(context.Background(), func(context.Context) (int, error) { return 42, nil })
 	fmt.Println(n, err, obs.Snapshot().Requests)
-	// Output: 42 <nil> 1
+	// Output:
+	// <nil>
+	// <nil>
+	// tracing: Observer is bound to "checkout" → "inventory" (standard) and cannot be bound to "checkout" → "payments" (standard); build one per component
+	// 42 <nil> 1
 }
 
 // An availability SLO with short windows: a complete outage fires the page
@@ -77,15 +83,15 @@ func ExampleObserver_pipeline() {
 // (Real services keep the workbook's windows.)
 func ExampleWithSLO() {
 	var rec firebreak.Recorder
-	obs, err := tracing.New[int](
-		tracing.WithComponent(firebreak.Component{Name: "checkout", Dependency: "payments", Reporter: &rec}),
-		tracing.WithSLO(tracing.SLO{
-			Availability: 0.99,
-			Windows:      []tracing.BurnWindow{{Long: time.Second, Short: 100 * time.Millisecond, BurnRate: 14.4}},
-			MinRequests:  10,
-		}),
-	)
+	obs, err := tracing.New[int](tracing.WithSLO(tracing.SLO{
+		Availability: 0.99,
+		Windows:      []tracing.BurnWindow{{Long: time.Second, Short: 100 * time.Millisecond, BurnRate: 14.4}},
+		MinRequests:  10,
+	}))
 	if err != nil {
+		panic(err)
+	}
+	if err := obs.Bind(firebreak.Component{Name: "checkout", Dependency: "payments", Reporter: &rec}); err != nil {
 		panic(err)
 	}
 	call := func(err error) {
@@ -112,7 +118,7 @@ func ExampleWithSLO() {
 
 // Stats on their own, for code that measures calls itself.
 func ExampleStats() {
-	st, err := tracing.NewStats(tracing.DefaultWindow)
+	st, err := tracing.NewStats(tracing.DefaultStatsWindow)
 	if err != nil {
 		panic(err)
 	}
@@ -125,10 +131,13 @@ func ExampleStats() {
 	// Output: requests=100 errors=5 p50≈50ms p99≈100ms
 }
 
+// ErrorTypeOpen is declared next to the error that has it.
+const ErrorTypeOpen = "circuit_open"
+
 type openError struct{}
 
 func (openError) Error() string     { return "breaker open" }
-func (openError) ErrorType() string { return tracing.ErrorTypeCircuitOpen }
+func (openError) ErrorType() string { return ErrorTypeOpen }
 
 // Errors name their error.type by implementing ErrorTyper; context errors and
 // timeouts are recognised; anything else is "_OTHER".
@@ -177,29 +186,4 @@ func ExampleNewHandler() {
 	snap := st.Snapshot()
 	fmt.Println(h.Routes(), snap.Requests, snap.Errors)
 	// Output: [GET /orders/{id}] 3 1
-}
-
-// Setup builds the SDK from OTEL_* variables; without an endpoint, spans go
-// to the output one line each.
-func ExampleSetup() {
-	os.Unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT")
-	var out bytes.Buffer
-	shutdown, err := tracing.Setup(context.Background(), tracing.WithServiceName("quickstart"), tracing.WithOutput(&out))
-	if err != nil {
-		panic(err)
-	}
-	obs, _ := tracing.New[int](tracing.WithComponent(firebreak.Component{Name: "checkout", Dependency: "payments"}))
-	_, _ = obs.Execute(context.Background(), func(context.Context) (int, error) { return 0, context.Canceled })
-	if err := shutdown(context.Background()); err != nil { // flushes
-		panic(err)
-	}
-	for _, f := range strings.Fields(out.String()) {
-		if strings.HasPrefix(f, "name=") || strings.HasPrefix(f, "status=") || strings.HasPrefix(f, "error.type=") {
-			fmt.Println(f)
-		}
-	}
-	// Output:
-	// name="payments"
-	// status=Error
-	// error.type=canceled
 }

@@ -1,6 +1,8 @@
 package tracing
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -26,14 +28,15 @@ type Handler struct {
 	loop   loop
 }
 
-// NewHandler wraps next for component c. The route of a request is the
-// ServeMux pattern that matched it (see [WithRoute]); wrap the mux itself, not
-// the handlers registered on it.
-func NewHandler(next http.Handler, c firebreak.Component, opts ...Option) (*Handler, error) {
+// NewHandler wraps next for component c, the server; c.Reporter receives the
+// SLO signals. The route of a request is the ServeMux pattern that matched
+// it (see [WithRoute]); wrap the mux itself, not the handlers registered on
+// it.
+func NewHandler(next http.Handler, c firebreak.Component, opts ...HTTPOption) (*Handler, error) {
 	if next == nil {
-		return nil, fmt.Errorf("tracing: NewHandler: next handler is nil")
+		return nil, errors.New("tracing: NewHandler: the next handler is nil")
 	}
-	cfg, rs, err := newRouteSet(c, opts)
+	cfg, rs, err := newRouteSet("NewHandler", c, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -130,16 +133,17 @@ func (h *Handler) Stats(route string) (*Stats, bool) { return h.routes.lookup(ro
 func (h *Handler) Routes() []string { return h.routes.names() }
 
 // Start starts a goroutine that evaluates every route's SLO at the evaluation
-// interval, so that alerts clear even when a route gets no more requests. It
-// is idempotent; see [Observer.Start].
-func (h *Handler) Start() error { return h.loop.start(h.routes.pollInterval(), h.routes.poll) }
-
-// Close stops the goroutine started by Start and waits for it. It is
-// idempotent.
-func (h *Handler) Close() error {
-	h.loop.close()
-	return nil
+// interval, so that alerts clear even when a route gets no more requests.
+// Without it, routes are evaluated on their requests. Start returns at once;
+// calling it again does nothing; after Close it returns an error wrapping
+// [firebreak.ErrClosed].
+func (h *Handler) Start(ctx context.Context) error {
+	return h.loop.start(ctx, "Handler", h.routes.pollInterval(), h.routes.poll)
 }
+
+// Close stops the goroutine started by Start and waits for it within ctx,
+// as [Observer.Close] does. It is idempotent.
+func (h *Handler) Close(ctx context.Context) error { return h.loop.close(ctx, "Handler") }
 
 // Transport is an HTTP client [http.RoundTripper]. It sends through otelhttp,
 // which makes the client spans and injects W3C trace context, and keeps RED
@@ -152,13 +156,14 @@ type Transport struct {
 }
 
 // NewTransport wraps base (nil means [http.DefaultTransport]) for component
-// c, the caller; c.Dependency names what it calls. The route of a request is
-// its method and host (see [WithRoute]).
-func NewTransport(base http.RoundTripper, c firebreak.Component, opts ...Option) (*Transport, error) {
+// c, the caller; c.Dependency names what it calls and c.Reporter receives the
+// SLO signals. The route of a request is its method and host (see
+// [WithRoute]).
+func NewTransport(base http.RoundTripper, c firebreak.Component, opts ...HTTPOption) (*Transport, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	cfg, rs, err := newRouteSet(c, opts)
+	cfg, rs, err := newRouteSet("NewTransport", c, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -194,16 +199,15 @@ func (t *Transport) Stats(route string) (*Stats, bool) { return t.routes.lookup(
 // Routes returns the routes seen so far, sorted.
 func (t *Transport) Routes() []string { return t.routes.names() }
 
-// Start starts a goroutine that evaluates every route's SLO; see
-// [Handler.Start].
-func (t *Transport) Start() error { return t.loop.start(t.routes.pollInterval(), t.routes.poll) }
-
-// Close stops the goroutine started by Start and waits for it. It is
-// idempotent.
-func (t *Transport) Close() error {
-	t.loop.close()
-	return nil
+// Start starts a goroutine that evaluates every route's SLO, as
+// [Handler.Start] does.
+func (t *Transport) Start(ctx context.Context) error {
+	return t.loop.start(ctx, "Transport", t.routes.pollInterval(), t.routes.poll)
 }
+
+// Close stops the goroutine started by Start and waits for it within ctx,
+// as [Observer.Close] does. It is idempotent.
+func (t *Transport) Close(ctx context.Context) error { return t.loop.close(ctx, "Transport") }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
@@ -211,7 +215,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 
 // routeSet holds the statistics of at most cfg.maxRoutes routes.
 type routeSet struct {
-	comp     firebreak.Component
+	bind     firebreak.Binding // bound at construction; the routes' SLOs report through it
 	cfg      config
 	m        sync.Map   // route name → *Stats; read without locking
 	mu       sync.Mutex // guards n and the creation of entries
@@ -219,17 +223,21 @@ type routeSet struct {
 	overflow *Stats
 }
 
-func newRouteSet(c firebreak.Component, opts []Option) (config, *routeSet, error) {
+// newRouteSet validates c and the options of the constructor fn.
+func newRouteSet(fn string, c firebreak.Component, opts []HTTPOption) (config, *routeSet, error) {
 	if err := c.Validate(); err != nil {
-		return config{}, nil, fmt.Errorf("tracing: %w", err)
+		return config{}, nil, fmt.Errorf("tracing: %s: %w", fn, err)
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := httpConfig(fn, opts)
 	if err != nil {
 		return cfg, nil, err
 	}
-	rs := &routeSet{comp: c, cfg: cfg}
+	rs := &routeSet{cfg: cfg}
+	if _, err := rs.bind.Bind("tracing: "+fn, c); err != nil { // cannot fail: c is valid and rs new
+		return cfg, nil, err
+	}
 	// Made now so that construction errors surface here, not on a request.
-	if rs.overflow, err = newOperationStats(c, &rs.cfg, map[string]string{"route": OverflowRoute}); err != nil {
+	if rs.overflow, err = newOperationStats(&rs.bind, &rs.cfg, map[string]string{"route": OverflowRoute}); err != nil {
 		return cfg, nil, err
 	}
 	return cfg, rs, nil
@@ -248,7 +256,7 @@ func (rs *routeSet) stats(route string) *Stats {
 		rs.m.LoadOrStore(OverflowRoute, rs.overflow)
 		return rs.overflow
 	}
-	s, err := newOperationStats(rs.comp, &rs.cfg, map[string]string{"route": route})
+	s, err := newOperationStats(&rs.bind, &rs.cfg, map[string]string{"route": route})
 	if err != nil { // cannot happen: the same settings made rs.overflow
 		return rs.overflow
 	}

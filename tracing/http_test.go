@@ -170,10 +170,10 @@ func TestHTTPRouteSLO(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := h.Start(); err != nil {
+		if err := h.Start(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		defer h.Close()
+		defer h.Close(context.Background())
 		serve := func(method, path string, d time.Duration) {
 			for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(method, path, nil))

@@ -90,36 +90,36 @@ const defaultMinRequests = 100
 func (o SLO) validate() error {
 	var errs []error
 	if o.Availability != 0 && !(o.Availability > 0 && o.Availability < 1) {
-		errs = append(errs, fmt.Errorf("tracing: SLO.Availability %v is outside (0, 1)", o.Availability))
+		errs = append(errs, fmt.Errorf("tracing: WithSLO: SLO.Availability %v is outside (0, 1)", o.Availability))
 	}
 	switch {
 	case o.Latency < 0:
-		errs = append(errs, fmt.Errorf("tracing: SLO.Latency %v is negative", o.Latency))
+		errs = append(errs, fmt.Errorf("tracing: WithSLO: SLO.Latency %v is negative", o.Latency))
 	case o.Latency > 0 && !(o.LatencyTarget > 0 && o.LatencyTarget < 1):
-		errs = append(errs, fmt.Errorf("tracing: SLO.LatencyTarget %v is outside (0, 1)", o.LatencyTarget))
+		errs = append(errs, fmt.Errorf("tracing: WithSLO: SLO.LatencyTarget %v is outside (0, 1)", o.LatencyTarget))
 	case o.Latency == 0 && o.LatencyTarget != 0:
-		errs = append(errs, errors.New("tracing: SLO.LatencyTarget is set but SLO.Latency is not"))
+		errs = append(errs, errors.New("tracing: WithSLO: SLO.LatencyTarget is set but SLO.Latency is not"))
 	}
 	if o.Availability == 0 && o.Latency == 0 {
-		errs = append(errs, errors.New("tracing: SLO has neither Availability nor Latency objective"))
+		errs = append(errs, errors.New("tracing: WithSLO: SLO has neither Availability nor Latency objective"))
 	}
 	if o.MinRequests < 0 {
-		errs = append(errs, fmt.Errorf("tracing: SLO.MinRequests %d is negative", o.MinRequests))
+		errs = append(errs, fmt.Errorf("tracing: WithSLO: SLO.MinRequests %d is negative", o.MinRequests))
 	}
 	if o.Windows != nil && len(o.Windows) == 0 {
-		errs = append(errs, errors.New("tracing: SLO.Windows is empty (use nil for the workbook's)"))
+		errs = append(errs, errors.New("tracing: WithSLO: SLO.Windows is empty (use nil for the workbook's)"))
 	}
 	for i, w := range o.Windows {
 		switch {
 		case w.Short <= 0 || w.Long <= 0:
-			errs = append(errs, fmt.Errorf("tracing: SLO.Windows[%d] %v: windows must be positive", i, w))
+			errs = append(errs, fmt.Errorf("tracing: WithSLO: SLO.Windows[%d] %v: windows must be positive", i, w))
 		case w.Short >= w.Long:
-			errs = append(errs, fmt.Errorf("tracing: SLO.Windows[%d] %v: Short must be shorter than Long", i, w))
+			errs = append(errs, fmt.Errorf("tracing: WithSLO: SLO.Windows[%d] %v: Short must be shorter than Long", i, w))
 		case w.Short < time.Millisecond:
-			errs = append(errs, fmt.Errorf("tracing: SLO.Windows[%d] %v: Short must be at least 1ms", i, w))
+			errs = append(errs, fmt.Errorf("tracing: WithSLO: SLO.Windows[%d] %v: Short must be at least 1ms", i, w))
 		}
 		if !(w.BurnRate > 0) || math.IsInf(w.BurnRate, 0) {
-			errs = append(errs, fmt.Errorf("tracing: SLO.Windows[%d].BurnRate %v must be positive", i, w.BurnRate))
+			errs = append(errs, fmt.Errorf("tracing: WithSLO: SLO.Windows[%d].BurnRate %v must be positive", i, w.BurnRate))
 		}
 	}
 	return errors.Join(errs...)
@@ -255,9 +255,9 @@ type objective struct {
 // detector evaluates burn rates for one operation. It is used under
 // Stats.mu; its signals are reported after the lock is released.
 type detector struct {
-	comp      firebreak.Component
-	labels    map[string]string // extra identity labels, e.g. the route
-	interval  int64             // nanoseconds between evaluations
+	bind      *firebreak.Binding // the identity signals carry, and their Reporter
+	labels    map[string]string  // extra identity labels, e.g. the route
+	interval  int64              // nanoseconds between evaluations
 	minReq    float64
 	windows   []BurnWindow // sorted by burn rate, highest first
 	long      []int        // rings index of windows[i].Long
@@ -401,7 +401,7 @@ func (d *detector) evaluate(now int64, cur totals, s *Stats) []firebreak.Signal 
 		w := d.windows[tier]
 		l, sh := counts[d.long[tier]], counts[d.short[tier]]
 		lb, sb := burn(l, w.Long), burn(sh, w.Short)
-		sig := d.comp.Signal(o.kind, firing >= 0)
+		sig := d.bind.Signal(o.kind, firing >= 0)
 		sig.Value = lb
 		sig.Time = s.base.Add(time.Duration(now))
 		sig.Labels = maps.Clone(d.labels)
@@ -472,12 +472,12 @@ func (d *detector) reportOne(s firebreak.Signal) {
 		if r := recover(); r != nil {
 			if d.panics.Add(1) == 1 {
 				slog.Error("tracing: the Reporter panicked; later panics are only counted",
-					"component", d.comp.Name, "dependency", d.comp.Dependency, "kind", string(s.Kind),
+					"component", s.Component, "dependency", s.Dependency, "kind", string(s.Kind),
 					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			}
 		}
 	}()
-	d.comp.Report(s)
+	d.bind.Report(s)
 }
 
 func ratio(a, b float64) float64 {

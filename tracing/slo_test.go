@@ -41,12 +41,8 @@ func newSLORig(t *testing.T, slo SLO, opts ...Option) *sloRig {
 	})
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	opts = append([]Option{
-		WithComponent(firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: reporter}),
-		WithTracerProvider(tp),
-		WithSLO(slo),
-	}, opts...)
-	obs, err := New[int](opts...)
+	opts = append([]Option{WithTracerProvider(tp), WithSLO(slo)}, opts...)
+	obs, err := newBound[int](firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: reporter}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -584,10 +580,10 @@ func TestBurnStartClearsWithoutTraffic(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				r := newSLORig(t, SLO{Availability: 0.99, Windows: []BurnWindow{{Long: time.Minute, Short: 5 * time.Second, BurnRate: 10}}})
 				if start {
-					if err := r.obs.Start(); err != nil {
+					if err := r.obs.Start(t.Context()); err != nil {
 						t.Fatal(err)
 					}
-					defer r.obs.Close()
+					defer r.obs.Close(context.Background())
 				}
 				r.drive(2*time.Minute, 100*time.Millisecond, always)
 				if s, ok := r.rec.Last(firebreak.KindErrorBudgetBurn); !ok || !s.Firing {
@@ -697,8 +693,7 @@ func TestBurnDetectionTable(t *testing.T) {
 func TestCallersGivingUpEarlyDoNotBurn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &firebreak.Recorder{}
-		obs, err := New[int](WithComponent(firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: rec}),
-			WithSLO(SLO{Availability: 0.999}))
+		obs, err := newBound[int](firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: rec}, WithSLO(SLO{Availability: 0.999}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -760,15 +755,14 @@ func TestReporterPanicIsRecovered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int64
 		boom := firebreak.ReporterFunc(func(firebreak.Signal) { calls.Add(1); panic("reporter bug") })
-		obs, err := New[int](WithComponent(firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: boom}),
-			WithSLO(SLO{Availability: 0.999, Windows: ScaleWindows(WorkbookWindows()[:1], 1.0/60)}))
+		obs, err := newBound[int](firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: boom}, WithSLO(SLO{Availability: 0.999, Windows: ScaleWindows(WorkbookWindows()[:1], 1.0/60)}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := obs.Start(); err != nil {
+		if err := obs.Start(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		defer obs.Close()
+		defer obs.Close(context.Background())
 		fail := func(context.Context) (int, error) { return 0, errBoom }
 		for range 2000 { // 20 s of a total outage, then 40 s of health
 			_, _ = obs.Execute(context.Background(), fail)

@@ -98,9 +98,12 @@ func (s *slot) totals() totals {
 	return t
 }
 
-// DefaultWindow is the length of the rolling window of RED statistics when
-// none is given.
-const DefaultWindow = time.Minute
+// DefaultStatsWindow is the length of the rolling window of RED statistics
+// when none is given.
+const DefaultStatsWindow = time.Minute
+
+// minStatsWindow is the shortest rolling window: one millisecond per slot.
+const minStatsWindow = windowSlots * time.Millisecond
 
 // windowSlots is how many intervals a rolling window is cut into. The window
 // ring holds one more: the interval being filled.
@@ -135,14 +138,14 @@ const maxTraceIDs = 8
 
 // NewStats returns statistics over a rolling window of the given length,
 // which must be at least 6 ms (it is kept as 6 intervals of window/6).
-// Use [DefaultWindow] when in doubt.
+// Use [DefaultStatsWindow] when in doubt.
 func NewStats(window time.Duration) (*Stats, error) {
 	return newStats(window, 0)
 }
 
 func newStats(window, slow time.Duration) (*Stats, error) {
 	if window < windowSlots*time.Millisecond {
-		return nil, fmt.Errorf("tracing: window %v is shorter than the minimum of %v", window, windowSlots*time.Millisecond)
+		return nil, fmt.Errorf("tracing: NewStats: window %v is shorter than the minimum of %v", window, minStatsWindow)
 	}
 	s := &Stats{base: time.Now(), slotDur: int64(window / windowSlots), slow: slow}
 	s.slotEnd = s.slotDur

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/internal/race"
 )
 
 func TestBucketOf(t *testing.T) {
@@ -86,8 +87,8 @@ func TestNewStatsRejectsShortWindow(t *testing.T) {
 	if _, err := NewStats(time.Millisecond); err == nil {
 		t.Fatal("NewStats(1ms) succeeded")
 	}
-	if _, err := New[int](WithWindow(time.Millisecond)); err == nil {
-		t.Fatal("WithWindow(1ms) succeeded")
+	if _, err := New[int](WithStatsWindow(time.Millisecond)); err == nil {
+		t.Fatal("WithStatsWindow(1ms) succeeded")
 	}
 }
 
@@ -97,11 +98,10 @@ func TestNewStatsRejectsShortWindow(t *testing.T) {
 func TestStatsMemoryIsFixed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 20
-		cfg, err := newConfig([]Option{WithSLO(SLO{Availability: 0.999, Latency: 300 * time.Millisecond, LatencyTarget: 0.99})})
+		cfg, err := observerConfig([]Option{WithSLO(SLO{Availability: 0.999, Latency: 300 * time.Millisecond, LatencyTarget: 0.99})})
 		if err != nil {
 			t.Fatal(err)
 		}
-		comp := firebreak.Component{Name: "c", Reporter: firebreak.Discard}
 		heap := func() uint64 {
 			runtime.GC()
 			var m runtime.MemStats
@@ -111,7 +111,7 @@ func TestStatsMemoryIsFixed(t *testing.T) {
 		stats := make([]*Stats, n)
 		before := heap()
 		for i := range stats {
-			if stats[i], err = newOperationStats(comp, &cfg, nil); err != nil {
+			if stats[i], err = newOperationStats(new(firebreak.Binding), &cfg, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -141,7 +141,7 @@ func TestStatsMemoryIsFixed(t *testing.T) {
 }
 
 func TestRecordDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocations are not meaningful under the race detector")
 	}
 	s, _ := NewStats(time.Minute)

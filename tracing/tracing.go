@@ -1,8 +1,8 @@
 package tracing
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -14,25 +14,23 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/internal/otelattr"
 )
 
 // ScopeName is the instrumentation scope of firebreak's tracer and meter.
 const ScopeName = "github.com/firebreak-go/firebreak/tracing"
 
-// Attribute keys set on spans and on the duration histogram.
+// Attribute keys set on spans and on the duration histogram. The identity
+// keys are those of every firebreak package (internal/otelattr).
 const (
-	AttrComponent  = attribute.Key("firebreak.component")
-	AttrDependency = attribute.Key("firebreak.dependency")
-	AttrTier       = attribute.Key("firebreak.tier")
+	AttrComponent  = otelattr.Component
+	AttrDependency = otelattr.Dependency
+	AttrTier       = otelattr.Tier
 	AttrErrorType  = attribute.Key("error.type")
 )
 
 // MetricCallDuration is the name of the call-duration histogram (unit "s").
 const MetricCallDuration = "firebreak.call.duration"
-
-// ErrNotBound is returned by an Observer that was given no component, neither
-// by [WithComponent] nor by a pipeline.
-var ErrNotBound = errors.New("tracing: observer has no component (use WithComponent or a firebreak pipeline)")
 
 // Observer is the observing policy: it runs each call in a span, records its
 // duration and outcome, keeps RED statistics and watches an optional SLO. It
@@ -40,10 +38,12 @@ var ErrNotBound = errors.New("tracing: observer has no component (use WithCompon
 // (it belongs outermost, at [firebreak.StageObserve], so that it sees every
 // call as the caller does). It is safe for concurrent use.
 type Observer[T any] struct {
-	cfg  config
-	mu   sync.Mutex // serialises Bind
-	op   atomic.Pointer[operation]
-	loop loop
+	cfg   config
+	bind  firebreak.Binding
+	stats *Stats                    // from New on; the SLO reports through bind
+	hist  metric.Float64Histogram   // firebreak.call.duration
+	op    atomic.Pointer[operation] // the unbound operation until the first Bind
+	loop  loop
 }
 
 var (
@@ -52,43 +52,50 @@ var (
 	_ firebreak.Staged      = (*Observer[int])(nil)
 )
 
-// New returns an Observer. Without [WithComponent] it must join a pipeline
-// (which binds it) before it is used.
+// unboundSpanName names the spans of an unbound Observer without WithSpanName.
+const unboundSpanName = "call"
+
+// New returns an Observer. It takes its identity from [Observer.Bind], which
+// a pipeline calls. Until then it works, anonymously: its spans are named
+// "call" (or by [WithSpanName]) and carry no identity attributes, its
+// statistics count, and its SLO signals go to [firebreak.Discard].
 func New[T any](opts ...Option) (*Observer[T], error) {
-	cfg, err := newConfig(opts)
+	cfg, err := observerConfig(opts)
 	if err != nil {
 		return nil, err
 	}
 	o := &Observer[T]{cfg: cfg}
-	if cfg.comp != nil {
-		if err := o.Bind(*cfg.comp); err != nil {
-			return nil, err
-		}
+	if o.stats, err = newOperationStats(&o.bind, &o.cfg, nil); err != nil {
+		return nil, err
 	}
+	o.hist, err = cfg.mp.Meter(ScopeName).Float64Histogram(MetricCallDuration,
+		metric.WithUnit("s"),
+		metric.WithDescription("Duration of calls through firebreak observers."),
+		metric.WithExplicitBucketBoundaries(durationBuckets...))
+	if err != nil {
+		return nil, fmt.Errorf("tracing: New: creating the %s histogram: %w", MetricCallDuration, err)
+	}
+	o.op.Store(o.newOperation(firebreak.Component{}))
 	return o, nil
 }
 
-// Bind implements [firebreak.Binder]: the observer takes c as its identity.
-// Binding again to the same identity is a no-op; binding an observer to a
-// second, different component is an error, since its statistics and SLO
-// belong to one operation.
+// Bind implements [firebreak.Binder] with the rule of [firebreak.Binding]:
+// the first Bind fixes the identity (the span name, kind and attributes, and
+// where the SLO reports); binding again to the same identity does nothing
+// and keeps the first Reporter; binding to another identity is an
+// [*firebreak.AlreadyBoundError], since the observer's statistics and SLO
+// belong to one operation. The statistics of calls made before the first
+// Bind are kept.
 func (o *Observer[T]) Bind(c firebreak.Component) error {
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("tracing: %w", err)
+	name := "tracing: Observer"
+	if o.cfg.spanName != "" {
+		name += fmt.Sprintf(" %q", o.cfg.spanName)
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if op := o.op.Load(); op != nil {
-		if op.comp.Name == c.Name && op.comp.Dependency == c.Dependency && op.comp.Tier == c.Tier {
-			return nil
-		}
-		return fmt.Errorf("tracing: observer already bound to %q, cannot bind to %q", op.comp.Name, c.Name)
-	}
-	op, err := newOperation(c, &o.cfg)
-	if err != nil {
+	first, err := o.bind.Bind(name, c)
+	if err != nil || !first {
 		return err
 	}
-	o.op.Store(op)
+	o.op.Store(o.newOperation(o.bind.Component()))
 	return nil
 }
 
@@ -99,10 +106,6 @@ func (o *Observer[T]) Stage() firebreak.Stage { return firebreak.StageObserve }
 // outcome.
 func (o *Observer[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
 	op := o.op.Load()
-	if op == nil {
-		var zero T
-		return zero, ErrNotBound
-	}
 	ctx, span := op.tracer.Start(ctx, op.spanName, op.startOpts...)
 	start := op.stats.offset() // one monotonic clock read; time.Now reads two clocks
 	done := false
@@ -122,54 +125,32 @@ func (o *Observer[T]) Execute(ctx context.Context, fn firebreak.Func[T]) (T, err
 	return o.Apply(ctx, firebreak.Call(fn))
 }
 
-// Snapshot returns the RED statistics over the rolling window; the zero
-// Snapshot if the observer is not bound yet.
-func (o *Observer[T]) Snapshot() Snapshot {
-	if op := o.op.Load(); op != nil {
-		return op.stats.Snapshot()
-	}
-	return Snapshot{}
-}
+// Snapshot returns the RED statistics over the rolling window.
+func (o *Observer[T]) Snapshot() Snapshot { return o.stats.Snapshot() }
 
-// Stats returns the observer's statistics, nil if it is not bound yet.
-func (o *Observer[T]) Stats() *Stats {
-	if op := o.op.Load(); op != nil {
-		return op.stats
-	}
-	return nil
-}
+// Stats returns the observer's statistics.
+func (o *Observer[T]) Stats() *Stats { return o.stats }
 
 // Start starts a goroutine that evaluates the SLO at the evaluation
-// interval. Without it, burn rates are evaluated on the calls themselves
-// (at most once per interval, on the call that finds the evaluation due), so
-// an alert cannot clear while no call arrives. Start is idempotent; it
-// returns an error if the observer is not bound or was closed.
-func (o *Observer[T]) Start() error {
-	op := o.op.Load()
-	if op == nil {
-		return ErrNotBound
-	}
-	return o.loop.start(op.stats.pollInterval(), func() { op.stats.poll() })
+// interval, so that an alert clears when calls stop. Without Start, burn
+// rates are evaluated on the calls themselves (at most once per interval, on
+// the call that finds the evaluation due): everything works, but an alert
+// cannot clear while no call arrives. Start returns at once; calling it
+// again does nothing; after Close it returns an error wrapping
+// [firebreak.ErrClosed].
+func (o *Observer[T]) Start(ctx context.Context) error {
+	return o.loop.start(ctx, "Observer", o.stats.pollInterval(), o.stats.poll)
 }
 
-// Close stops the goroutine started by Start and waits for it. It is
-// idempotent and safe to call without Start.
-func (o *Observer[T]) Close() error {
-	o.loop.close()
-	return nil
-}
+// Close stops the goroutine started by Start and waits for it within ctx; an
+// evaluation in progress may be blocked in the Reporter, and then Close
+// returns an error wrapping ctx.Err(). Close is idempotent, and Close
+// without Start is fine.
+func (o *Observer[T]) Close(ctx context.Context) error { return o.loop.close(ctx, "Observer") }
 
-// panicError is recorded for a call that panicked.
-type panicError struct{}
-
-func (panicError) Error() string     { return "tracing: call panicked" }
-func (panicError) ErrorType() string { return ErrorTypePanic }
-
-var errPanic error = panicError{}
-
-// operation is what an Observer knows once bound.
+// operation is what an Observer knows of its identity: the span and metric
+// settings of its calls. It is replaced on the first Bind.
 type operation struct {
-	comp      firebreak.Component
 	tracer    trace.Tracer
 	spanName  string
 	startOpts []trace.SpanStartOption
@@ -183,47 +164,33 @@ type operation struct {
 // OpenTelemetry HTTP conventions advise).
 var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
 
-func componentAttrs(c firebreak.Component) []attribute.KeyValue {
-	attrs := []attribute.KeyValue{AttrComponent.String(c.Name)}
-	if c.Dependency != "" {
-		attrs = append(attrs, AttrDependency.String(c.Dependency))
-	}
-	return append(attrs, AttrTier.String(c.Tier.String()))
-}
-
-func newOperation(c firebreak.Component, cfg *config) (*operation, error) {
-	stats, err := newOperationStats(c, cfg, nil)
-	if err != nil {
-		return nil, err
-	}
-	op := &operation{comp: c, stats: stats, attrs: componentAttrs(c)}
-	op.spanName = cfg.spanName
-	if op.spanName == "" {
-		op.spanName = c.Name
-		if c.Dependency != "" {
-			op.spanName = c.Dependency
+// newOperation returns the operation of identity c; the zero Component is
+// the unbound identity, with no attributes.
+func (o *Observer[T]) newOperation(c firebreak.Component) *operation {
+	op := &operation{stats: o.stats, hist: o.hist, spanName: o.cfg.spanName, tracer: o.cfg.tp.Tracer(ScopeName)}
+	kind := trace.SpanKindInternal
+	switch {
+	case c.Name == "":
+		if op.spanName == "" {
+			op.spanName = unboundSpanName
+		}
+	case c.Dependency != "":
+		kind = trace.SpanKindClient
+		fallthrough
+	default:
+		op.attrs = otelattr.Of(c)
+		if op.spanName == "" {
+			op.spanName = cmp.Or(c.Dependency, c.Name)
 		}
 	}
-	kind := trace.SpanKindInternal
-	if c.Dependency != "" {
-		kind = trace.SpanKindClient
-	}
-	op.tracer = cfg.tp.Tracer(ScopeName)
 	op.startOpts = []trace.SpanStartOption{trace.WithAttributes(op.attrs...), trace.WithSpanKind(kind)}
-	op.hist, err = cfg.mp.Meter(ScopeName).Float64Histogram(MetricCallDuration,
-		metric.WithUnit("s"),
-		metric.WithDescription("Duration of calls through firebreak observers."),
-		metric.WithExplicitBucketBoundaries(durationBuckets...))
-	if err != nil {
-		return nil, fmt.Errorf("tracing: creating %s histogram: %w", MetricCallDuration, err)
-	}
 	op.okOpts = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(op.attrs...))}
-	return op, nil
+	return op
 }
 
 // newOperationStats returns the statistics of one operation, with a burn
-// detector reporting as c when cfg has an SLO.
-func newOperationStats(c firebreak.Component, cfg *config, labels map[string]string) (*Stats, error) {
+// detector reporting through b when cfg has an SLO.
+func newOperationStats(b *firebreak.Binding, cfg *config, labels map[string]string) (*Stats, error) {
 	var slow time.Duration
 	if cfg.slo != nil {
 		slow = cfg.slo.Latency
@@ -234,7 +201,7 @@ func newOperationStats(c firebreak.Component, cfg *config, labels map[string]str
 	}
 	if cfg.slo != nil {
 		d := newDetector(*cfg.slo, cfg.interval)
-		d.comp, d.labels = c, labels
+		d.bind, d.labels = b, labels
 		s.detector = d
 		s.nextEval = d.interval
 		s.next.Store(min(s.slotEnd, s.nextEval))
@@ -281,7 +248,8 @@ func (op *operation) end(ctx context.Context, span trace.Span, start int64, err 
 // events (OTEP 4430).
 func recordException(span trace.Span, err error) { span.RecordError(err) }
 
-// loop runs a function at an interval on one goroutine.
+// loop runs a function at an interval on one goroutine: the background work
+// of an Observer, a Handler and a Transport.
 type loop struct {
 	mu      sync.Mutex // guards the fields below
 	stop    chan struct{}
@@ -290,14 +258,18 @@ type loop struct {
 	running bool
 }
 
-func (l *loop) start(interval time.Duration, fn func()) error {
+// start starts the goroutine; who names the type in errors.
+func (l *loop) start(ctx context.Context, who string, interval time.Duration, fn func()) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return errors.New("tracing: Start after Close")
-	}
-	if l.running {
+	switch {
+	case l.closed:
+		return fmt.Errorf("tracing: %s: Start after Close: %w", who, firebreak.ErrClosed)
+	case l.running:
 		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("tracing: %s: Start: %w", who, err)
 	}
 	l.running = true
 	l.stop, l.done = make(chan struct{}), make(chan struct{})
@@ -317,17 +289,27 @@ func (l *loop) start(interval time.Duration, fn func()) error {
 	return nil
 }
 
-func (l *loop) close() {
+// close stops the goroutine and waits for it within ctx.
+func (l *loop) close(ctx context.Context, who string) error {
 	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return
+	if !l.closed && l.running {
+		close(l.stop)
 	}
 	l.closed = true
-	running := l.running
+	done := l.done
 	l.mu.Unlock()
-	if running {
-		close(l.stop)
-		<-l.done
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	default:
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("tracing: %s: Close: the SLO evaluation is still running (its Reporter may be blocked): %w", who, ctx.Err())
 	}
 }

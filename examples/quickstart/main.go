@@ -35,6 +35,7 @@ import (
 	"github.com/firebreak-go/firebreak/failover"
 	"github.com/firebreak-go/firebreak/health"
 	"github.com/firebreak-go/firebreak/tracing"
+	"github.com/firebreak-go/firebreak/tracing/otelsetup"
 )
 
 // In production: from your secret store.
@@ -115,11 +116,14 @@ func run(ctx context.Context, out io.Writer) error {
 	// Tracing: the OpenTelemetry SDK, exporting spans to a buffer we look at
 	// at the end (set OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector).
 	var spans syncBuffer
-	shutdownTracing, err := tracing.Setup(ctx, tracing.WithServiceName("checkout"), tracing.WithOutput(&spans))
+	otelSDK, err := otelsetup.New(otelsetup.WithServiceName("checkout"), otelsetup.WithOutput(&spans))
 	if err != nil {
 		return err
 	}
-	defer shutdownTracing(context.Background())
+	if err := otelSDK.Start(ctx); err != nil {
+		return err
+	}
+	defer otelSDK.Close(context.Background())
 
 	component := firebreak.Component{Name: "checkout-api", Dependency: "payments", Tier: firebreak.Core, Reporter: board}
 	// The SRE workbook's fast-burn page (14.4× over 1h and 5m), scaled down
@@ -135,7 +139,7 @@ func run(ctx context.Context, out io.Writer) error {
 	// say so: the plan grades them Severe, not Fatal.
 	viaClient := component
 	viaClient.Fallback = true
-	transport, err := tracing.NewTransport(http.DefaultTransport, viaClient, tracing.WithSLO(slo), tracing.WithWindow(2*time.Second))
+	transport, err := tracing.NewTransport(http.DefaultTransport, viaClient, tracing.WithSLO(slo), tracing.WithStatsWindow(2*time.Second))
 	if err != nil {
 		return err
 	}
@@ -332,7 +336,7 @@ func run(ctx context.Context, out io.Writer) error {
 	waitFor(ctx, func() bool { return degrader.Mode() == failover.ModeNormal })
 	say("service mode %s: recommendations shown: %v", degrader.Mode(), recommendations.Open())
 	say("alerts the webhook receiver got: %s", receiver.Summary())
-	if err := shutdownTracing(ctx); err != nil { // flushes the spans still batched
+	if err := otelSDK.Close(ctx); err != nil { // flushes the spans still batched
 		return err
 	}
 	say("spans exported: %d, e.g. %s", spans.Lines(), spans.FirstFailing())

@@ -229,10 +229,10 @@ func newService(w *world, d *dep, cfg serviceConfig) *service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := obs.Start(); err != nil {
+	if err := obs.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { obs.Close() })
+	t.Cleanup(func() { obs.Close(context.Background()) })
 	return s
 }
 

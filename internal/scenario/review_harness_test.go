@@ -97,10 +97,10 @@ func newReviewed(w *world, d *dep, o svcOpts) *reviewed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := obs.Start(); err != nil {
+	if err := obs.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { obs.Close() })
+	t.Cleanup(func() { obs.Close(context.Background()) })
 	return r
 }
 

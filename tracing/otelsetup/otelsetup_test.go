@@ -1,9 +1,10 @@
-package tracing
+package otelsetup
 
 import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/tracing"
 )
 
 // restoreGlobals leaves no-op global providers after the test.
@@ -41,8 +43,11 @@ func clearOTelEnv(t *testing.T) {
 
 func observeTwoCalls(t *testing.T) {
 	t.Helper()
-	obs, err := New[int](WithComponent(firebreak.Component{Name: "checkout", Dependency: "payments"}))
+	obs, err := tracing.New[int]()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := obs.Bind(firebreak.Component{Name: "checkout", Dependency: "payments"}); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -98,16 +103,13 @@ func TestSetupOTLPHTTP(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
 	t.Setenv("OTEL_SERVICE_NAME", "checkout-svc")
 
-	shutdown, err := Setup(context.Background(), WithServiceName("ignored-when-env-set"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sdk := start(t, WithServiceName("ignored-when-env-set"))
 	observeTwoCalls(t)
-	if err := shutdown(context.Background()); err != nil {
+	if err := sdk.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := shutdown(context.Background()); err != nil {
-		t.Fatalf("second shutdown: %v", err)
+	if err := sdk.Close(context.Background()); err != nil {
+		t.Fatalf("second Close: %v", err)
 	}
 
 	mu.Lock()
@@ -139,12 +141,9 @@ func TestSetupStdout(t *testing.T) {
 	clearOTelEnv(t)
 	restoreGlobals(t)
 	var buf syncBuffer
-	shutdown, err := Setup(context.Background(), WithServiceName("demo"), WithOutput(&buf))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sdk := start(t, WithServiceName("demo"), WithOutput(&buf))
 	observeTwoCalls(t)
-	if err := shutdown(context.Background()); err != nil {
+	if err := sdk.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
@@ -178,7 +177,7 @@ func TestSetupEnvironment(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			var buf syncBuffer
-			shutdown, err := Setup(context.Background(), WithOutput(&buf))
+			sdk, err := New(WithOutput(&buf))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
@@ -188,8 +187,11 @@ func TestSetupEnvironment(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if err := sdk.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 			observeTwoCalls(t)
-			if err := shutdown(context.Background()); err != nil {
+			if err := sdk.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			if got := buf.Len() > 0; got != tc.spans {
@@ -197,11 +199,93 @@ func TestSetupEnvironment(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Setup(context.Background(), WithServiceName("")); err == nil {
-		t.Error("empty service name accepted")
+}
+
+func TestNewValidates(t *testing.T) {
+	clearOTelEnv(t)
+	for _, tc := range []struct {
+		opt  Option
+		want string
+	}{
+		{WithServiceName(""), "otelsetup: WithServiceName: the name is empty"},
+		{WithOutput(nil), "otelsetup: WithOutput: the writer is nil"},
+		{nil, "otelsetup: New: option 1 is nil"},
+	} {
+		_, err := New(WithServiceVersion("1.0"), tc.opt)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("err = %v, want %q", err, tc.want)
+		}
 	}
-	if _, err := Setup(context.Background(), WithOutput(nil)); err == nil {
-		t.Error("nil output accepted")
+}
+
+// start returns a started SDK, closed at the end of the test.
+func start(t *testing.T, opts ...Option) *SDK {
+	t.Helper()
+	sdk, err := New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sdk.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sdk.Close(context.Background()) })
+	return sdk
+}
+
+func TestLifecycle(t *testing.T) {
+	clearOTelEnv(t)
+	restoreGlobals(t)
+	var buf syncBuffer
+	sdk, err := New(WithOutput(&buf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sdk.Close(context.Background()); err != nil { // Close without Start
+		t.Fatal(err)
+	}
+	if err := sdk.Start(context.Background()); !errors.Is(err, firebreak.ErrClosed) {
+		t.Errorf("Start after Close: err = %v, want ErrClosed", err)
+	}
+
+	sdk = start(t, WithOutput(&buf))
+	tp := otel.GetTracerProvider()
+	if err := sdk.Start(context.Background()); err != nil || otel.GetTracerProvider() != tp {
+		t.Errorf("second Start: err = %v, provider replaced: %v", err, otel.GetTracerProvider() != tp)
+	}
+
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	sdk2, _ := New()
+	if err := sdk2.Start(canceled); !errors.Is(err, context.Canceled) {
+		t.Errorf("Start(canceled ctx): err = %v", err)
+	}
+}
+
+// Close honours its context: a collector that does not answer cannot hold
+// the process, and the error says what was not flushed.
+func TestCloseHonoursContext(t *testing.T) {
+	clearOTelEnv(t)
+	restoreGlobals(t)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", srv.URL+"/v1/traces")
+	sdk := start(t)
+	observeTwoCalls(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the process must exit now
+	err := sdk.Close(ctx)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "could not flush all spans") {
+		t.Fatalf("Close: err = %v, want one naming the spans and wrapping the deadline", err)
+	}
+	if again := sdk.Close(context.Background()); again != err {
+		t.Errorf("second Close = %v, want the first's result", again)
 	}
 }
 
