@@ -13,14 +13,34 @@ import (
 	"github.com/firebreak-go/firebreak"
 )
 
-func recorderComponent(rec *firebreak.Recorder) Option {
-	return WithComponent(firebreak.Component{Name: "shop", Dependency: "catalog", Tier: firebreak.Core, Reporter: rec})
+// shop is the component the tests bind their policies to.
+func shop(rec *firebreak.Recorder) firebreak.Component {
+	return firebreak.Component{Name: "shop", Dependency: "catalog", Tier: firebreak.Core, Reporter: rec}
+}
+
+// mustBind binds p to shop, reporting to rec.
+func mustBind(t *testing.T, p firebreak.Binder, rec *firebreak.Recorder) {
+	t.Helper()
+	if err := p.Bind(shop(rec)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bound takes a constructor's results and returns a function that binds the
+// policy to shop, reporting to rec: p, err := bound(NewX(...))(&rec).
+func bound[P firebreak.Binder](p P, err error) func(rec *firebreak.Recorder) (P, error) {
+	return func(rec *firebreak.Recorder) (P, error) {
+		if err != nil {
+			return p, err
+		}
+		return p, p.Bind(shop(rec))
+	}
 }
 
 func TestFallbackSignalsOnceAndClears(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
-		f, err := NewFallback(Static("cached"), recorderComponent(&rec))
+		f, err := bound(NewFallback(Static("cached")))(&rec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +129,7 @@ func TestFallbackDoesNotServe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
 		errFB := errors.New("fallback broke")
-		f, _ := NewFallback(func(ctx context.Context, err error) (int, error) { return 0, errFB }, recorderComponent(&rec))
+		f, _ := bound(NewFallback(func(ctx context.Context, err error) (int, error) { return 0, errFB }))(&rec)
 		_, err := f.Execute(t.Context(), func(context.Context) (int, error) { return 0, errBoom })
 		if !errors.Is(err, errFB) || !errors.Is(err, errBoom) {
 			t.Errorf("err = %v, want both errors", err)
@@ -217,8 +237,8 @@ func TestFallbackLastGoodPerKey(t *testing.T) {
 		if served[SourceLastGood]+served[SourceFallback] != 0 {
 			t.Fatalf("healthy hour served fallbacks: %v", served)
 		}
-		if n := f.cache.len(); n > DefaultMaxKeys || n < DefaultMaxKeys*9/10 {
-			t.Errorf("%d keys kept, want at most (and about) %d", n, DefaultMaxKeys)
+		if n := f.cache.len(); n > defaultMaxKeys || n < defaultMaxKeys*9/10 {
+			t.Errorf("%d keys kept, want at most (and about) %d", n, defaultMaxKeys)
 		}
 		down = true
 		run(10 * time.Minute)
@@ -289,9 +309,9 @@ func TestFallbackLastGoodKeys(t *testing.T) {
 func TestFallbackErrNoFallback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
-		f, _ := NewFallback(func(ctx context.Context, err error) (string, error) {
+		f, _ := bound(NewFallback(func(ctx context.Context, err error) (string, error) {
 			return "", fmt.Errorf("catalog: %w", ErrNoFallback)
-		}, recorderComponent(&rec))
+		}))(&rec)
 		ctx := WithServedRecord(t.Context())
 		v, err := f.Execute(ctx, func(context.Context) (string, error) { return "partial", errBoom })
 		if v != "partial" || err != errBoom {
