@@ -260,7 +260,7 @@ func TestFallbackLastGoodKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		get := func(key string, ok bool) (string, error, Source) {
+		get := func(key string, ok bool) (string, Source, error) {
 			ctx := WithServedRecord(t.Context())
 			if key != "" {
 				ctx = WithFallbackKey(ctx, key)
@@ -271,18 +271,18 @@ func TestFallbackLastGoodKeys(t *testing.T) {
 				}
 				return "value of " + key, nil
 			})
-			return v, err, Served(ctx)
+			return v, Served(ctx), err
 		}
 		get("A", true)
-		if v, err, src := get("B", false); err != errBoom || v != "" || src != SourceNone {
+		if v, src, err := get("B", false); err != errBoom || v != "" || src != SourceNone {
 			t.Fatalf("B with only A kept: %q, %v, %s; want B's own error", v, err, src)
 		}
-		if v, err, src := get("A", false); v != "value of A" || err != nil || src != SourceLastGood {
+		if v, src, err := get("A", false); v != "value of A" || err != nil || src != SourceLastGood {
 			t.Fatalf("A: %q, %v, %s; want A's last good value", v, err, src)
 		}
 		// No key: nothing kept and nothing served, even with values kept.
 		get("", true)
-		if v, err, _ := get("", false); err != errBoom || v != "" {
+		if v, _, err := get("", false); err != errBoom || v != "" {
 			t.Errorf("no key: %q, %v; want the call's error", v, err)
 		}
 		// A bound of 2 keys: C evicts B, not A, which was just used.
@@ -292,15 +292,15 @@ func TestFallbackLastGoodKeys(t *testing.T) {
 		if f.cache.len() != 2 {
 			t.Errorf("%d keys kept, want 2", f.cache.len())
 		}
-		if _, err, _ := get("A", false); err != nil {
+		if _, _, err := get("A", false); err != nil {
 			t.Errorf("A evicted although in use: %v", err)
 		}
-		if _, err, _ := get("C", false); err != nil {
+		if _, _, err := get("C", false); err != nil {
 			t.Errorf("C not kept: %v", err)
 		}
 		// Stale values are not served.
 		time.Sleep(2 * time.Minute)
-		if _, err, _ := get("A", false); err != errBoom {
+		if _, _, err := get("A", false); err != errBoom {
 			t.Errorf("stale A: %v, want the call's error", err)
 		}
 	})

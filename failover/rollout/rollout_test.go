@@ -451,3 +451,23 @@ func TestRolloutHookRetriesOption(t *testing.T) {
 		}
 	})
 }
+
+func TestRolloutOptionsAndBind(t *testing.T) {
+	v, _ := NewVersions("v1")
+	a, _ := NewAnalysis(Metric{Name: "a", Measure: series(0)})
+	if _, err := NewRollout(v, a, WithHookRetries(2, 0), nil); err == nil || err.Error() != "rollout: NewRollout: option 1 is nil" {
+		t.Errorf("nil option: %v", err)
+	}
+	r, err := NewRollout(v, a, WithMeterProvider(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec firebreak.Recorder
+	bind(t, r, &rec)
+	if err := r.Bind(firebreak.Component{Name: "shop", Dependency: "catalog", Tier: firebreak.Core}); err != nil {
+		t.Errorf("the same identity again: %v", err)
+	}
+	if err := r.Bind(firebreak.Component{Name: "search"}); !errors.Is(err, firebreak.ErrAlreadyBound) {
+		t.Errorf("another identity: %v, want ErrAlreadyBound", err)
+	}
+}
