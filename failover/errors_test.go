@@ -127,7 +127,9 @@ func TestErrorMessages(t *testing.T) {
 		want(err, "failover: call timed out after 1s: payments: read tcp: i/o timeout")
 
 		fo, _ := failover.NewFailover[string]([]failover.Endpoint{{Name: "db-primary"}, {Name: "db-standby"}})
-		_, err = fo.Execute(ctx, func(context.Context, failover.Endpoint) (string, error) { return "", errors.New("db: connection refused") })
+		_, err = fo.Execute(ctx, func(context.Context, failover.Endpoint) (string, error) {
+			return "", errors.New("db: connection refused")
+		})
 		want(err, "failover: every endpoint failed (db-primary, db-standby): db: connection refused")
 		var ue *failover.UnavailableError
 		if !errors.As(err, &ue) || !errors.Is(err, failover.ErrUnavailable) || ue.ErrorType() != failover.ErrorTypeDependencyUnavailable || firebreak.IsRejected(err) {
