@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/failover/internal/event"
 )
 
 // Mode is how much of its service an application offers. Modes are ordered:
@@ -35,8 +36,8 @@ func (m Mode) String() string {
 	return "mode(" + strconv.Itoa(int(m)) + ")"
 }
 
-// Valid reports whether m is one of the three modes.
-func (m Mode) Valid() bool { return m >= ModeNormal && m <= ModeMinimal }
+// valid reports whether m is one of the three modes.
+func (m Mode) valid() bool { return m >= ModeNormal && m <= ModeMinimal }
 
 // DefaultModeRule is the mode an open incident calls for by default: Minimal
 // for a Fatal incident that affects a core component, Degraded for any other
@@ -61,9 +62,13 @@ func DefaultModeRule(inc firebreak.Incident) Mode {
 // incident's timeline: firing while the mode is not normal (or a switch is
 // off), cleared when it is back. Reading the mode or a switch is an atomic
 // load. Build one with [NewDegrader]; it is safe for concurrent use.
+//
+// Its identity is the service's ([firebreak.Binding] with ServiceWide): bind
+// it with [Degrader.Bind], or let a pipeline bind it through a [Gate];
+// unbound, it works but its signals go to [firebreak.Discard].
 type Degrader struct {
-	b binding
-	m meter
+	b firebreak.Binding // ServiceWide
+	m event.Meter
 
 	mode     atomic.Int32
 	switches map[string]*atomic.Bool // true: the feature is killed; the map never changes
@@ -88,12 +93,10 @@ var _ firebreak.Notifier = (*Degrader)(nil)
 // declared by [WithSwitches], all on.
 func NewDegrader(opts ...DegraderOption) (*Degrader, error) {
 	var c degraderConfig
-	for _, o := range opts {
-		if o != nil {
-			o.applyDegrader(&c)
-		}
+	if err := apply("NewDegrader", opts, func(o DegraderOption) { o.applyDegrader(&c) }); err != nil {
+		return nil, err
 	}
-	d := &Degrader{switches: map[string]*atomic.Bool{}, rule: c.rule, incidents: map[string]want{}, fired: map[string]bool{}}
+	d := &Degrader{b: firebreak.Binding{ServiceWide: true}, switches: map[string]*atomic.Bool{}, rule: c.rule, incidents: map[string]want{}, fired: map[string]bool{}}
 	if d.rule == nil {
 		d.rule = DefaultModeRule
 	}
@@ -106,25 +109,21 @@ func NewDegrader(opts ...DegraderOption) (*Degrader, error) {
 		}
 		d.switches[n] = new(atomic.Bool)
 	}
-	m, err := newMeter("degrade", c.meterProvider)
+	m, err := event.NewMeter(scope, "degrade", c.meterProvider)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failover: NewDegrader: %w", err)
 	}
 	d.m = m
-	d.b.init(c.component)
 	return d, nil
 }
 
-// Bind sets the component the degrader reports under, if none is set yet
-// (like [Shedder.Bind]: a degrader is service-wide).
+// Bind implements [firebreak.Binder]. A degrader is service-wide, like a
+// [Shedder]: its identity is the service (Name and Tier), so binding again
+// for another dependency of the same service does nothing, and binding to
+// another service is an [*firebreak.AlreadyBoundError].
 func (d *Degrader) Bind(c firebreak.Component) error {
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("failover: degrade: %w", err)
-	}
-	if d.b.comp.Load() == nil {
-		_ = d.b.bind("degrade", c)
-	}
-	return nil
+	_, err := d.b.Bind("failover: degrader", c)
+	return err
 }
 
 // Mode returns the mode in force.
@@ -137,14 +136,14 @@ func (d *Degrader) Enabled(name string) bool {
 	return !ok || !sw.Load()
 }
 
-// Switches returns the declared switch names, sorted.
-func (d *Degrader) Switches() []string { return slices.Sorted(maps.Keys(d.switches)) }
+// switchNames returns the declared switch names, sorted.
+func (d *Degrader) switchNames() []string { return slices.Sorted(maps.Keys(d.switches)) }
 
 // SetMode sets the mode chosen by hand; reason goes into the signal's summary.
 // The mode in force is the more degraded of this one and the one the open
 // incidents call for.
 func (d *Degrader) SetMode(m Mode, reason string) error {
-	if !m.Valid() {
+	if !m.valid() {
 		return fmt.Errorf("failover: Degrader.SetMode: mode %d is not normal, degraded or minimal", int(m))
 	}
 	d.mu.Lock()
@@ -152,7 +151,7 @@ func (d *Degrader) SetMode(m Mode, reason string) error {
 	sigs := d.recompute("set by hand: " + reason)
 	d.mu.Unlock()
 	for _, s := range sigs {
-		d.b.report(s)
+		d.b.Report(s)
 	}
 	return nil
 }
@@ -166,23 +165,23 @@ func (d *Degrader) Restore(name, reason string) error { return d.flip(name, fals
 func (d *Degrader) flip(name string, killed bool, reason string) error {
 	sw, ok := d.switches[name]
 	if !ok {
-		return fmt.Errorf("failover: Degrader: switch %q is not declared (have %v)", name, d.Switches())
+		return fmt.Errorf("failover: Degrader: switch %q is not declared (have %v)", name, d.switchNames())
 	}
 	if sw.Swap(killed) == killed {
 		return nil
 	}
-	s := d.b.signal(firebreak.KindDegraded, killed)
+	s := d.b.Signal(firebreak.KindDegraded, killed)
 	s.Labels = map[string]string{"switch": name}
 	s.Time = time.Now()
 	if killed {
 		s.Value = 1
 		s.Summary = "feature " + name + " switched off: " + reason
-		d.m.add(&d.b, "switch_off")
+		d.m.Add(&d.b, "switch_off")
 	} else {
 		s.Summary = "feature " + name + " switched on: " + reason
-		d.m.add(&d.b, "switch_on")
+		d.m.Add(&d.b, "switch_on")
 	}
-	d.b.report(s)
+	d.b.Report(s)
 	return nil
 }
 
@@ -203,7 +202,7 @@ func (d *Degrader) Notify(ctx context.Context, n firebreak.Notification) error {
 	w := want{mode: ModeNormal, domain: inc.FaultDomain}
 	if inc.State.Open() && faultFiring(inc) {
 		w.mode = d.rule(inc)
-		if !w.mode.Valid() {
+		if !w.mode.valid() {
 			return fmt.Errorf("failover: Degrader: mode rule returned %d for incident %s", int(w.mode), inc.ID)
 		}
 	}
@@ -216,7 +215,7 @@ func (d *Degrader) Notify(ctx context.Context, n firebreak.Notification) error {
 	sigs := d.recompute(fmt.Sprintf("incident %s (%s, %s): %s", inc.ID, inc.Severity, inc.State, inc.Title))
 	d.mu.Unlock()
 	for _, s := range sigs {
-		d.b.report(s)
+		d.b.Report(s)
 	}
 	return nil
 }
@@ -253,14 +252,14 @@ func (d *Degrader) recompute(reason string) []firebreak.Signal {
 	now := time.Now()
 	var sigs []firebreak.Signal
 	if m != ModeNormal {
-		d.m.add(&d.b, "mode_"+m.String())
+		d.m.Add(&d.b, "mode_"+m.String())
 		s := d.modeSignal(cause, true, now)
 		s.Value = float64(m)
 		s.Summary = fmt.Sprintf("service mode %s (was %s): %s", m, old, reason)
 		sigs = append(sigs, s)
 		d.fired[cause] = true
 	} else {
-		d.m.add(&d.b, "mode_normal")
+		d.m.Add(&d.b, "mode_normal")
 	}
 	for _, dom := range slices.Sorted(maps.Keys(d.fired)) {
 		if m != ModeNormal && dom == cause {
@@ -276,38 +275,13 @@ func (d *Degrader) recompute(reason string) []firebreak.Signal {
 }
 
 func (d *Degrader) modeSignal(domain string, firing bool, now time.Time) firebreak.Signal {
-	s := d.b.signal(firebreak.KindDegraded, firing)
+	s := d.b.Signal(firebreak.KindDegraded, firing)
 	if domain != "" && domain != s.Component {
 		s.Dependency = domain
 	}
 	s.Time = now
 	return s
 }
-
-// ErrDegraded matches every [DegradedError].
-var ErrDegraded = errors.New("failover: feature off")
-
-// DegradedError is returned by a [Gate] whose feature is off.
-type DegradedError struct {
-	Feature string // the gate's feature
-	Mode    Mode   // the mode the gate turns off at
-}
-
-// Error implements error.
-func (e *DegradedError) Error() string {
-	return fmt.Sprintf("failover: feature %q is off (switched off or mode %s or worse)", e.Feature, e.Mode)
-}
-
-// Is reports whether target is [ErrDegraded].
-func (e *DegradedError) Is(target error) bool { return target == ErrDegraded }
-
-// ErrorType returns "degraded", the error.type tracing records.
-func (e *DegradedError) ErrorType() string { return "degraded" }
-
-// Rejection implements [firebreak.Rejecter]: a feature switched off is
-// [firebreak.RejectDisabled], so retries do not retry it and no breaker
-// counts it.
-func (e *DegradedError) Rejection() firebreak.Rejection { return firebreak.RejectDisabled }
 
 // Gate is a [firebreak.Policy] that skips calls to an optional feature while
 // it is switched off or the service mode is at or past the gate's mode,

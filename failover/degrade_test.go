@@ -27,7 +27,7 @@ func note(id string, sev firebreak.Severity, state firebreak.State, core bool, k
 func TestDegradeFollowsBoardSeverity(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
-		d, err := NewDegrader(recorderComponent(&rec))
+		d, err := bound(NewDegrader())(&rec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +80,7 @@ func TestDegradeFollowsBoardSeverity(t *testing.T) {
 func TestDegradeStepsBackWhenTheFaultClears(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
-		d, _ := NewDegrader(recorderComponent(&rec))
+		d, _ := bound(NewDegrader())(&rec)
 		n := note("inc-1", firebreak.Severe, firebreak.Detected, false)
 		d.Notify(t.Context(), n)
 		if d.Mode() != ModeDegraded {
@@ -102,12 +102,12 @@ func TestDegradeStepsBackWhenTheFaultClears(t *testing.T) {
 func TestDegradeManualAndRule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
-		d, _ := NewDegrader(recorderComponent(&rec), WithModeRule(func(inc firebreak.Incident) Mode {
+		d, _ := bound(NewDegrader(WithModeRule(func(inc firebreak.Incident) Mode {
 			if inc.Severity >= firebreak.General {
 				return ModeDegraded
 			}
 			return ModeNormal
-		}))
+		})))(&rec)
 		if err := d.SetMode(ModeDegraded, "load test"); err != nil || d.Mode() != ModeDegraded {
 			t.Fatalf("SetMode: %v, mode %s", err, d.Mode())
 		}
@@ -127,9 +127,10 @@ func TestDegradeManualAndRule(t *testing.T) {
 		for _, s := range rec.Of(firebreak.KindDegraded) {
 			got = append(got, fmt.Sprintf("%v/%s", s.Firing, s.Dependency))
 		}
-		// Set by hand (own domain), handed over to the incident when the hand
-		// setting is lifted, cleared when the incident closes.
-		if want := "true/catalog true/domain-of-i false/catalog false/domain-of-i"; strings.Join(got, " ") != want {
+		// Set by hand (own domain: the service, as a degrader is service-wide),
+		// handed over to the incident when the hand setting is lifted, cleared
+		// when the incident closes.
+		if want := "true/ true/domain-of-i false/ false/domain-of-i"; strings.Join(got, " ") != want {
 			t.Errorf("signals %q, want %q", got, want)
 		}
 		bad, _ := NewDegrader(WithModeRule(func(firebreak.Incident) Mode { return 9 }))
@@ -141,7 +142,7 @@ func TestDegradeManualAndRule(t *testing.T) {
 
 func TestDegradeKillSwitches(t *testing.T) {
 	var rec firebreak.Recorder
-	d, err := NewDegrader(WithSwitches("recommendations", "reviews"), recorderComponent(&rec))
+	d, err := bound(NewDegrader(WithSwitches("recommendations", "reviews")))(&rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestGate(t *testing.T) {
 		d.Restore("recommendations", "")
 		d.SetMode(ModeDegraded, "")
 		check("bestsellers", 0)
-		if _, err := g.Execute(t.Context(), call); !errors.Is(err, ErrDegraded) || !IsRejection(err) {
+		if _, err := g.Execute(t.Context(), call); !errors.Is(err, ErrDegraded) || !firebreak.IsRejected(err) {
 			t.Errorf("gate error %v should match ErrDegraded and be a rejection", err)
 		}
 		d.SetMode(ModeNormal, "")

@@ -1,7 +1,8 @@
 // Package failover keeps a service serving while something it depends on is
 // broken: it retries what is worth retrying, answers with a fallback, moves
-// traffic to a standby, sheds load it cannot carry, switches optional
-// features off, and rolls a bad version back — and reports each of these as a
+// traffic to a standby, sheds load it cannot carry and switches optional
+// features off (and, in [github.com/firebreak-go/firebreak/failover/rollout],
+// rolls a bad version back) — and reports each of these as a
 // [firebreak.Signal], so that it lands in the incident it belongs to.
 //
 //	retry, _ := failover.NewRetry[Quote](failover.WithMaxAttempts(3))
@@ -13,8 +14,34 @@
 //
 // Every policy implements [firebreak.Policy], [firebreak.Binder] and
 // [firebreak.Staged], so a [firebreak.Pipeline] puts it in its place and
-// hands it the component it reports under; each also works on its own
-// through its Execute method (pass [WithComponent] to have it report).
+// binds it to the component it reports under. Each also works on its own
+// through its Execute method; bind it first with its Bind method to have it
+// report (unbound, it works and reports to [firebreak.Discard]). Bind
+// follows [firebreak.Binding]'s rule: the first identity stays, the same one
+// again is a no-op, another is an [*firebreak.AlreadyBoundError]. A
+// [Shedder] and a [Degrader] guard the whole service: their identity is the
+// service, so they may sit in the pipelines of many dependencies of one
+// service, but not of two services.
+//
+// # Jobs
+//
+// The package keeps a service serving through six jobs, one file each, with
+// their errors side by side in errors.go and their options in options.go:
+//
+//   - retry.go: [Retry], calling again what failed (and the HTTP helpers
+//     [CheckResponse] and [RetryHTTP] that feed it a server's Retry-After);
+//   - timeout.go: [Timeout], a deadline the breaker counts;
+//   - fallback.go: [Fallback], an answer in place of a failed call;
+//   - failover.go: [Failover], moving a call to a standby endpoint;
+//   - shed.go: [Shedder] and [Shed], load shedding with priorities;
+//   - degrade.go: [Degrader] and [Gate], service modes and kill switches.
+//
+// These are what a call to a dependency is wrapped in, so one import serves
+// a pipeline. Judging a new version and rolling it back stands apart: it
+// watches a deployment, not a call, and most users of the policies need
+// none of it. It lives in the sub-package
+// [github.com/firebreak-go/firebreak/failover/rollout] (the versions of a
+// service, rollout analysis, rollback hooks).
 //
 // # Retry
 //
@@ -23,13 +50,15 @@
 // limit of elapsed time and the caller's deadline. Only retryable errors are
 // retried: a classifier decides ([WithRetryIf]), but local rejections —
 // errors implementing [firebreak.Rejecter] (an open breaker, a shed request,
-// a feature switched off) or gobreaker's sentinels ([IsRejection]) — and the
+// a feature switched off; [firebreak.IsRejected]) or gobreaker's sentinels — and the
 // caller's cancellation never are. A server's Retry-After is honoured, up to
 // [WithMaxRetryAfter] (1 minute by default) and never past the time limit,
 // which holds with or without a deadline on the context: [CheckResponse]
 // turns a failed HTTP response into a [*StatusError] carrying it,
 // [RetryHTTP] retries only the statuses worth retrying, and any error with a
 // RetryAfter() time.Duration method ([RetryAfterError]) works the same. A
+// retry that gives up returns a [*RetryError] wrapping the last attempt's
+// error. A
 // retry budget ([WithBudget]: by default retries are at most 20% of the
 // calls over 10s) stops retry storms. A first attempt that succeeds costs no
 // allocation.
@@ -53,7 +82,8 @@
 // with a function or a [Static] value. A call is never answered with a value
 // kept for another key; a call without a key gets no last good value. A
 // fallback function returns [ErrNoFallback] to say it has nothing for this
-// call: the call's error is returned. A caller learns that its answer came
+// call: the call's error is returned; a fallback function that fails makes
+// a [*FallbackError] holding both errors. A caller learns that its answer came
 // from the fallback with [WithServedRecord] and [Served], at no cost to the
 // success path. While fallbacks are served, a
 // [firebreak.KindFallbackActive] signal fires; the first real result clears
@@ -83,7 +113,8 @@
 // [Shedder.Middleware] answers it with 429 or 503 and Retry-After; [NewShed]
 // makes a shedder a pipeline policy. Sustained shedding reports
 // [firebreak.KindLoadShed]. The signal names no dependency, even from a
-// shedder bound to one (that dependency is its "guards" label): shedding is
+// shedder bound through a dependency's pipeline (the first such dependency
+// is its "guards" label): shedding is
 // the service protecting itself, so the incident is the component's, never
 // one against the dependency, and no breaker counts a shed call.
 //
@@ -98,39 +129,36 @@
 // back to normal when the incident's own signals clear. A [Gate] skips an optional feature's calls while
 // it is off, so the fallback around it answers.
 //
-// # Rollback
-//
-// A [Registry] records versions (current, last known good, history). A
-// [Rollout] judges the current one with an [Analysis] in the manner of Argo
-// Rollouts — [Metric]s measured at intervals against success and failure
-// conditions, with failure, inconclusive and consecutive-error limits, a
-// minimum sample count and a no-data policy, fed by any [Measure] function,
-// such as one reading a tracing Observer's Snapshot —
-// and acts: success promotes the version to last known good; failure marks it
-// bad and runs the [RollbackHook]s with retries, reporting
-// [firebreak.KindRollback], or [firebreak.KindRollbackFailed] if the rollback
-// fails; an inconclusive result holds the version and reports
-// [firebreak.KindAnalysisInconclusive] for a person to decide.
-//
 // # Metrics
 //
 // All policies count what they do on one OpenTelemetry counter,
 // firebreak.failover.events ({event}), from the meter
 // "github.com/firebreak-go/firebreak/failover" of the provider given with
 // [WithMeterProvider] (the global one by default). Its attributes are
-// firebreak.policy (retry, timeout, fallback, failover, shed, degrade,
-// rollout), firebreak.event (for example retry, gave_up_budget, timed_out,
+// firebreak.policy (retry, timeout, fallback, failover, shed, degrade; the
+// rollout package's controller adds rollout on its own meter),
+// firebreak.event (for example retry, gave_up_budget, timed_out,
 // abandoned, abandoned_panic, fallback_served,
 // switched, ejected, readmitted, shed_rate_limited, shed_overloaded,
-// mode_minimal, switch_off, rolled_back, rollback_failed, held, promoted),
-// firebreak.component and firebreak.dependency. Nothing is recorded on the
-// success path.
+// mode_minimal, switch_off), and the bound identity: firebreak.component,
+// firebreak.dependency (when there is one) and firebreak.tier. Nothing is
+// recorded on the success path.
+//
+// # Errors
+//
+// Every error is declared in errors.go. Local refusals ([*ShedError],
+// [*DegradedError]) implement [firebreak.Rejecter]: ask
+// [firebreak.IsRejected] or [firebreak.RejectionOf]. Errors the tracing
+// package should name implement ErrorType() string, returning one of the
+// ErrorType constants ([ErrorTypeTimeout], [ErrorTypeRateLimited],
+// [ErrorTypeOverloaded], [ErrorTypeDegraded], [ErrorTypeFallbackFailed],
+// [ErrorTypeDependencyUnavailable]).
 //
 // # Concurrency
 //
 // Every type in the package is safe for concurrent use. No policy calls a
 // Reporter, a hook or a callback while holding a lock, and none starts a
-// goroutine outside a call (an [Analysis] runs its metrics in goroutines that
-// end before Run returns), except a [Timeout] with [WithAbandon], whose
+// goroutine outside a call, except a [Timeout] with [WithAbandon], whose
 // abandoned calls run on until they return; a panic in one is recovered.
+// Nothing runs in the background, so no type has a Start or a Close.
 package failover

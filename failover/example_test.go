@@ -12,6 +12,51 @@ import (
 	"github.com/firebreak-go/firebreak/failover"
 )
 
+// Retry and fallback in one pipeline for a pricing dependency: a flaky call
+// is mended by the retry, and when the dependency stays down the fallback
+// answers with the last good price of the same SKU. The pipeline puts the
+// policies in their order (fallback outside retry) and binds both to the
+// component, so the board hears the fallback's signal.
+func Example() {
+	var rec firebreak.Recorder
+	retry, err := failover.NewRetry[string](failover.WithMaxAttempts(3), failover.WithBackoff(time.Millisecond, 10*time.Millisecond, 2))
+	if err != nil {
+		panic(err)
+	}
+	fallback, err := failover.NewFallback(failover.Static("price unavailable"), failover.WithLastGood(time.Minute, failover.FallbackKey))
+	if err != nil {
+		panic(err)
+	}
+	pipe, err := firebreak.NewPipeline(firebreak.Component{Name: "checkout", Dependency: "pricing", Reporter: &rec},
+		[]firebreak.Policy[string]{retry, fallback})
+	if err != nil {
+		panic(err)
+	}
+
+	calls := 0
+	price := func(up int) firebreak.Func[string] { // fails until call number up
+		return func(context.Context) (string, error) {
+			if calls++; calls < up {
+				return "", errors.New("pricing: connection reset")
+			}
+			return "SKU-1: 9.99", nil
+		}
+	}
+	ctx := failover.WithFallbackKey(context.Background(), "SKU-1")
+	v, err := pipe.Execute(ctx, price(2)) // fails once, the retry mends it
+	fmt.Println(v, err, "after", calls, "calls")
+
+	calls = 0
+	v, err = pipe.Execute(ctx, price(100)) // down: three attempts, then the last good price
+	fmt.Println(v, err, "after", calls, "calls")
+	s, _ := rec.Last(firebreak.KindFallbackActive)
+	fmt.Println(s.Kind, s.Firing, s.Dependency)
+	// Output:
+	// SKU-1: 9.99 <nil> after 2 calls
+	// SKU-1: 9.99 <nil> after 3 calls
+	// fallback_active true pricing
+}
+
 // A flaky dependency succeeds on the third attempt.
 func ExampleRetry() {
 	retry, err := failover.NewRetry[string](
@@ -44,9 +89,11 @@ func ExampleRetry() {
 func ExampleFallback() {
 	var rec firebreak.Recorder
 	fb, err := failover.NewFallback(failover.Static("stock unknown"),
-		failover.WithLastGood(time.Minute, failover.FallbackKey),
-		failover.WithComponent(firebreak.Component{Name: "shop", Dependency: "inventory", Reporter: &rec}))
+		failover.WithLastGood(time.Minute, failover.FallbackKey))
 	if err != nil {
+		panic(err)
+	}
+	if err := fb.Bind(firebreak.Component{Name: "shop", Dependency: "inventory", Reporter: &rec}); err != nil {
 		panic(err)
 	}
 	stock := func(sku string, up bool) firebreak.Func[string] {
@@ -119,17 +166,18 @@ func ExampleTimeout() {
 	_, err = to.Execute(ctx, hung)
 	fmt.Println(errors.Is(err, failover.ErrTimeout), err)
 	// Output:
-	// true failover: call timed out after 10ms: context deadline exceeded
+	// true failover: call timed out after 10ms
 	// false context canceled
 }
 
 // The primary database is down: the call moves on to the standby.
 func ExampleFailover() {
 	var rec firebreak.Recorder
-	fo, err := failover.NewFailover[string](
-		[]failover.Endpoint{{Name: "db-primary"}, {Name: "db-standby"}},
-		failover.WithComponent(firebreak.Component{Name: "orders", Dependency: "db", Reporter: &rec}))
+	fo, err := failover.NewFailover[string]([]failover.Endpoint{{Name: "db-primary"}, {Name: "db-standby"}})
 	if err != nil {
+		panic(err)
+	}
+	if err := fo.Bind(firebreak.Component{Name: "orders", Dependency: "db", Reporter: &rec}); err != nil {
 		panic(err)
 	}
 	v, err := fo.Execute(context.Background(), func(ctx context.Context, e failover.Endpoint) (string, error) {
@@ -144,6 +192,38 @@ func ExampleFailover() {
 	// Output:
 	// served by db-standby <nil>
 	// failover traffic moved from db-primary to standby db-standby
+}
+
+// A shedder guards the whole service: one shared by the pipelines of two
+// dependencies sheds calls over its rate with a ShedError, a local
+// rejection that no breaker counts and no retry repeats.
+func ExampleShedder() {
+	shedder, err := failover.NewShedder(2, 2, failover.WithCriticalReserve(0))
+	if err != nil {
+		panic(err)
+	}
+	var pipes []*firebreak.Pipeline[string]
+	for _, dep := range []string{"payments", "inventory"} {
+		shed, _ := failover.NewShed[string](shedder)
+		p, err := firebreak.NewPipeline(firebreak.Component{Name: "checkout", Dependency: dep}, []firebreak.Policy[string]{shed})
+		if err != nil {
+			panic(err) // the second pipeline binds the same service: fine
+		}
+		pipes = append(pipes, p)
+	}
+	ok := func(context.Context) (string, error) { return "ok", nil }
+	for i := range 3 {
+		v, err := pipes[i%2].Execute(context.Background(), ok)
+		fmt.Printf("%q %v rejected=%v\n", v, err, firebreak.IsRejected(err))
+	}
+	// Another service cannot share it.
+	err = shedder.Bind(firebreak.Component{Name: "search"})
+	fmt.Println(errors.Is(err, firebreak.ErrAlreadyBound))
+	// Output:
+	// "ok" <nil> rejected=false
+	// "ok" <nil> rejected=false
+	// "" failover: request shed: rate_limited (normal priority) rejected=true
+	// true
 }
 
 // The HTTP middleware answers requests over the limit with 429 and a
@@ -190,9 +270,11 @@ func ExampleContextWithPriority() {
 // recommendations gate closes.
 func ExampleDegrader() {
 	var rec firebreak.Recorder
-	d, err := failover.NewDegrader(failover.WithSwitches("recommendations"),
-		failover.WithComponent(firebreak.Component{Name: "shop", Reporter: &rec}))
+	d, err := failover.NewDegrader(failover.WithSwitches("recommendations"))
 	if err != nil {
+		panic(err)
+	}
+	if err := d.Bind(firebreak.Component{Name: "shop", Reporter: &rec}); err != nil {
 		panic(err)
 	}
 	gate, _ := failover.NewGate[[]string](d, "recommendations", failover.ModeDegraded)
@@ -212,37 +294,4 @@ func ExampleDegrader() {
 	// mode: normal recommendations open: true
 	// degraded true service mode minimal (was normal): incident INC-7 (fatal, detected): payments-db down
 	// degraded false service mode normal (was minimal): incident INC-7 (fatal, resolved): payments-db down
-}
-
-// A canary whose error ratio is too high is rolled back to the last known
-// good version, and the rollback is reported for the incident.
-func ExampleRollout() {
-	var rec firebreak.Recorder
-	reg, _ := failover.NewRegistry("v1.4.2")
-	reg.Deploy("v1.5.0", "new pricing engine")
-	analysis, _ := failover.NewAnalysis(failover.Metric{
-		Name: "error_ratio",
-		Measure: func(context.Context) (float64, int, error) {
-			return 0.12, 840, nil // from tracing statistics, Prometheus, ...
-		},
-		Success: func(v float64) bool { return v < 0.01 },
-		Failure: func(v float64) bool { return v > 0.05 },
-	})
-	rollout, _ := failover.NewRollout(reg, analysis,
-		failover.WithRollbackHook("redeploy", func(ctx context.Context, from, to failover.Version) error {
-			fmt.Println("redeploying", to.ID, "over", from.ID)
-			return nil
-		}),
-		failover.WithComponent(firebreak.Component{Name: "pricing", Tier: firebreak.Core, Reporter: &rec}))
-
-	out, err := rollout.Analyze(context.Background(), failover.ExposureCanary)
-	fmt.Println(out.Decision, out.Version.ID, out.Version.Status, err)
-	fmt.Println("current:", reg.Current().ID)
-	s, _ := rec.Last(firebreak.KindRollback)
-	fmt.Println(s.Kind, s.Labels["phase"], s.Summary)
-	// Output:
-	// redeploying v1.4.2 over v1.5.0
-	// rollback v1.5.0 bad <nil>
-	// current: v1.4.2
-	// rollback canary rolled back v1.5.0 to v1.4.2: analysis failed: metric error_ratio failed: value 0.12 from 840 samples (1 failed, limit 0)
 }

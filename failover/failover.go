@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/failover/internal/event"
 )
 
 // Endpoint is one place a dependency can be reached: a primary or a standby.
@@ -33,10 +33,16 @@ type Endpoint struct {
 // When a standby starts serving, a [firebreak.KindFailover] signal fires; it
 // clears when the primary serves again. Build one with [NewFailover]; it is
 // safe for concurrent use. As a pipeline policy it hands the chosen endpoint
-// down in the context, which costs one allocation per attempt.
+// down in the context, which costs one allocation per attempt. A pipeline
+// binds it; used on its own, bind it with [Failover.Bind] or its signals go
+// to [firebreak.Discard].
+//
+// A Failover never refuses a call locally: when every endpoint it tried
+// failed, the error is an [*UnavailableError] wrapping the last endpoint's
+// failure, never a [firebreak.Rejecter].
 type Failover[T any] struct {
-	b binding
-	m meter
+	b firebreak.Binding
+	m event.Meter
 
 	eps        []endpointState
 	ejectAfter int32
@@ -66,10 +72,8 @@ var (
 // most half of the endpoints (and at least one) out at once.
 func NewFailover[T any](endpoints []Endpoint, opts ...FailoverOption) (*Failover[T], error) {
 	c := failoverConfig{ejectAfter: 5, ejectFor: 30 * time.Second, maxEjected: 0.5}
-	for _, o := range opts {
-		if o != nil {
-			o.applyFailover(&c)
-		}
+	if err := apply("NewFailover", opts, func(o FailoverOption) { o.applyFailover(&c) }); err != nil {
+		return nil, err
 	}
 	if c.ejectAfter == 0 {
 		c.ejectAfter = 5
@@ -108,9 +112,9 @@ func NewFailover[T any](endpoints []Endpoint, opts ...FailoverOption) (*Failover
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	m, err := newMeter("failover", c.meterProvider)
+	m, err := event.NewMeter(scope, "failover", c.meterProvider)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failover: NewFailover: %w", err)
 	}
 	f := &Failover[T]{
 		m: m, eps: make([]endpointState, len(endpoints)),
@@ -120,12 +124,16 @@ func NewFailover[T any](endpoints []Endpoint, opts ...FailoverOption) (*Failover
 	for i, e := range endpoints {
 		f.eps[i].Endpoint = e
 	}
-	f.b.init(c.component)
 	return f, nil
 }
 
-// Bind implements [firebreak.Binder].
-func (f *Failover[T]) Bind(c firebreak.Component) error { return f.b.bind("failover", c) }
+// Bind implements [firebreak.Binder]: the first Bind fixes the identity the
+// failover reports under; binding again to the same one does nothing, to
+// another is an [*firebreak.AlreadyBoundError].
+func (f *Failover[T]) Bind(c firebreak.Component) error {
+	_, err := f.b.Bind("failover: failover", c)
+	return err
+}
 
 // Stage implements [firebreak.Staged]: failover runs with the breaker, inside
 // retries, so that a retry starts again from the best endpoint.
@@ -167,7 +175,7 @@ func (f *Failover[T]) run(ctx context.Context, call func(context.Context, int) (
 	for {
 		i := f.pick(tried)
 		if i < 0 {
-			return v, fmt.Errorf("failover: all endpoints failed (%s): %w", strings.Join(names, ", "), err)
+			return v, &UnavailableError{Endpoints: names, Err: err}
 		}
 		tried |= 1 << i
 		v, err = call(ctx, i)
@@ -214,7 +222,7 @@ func (f *Failover[T]) available(i int, now *int64) bool {
 		}
 		if e.ejectedUntil.CompareAndSwap(until, 0) {
 			e.consecutive.Store(0)
-			f.m.add(&f.b, "readmitted")
+			f.m.Add(&f.b, "readmitted")
 		}
 	}
 	return e.Healthy == nil || e.Healthy()
@@ -229,8 +237,8 @@ func (f *Failover[T]) succeeded(i int) {
 	if prev == int32(i) || !f.serving.CompareAndSwap(prev, int32(i)) {
 		return
 	}
-	f.m.add(&f.b, "switched")
-	s := f.b.signal(firebreak.KindFailover, i != 0)
+	f.m.Add(&f.b, "switched")
+	s := f.b.Signal(firebreak.KindFailover, i != 0)
 	s.Value = float64(i)
 	if i != 0 {
 		s.Fallback = true
@@ -238,7 +246,7 @@ func (f *Failover[T]) succeeded(i int) {
 	} else {
 		s.Summary = fmt.Sprintf("traffic back on primary %s", e.Name)
 	}
-	f.b.report(s)
+	f.b.Report(s)
 }
 
 func (f *Failover[T]) failed(i int) {
@@ -257,7 +265,7 @@ func (f *Failover[T]) failed(i int) {
 	ejected := out < f.maxEjected && e.ejectedUntil.CompareAndSwap(0, now+int64(f.ejectFor))
 	f.mu.Unlock()
 	if ejected {
-		f.m.add(&f.b, "ejected")
+		f.m.Add(&f.b, "ejected")
 	}
 }
 

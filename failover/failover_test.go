@@ -31,7 +31,7 @@ func newDeps() *fakeDeps { return &fakeDeps{down: map[string]bool{}, calls: map[
 func TestFailoverToStandbyAndBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
-		f, err := NewFailover[string]([]Endpoint{{Name: "primary"}, {Name: "standby"}}, recorderComponent(&rec), WithEjection(100, time.Minute, 0.5))
+		f, err := bound(NewFailover[string]([]Endpoint{{Name: "primary"}, {Name: "standby"}}, WithEjection(100, time.Minute, 0.5)))(&rec)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/failover/internal/event"
 )
 
 // Fallback answers a failed call with something useful: the last good result
@@ -18,10 +19,12 @@ import (
 // [firebreak.KindFallbackActive] signal fires (once); it clears with the
 // first real result. A caller can learn that its own answer came from the
 // fallback with [WithServedRecord] and [Served]. Build one with
-// [NewFallback]; it is safe for concurrent use.
+// [NewFallback]; it is safe for concurrent use. A pipeline binds it; used on
+// its own, bind it with [Fallback.Bind] or its signals go to
+// [firebreak.Discard].
 type Fallback[T any] struct {
-	b binding
-	m meter
+	b firebreak.Binding
+	m event.Meter
 
 	fn         func(ctx context.Context, err error) (T, error)
 	fallbackIf func(error) bool
@@ -39,14 +42,9 @@ var (
 	_ firebreak.Staged      = (*Fallback[int])(nil)
 )
 
-// DefaultMaxKeys is how many keys [WithLastGood] keeps a value for unless
+// defaultMaxKeys is how many keys [WithLastGood] keeps a value for unless
 // [WithMaxKeys] says otherwise.
-const DefaultMaxKeys = 1024
-
-// ErrNoFallback is what a fallback function returns (or wraps) to say it has
-// nothing to serve for this call: the call's own error is returned, and no
-// fallback counts as served (no fallback_active signal).
-var ErrNoFallback = errors.New("failover: no fallback for this call")
+const defaultMaxKeys = 1024
 
 // Static returns a fallback function that always answers v.
 func Static[T any](v T) func(context.Context, error) (T, error) {
@@ -122,10 +120,8 @@ func Served(ctx context.Context) Source {
 // value for its key returns its error.
 func NewFallback[T any](fn func(ctx context.Context, err error) (T, error), opts ...FallbackOption) (*Fallback[T], error) {
 	var c fallbackConfig
-	for _, o := range opts {
-		if o != nil {
-			o.applyFallback(&c)
-		}
+	if err := apply("NewFallback", opts, func(o FallbackOption) { o.applyFallback(&c) }); err != nil {
+		return nil, err
 	}
 	var errs []error
 	if c.lastGoodSet {
@@ -145,24 +141,28 @@ func NewFallback[T any](fn func(ctx context.Context, err error) (T, error), opts
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	m, err := newMeter("fallback", c.meterProvider)
+	m, err := event.NewMeter(scope, "fallback", c.meterProvider)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failover: NewFallback: %w", err)
 	}
 	f := &Fallback[T]{m: m, fn: fn, fallbackIf: c.fallbackIf}
 	if c.lastGoodSet {
 		if c.maxKeys == 0 {
-			c.maxKeys = DefaultMaxKeys
+			c.maxKeys = defaultMaxKeys
 		}
 		f.maxAge, f.key = c.lastGoodMaxAge, c.key
 		f.cache = newLastGood[T](c.maxKeys, min(int64(c.lastGoodMaxAge/100), int64(time.Second)), c.lastGoodMaxAge)
 	}
-	f.b.init(c.component)
 	return f, nil
 }
 
-// Bind implements [firebreak.Binder].
-func (f *Fallback[T]) Bind(c firebreak.Component) error { return f.b.bind("fallback", c) }
+// Bind implements [firebreak.Binder]: the first Bind fixes the identity the
+// fallback reports under; binding again to the same one does nothing, to
+// another is an [*firebreak.AlreadyBoundError].
+func (f *Fallback[T]) Bind(c firebreak.Component) error {
+	_, err := f.b.Bind("failover: fallback", c)
+	return err
+}
 
 // Stage implements [firebreak.Staged]: [firebreak.StageFallback].
 func (f *Fallback[T]) Stage() firebreak.Stage { return firebreak.StageFallback }
@@ -213,8 +213,8 @@ func (f *Fallback[T]) fallback(ctx context.Context, v T, err error) (T, error) {
 		return v, err
 	}
 	if ferr != nil {
-		f.m.add(&f.b, "fallback_failed")
-		return v, fmt.Errorf("failover: fallback failed: %w (call failed: %w)", ferr, err)
+		f.m.Add(&f.b, "fallback_failed")
+		return v, &FallbackError{Dependency: f.b.Component().Dependency, Fallback: ferr, Err: err}
 	}
 	f.served(ctx, SourceFallback, "fallback", err)
 	return fv, nil
@@ -224,21 +224,21 @@ func (f *Fallback[T]) served(ctx context.Context, src Source, what string, err e
 	if r, ok := ctx.Value(servedKey{}).(*atomic.Uint32); ok {
 		r.Store(uint32(src))
 	}
-	f.m.add(&f.b, "fallback_served")
+	f.m.Add(&f.b, "fallback_served")
 	if f.active.CompareAndSwap(false, true) {
-		s := f.b.signal(firebreak.KindFallbackActive, true)
+		s := f.b.Signal(firebreak.KindFallbackActive, true)
 		s.Fallback = true
 		s.Value = 1
 		s.Summary = "serving " + what + " in place of failed calls: " + err.Error()
-		f.b.report(s)
+		f.b.Report(s)
 	}
 }
 
 func (f *Fallback[T]) clear() {
 	if f.active.CompareAndSwap(true, false) {
-		s := f.b.signal(firebreak.KindFallbackActive, false)
+		s := f.b.Signal(firebreak.KindFallbackActive, false)
 		s.Summary = "real results are back"
-		f.b.report(s)
+		f.b.Report(s)
 	}
 }
 

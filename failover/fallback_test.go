@@ -13,14 +13,34 @@ import (
 	"github.com/firebreak-go/firebreak"
 )
 
-func recorderComponent(rec *firebreak.Recorder) Option {
-	return WithComponent(firebreak.Component{Name: "shop", Dependency: "catalog", Tier: firebreak.Core, Reporter: rec})
+// shop is the component the tests bind their policies to.
+func shop(rec *firebreak.Recorder) firebreak.Component {
+	return firebreak.Component{Name: "shop", Dependency: "catalog", Tier: firebreak.Core, Reporter: rec}
+}
+
+// mustBind binds p to shop, reporting to rec.
+func mustBind(t *testing.T, p firebreak.Binder, rec *firebreak.Recorder) {
+	t.Helper()
+	if err := p.Bind(shop(rec)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bound takes a constructor's results and returns a function that binds the
+// policy to shop, reporting to rec: p, err := bound(NewX(...))(&rec).
+func bound[P firebreak.Binder](p P, err error) func(rec *firebreak.Recorder) (P, error) {
+	return func(rec *firebreak.Recorder) (P, error) {
+		if err != nil {
+			return p, err
+		}
+		return p, p.Bind(shop(rec))
+	}
 }
 
 func TestFallbackSignalsOnceAndClears(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
-		f, err := NewFallback(Static("cached"), recorderComponent(&rec))
+		f, err := bound(NewFallback(Static("cached")))(&rec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +129,7 @@ func TestFallbackDoesNotServe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
 		errFB := errors.New("fallback broke")
-		f, _ := NewFallback(func(ctx context.Context, err error) (int, error) { return 0, errFB }, recorderComponent(&rec))
+		f, _ := bound(NewFallback(func(ctx context.Context, err error) (int, error) { return 0, errFB }))(&rec)
 		_, err := f.Execute(t.Context(), func(context.Context) (int, error) { return 0, errBoom })
 		if !errors.Is(err, errFB) || !errors.Is(err, errBoom) {
 			t.Errorf("err = %v, want both errors", err)
@@ -217,8 +237,8 @@ func TestFallbackLastGoodPerKey(t *testing.T) {
 		if served[SourceLastGood]+served[SourceFallback] != 0 {
 			t.Fatalf("healthy hour served fallbacks: %v", served)
 		}
-		if n := f.cache.len(); n > DefaultMaxKeys || n < DefaultMaxKeys*9/10 {
-			t.Errorf("%d keys kept, want at most (and about) %d", n, DefaultMaxKeys)
+		if n := f.cache.len(); n > defaultMaxKeys || n < defaultMaxKeys*9/10 {
+			t.Errorf("%d keys kept, want at most (and about) %d", n, defaultMaxKeys)
 		}
 		down = true
 		run(10 * time.Minute)
@@ -240,7 +260,7 @@ func TestFallbackLastGoodKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		get := func(key string, ok bool) (string, error, Source) {
+		get := func(key string, ok bool) (string, Source, error) {
 			ctx := WithServedRecord(t.Context())
 			if key != "" {
 				ctx = WithFallbackKey(ctx, key)
@@ -251,18 +271,18 @@ func TestFallbackLastGoodKeys(t *testing.T) {
 				}
 				return "value of " + key, nil
 			})
-			return v, err, Served(ctx)
+			return v, Served(ctx), err
 		}
 		get("A", true)
-		if v, err, src := get("B", false); err != errBoom || v != "" || src != SourceNone {
+		if v, src, err := get("B", false); err != errBoom || v != "" || src != SourceNone {
 			t.Fatalf("B with only A kept: %q, %v, %s; want B's own error", v, err, src)
 		}
-		if v, err, src := get("A", false); v != "value of A" || err != nil || src != SourceLastGood {
+		if v, src, err := get("A", false); v != "value of A" || err != nil || src != SourceLastGood {
 			t.Fatalf("A: %q, %v, %s; want A's last good value", v, err, src)
 		}
 		// No key: nothing kept and nothing served, even with values kept.
 		get("", true)
-		if v, err, _ := get("", false); err != errBoom || v != "" {
+		if v, _, err := get("", false); err != errBoom || v != "" {
 			t.Errorf("no key: %q, %v; want the call's error", v, err)
 		}
 		// A bound of 2 keys: C evicts B, not A, which was just used.
@@ -272,15 +292,15 @@ func TestFallbackLastGoodKeys(t *testing.T) {
 		if f.cache.len() != 2 {
 			t.Errorf("%d keys kept, want 2", f.cache.len())
 		}
-		if _, err, _ := get("A", false); err != nil {
+		if _, _, err := get("A", false); err != nil {
 			t.Errorf("A evicted although in use: %v", err)
 		}
-		if _, err, _ := get("C", false); err != nil {
+		if _, _, err := get("C", false); err != nil {
 			t.Errorf("C not kept: %v", err)
 		}
 		// Stale values are not served.
 		time.Sleep(2 * time.Minute)
-		if _, err, _ := get("A", false); err != errBoom {
+		if _, _, err := get("A", false); err != errBoom {
 			t.Errorf("stale A: %v, want the call's error", err)
 		}
 	})
@@ -289,9 +309,9 @@ func TestFallbackLastGoodKeys(t *testing.T) {
 func TestFallbackErrNoFallback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
-		f, _ := NewFallback(func(ctx context.Context, err error) (string, error) {
+		f, _ := bound(NewFallback(func(ctx context.Context, err error) (string, error) {
 			return "", fmt.Errorf("catalog: %w", ErrNoFallback)
-		}, recorderComponent(&rec))
+		}))(&rec)
 		ctx := WithServedRecord(t.Context())
 		v, err := f.Execute(ctx, func(context.Context) (string, error) { return "partial", errBoom })
 		if v != "partial" || err != errBoom {

@@ -42,7 +42,7 @@ func TestWithBreaker(t *testing.T) {
 			calls++
 			return br.Execute(ctx, fn)
 		})
-		if !errors.Is(err, breaker.ErrOpen) || calls != 1 || !failover.IsRejection(err) {
+		if !errors.Is(err, breaker.ErrOpen) || calls != 1 || !firebreak.IsRejected(err) {
 			t.Errorf("retry around an open breaker: %v after %d attempts; want ErrOpen after 1", err, calls)
 		}
 		if _, ok := rec.Last(firebreak.KindFallbackActive); !ok {

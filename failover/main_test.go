@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/firebreak-go/firebreak/internal/race"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -12,7 +14,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // log/slog's tests it skips under the race detector, which allocates.
 func wantAllocs(t *testing.T, want float64, f func()) {
 	t.Helper()
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
 	if got := testing.AllocsPerRun(200, f); got > want {

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/failover/internal/event"
 )
 
 // events collects the firebreak.failover.events counter by its policy and
@@ -27,7 +28,7 @@ func events(t *testing.T, r *sdkmetric.ManualReader) map[string]int64 {
 			t.Errorf("scope %q, want %q", sm.Scope.Name, scope)
 		}
 		for _, m := range sm.Metrics {
-			if m.Name != eventsInstrument {
+			if m.Name != event.Instrument {
 				continue
 			}
 			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
@@ -50,17 +51,17 @@ func TestMetrics(t *testing.T) {
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 		defer mp.Shutdown(context.Background())
 		var rec firebreak.Recorder
-		opts := []Option{WithMeterProvider(mp), recorderComponent(&rec)}
+		mpo := WithMeterProvider(mp)
 
-		r, _ := NewRetry[int](WithMaxAttempts(3), WithJitter(0), opts[0], opts[1])
+		r, _ := bound(NewRetry[int](WithMaxAttempts(3), WithJitter(0), mpo))(&rec)
 		r.Execute(t.Context(), func(context.Context) (int, error) { return 0, errBoom })
-		f, _ := NewFallback(Static(1), opts[0], opts[1])
+		f, _ := bound(NewFallback(Static(1), mpo))(&rec)
 		f.Execute(t.Context(), func(context.Context) (int, error) { return 0, errBoom })
-		s, _ := NewShedder(1, 1, WithCriticalReserve(0), opts[0], opts[1])
-		s.Admit(PriorityNormal)
-		s.Admit(PriorityNormal)
-		s.Admit(PriorityNormal)
-		d, _ := NewDegrader(opts[0], opts[1])
+		s, _ := bound(NewShedder(1, 1, WithCriticalReserve(0), mpo))(&rec)
+		s.admit(PriorityNormal)
+		s.admit(PriorityNormal)
+		s.admit(PriorityNormal)
+		d, _ := bound(NewDegrader(mpo))(&rec)
 		d.SetMode(ModeMinimal, "drill")
 		time.Sleep(time.Second)
 

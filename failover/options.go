@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -10,47 +11,54 @@ import (
 	"github.com/firebreak-go/firebreak"
 )
 
-// common is what every constructor in the package accepts.
-type common struct {
-	component     *firebreak.Component
-	meterProvider metric.MeterProvider
-}
+// Each constructor takes its own option type: [RetryOption],
+// [FallbackOption], [FailoverOption], [ShedderOption], [DegraderOption] and
+// [TimeoutOption]. An [Option] is all of them at once.
 
-// Option configures any of the package's constructors: it is a
-// [RetryOption], [FallbackOption], [FailoverOption], [ShedOption],
-// [DegraderOption], [RolloutOption] and [TimeoutOption] at once.
+// Option configures any constructor of the package: it is a [RetryOption],
+// [FallbackOption], [FailoverOption], [ShedderOption], [DegraderOption] and
+// [TimeoutOption] at once. [WithMeterProvider] is one.
 type Option interface {
 	RetryOption
 	FallbackOption
 	FailoverOption
-	ShedOption
+	ShedderOption
 	DegraderOption
-	RolloutOption
 	TimeoutOption
 }
 
-type commonOption func(*common)
+// scope is the instrumentation scope of the package's meter.
+const scope = "github.com/firebreak-go/firebreak/failover"
 
-func (f commonOption) applyRetry(c *retryConfig)       { f(&c.common) }
-func (f commonOption) applyFallback(c *fallbackConfig) { f(&c.common) }
-func (f commonOption) applyFailover(c *failoverConfig) { f(&c.common) }
-func (f commonOption) applyShed(c *shedConfig)         { f(&c.common) }
-func (f commonOption) applyDegrader(c *degraderConfig) { f(&c.common) }
-func (f commonOption) applyRollout(c *rolloutConfig)   { f(&c.common) }
-func (f commonOption) applyTimeout(c *timeoutConfig)   { f(&c.common) }
-
-// WithComponent sets the identity the policy reports under when it is used on
-// its own. A [firebreak.Pipeline] binds its own component, so inside a
-// pipeline this option is not needed; if both are given they must agree.
-// Without it a standalone policy reports nothing.
-func WithComponent(c firebreak.Component) Option {
-	return commonOption(func(o *common) { o.component = &c })
+// shared is what every constructor accepts.
+type shared struct {
+	meterProvider metric.MeterProvider
 }
 
-// WithMeterProvider sets where the policy's metrics go. The default is the
-// global provider, otel.GetMeterProvider().
+type sharedOption func(*shared)
+
+func (f sharedOption) applyRetry(c *retryConfig)       { f(&c.shared) }
+func (f sharedOption) applyFallback(c *fallbackConfig) { f(&c.shared) }
+func (f sharedOption) applyFailover(c *failoverConfig) { f(&c.shared) }
+func (f sharedOption) applyShedder(c *shedderConfig)   { f(&c.shared) }
+func (f sharedOption) applyDegrader(c *degraderConfig) { f(&c.shared) }
+func (f sharedOption) applyTimeout(c *timeoutConfig)   { f(&c.shared) }
+
+// WithMeterProvider sets where the policy's metrics go; nil means the global
+// provider. Default: otel.GetMeterProvider().
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return commonOption(func(o *common) { o.meterProvider = mp })
+	return sharedOption(func(o *shared) { o.meterProvider = mp })
+}
+
+// apply applies opts in order; a nil option is an error naming its index.
+func apply[O any](fn string, opts []O, do func(O)) error {
+	for i, o := range opts {
+		if any(o) == nil {
+			return fmt.Errorf("failover: %s: option %d is nil", fn, i)
+		}
+		do(o)
+	}
+	return nil
 }
 
 // ---------------------------------------------------------------- retry
@@ -63,14 +71,13 @@ type retryOption func(*retryConfig)
 func (f retryOption) applyRetry(c *retryConfig) { f(c) }
 
 type retryConfig struct {
-	common
+	shared
 	maxAttempts     int
 	maxElapsed      time.Duration
 	initialInterval time.Duration
 	maxInterval     time.Duration
 	multiplier      float64
 	jitter          float64
-	jitterSet       bool
 	retryIf         func(error) bool
 	budgetRatio     float64
 	budgetWindow    time.Duration
@@ -80,8 +87,8 @@ type retryConfig struct {
 	maxRetryAfter   time.Duration
 }
 
-// WithMaxAttempts limits the attempts of one call, the first included. The
-// default is 3; 1 disables retrying.
+// WithMaxAttempts limits the attempts of one call, the first included; 1
+// disables retrying, 0 keeps the default. Default: 3.
 func WithMaxAttempts(n int) RetryOption {
 	return retryOption(func(c *retryConfig) { c.maxAttempts = n })
 }
@@ -95,17 +102,18 @@ func WithMaxElapsed(d time.Duration) RetryOption {
 	return retryOption(func(c *retryConfig) { c.maxElapsed = d })
 }
 
-// WithMaxRetryAfter caps the wait a server may ask for with Retry-After
-// ([RetryAfterOf]): a longer request is clamped to d. Whatever the cap, a
-// wait that would end after the [WithMaxElapsed] limit or the caller's
-// deadline is not started: the retry gives up at once. Default: 1 minute.
+// WithMaxRetryAfter caps the wait a server may ask for with Retry-After (an
+// error with a RetryAfter() time.Duration method): a longer request is
+// clamped to d. Whatever the cap, a wait that would end after the
+// [WithMaxElapsed] limit or the caller's deadline is not started: the retry
+// gives up at once. Default: 1 minute.
 func WithMaxRetryAfter(d time.Duration) RetryOption {
 	return retryOption(func(c *retryConfig) { c.maxRetryAfter = d })
 }
 
 // WithBackoff sets the exponential backoff between attempts: the first delay,
-// the largest delay and the growth factor (at least 1). The defaults are
-// 100ms, 10s and 2.
+// the largest delay and the growth factor (at least 1); zero keeps a value's
+// default. Default: 100ms, 10s and 2.
 func WithBackoff(initial, max time.Duration, multiplier float64) RetryOption {
 	return retryOption(func(c *retryConfig) {
 		c.initialInterval, c.maxInterval, c.multiplier = initial, max, multiplier
@@ -113,15 +121,18 @@ func WithBackoff(initial, max time.Duration, multiplier float64) RetryOption {
 }
 
 // WithJitter sets the randomisation factor of the backoff, from 0 (no jitter)
-// to 1: each delay is drawn from [d·(1−f), d·(1+f)]. The default is 0.5.
+// to 1: each delay is drawn from [d·(1−f), d·(1+f)]. Default: 0.5.
 func WithJitter(f float64) RetryOption {
-	return retryOption(func(c *retryConfig) { c.jitter, c.jitterSet = f, true })
+	return retryOption(func(c *retryConfig) { c.jitter = f })
 }
 
-// WithRetryIf sets which errors are worth another attempt. By default every
-// error is. Whatever the classifier says, local rejections ([IsRejection]:
-// an open breaker, a shed request) and the caller's cancellation are never
-// retried.
+// WithRetryIf sets which errors are worth another attempt. Whatever the
+// classifier says, local rejections ([firebreak.IsRejected]: an open
+// breaker, a shed request, a feature switched off; also gobreaker's
+// ErrOpenState and ErrTooManyRequests), [backoff.Permanent] errors and the
+// caller's cancellation are never retried. Default: every other error is.
+//
+// [backoff.Permanent]: https://pkg.go.dev/github.com/cenkalti/backoff/v4#Permanent
 func WithRetryIf(retryable func(error) bool) RetryOption {
 	return retryOption(func(c *retryConfig) { c.retryIf = retryable })
 }
@@ -129,8 +140,8 @@ func WithRetryIf(retryable func(error) bool) RetryOption {
 // WithBudget caps retries at ratio (0 to 1) of the calls made over the last
 // window, with minRetries allowed per window whatever the traffic, so a
 // failing dependency sees at most (1+ratio)× its normal load instead of
-// MaxAttempts×. The default is 0.2 over 10s with a floor of 10. A zero ratio
-// or window takes its default; minRetries 0 means no floor.
+// MaxAttempts×. A zero ratio or window keeps its default; minRetries 0
+// means no floor. Default: 0.2 over 10s with a floor of 10.
 func WithBudget(ratio float64, window time.Duration, minRetries int) RetryOption {
 	return retryOption(func(c *retryConfig) {
 		c.budgetRatio, c.budgetWindow, c.budgetMin = ratio, window, minRetries
@@ -138,14 +149,14 @@ func WithBudget(ratio float64, window time.Duration, minRetries int) RetryOption
 }
 
 // WithoutBudget removes the retry budget: every retryable failure is retried
-// up to the attempt and time limits.
+// up to the attempt and time limits. Default: the budget of [WithBudget].
 func WithoutBudget() RetryOption {
 	return retryOption(func(c *retryConfig) { c.noBudget = true })
 }
 
 // WithOnRetry sets a function called before each retry with the attempt that
 // failed and the delay chosen. It runs on the caller's goroutine, holding no
-// lock; it must not block.
+// lock; it must not block. Default: none.
 func WithOnRetry(f func(RetryEvent)) RetryOption {
 	return retryOption(func(c *retryConfig) { c.onRetry = f })
 }
@@ -160,7 +171,7 @@ type fallbackOption func(*fallbackConfig)
 func (f fallbackOption) applyFallback(c *fallbackConfig) { f(c) }
 
 type fallbackConfig struct {
-	common
+	shared
 	lastGoodMaxAge time.Duration
 	lastGoodSet    bool
 	key            func(context.Context) string
@@ -190,16 +201,16 @@ func WithLastGood(maxAge time.Duration, key func(context.Context) string) Fallba
 	return fallbackOption(func(c *fallbackConfig) { c.lastGoodMaxAge, c.key, c.lastGoodSet = maxAge, key, true })
 }
 
-// WithMaxKeys bounds how many keys [WithLastGood] keeps a value for. When it
-// is full, a new key evicts one not used since the clock hand last passed it
-// (the CLOCK approximation of least recently used), preferring values too
-// old to serve. Default: [DefaultMaxKeys].
+// WithMaxKeys bounds how many keys [WithLastGood] keeps a value for; 0 keeps
+// the default. When it is full, a new key evicts one not used since the
+// clock hand last passed it (the CLOCK approximation of least recently
+// used), preferring values too old to serve. Default: 1024.
 func WithMaxKeys(n int) FallbackOption {
 	return fallbackOption(func(c *fallbackConfig) { c.maxKeys = n })
 }
 
-// WithFallbackIf sets which errors get a fallback. By default every error
-// does, except the caller's own cancellation.
+// WithFallbackIf sets which errors get a fallback. The caller's own
+// cancellation never does. Default: every other error.
 func WithFallbackIf(f func(error) bool) FallbackOption {
 	return fallbackOption(func(c *fallbackConfig) { c.fallbackIf = f })
 }
@@ -214,7 +225,7 @@ type failoverOption func(*failoverConfig)
 func (f failoverOption) applyFailover(c *failoverConfig) { f(c) }
 
 type failoverConfig struct {
-	common
+	shared
 	ejectAfter   int
 	ejectFor     time.Duration
 	maxEjected   float64
@@ -223,44 +234,44 @@ type failoverConfig struct {
 }
 
 // WithEjection sets passive outlier ejection: an endpoint that fails
-// consecutive calls in a row is taken out of rotation for the given time,
-// and at most maxShare (0 to 1) of the endpoints may be out at once — at
-// least one is always allowed, as in Envoy. The defaults are 5 failures, 30s
-// and 0.5.
+// consecutive calls in a row is taken out of rotation for ejectFor, and at
+// most maxShare (0 to 1) of the endpoints may be out at once — at least one
+// is always allowed, as in Envoy. A zero consecutive or ejectFor keeps its
+// default. Default: 5 failures, 30s and 0.5.
 func WithEjection(consecutive int, ejectFor time.Duration, maxShare float64) FailoverOption {
 	return failoverOption(func(c *failoverConfig) {
 		c.ejectAfter, c.ejectFor, c.maxEjected, c.maxEjectedOn = consecutive, ejectFor, maxShare, true
 	})
 }
 
-// WithFailoverIf sets which errors move the call to the next endpoint. By
-// default every error does, except the caller's own cancellation.
+// WithFailoverIf sets which errors move the call to the next endpoint. The
+// caller's own cancellation never does. Default: every other error.
 func WithFailoverIf(f func(error) bool) FailoverOption {
 	return failoverOption(func(c *failoverConfig) { c.failoverIf = f })
 }
 
 // ---------------------------------------------------------------- shedding
 
-// ShedOption configures [NewShedder].
-type ShedOption interface{ applyShed(*shedConfig) }
+// ShedderOption configures [NewShedder].
+type ShedderOption interface{ applyShedder(*shedderConfig) }
 
-type shedOption func(*shedConfig)
+type shedderOption func(*shedderConfig)
 
-func (f shedOption) applyShed(c *shedConfig) { f(c) }
+func (f shedderOption) applyShedder(c *shedderConfig) { f(c) }
 
-type shedConfig struct {
-	common
+type shedderConfig struct {
+	shared
 	maxConcurrent   int
 	criticalReserve float64
-	reserveSet      bool
 	sustain         time.Duration
 	quiet           time.Duration
 	requestPriority func(*http.Request) Priority
 }
 
-// WithMaxConcurrent limits the calls in flight. The default, 0, is no limit.
-func WithMaxConcurrent(n int) ShedOption {
-	return shedOption(func(c *shedConfig) { c.maxConcurrent = n })
+// WithMaxConcurrent limits the calls in flight; 0 is no limit. Default: no
+// limit.
+func WithMaxConcurrent(n int) ShedderOption {
+	return shedderOption(func(c *shedderConfig) { c.maxConcurrent = n })
 }
 
 // WithCriticalReserve sets the share (0 to less than 1) of the burst and of
@@ -272,22 +283,22 @@ func WithMaxConcurrent(n int) ShedOption {
 // every token that refills, up to the whole rate; see [Shedder]. A larger
 // burst gives the reserve more room for critical calls arriving together.
 // 0 means no reserve: all classes alike. Default: 0.2.
-func WithCriticalReserve(share float64) ShedOption {
-	return shedOption(func(c *shedConfig) { c.criticalReserve, c.reserveSet = share, true })
+func WithCriticalReserve(share float64) ShedderOption {
+	return shedderOption(func(c *shedderConfig) { c.criticalReserve = share })
 }
 
 // WithSustain sets when shedding counts as sustained: the load_shed signal
 // fires once requests have been shed for at least after without a pause of
-// quiet, and clears after quiet without a shed. The defaults are 10s and 10s.
-func WithSustain(after, quiet time.Duration) ShedOption {
-	return shedOption(func(c *shedConfig) { c.sustain, c.quiet = after, quiet })
+// quiet, and clears after quiet without a shed. Zero keeps a value's
+// default. Default: 10s and 10s.
+func WithSustain(after, quiet time.Duration) ShedderOption {
+	return shedderOption(func(c *shedderConfig) { c.sustain, c.quiet = after, quiet })
 }
 
-// WithRequestPriority sets how the HTTP middleware classifies a request. By
-// default it uses the priority in the request's context
-// ([PriorityFromContext]).
-func WithRequestPriority(f func(*http.Request) Priority) ShedOption {
-	return shedOption(func(c *shedConfig) { c.requestPriority = f })
+// WithRequestPriority sets how [Shedder.Middleware] classifies a request.
+// Default: the priority in the request's context ([PriorityFromContext]).
+func WithRequestPriority(f func(*http.Request) Priority) ShedderOption {
+	return shedderOption(func(c *shedderConfig) { c.requestPriority = f })
 }
 
 // ---------------------------------------------------------------- degradation
@@ -300,61 +311,23 @@ type degraderOption func(*degraderConfig)
 func (f degraderOption) applyDegrader(c *degraderConfig) { f(c) }
 
 type degraderConfig struct {
-	common
+	shared
 	switches []string
 	rule     func(firebreak.Incident) Mode
 }
 
 // WithSwitches declares the named kill switches, all on (the feature enabled)
 // at start. Switches are fixed at construction so that reading one is a map
-// read and an atomic load.
+// read and an atomic load. Default: none.
 func WithSwitches(names ...string) DegraderOption {
 	return degraderOption(func(c *degraderConfig) { c.switches = append(c.switches, names...) })
 }
 
-// WithModeRule sets the mode an open incident calls for. The default,
-// [DefaultModeRule], asks for Minimal on a Fatal incident affecting a core
-// component, Degraded on any other Fatal or Severe incident, and Normal
-// otherwise.
+// WithModeRule sets the mode an open incident calls for. Default:
+// [DefaultModeRule], Minimal on a Fatal incident affecting a core component,
+// Degraded on any other Fatal or Severe incident, and Normal otherwise.
 func WithModeRule(rule func(firebreak.Incident) Mode) DegraderOption {
 	return degraderOption(func(c *degraderConfig) { c.rule = rule })
-}
-
-// ---------------------------------------------------------------- rollout
-
-// RolloutOption configures [NewRollout].
-type RolloutOption interface{ applyRollout(*rolloutConfig) }
-
-type rolloutOption func(*rolloutConfig)
-
-func (f rolloutOption) applyRollout(c *rolloutConfig) { f(c) }
-
-type rolloutConfig struct {
-	common
-	hooks        []namedHook
-	hookAttempts int
-	hookBackoff  time.Duration
-}
-
-type namedHook struct {
-	name string
-	fn   RollbackHook
-}
-
-// WithRollbackHook adds a step of the rollback: redeploy the stable version,
-// flip a flag, move traffic. Hooks run in the order given; a hook that fails
-// is retried (see [WithHookRetries]) and, if it still fails, the rollback
-// fails and the steps after it are not run. Without hooks a rollback only
-// moves the registry's current version back.
-func WithRollbackHook(name string, hook RollbackHook) RolloutOption {
-	return rolloutOption(func(c *rolloutConfig) { c.hooks = append(c.hooks, namedHook{name, hook}) })
-}
-
-// WithHookRetries sets how many times each rollback hook is tried and the
-// first backoff delay between tries (doubling, with jitter). The defaults are
-// 3 and 1s.
-func WithHookRetries(attempts int, initial time.Duration) RolloutOption {
-	return rolloutOption(func(c *rolloutConfig) { c.hookAttempts, c.hookBackoff = attempts, initial })
 }
 
 // ---------------------------------------------------------------- timeout
@@ -367,7 +340,7 @@ type timeoutOption func(*timeoutConfig)
 func (f timeoutOption) applyTimeout(c *timeoutConfig) { f(c) }
 
 type timeoutConfig struct {
-	common
+	shared
 	abandon bool
 }
 

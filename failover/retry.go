@@ -4,23 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/failover/internal/event"
 )
 
 // Retry calls again what failed with a retryable error, after an exponential
 // backoff with jitter, within a limit of attempts, a limit of elapsed time,
 // the caller's deadline and a retry budget. Build one with [NewRetry] per
-// dependency; it is safe for concurrent use.
+// dependency; it is safe for concurrent use. A pipeline binds it; used on its
+// own, bind it with [Retry.Bind] or its events carry no identity.
 //
 // A first attempt that succeeds costs no allocation: the backoff state is
 // created only when a retry is needed.
 type Retry[T any] struct {
-	b binding
-	m meter
+	b firebreak.Binding
+	m event.Meter
 
 	maxAttempts     int
 	maxElapsed      time.Duration
@@ -50,9 +57,9 @@ type RetryEvent struct {
 	Delay   time.Duration // the wait before the next attempt
 }
 
-// DefaultMaxRetryAfter is the longest wait a server's Retry-After gets by
+// defaultMaxRetryAfter is the longest wait a server's Retry-After gets by
 // default ([WithMaxRetryAfter]).
-const DefaultMaxRetryAfter = time.Minute
+const defaultMaxRetryAfter = time.Minute
 
 // NewRetry returns a retry policy. Without options it makes up to 3 attempts
 // within 30s, waiting 100ms, then 200ms (±50% jitter), retrying every error
@@ -64,12 +71,10 @@ func NewRetry[T any](opts ...RetryOption) (*Retry[T], error) {
 		maxAttempts: 3, maxElapsed: 30 * time.Second,
 		initialInterval: 100 * time.Millisecond, maxInterval: 10 * time.Second, multiplier: 2,
 		jitter: 0.5, budgetRatio: 0.2, budgetWindow: 10 * time.Second, budgetMin: 10,
-		maxRetryAfter: DefaultMaxRetryAfter,
+		maxRetryAfter: defaultMaxRetryAfter,
 	}
-	for _, o := range opts {
-		if o != nil {
-			o.applyRetry(&c)
-		}
+	if err := apply("NewRetry", opts, func(o RetryOption) { o.applyRetry(&c) }); err != nil {
+		return nil, err
 	}
 	// Zero means the default; negative or out-of-range values are errors.
 	var errs []error
@@ -90,29 +95,29 @@ func NewRetry[T any](opts ...RetryOption) (*Retry[T], error) {
 	def(&c.initialInterval, 100*time.Millisecond)
 	def(&c.maxInterval, 10*time.Second)
 	def(&c.budgetWindow, 10*time.Second)
-	def(&c.maxRetryAfter, DefaultMaxRetryAfter)
+	def(&c.maxRetryAfter, defaultMaxRetryAfter)
 	if c.multiplier == 0 {
 		c.multiplier = 2
 	}
 	if c.budgetRatio == 0 && !c.noBudget {
 		c.budgetRatio = 0.2
 	}
-	check(c.maxAttempts < 1, "MaxAttempts %d must be at least 1", c.maxAttempts)
-	check(c.maxElapsed < 0, "MaxElapsed %v must be positive", c.maxElapsed)
-	check(c.maxRetryAfter < 0, "MaxRetryAfter %v must be positive", c.maxRetryAfter)
-	check(c.initialInterval < 0, "backoff initial %v must be positive", c.initialInterval)
-	check(c.maxInterval < c.initialInterval, "backoff max %v must be at least initial %v", c.maxInterval, c.initialInterval)
-	check(c.multiplier < 1, "backoff multiplier %v must be at least 1", c.multiplier)
-	check(c.jitter < 0 || c.jitter > 1, "jitter %v must be between 0 and 1", c.jitter)
-	check(c.budgetRatio < 0 || c.budgetRatio > 1, "budget ratio %v must be between 0 and 1", c.budgetRatio)
-	check(c.budgetWindow < 0, "budget window %v must be positive", c.budgetWindow)
-	check(c.budgetMin < 0, "budget minRetries %d must not be negative", c.budgetMin)
+	check(c.maxAttempts < 1, "WithMaxAttempts %d must be at least 1", c.maxAttempts)
+	check(c.maxElapsed < 0, "WithMaxElapsed %v must be positive", c.maxElapsed)
+	check(c.maxRetryAfter < 0, "WithMaxRetryAfter %v must be positive", c.maxRetryAfter)
+	check(c.initialInterval < 0, "WithBackoff initial %v must be positive", c.initialInterval)
+	check(c.maxInterval < c.initialInterval, "WithBackoff max %v must be at least initial %v", c.maxInterval, c.initialInterval)
+	check(c.multiplier < 1, "WithBackoff multiplier %v must be at least 1", c.multiplier)
+	check(c.jitter < 0 || c.jitter > 1, "WithJitter %v must be between 0 and 1", c.jitter)
+	check(c.budgetRatio < 0 || c.budgetRatio > 1, "WithBudget ratio %v must be between 0 and 1", c.budgetRatio)
+	check(c.budgetWindow < 0, "WithBudget window %v must be positive", c.budgetWindow)
+	check(c.budgetMin < 0, "WithBudget minRetries %d must not be negative", c.budgetMin)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	m, err := newMeter("retry", c.meterProvider)
+	m, err := event.NewMeter(scope, "retry", c.meterProvider)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failover: NewRetry: %w", err)
 	}
 	r := &Retry[T]{
 		m: m, maxAttempts: c.maxAttempts, maxElapsed: c.maxElapsed,
@@ -123,12 +128,16 @@ func NewRetry[T any](opts ...RetryOption) (*Retry[T], error) {
 	if !c.noBudget {
 		r.budget = newBudgetWindow(c.budgetWindow)
 	}
-	r.b.init(c.component)
 	return r, nil
 }
 
-// Bind implements [firebreak.Binder].
-func (r *Retry[T]) Bind(c firebreak.Component) error { return r.b.bind("retry", c) }
+// Bind implements [firebreak.Binder]: the first Bind fixes the identity the
+// retry reports under; binding again to the same one does nothing, to
+// another is an [*firebreak.AlreadyBoundError].
+func (r *Retry[T]) Bind(c firebreak.Component) error {
+	_, err := r.b.Bind("failover: retry", c)
+	return err
+}
 
 // Stage implements [firebreak.Staged]: [firebreak.StageRetry].
 func (r *Retry[T]) Stage() firebreak.Stage { return firebreak.StageRetry }
@@ -172,7 +181,7 @@ func (r *Retry[T]) retry(ctx context.Context, next firebreak.Next[T], v T, err e
 			)
 		}
 		delay := bo.NextBackOff()
-		if ra, ok := RetryAfterOf(err); ok && ra > delay {
+		if ra, ok := retryAfterOf(err); ok && ra > delay {
 			delay = max(delay, min(ra, r.maxRetryAfter))
 		}
 		// Compare the wait with what is left rather than adding it to the
@@ -191,8 +200,8 @@ func (r *Retry[T]) retry(ctx context.Context, next firebreak.Next[T], v T, err e
 		if r.onRetry != nil {
 			r.onRetry(RetryEvent{Attempt: attempt, Err: err, Delay: delay})
 		}
-		r.m.add(&r.b, "retry")
-		if cerr := sleep(ctx, delay); cerr != nil {
+		r.m.Add(&r.b, "retry")
+		if cerr := event.Sleep(ctx, delay); cerr != nil {
 			return v, r.stop(attempt, StopContext, err, cerr)
 		}
 		v, err = next.Call(ctx)
@@ -203,7 +212,7 @@ func (r *Retry[T]) retry(ctx context.Context, next firebreak.Next[T], v T, err e
 }
 
 func (r *Retry[T]) retryable(ctx context.Context, err error) bool {
-	if isCancellation(ctx, err) || IsRejection(err) {
+	if isCancellation(ctx, err) || rejected(err) {
 		return false
 	}
 	var perm *backoff.PermanentError
@@ -217,47 +226,91 @@ func (r *Retry[T]) retryable(ctx context.Context, err error) bool {
 }
 
 func (r *Retry[T]) stop(attempts int, reason StopReason, err, cause error) error {
-	r.m.add(&r.b, "gave_up_"+string(reason))
+	r.m.Add(&r.b, "gave_up_"+string(reason))
 	return &RetryError{Attempts: attempts, Reason: reason, Err: err, Cause: cause}
 }
 
-// StopReason says why a [Retry] stopped trying.
-type StopReason string
-
-// The reasons a retry stops.
-const (
-	StopAttempts StopReason = "attempts" // the attempt limit was reached
-	StopElapsed  StopReason = "elapsed"  // the next attempt would start after the time limit
-	StopDeadline StopReason = "deadline" // the next attempt would start after the caller's deadline
-	StopBudget   StopReason = "budget"   // the retry budget is spent
-	StopContext  StopReason = "context"  // the caller gave up while waiting
-)
-
-// ErrRetriesExhausted matches every [RetryError].
-var ErrRetriesExhausted = errors.New("failover: retries exhausted")
-
-// RetryError is returned when a retryable failure could not be mended: it
-// wraps the last attempt's error (and, for [StopContext], the context's
-// error), so errors.Is sees both, and it matches [ErrRetriesExhausted].
-type RetryError struct {
-	Attempts int        // attempts made
-	Reason   StopReason // why no further attempt was made
-	Err      error      // the last attempt's error
-	Cause    error      // the context's error for StopContext, else nil
+// rejected reports whether err is a local rejection, which is never retried:
+// anywhere in its tree an error implementing [firebreak.Rejecter] (a
+// [*ShedError], a [*DegradedError], an open breaker), or gobreaker's
+// ErrOpenState or ErrTooManyRequests, which breakers built directly on
+// gobreaker return. Retrying a local rejection only adds load to what is
+// already protecting itself. It does not allocate.
+func rejected(err error) bool {
+	return firebreak.IsRejected(err) ||
+		errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests)
 }
 
-// Error implements error.
-func (e *RetryError) Error() string {
-	return fmt.Sprintf("failover: gave up after %d attempts (%s): %v", e.Attempts, e.Reason, e.Err)
+// retryAfterOf returns the wait requested by the first error in err's tree
+// that has a RetryAfter() time.Duration method, such as [RetryAfterError],
+// [StatusError] and [ShedError].
+func retryAfterOf(err error) (time.Duration, bool) {
+	var d time.Duration
+	found := walk(err, func(e error) bool {
+		if ra, ok := e.(interface{ RetryAfter() time.Duration }); ok {
+			d = ra.RetryAfter()
+			return true
+		}
+		return false
+	})
+	return d, found
 }
 
-// Unwrap returns the last attempt's error and, if any, the cause.
-func (e *RetryError) Unwrap() []error {
-	if e.Cause != nil {
-		return []error{e.Err, e.Cause}
+// CheckResponse returns nil for a response with a status below 400 and a
+// [*StatusError] otherwise, with the Retry-After header parsed (relative to
+// now): either delay-seconds or an HTTP date. A Retry-After that is neither,
+// or is negative, or overflows a duration, is ignored. It does not read or
+// close the body.
+func CheckResponse(resp *http.Response) error {
+	if resp.StatusCode < 400 {
+		return nil
 	}
-	return []error{e.Err}
+	e := &StatusError{StatusCode: resp.StatusCode, Status: resp.Status}
+	if e.Status == "" {
+		e.Status = fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	}
+	if v := resp.Header.Get("Retry-After"); v != "" {
+		if d, err := parseRetryAfter(v, time.Now()); err == nil {
+			e.After = d
+		}
+	}
+	return e
 }
 
-// Is reports whether target is [ErrRetriesExhausted].
-func (e *RetryError) Is(target error) bool { return target == ErrRetriesExhausted }
+// RetryHTTP is a classifier for [WithRetryIf]: an HTTP [StatusError] is
+// retried only if it is temporary (408, 429, most 5xx); any other error (a
+// transport error: a reset connection, a timeout) is retried.
+func RetryHTTP(err error) bool {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Temporary()
+	}
+	return true
+}
+
+// parseRetryAfter parses the value of an HTTP Retry-After header, either
+// delay-seconds ("120") or an HTTP date, relative to now. A date in the past
+// gives 0. A negative number of seconds, or one too large for a
+// [time.Duration] (more than 9223372036, about 292 years), is an error,
+// never a negative or wrapped-around duration.
+func parseRetryAfter(value string, now time.Time) (time.Duration, error) {
+	value = strings.TrimSpace(value)
+	if rest := strings.TrimLeft(strings.TrimPrefix(value, "-"), "0123456789"); rest == "" && value != "" && value != "-" {
+		if value[0] == '-' {
+			return 0, fmt.Errorf("failover: Retry-After %q is negative", value)
+		}
+		secs, err := strconv.ParseInt(value, 10, 64)
+		if err != nil || secs > maxRetryAfterSeconds {
+			return 0, fmt.Errorf("failover: Retry-After %q seconds overflows a duration (at most %d)", value, maxRetryAfterSeconds)
+		}
+		return time.Duration(secs) * time.Second, nil
+	}
+	t, err := http.ParseTime(value)
+	if err != nil {
+		return 0, fmt.Errorf("failover: Retry-After %q is neither seconds nor an HTTP date", value)
+	}
+	return max(t.Sub(now), 0), nil
+}
+
+// maxRetryAfterSeconds is the largest delay-seconds a Duration holds.
+const maxRetryAfterSeconds = int64(math.MaxInt64 / time.Second)

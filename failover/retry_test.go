@@ -315,10 +315,10 @@ func TestNewRetryValidates(t *testing.T) {
 		{WithMaxAttempts(-1), "MaxAttempts"},
 		{WithMaxElapsed(-time.Second), "MaxElapsed"},
 		{WithMaxRetryAfter(-time.Second), "MaxRetryAfter"},
-		{WithBackoff(time.Second, time.Millisecond, 2), "backoff max"},
+		{WithBackoff(time.Second, time.Millisecond, 2), "WithBackoff max"},
 		{WithBackoff(time.Millisecond, time.Second, 0.5), "multiplier"},
-		{WithJitter(2), "jitter"},
-		{WithBudget(1.5, time.Second, 0), "budget ratio"},
+		{WithJitter(2), "WithJitter"},
+		{WithBudget(1.5, time.Second, 0), "WithBudget ratio"},
 		{WithBudget(0.1, time.Second, -1), "minRetries"},
 	}
 	for _, tt := range tests {
@@ -410,7 +410,7 @@ func TestBudgetWindowRolls(t *testing.T) {
 // and the retry sleep for centuries when the context had no deadline. The
 // wait is clamped to WithMaxRetryAfter and WithMaxElapsed holds.
 func TestRetryHugeRetryAfter(t *testing.T) {
-	huge, err := ParseRetryAfter("9223372036", time.Now())
+	huge, err := parseRetryAfter("9223372036", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

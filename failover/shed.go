@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/failover/internal/event"
 )
 
 // Priority is a request's class for load shedding. Low traffic is shed
@@ -82,9 +83,14 @@ func PriorityFromContext(ctx context.Context) Priority {
 // A Shedder guards a whole service or one of its entry points, so it may be
 // shared by many pipelines (through [NewShed]) and an HTTP [Shedder.Middleware]
 // at once. It is safe for concurrent use; admitting a call takes no lock.
+//
+// Its identity is the service's ([firebreak.Binding] with ServiceWide): a
+// pipeline binds it, or [Shedder.Bind] does; unbound, it sheds but its
+// signals go to [firebreak.Discard].
 type Shedder struct {
-	b binding
-	m meter
+	b      firebreak.Binding // ServiceWide
+	m      event.Meter
+	guards atomic.Pointer[string] // the dependency of the first Bind, for the "guards" label
 
 	bucket *bucket // nil without a rate limit
 
@@ -102,7 +108,7 @@ type Shedder struct {
 	firing         atomic.Bool
 
 	reqPriority func(*http.Request) Priority
-	presets     atomic.Pointer[presets]
+	presets     atomic.Pointer[event.Presets]
 }
 
 // NewShedder returns a shedder admitting limit requests per second (at most
@@ -110,15 +116,10 @@ type Shedder struct {
 // ignored). By default there is no concurrency limit, Critical traffic keeps
 // a reserve of 20% of the burst and of the concurrency limit, and shedding is
 // sustained after 10s.
-func NewShedder(limit rate.Limit, burst int, opts ...ShedOption) (*Shedder, error) {
-	c := shedConfig{criticalReserve: 0.2, sustain: 10 * time.Second, quiet: 10 * time.Second}
-	for _, o := range opts {
-		if o != nil {
-			o.applyShed(&c)
-		}
-	}
-	if c.criticalReserve == 0 && !c.reserveSet {
-		c.criticalReserve = 0.2
+func NewShedder(limit rate.Limit, burst int, opts ...ShedderOption) (*Shedder, error) {
+	c := shedderConfig{criticalReserve: 0.2, sustain: 10 * time.Second, quiet: 10 * time.Second}
+	if err := apply("NewShedder", opts, func(o ShedderOption) { o.applyShedder(&c) }); err != nil {
+		return nil, err
 	}
 	if c.sustain == 0 {
 		c.sustain = 10 * time.Second
@@ -139,15 +140,15 @@ func NewShedder(limit rate.Limit, burst int, opts ...ShedOption) (*Shedder, erro
 		"burst %d at limit %v per second takes longer than %v to refill", burst, limit, maxRefill)
 	bad(c.maxConcurrent < 0, "WithMaxConcurrent %d must not be negative", c.maxConcurrent)
 	bad(c.criticalReserve < 0 || c.criticalReserve >= 1, "WithCriticalReserve %v must be in [0, 1)", c.criticalReserve)
-	bad(c.sustain < 0 || c.quiet < 0, "WithSustain durations must be positive")
+	bad(c.sustain < 0 || c.quiet < 0, "WithSustain(%v, %v): durations must be positive", c.sustain, c.quiet)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	m, err := newMeter("shed", c.meterProvider)
+	m, err := event.NewMeter(scope, "shed", c.meterProvider)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failover: NewShedder: %w", err)
 	}
-	s := &Shedder{
+	s := &Shedder{b: firebreak.Binding{ServiceWide: true},
 		m: m, sustain: int64(c.sustain), quiet: int64(c.quiet), base: time.Now(),
 		reqPriority: c.requestPriority,
 	}
@@ -162,25 +163,23 @@ func NewShedder(limit rate.Limit, burst int, opts ...ShedOption) (*Shedder, erro
 		s.maxConc = [3]int64{max(1, normal/2), normal, n}
 	}
 	for i, p := range []Priority{PriorityLow, PriorityNormal, PriorityCritical} {
-		s.errRate[i] = &ShedError{Reason: "rate_limited", Priority: p, After: after}
-		s.errOver[i] = &ShedError{Reason: "overloaded", Priority: p, After: time.Second}
+		s.errRate[i] = &ShedError{Reason: ErrorTypeRateLimited, Priority: p, After: after}
+		s.errOver[i] = &ShedError{Reason: ErrorTypeOverloaded, Priority: p, After: time.Second}
 	}
-	s.b.init(c.component)
 	return s, nil
 }
 
-// Bind sets the component the shedder reports under, if none is set yet. A
-// shedder guards a service and may sit in several pipelines: the first
-// binding (or [WithComponent]) wins and later ones are accepted as they are.
+// Bind implements [firebreak.Binder]. A shedder guards a service and may
+// sit in several pipelines: its identity is the service (Name and Tier), so
+// binding again for another dependency of the same service does nothing,
+// and binding to another service is an [*firebreak.AlreadyBoundError]. The
+// dependency of the first Bind is the "guards" label of its signals.
 func (s *Shedder) Bind(c firebreak.Component) error {
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("failover: shed: %w", err)
+	first, err := s.b.Bind("failover: shedder", c)
+	if first && c.Dependency != "" {
+		s.guards.Store(&c.Dependency)
 	}
-	if s.b.comp.Load() != nil {
-		return nil
-	}
-	_ = s.b.bind("shed", c) // a concurrent first binding may win; either is fine
-	return nil
+	return err
 }
 
 // Permit is an admitted request. Call Release when it is done; Release on a
@@ -195,14 +194,14 @@ func (p Permit) Release() {
 }
 
 // Acquire admits or sheds a request of the priority ctx carries
-// ([PriorityFromContext]).
+// ([PriorityFromContext]). On success the caller must call Release on the
+// permit when the request is done. A shed request gets a [*ShedError].
 func (s *Shedder) Acquire(ctx context.Context) (Permit, error) {
-	return s.Admit(PriorityFromContext(ctx))
+	return s.admit(PriorityFromContext(ctx))
 }
 
-// Admit admits or sheds a request of priority p. On success the caller must
-// call Release on the permit when the request is done.
-func (s *Shedder) Admit(p Priority) (Permit, error) {
+// admit admits or sheds a request of priority p.
+func (s *Shedder) admit(p Priority) (Permit, error) {
 	idx := min(max(int(p)+1, 0), 2)
 	var permit Permit
 	if limit := s.maxConc[idx]; limit > 0 {
@@ -290,8 +289,21 @@ func (s *Shedder) Sustained() bool {
 // only when there is a concurrency limit).
 func (s *Shedder) InFlight() int { return int(s.inflight.Load()) }
 
+// The metric events of a shed request.
+const (
+	shedRateLimited = "shed_" + ErrorTypeRateLimited
+	shedOverloaded  = "shed_" + ErrorTypeOverloaded
+)
+
+func shedEvent(e *ShedError) string {
+	if e.Reason == ErrorTypeRateLimited {
+		return shedRateLimited
+	}
+	return shedOverloaded
+}
+
 func (s *Shedder) shed(now time.Time, e *ShedError) {
-	s.m.addPreset(s.m.preset(&s.b, &s.presets, "shed_rate_limited", "shed_overloaded"), "shed_"+e.Reason)
+	s.m.AddPreset(s.m.Preset(&s.b, &s.presets, shedRateLimited, shedOverloaded), shedEvent(e))
 	n := int64(now.Sub(s.base)) + 1
 	last := s.lastShed.Swap(n)
 	start := s.episode.Load()
@@ -305,7 +317,7 @@ func (s *Shedder) shed(now time.Time, e *ShedError) {
 		sig := s.shedSignal(true)
 		sig.Value = float64(sheds)
 		sig.Summary = fmt.Sprintf("%d requests shed over %v (last: %s)", sheds, time.Duration(n-start).Round(time.Second), e.Error())
-		s.b.report(sig)
+		s.b.Report(sig)
 	}
 }
 
@@ -314,10 +326,9 @@ func (s *Shedder) shed(now time.Time, e *ShedError) {
 // may guard: the signal names no dependency, so its incident's fault domain
 // is the component, and the guarded dependency is a "guards" label.
 func (s *Shedder) shedSignal(firing bool) firebreak.Signal {
-	sig := s.b.signal(firebreak.KindLoadShed, firing)
-	if sig.Dependency != "" {
-		sig.Labels = map[string]string{"guards": sig.Dependency}
-		sig.Dependency = ""
+	sig := s.b.Signal(firebreak.KindLoadShed, firing)
+	if g := s.guards.Load(); g != nil {
+		sig.Labels = map[string]string{"guards": *g}
 	}
 	return sig
 }
@@ -331,7 +342,7 @@ func (s *Shedder) maybeClear(now time.Time) {
 		s.episode.Store(0)
 		sig := s.shedSignal(false)
 		sig.Summary = "shedding stopped"
-		s.b.report(sig)
+		s.b.Report(sig)
 	}
 }
 
@@ -347,7 +358,7 @@ func (s *Shedder) Middleware(next http.Handler) http.Handler {
 		} else {
 			p = PriorityFromContext(r.Context())
 		}
-		permit, err := s.Admit(p)
+		permit, err := s.admit(p)
 		if err != nil {
 			var se *ShedError
 			errors.As(err, &se)
@@ -377,9 +388,6 @@ func NewShed[T any](s *Shedder) (*Shed[T], error) {
 	}
 	return &Shed[T]{s: s}, nil
 }
-
-// Shedder returns the shedder the policy admits calls through.
-func (p *Shed[T]) Shedder() *Shedder { return p.s }
 
 // Bind implements [firebreak.Binder]; see [Shedder.Bind].
 func (p *Shed[T]) Bind(c firebreak.Component) error { return p.s.Bind(c) }

@@ -17,7 +17,7 @@ import (
 	"github.com/firebreak-go/firebreak"
 )
 
-func mustShedder(t *testing.T, limit rate.Limit, burst int, opts ...ShedOption) *Shedder {
+func mustShedder(t *testing.T, limit rate.Limit, burst int, opts ...ShedderOption) *Shedder {
 	t.Helper()
 	s, err := NewShedder(limit, burst, opts...)
 	if err != nil {
@@ -32,7 +32,7 @@ func TestShedRateLimit(t *testing.T) {
 		admitted := 0
 		var shedErr error
 		for range 20 {
-			if _, err := s.Admit(PriorityNormal); err == nil {
+			if _, err := s.admit(PriorityNormal); err == nil {
 				admitted++
 			} else {
 				shedErr = err
@@ -45,16 +45,16 @@ func TestShedRateLimit(t *testing.T) {
 		if !errors.Is(shedErr, ErrShed) || !errors.As(shedErr, &se) || se.ErrorType() != "rate_limited" || se.StatusCode() != 429 {
 			t.Fatalf("shed error %v, want a rate_limited ShedError", shedErr)
 		}
-		if !IsRejection(shedErr) {
+		if !firebreak.IsRejected(shedErr) {
 			t.Error("a shed error should be a rejection")
 		}
-		if _, err := s.Admit(PriorityCritical); err != nil {
+		if _, err := s.admit(PriorityCritical); err != nil {
 			t.Errorf("critical shed at once: %v", err)
 		}
 		time.Sleep(time.Second)
 		admitted = 0
 		for range 20 {
-			if _, err := s.Admit(PriorityNormal); err == nil {
+			if _, err := s.admit(PriorityNormal); err == nil {
 				admitted++
 			}
 		}
@@ -137,7 +137,7 @@ func TestShedCriticalReserveUnderOverload(t *testing.T) {
 							p = PriorityLow
 						}
 						offered[p+1]++
-						if _, err := s.Admit(p); err == nil {
+						if _, err := s.admit(p); err == nil {
 							admitted[p+1]++
 						}
 					}
@@ -180,7 +180,7 @@ func TestShedCriticalAloneOverTheRate(t *testing.T) {
 		var admitted [3]int
 		for range 60_000 { // a minute: 1000 critical and 1000 normal per second
 			for _, p := range []Priority{PriorityCritical, PriorityNormal} {
-				if _, err := s.Admit(p); err == nil {
+				if _, err := s.admit(p); err == nil {
 					admitted[p+1]++
 				}
 			}
@@ -197,7 +197,7 @@ func TestShedConcurrencyByPriority(t *testing.T) {
 		s := mustShedder(t, rate.Inf, 0, WithMaxConcurrent(10), WithCriticalReserve(0.2))
 		var held []Permit
 		admit := func(p Priority) error {
-			permit, err := s.Admit(p)
+			permit, err := s.admit(p)
 			if err == nil {
 				held = append(held, permit)
 			}
@@ -244,10 +244,11 @@ func TestShedConcurrencyByPriority(t *testing.T) {
 func TestShedSustainedSignal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
-		s := mustShedder(t, 10, 10, WithSustain(10*time.Second, 5*time.Second), recorderComponent(&rec))
+		s := mustShedder(t, 10, 10, WithSustain(10*time.Second, 5*time.Second))
+		mustBind(t, s, &rec)
 		// 20 requests a second for 15s: half are shed.
 		for range 15 * 20 {
-			s.Admit(PriorityNormal)
+			s.admit(PriorityNormal)
 			time.Sleep(50 * time.Millisecond)
 		}
 		if !s.Sustained() {
@@ -264,7 +265,7 @@ func TestShedSustainedSignal(t *testing.T) {
 		}
 		// Traffic drops to what the limit allows: shedding stops.
 		for range 10 {
-			if _, err := s.Admit(PriorityNormal); err != nil {
+			if _, err := s.admit(PriorityNormal); err != nil {
 				t.Fatalf("1 request a second shed: %v", err)
 			}
 			time.Sleep(time.Second)
@@ -282,13 +283,14 @@ func TestShedSustainedSignal(t *testing.T) {
 func TestShedShortBurstIsNotSustained(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
-		s := mustShedder(t, 10, 10, recorderComponent(&rec))
+		s := mustShedder(t, 10, 10)
+		mustBind(t, s, &rec)
 		for range 100 {
-			s.Admit(PriorityNormal)
+			s.admit(PriorityNormal)
 		}
 		time.Sleep(5 * time.Second)
 		for range 100 {
-			s.Admit(PriorityNormal)
+			s.admit(PriorityNormal)
 		}
 		if s.Sustained() || rec.Len() != 0 {
 			t.Errorf("two bursts 5s apart reported %+v", rec.Signals())
@@ -383,14 +385,14 @@ func TestNewShedderValidates(t *testing.T) {
 	tests := []struct {
 		limit rate.Limit
 		burst int
-		opts  []ShedOption
+		opts  []ShedderOption
 		want  string
 	}{
 		{0, 1, nil, "limit"},
 		{10, 0, nil, "burst"},
-		{10, 1, []ShedOption{WithMaxConcurrent(-1)}, "WithMaxConcurrent"},
-		{10, 1, []ShedOption{WithCriticalReserve(1)}, "WithCriticalReserve"},
-		{10, 1, []ShedOption{WithSustain(-1, 0)}, "WithSustain"},
+		{10, 1, []ShedderOption{WithMaxConcurrent(-1)}, "WithMaxConcurrent"},
+		{10, 1, []ShedderOption{WithCriticalReserve(1)}, "WithCriticalReserve"},
+		{10, 1, []ShedderOption{WithSustain(-1, 0)}, "WithSustain"},
 	}
 	for _, tt := range tests {
 		if _, err := NewShedder(tt.limit, tt.burst, tt.opts...); err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -406,9 +408,9 @@ func TestShedAllocs(t *testing.T) {
 	fn := func(context.Context) (int, error) { return 1, nil }
 	wantAllocs(t, 0, func() { p.Execute(ctx, fn) })
 	full := mustShedder(t, rate.Inf, 0, WithMaxConcurrent(1), WithCriticalReserve(0))
-	held, _ := full.Admit(PriorityNormal)
+	held, _ := full.admit(PriorityNormal)
 	defer held.Release()
-	wantAllocs(t, 0, func() { full.Admit(PriorityNormal) }) // shedding itself does not allocate either
+	wantAllocs(t, 0, func() { full.admit(PriorityNormal) }) // shedding itself does not allocate either
 }
 
 func TestParseRetryAfter(t *testing.T) {
@@ -432,9 +434,9 @@ func TestParseRetryAfter(t *testing.T) {
 		{"", 0, false},
 	}
 	for _, tt := range tests {
-		got, err := ParseRetryAfter(tt.in, now)
+		got, err := parseRetryAfter(tt.in, now)
 		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
 		}
 	}
 }

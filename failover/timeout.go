@@ -2,13 +2,13 @@ package failover
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"sync/atomic"
 	"time"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/failover/internal/event"
 )
 
 // Timeout bounds how long the rest of a pipeline may take: it runs it under a
@@ -27,10 +27,11 @@ import (
 //
 // Build one with [NewTimeout]; it is safe for concurrent use. Each call costs
 // the context and timer of [context.WithTimeout] (three allocations); with
-// WithAbandon, also a goroutine and a channel.
+// WithAbandon, also a goroutine and a channel. A pipeline binds it; used on
+// its own, bind it with [Timeout.Bind] or its events carry no identity.
 type Timeout[T any] struct {
-	b binding
-	m meter
+	b firebreak.Binding
+	m event.Meter
 
 	d       time.Duration
 	abandon bool
@@ -48,32 +49,30 @@ var (
 // [WithAbandon].
 func NewTimeout[T any](d time.Duration, opts ...TimeoutOption) (*Timeout[T], error) {
 	var c timeoutConfig
-	for _, o := range opts {
-		if o != nil {
-			o.applyTimeout(&c)
-		}
+	if err := apply("NewTimeout", opts, func(o TimeoutOption) { o.applyTimeout(&c) }); err != nil {
+		return nil, err
 	}
 	if d <= 0 || d == math.MaxInt64 {
 		return nil, fmt.Errorf("failover: NewTimeout: d %v must be positive and finite", d)
 	}
-	m, err := newMeter("timeout", c.meterProvider)
+	m, err := event.NewMeter(scope, "timeout", c.meterProvider)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failover: NewTimeout: %w", err)
 	}
-	t := &Timeout[T]{m: m, d: d, abandon: c.abandon}
-	t.b.init(c.component)
-	return t, nil
+	return &Timeout[T]{m: m, d: d, abandon: c.abandon}, nil
 }
 
-// Bind implements [firebreak.Binder].
-func (p *Timeout[T]) Bind(c firebreak.Component) error { return p.b.bind("timeout", c) }
+// Bind implements [firebreak.Binder]: the first Bind fixes the identity the
+// timeout reports under; binding again to the same one does nothing, to
+// another is an [*firebreak.AlreadyBoundError].
+func (p *Timeout[T]) Bind(c firebreak.Component) error {
+	_, err := p.b.Bind("failover: timeout", c)
+	return err
+}
 
 // Stage implements [firebreak.Staged]: [firebreak.StageTimeout], inside the
 // breaker and the shedder, so the breaker counts what timed out.
 func (p *Timeout[T]) Stage() firebreak.Stage { return firebreak.StageTimeout }
-
-// Duration returns the timeout.
-func (p *Timeout[T]) Duration() time.Duration { return p.d }
 
 // Execute runs fn under the policy, for use without a pipeline.
 func (p *Timeout[T]) Execute(ctx context.Context, fn firebreak.Func[T]) (T, error) {
@@ -100,7 +99,7 @@ func (p *Timeout[T]) classify(ctx, tctx context.Context, err error) error {
 	if ctx.Err() != nil || tctx.Err() == nil {
 		return err
 	}
-	p.m.add(&p.b, "timed_out")
+	p.m.Add(&p.b, "timed_out")
 	return &TimeoutError{Timeout: p.d, Err: err}
 }
 
@@ -134,7 +133,7 @@ func (p *Timeout[T]) race(ctx, tctx context.Context, next firebreak.Next[T]) (T,
 			}
 			close(c.done)
 			if c.state.Swap(callFinished) == callAbandoned && c.panicked {
-				p.m.add(&p.b, "abandoned_panic")
+				p.m.Add(&p.b, "abandoned_panic")
 			}
 		}()
 		c.v, c.err = next.Call(tctx)
@@ -147,7 +146,7 @@ func (p *Timeout[T]) race(ctx, tctx context.Context, next firebreak.Next[T]) (T,
 			if err := ctx.Err(); err != nil {
 				return zero, err
 			}
-			p.m.add(&p.b, "abandoned")
+			p.m.Add(&p.b, "abandoned")
 			return zero, p.classify(ctx, tctx, context.DeadlineExceeded)
 		}
 		<-c.done // it finished at the same moment: take its answer
@@ -160,29 +159,3 @@ func (p *Timeout[T]) race(ctx, tctx context.Context, next firebreak.Next[T]) (T,
 	}
 	return c.v, nil
 }
-
-// ErrTimeout matches every [TimeoutError].
-var ErrTimeout = errors.New("failover: call timed out")
-
-// TimeoutError is the failure of a call that a [Timeout] ended: its deadline
-// passed before the call returned. It matches [ErrTimeout] and wraps the
-// call's own error (often [context.DeadlineExceeded]). It is a dependency
-// failure, not a [firebreak.Rejecter]: a breaker counts it.
-type TimeoutError struct {
-	Timeout time.Duration // the policy's duration
-	Err     error         // the call's error; context.DeadlineExceeded for an abandoned call
-}
-
-// Error implements error.
-func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("failover: call timed out after %v: %v", e.Timeout, e.Err)
-}
-
-// Is reports whether target is [ErrTimeout].
-func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
-
-// Unwrap returns the call's error.
-func (e *TimeoutError) Unwrap() error { return e.Err }
-
-// ErrorType returns "timeout", the error.type tracing records.
-func (e *TimeoutError) ErrorType() string { return "timeout" }

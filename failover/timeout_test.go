@@ -49,7 +49,7 @@ func TestTimeoutHungDependency(t *testing.T) {
 				if !errors.Is(err, context.DeadlineExceeded) || te.ErrorType() != "timeout" {
 					t.Errorf("err = %v (type %q), want it to wrap the call's DeadlineExceeded, type timeout", err, te.ErrorType())
 				}
-				if firebreak.IsRejected(err) || IsRejection(err) {
+				if firebreak.IsRejected(err) || rejected(err) {
 					t.Error("a timeout is a dependency failure, not a rejection")
 				}
 				if isCancellation(t.Context(), err) {
@@ -183,7 +183,7 @@ func TestNewTimeoutValidates(t *testing.T) {
 		}
 	}
 	p, err := NewTimeout[int](time.Second)
-	if err != nil || p.Stage() != firebreak.StageTimeout || p.Duration() != time.Second {
+	if err != nil || p.Stage() != firebreak.StageTimeout || p.d != time.Second {
 		t.Fatalf("NewTimeout(1s) = %v, %v", p, err)
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/breaker"
 	"github.com/firebreak-go/firebreak/failover"
+	"github.com/firebreak-go/firebreak/failover/rollout"
 	"github.com/firebreak-go/firebreak/health"
 	"github.com/firebreak-go/firebreak/tracing"
 	"github.com/firebreak-go/firebreak/tracing/otelsetup"
@@ -192,7 +193,7 @@ func run(ctx context.Context, out io.Writer) error {
 
 	// Rollout: the registry of versions and an analysis on payments' error
 	// ratio as the transport measures it.
-	versions, err := failover.NewRegistry("v1.9.3")
+	versions, err := rollout.NewVersions("v1.9.3")
 	if err != nil {
 		return err
 	}
@@ -204,17 +205,20 @@ func run(ctx context.Context, out io.Writer) error {
 		snap := st.Snapshot()
 		return snap.ErrorRatio, int(snap.Requests), nil
 	}
-	analysis, err := failover.NewAnalysis(failover.Metric{Name: "payments-error-ratio", Measure: errorRatio,
+	analysis, err := rollout.NewAnalysis(rollout.Metric{Name: "payments-error-ratio", Measure: errorRatio,
 		Success: func(v float64) bool { return v < 0.01 }, Failure: func(v float64) bool { return v >= 0.05 }, MinSamples: 5})
 	if err != nil {
 		return err
 	}
-	rollout, err := failover.NewRollout(versions, analysis, failover.WithComponent(component),
-		failover.WithRollbackHook("redeploy payments", func(ctx context.Context, from, to failover.Version) error {
+	canary, err := rollout.NewRollout(versions, analysis,
+		rollout.WithRollbackHook("redeploy payments", func(ctx context.Context, from, to rollout.Version) error {
 			payments.Deploy(to.ID)
 			return nil
 		}))
 	if err != nil {
+		return err
+	}
+	if err := canary.Bind(component); err != nil {
 		return err
 	}
 
@@ -278,7 +282,7 @@ func run(ctx context.Context, out io.Writer) error {
 
 	// -------------------------------------------------------------- rollback
 	step("4. the rollout analysis judges v2.0.0 and rolls it back")
-	outcome, err := rollout.Analyze(ctx, failover.ExposurePromoted)
+	outcome, err := canary.Analyze(ctx, rollout.ExposurePromoted)
 	if err != nil {
 		return err
 	}
@@ -307,7 +311,7 @@ func run(ctx context.Context, out io.Writer) error {
 		v, n, _ := errorRatio(ctx)
 		return n >= 5 && v < 0.01
 	})
-	outcome, err = rollout.Analyze(ctx, failover.ExposurePromoted)
+	outcome, err = canary.Analyze(ctx, rollout.ExposurePromoted)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package failover
+package rollout
 
 import (
 	"context"
@@ -34,6 +34,14 @@ func errorRatio(m Measure) Metric {
 	}
 }
 
+// bind binds r to the shop component reporting to rec.
+func bind(t *testing.T, r *Rollout, rec *firebreak.Recorder) {
+	t.Helper()
+	if err := r.Bind(firebreak.Component{Name: "shop", Dependency: "catalog", Tier: firebreak.Core, Reporter: rec}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 type hookLog struct {
 	calls []string
 	fail  int // fail this many calls
@@ -49,7 +57,7 @@ func (h *hookLog) hook(_ context.Context, from, to Version) error {
 
 func newRollout(t *testing.T, rec *firebreak.Recorder, h *hookLog, metrics ...Metric) *Rollout {
 	t.Helper()
-	reg, err := NewRegistry("v1")
+	reg, err := NewVersions("v1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,10 +68,11 @@ func newRollout(t *testing.T, rec *firebreak.Recorder, h *hookLog, metrics ...Me
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewRollout(reg, a, WithRollbackHook("redeploy", h.hook), recorderComponent(rec))
+	r, err := NewRollout(reg, a, WithRollbackHook("redeploy", h.hook))
 	if err != nil {
 		t.Fatal(err)
 	}
+	bind(t, r, rec)
 	return r
 }
 
@@ -86,7 +95,7 @@ func TestRolloutFailedAnalysisRollsBackOnce(t *testing.T) {
 		if len(h.calls) != 1 || h.calls[0] != "v2->v1" {
 			t.Errorf("hook calls %v, want exactly one v2->v1", h.calls)
 		}
-		if cur := r.Registry().Current(); cur.ID != "v1" {
+		if cur := r.versions.Current(); cur.ID != "v1" {
 			t.Errorf("current %s, want v1", cur.ID)
 		}
 		sigs := rec.Of(firebreak.KindRollback)
@@ -99,7 +108,7 @@ func TestRolloutFailedAnalysisRollsBackOnce(t *testing.T) {
 		if rec.Len() != 1 {
 			t.Errorf("signals %+v, want only the rollback", rec.Signals())
 		}
-		if err := r.Registry().Deploy("v2", ""); err == nil {
+		if err := r.versions.Deploy("v2", ""); err == nil {
 			t.Error("redeploying a bad version should fail")
 		}
 	})
@@ -124,7 +133,7 @@ func TestRolloutFailingHookEscalates(t *testing.T) {
 		if got := time.Since(start); got < 1500*time.Millisecond || got > 4500*time.Millisecond {
 			t.Errorf("retries took %v, want 1s+2s with ±50%% jitter", got)
 		}
-		if cur := r.Registry().Current(); cur.ID != "v2" || cur.Status != StatusBad {
+		if cur := r.versions.Current(); cur.ID != "v2" || cur.Status != StatusBad {
 			t.Errorf("current %+v, want v2 still current and marked bad", cur)
 		}
 		sigs := rec.Of(firebreak.KindRollbackFailed)
@@ -149,9 +158,10 @@ func TestRolloutHookRecoversOnRetry(t *testing.T) {
 func TestRolloutNoStableVersion(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec firebreak.Recorder
-		reg, _ := NewRegistry("v1")
+		reg, _ := NewVersions("v1")
 		a, _ := NewAnalysis(errorRatio(series(0.3)))
-		r, _ := NewRollout(reg, a, recorderComponent(&rec))
+		r, _ := NewRollout(reg, a)
+		bind(t, r, &rec)
 		out, _ := r.Analyze(t.Context(), ExposurePromoted) // v1 itself fails: nothing to go back to
 		if out.Decision != DecisionRollbackFailed || !strings.Contains(out.Err.Error(), "no stable version") {
 			t.Fatalf("outcome %+v", out)
@@ -174,10 +184,10 @@ func TestRolloutInconclusiveHolds(t *testing.T) {
 		if out.Decision != DecisionHold || out.Version.Status != StatusHeld || len(h.calls) != 0 {
 			t.Fatalf("outcome %+v with hooks %v, want a hold without rollback", out, h.calls)
 		}
-		if cur := r.Registry().Current(); cur.ID != "v2" {
+		if cur := r.versions.Current(); cur.ID != "v2" {
 			t.Errorf("current %s, want v2 kept", cur.ID)
 		}
-		if lkg, _ := r.Registry().LastKnownGood(); lkg.ID != "v1" {
+		if lkg, _ := r.versions.LastKnownGood(); lkg.ID != "v1" {
 			t.Errorf("last known good %s, want v1", lkg.ID)
 		}
 		sigs := rec.Of(firebreak.KindAnalysisInconclusive)
@@ -207,7 +217,7 @@ func TestRolloutSuccessPromotesAndClears(t *testing.T) {
 		if got := time.Since(start); got != 2*time.Minute {
 			t.Errorf("3 measurements a minute apart took %v", got)
 		}
-		if lkg, _ := r.Registry().LastKnownGood(); lkg.ID != "v2" || out.Version.Status != StatusGood {
+		if lkg, _ := r.versions.LastKnownGood(); lkg.ID != "v2" || out.Version.Status != StatusGood {
 			t.Errorf("last known good %s, status %s; want v2 good", lkg.ID, out.Version.Status)
 		}
 		sigs := rec.Of(firebreak.KindAnalysisInconclusive)
@@ -338,7 +348,7 @@ func TestRolloutManualRollback(t *testing.T) {
 		r := newRollout(t, &rec, &h, errorRatio(series(0.03)))
 		r.Analyze(t.Context(), ExposureCanary) // held
 		out, err := r.Rollback(t.Context(), ExposureCanary, "on-call decided")
-		if err != nil || out.Decision != DecisionRollback || len(h.calls) != 1 || r.Registry().Current().ID != "v1" {
+		if err != nil || out.Decision != DecisionRollback || len(h.calls) != 1 || r.versions.Current().ID != "v1" {
 			t.Errorf("outcome %+v, %v, hooks %v", out, err, h.calls)
 		}
 	})
@@ -363,16 +373,16 @@ func TestAnalysisAndRolloutValidate(t *testing.T) {
 			t.Errorf("err = %v, want %q", err, tt.want)
 		}
 	}
-	if _, err := NewRollout(nil, nil); err == nil || !strings.Contains(err.Error(), "registry is nil") {
+	if _, err := NewRollout(nil, nil); err == nil || !strings.Contains(err.Error(), "versions is nil") {
 		t.Errorf("err = %v", err)
 	}
-	reg, _ := NewRegistry("v1")
+	reg, _ := NewVersions("v1")
 	a, _ := NewAnalysis(Metric{Name: "a", Measure: m()})
 	if _, err := NewRollout(reg, a, WithRollbackHook("", nil)); err == nil {
 		t.Error("a hook without a name should fail")
 	}
-	if _, err := NewRegistry(""); err == nil {
-		t.Error("NewRegistry(\"\") should fail")
+	if _, err := NewVersions(""); err == nil {
+		t.Error("NewVersions(\"\") should fail")
 	}
 	if err := reg.Deploy("v1", ""); err == nil {
 		t.Error("deploying the current version should fail")
@@ -382,8 +392,8 @@ func TestAnalysisAndRolloutValidate(t *testing.T) {
 	}
 }
 
-func TestRegistryHistoryIsBounded(t *testing.T) {
-	reg, _ := NewRegistry("v0")
+func TestVersionsHistoryIsBounded(t *testing.T) {
+	reg, _ := NewVersions("v0")
 	for i := 1; i <= 80; i++ {
 		if err := reg.Deploy(fmt.Sprintf("v%d", i), ""); err != nil {
 			t.Fatal(err)
@@ -423,7 +433,7 @@ func TestAnalysisRetainsLastMeasurements(t *testing.T) {
 
 func TestRolloutHookRetriesOption(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		reg, _ := NewRegistry("v1")
+		reg, _ := NewVersions("v1")
 		reg.Deploy("v2", "")
 		a, _ := NewAnalysis(errorRatio(series(0.5)))
 		h := hookLog{fail: 100}
@@ -440,4 +450,24 @@ func TestRolloutHookRetriesOption(t *testing.T) {
 			t.Error("negative hook attempts should fail")
 		}
 	})
+}
+
+func TestRolloutOptionsAndBind(t *testing.T) {
+	v, _ := NewVersions("v1")
+	a, _ := NewAnalysis(Metric{Name: "a", Measure: series(0)})
+	if _, err := NewRollout(v, a, WithHookRetries(2, 0), nil); err == nil || err.Error() != "rollout: NewRollout: option 1 is nil" {
+		t.Errorf("nil option: %v", err)
+	}
+	r, err := NewRollout(v, a, WithMeterProvider(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec firebreak.Recorder
+	bind(t, r, &rec)
+	if err := r.Bind(firebreak.Component{Name: "shop", Dependency: "catalog", Tier: firebreak.Core}); err != nil {
+		t.Errorf("the same identity again: %v", err)
+	}
+	if err := r.Bind(firebreak.Component{Name: "search"}); !errors.Is(err, firebreak.ErrAlreadyBound) {
+		t.Errorf("another identity: %v, want ErrAlreadyBound", err)
+	}
 }

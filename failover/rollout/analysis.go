@@ -1,4 +1,4 @@
-package failover
+package rollout
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/firebreak-go/firebreak/failover/internal/event"
 )
 
 // Measure takes one measurement for an analysis: the value (an error ratio, a
@@ -168,13 +170,13 @@ const retainMeasurements = 10
 func NewAnalysis(metrics ...Metric) (*Analysis, error) {
 	var errs []error
 	if len(metrics) == 0 {
-		errs = append(errs, errors.New("failover: NewAnalysis: no metrics"))
+		errs = append(errs, errors.New("rollout: NewAnalysis: no metrics"))
 	}
 	seen := map[string]bool{}
 	for i, m := range metrics {
 		bad := func(cond bool, format string, args ...any) {
 			if cond {
-				errs = append(errs, fmt.Errorf("failover: NewAnalysis: metrics[%d] (%q): "+format, append([]any{i, m.Name}, args...)...))
+				errs = append(errs, fmt.Errorf("rollout: NewAnalysis: metrics[%d] (%q): "+format, append([]any{i, m.Name}, args...)...))
 			}
 		}
 		bad(m.Name == "", "Name is empty")
@@ -225,7 +227,7 @@ func (a *Analysis) Run(ctx context.Context) (AnalysisResult, error) {
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("failover: analysis stopped: %w", err)
+		return res, fmt.Errorf("rollout: analysis stopped: %w", err)
 	}
 	return res, nil
 }
@@ -239,13 +241,13 @@ func runMetric(ctx context.Context, m *Metric) MetricResult {
 		errLimit = 0
 	}
 	count := max(m.Count, 1)
-	if sleep(ctx, m.InitialDelay) != nil {
+	if event.Sleep(ctx, m.InitialDelay) != nil {
 		r.Message = "stopped before the first measurement"
 		return r
 	}
 	consecutive := 0
 	for i := 0; i < count; i++ {
-		if i > 0 && sleep(ctx, m.Interval) != nil {
+		if i > 0 && event.Sleep(ctx, m.Interval) != nil {
 			r.Message = fmt.Sprintf("stopped after %d of %d measurements", i, count)
 			if r.Successful > 0 {
 				r.Phase = PhaseSuccessful
