@@ -39,7 +39,7 @@ const (
 	KindDrillAborted Kind = "drill_aborted"
 	// KindDrillOverdue: a drill or inspection the plan's calendar asks for
 	// was not run in time (firing), or has run since (cleared). Label
-	// "drill" names the calendar entry. It is a real signal: the plan
+	// "calendar" names the calendar entry. It is a real signal: the plan
 	// grades it like any other kind (the default plan: none, recorded).
 	KindDrillOverdue Kind = "drill_overdue"
 )
