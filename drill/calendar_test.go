@@ -3,6 +3,7 @@ package drill_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -30,8 +31,8 @@ func TestCalendarRaisesDrillOverdue(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		inspections := 0
-		if err := cal.Handle("daily inspection", func(context.Context) error { inspections++; return nil }); err != nil {
+		var inspections atomic.Int64
+		if err := cal.Handle("daily inspection", func(context.Context) error { inspections.Add(1); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		if err := cal.Start(context.Background()); err != nil {
@@ -54,8 +55,8 @@ func TestCalendarRaisesDrillOverdue(t *testing.T) {
 		if n := len(overdue()); n != 0 {
 			t.Fatalf("due but within its grace: %d overdue", n)
 		}
-		if inspections != 30 {
-			t.Errorf("%d daily inspections in 30 days, want 30", inspections)
+		if n := inspections.Load(); n != 30 {
+			t.Errorf("%d daily inspections in 30 days, want 30", n)
 		}
 		time.Sleep(24*time.Hour + 2*time.Minute)
 		got := overdue()

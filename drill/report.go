@@ -225,13 +225,13 @@ func (r *Report) criteria(spec Spec) {
 		add("detected within "+spec.Expect.DetectWithin.String(), false, "the board detected nothing")
 	default:
 		add("detected within "+spec.Expect.DetectWithin.String(), time.Duration(m.ToDetect) <= spec.Expect.DetectWithin,
-			"detected %s after the first injected fault", time.Duration(m.ToDetect))
+			"detected %s after the first injected fault", time.Duration(m.ToDetect).Round(time.Millisecond))
 	}
 	for _, dl := range r.Deadlines {
 		name := fmt.Sprintf("%s: response within %s (%s)", dl.Incident, time.Duration(dl.Within), dl.Severity)
 		switch {
 		case dl.Met:
-			add(name, true, "acknowledged %s after detection", dl.Acknowledged.Sub(dl.Due.Add(-time.Duration(dl.Within))))
+			add(name, true, "acknowledged %s after detection", dl.Acknowledged.Sub(dl.Due.Add(-time.Duration(dl.Within))).Round(time.Millisecond))
 		case dl.Pending:
 			add(name, false, "not acknowledged yet; due %s", dl.Due.UTC().Format(time.RFC3339))
 		case dl.Acknowledged.IsZero():
@@ -273,7 +273,7 @@ func after(d firebreak.Duration, t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return time.Duration(d).String()
+	return time.Duration(d).Round(time.Millisecond).String()
 }
 
 // Markdown renders the report for people.
