@@ -91,7 +91,7 @@ func finiteMetrics(m map[string]float64) map[string]float64 {
 
 func reserved(label string) bool {
 	switch label {
-	case "alertname", "service", "env", "component", "dependency", "severity":
+	case "alertname", "service", "env", "component", "dependency", "severity", LabelDrill:
 		return true // set by the board
 	}
 	return false
@@ -111,6 +111,10 @@ func (e *engine) fingerprint(s *Signal) uint64 {
 	h.WriteString(s.Component)
 	h.WriteByte(0)
 	h.WriteString(s.Dependency)
+	if s.Drill != "" {
+		h.WriteByte(1) // a drill's alert is not the real one (drill.go)
+		h.WriteString(s.Drill)
+	}
 	sum := h.Sum64()
 	for k, v := range s.Labels {
 		if v == "" || reserved(k) {
@@ -135,6 +139,9 @@ func (e *engine) identity(s *Signal, l []fingerprint.Label) []fingerprint.Label 
 		fingerprint.Label{Name: "component", Value: s.Component},
 		fingerprint.Label{Name: "dependency", Value: s.Dependency},
 	)
+	if s.Drill != "" {
+		l = append(l, fingerprint.Label{Name: LabelDrill, Value: s.Drill})
+	}
 	for k, v := range s.Labels {
 		if !reserved(k) {
 			l = append(l, fingerprint.Label{Name: k, Value: v})
@@ -163,6 +170,7 @@ func (e *engine) alertLabels(s *Signal) map[string]string {
 	set("env", e.env)
 	set("component", s.Component)
 	set("dependency", s.Dependency)
+	set(LabelDrill, s.Drill)
 	delete(m, "severity")
 	return m
 }
@@ -172,18 +180,25 @@ const maxGroupKeys = 4096
 
 func (e *engine) groupKey(s *Signal) (key, domain string) {
 	domain = cmp.Or(s.Dependency, s.Component, "unknown")
-	if key, ok := e.groupKeys[domain]; ok {
+	cached := domain
+	if s.Drill != "" {
+		cached = s.Drill + "\x00" + domain // a drill's incidents are its own (drill.go)
+	}
+	if key, ok := e.groupKeys[cached]; ok {
 		return key, domain
 	}
 	m := map[string]string{"service": e.service, "fault_domain": domain}
 	if e.env != "" {
 		m["env"] = e.env
 	}
+	if s.Drill != "" {
+		m[LabelDrill] = s.Drill
+	}
 	key = "{}:" + fingerprint.String(m)
 	if e.groupKeys == nil || len(e.groupKeys) >= maxGroupKeys {
 		e.groupKeys = make(map[string]string)
 	}
-	e.groupKeys[domain] = key
+	e.groupKeys[cached] = key
 	return key, domain
 }
 

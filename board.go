@@ -79,6 +79,8 @@ type Board struct {
 	mu     sync.Mutex // guards eng and closed
 	eng    *engine
 	closed bool
+
+	drills drillBook // running and recovering drills (drill.go)
 }
 
 var _ Reporter = (*Board)(nil)
@@ -142,6 +144,7 @@ func NewBoard(service string, opts ...BoardOption) (*Board, error) {
 		loopDone: make(chan struct{}),
 		eng:      newEngine(service, cfg.env, plan, cfg.retention, cfg.maxAlerts, cfg.maxLines),
 	}
+	b.drills.receivers = names
 	for _, n := range cfg.notifiers {
 		b.queues = append(b.queues, newQueue(n, cfg.queueSize))
 		if c, ok := n.(notifierCloser); ok {
@@ -314,6 +317,9 @@ func (b *Board) Report(s Signal) {
 		s.Time = now
 	}
 	s.Value = finite(s.Value)
+	if d := b.drills.list.Load(); d != nil {
+		b.drillSignal(*d, &s, now) // stamps s.Drill, or trips the drills' guard on a real fault
+	}
 	e := b.eng
 	fp := e.fingerprint(&s)
 
@@ -352,6 +358,9 @@ func (b *Board) dispatch(notes []Notification) {
 	if b.lazy && len(notes) > 0 && !b.started.Load() {
 		b.start()
 	}
+	if b.drills.seen.Load() {
+		notes = b.drillDispatch(notes) // drill incidents go to their participants only
+	}
 	if b.router != nil {
 		b.router.dispatch(b.queues, notes)
 		return
@@ -365,13 +374,18 @@ type Filter struct {
 	MinSeverity Severity // at least this severity
 	Component   string   // affecting this component
 	OpenOnly    bool     // detected, acknowledged or mitigated
+	// Drill selects drill incidents: "" (the default) lists real
+	// incidents only, a drill's ID that drill's incidents, [AnyDrill]
+	// every drill's.
+	Drill string
 }
 
 func (f *Filter) match(inc *Incident) bool {
 	return (len(f.States) == 0 || slices.Contains(f.States, inc.State)) &&
 		(!f.OpenOnly || inc.State.Open()) &&
 		inc.Severity >= f.MinSeverity &&
-		(f.Component == "" || slices.Contains(inc.Components, f.Component))
+		(f.Component == "" || slices.Contains(inc.Components, f.Component)) &&
+		matchDrill(f.Drill, inc.Drill)
 }
 
 // List returns copies of the incidents that match f, newest first. It holds

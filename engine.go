@@ -192,6 +192,7 @@ func (e *engine) reportSlow(fp uint64, s *Signal, now time.Time, self bool) {
 		}
 		if inc == nil {
 			inc = e.newIncident(key, domain, now)
+			inc.Drill = s.Drill // the group key holds the drill: every alert of inc has it
 		}
 		if old := inc.full[fp]; old != nil {
 			a = old // released earlier, returning to the same incident

@@ -188,6 +188,12 @@ type Incident struct {
 	VerifiedAt time.Time `json:"verified_at,omitzero"`
 	VerifiedBy string    `json:"verified_by,omitempty"`
 
+	// Drill is the ID of the drill that raised the incident, or "" for a
+	// real incident. Drill incidents are graded and timed like real ones,
+	// but kept out of [Board.List] by default and out of the public
+	// status, and routed to the drill's participants (drill.go).
+	Drill string `json:"drill,omitempty"`
+
 	Alerts   []AlertRef `json:"alerts"`
 	Timeline []Entry    `json:"timeline"`
 	Evidence []Evidence `json:"evidence"`

@@ -63,6 +63,11 @@ type Plan struct {
 	// open, and general and severe alerts in a fault domain with a fatal
 	// one. A document's list replaces the default whole; write [] for none.
 	Inhibit []InhibitRule `json:"inhibit,omitempty"`
+	// Drills is the plan's chapter on drills: whether a production
+	// environment may run one, and the calendar of drills and inspections
+	// (see [DrillPlan]). Default: drills refused in production, no
+	// calendar.
+	Drills DrillPlan `json:"drills,omitzero"`
 }
 
 // ResponsePolicy is what the plan demands at one severity.
@@ -255,6 +260,7 @@ func (p *Plan) Clone() *Plan {
 	c.Route = p.Route.clone()
 	c.Maintenance = cloneMaintenance(p.Maintenance)
 	c.Inhibit = cloneInhibit(p.Inhibit)
+	c.Drills = p.Drills.clone()
 	return &c
 }
 
@@ -436,6 +442,7 @@ func (p *Plan) Validate() error {
 	validateEscalationChains(p, add)
 	validateMaintenance(p.Maintenance, add)
 	validateInhibit(p.Inhibit, add)
+	p.Drills.validate(add)
 	if len(probs) == 0 {
 		return nil
 	}

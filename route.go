@@ -81,6 +81,9 @@ const (
 	RouteLabelEscalationTarget = "escalation_target"
 	RouteLabelEscalationStep   = "escalation_step"
 	RouteLabelComponent        = "component"
+	// RouteLabelDrill is the drill's ID for a drill incident, "" for a
+	// real one (single-valued; see drill.go).
+	RouteLabelDrill = LabelDrill
 )
 
 const (
@@ -381,6 +384,8 @@ func (m *routeMatch) single(name string) (string, bool) {
 		return inc.Lead, true
 	case RouteLabelOwner:
 		return inc.Owner, true
+	case RouteLabelDrill:
+		return inc.Drill, true
 	case RouteLabelEscalationTarget:
 		if n.Event == EventEscalationStep {
 			return n.EscalationTarget, true

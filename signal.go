@@ -139,6 +139,12 @@ type Signal struct {
 	Labels map[string]string
 	// Time is when it was seen; the zero time means now.
 	Time time.Time
+	// Drill is the ID of the drill the signal belongs to, or "" for a real
+	// one. A Board stamps it on the signals a running drill's scope covers
+	// (see [Board.BeginDrill]); a drill's own signals carry it already. A
+	// drill signal is a separate alert, in a separate incident, from the
+	// same signal without it.
+	Drill string
 }
 
 // A Reporter receives signals. Implementations must not block: Report is

@@ -1,0 +1,97 @@
+package drill_test
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/drill"
+)
+
+// The ops API starts (authorised, with scope and end), shows, aborts and
+// reports drills through the root Authorizer.
+func TestOpsAPI(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newService(t, drill.Error(errors.New("injected")))
+		stop := s.traffic()
+		defer stop()
+		m, err := drill.NewManager(s.board, s.inject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(t.Context())
+		auth, err := firebreak.BearerTokensWithRoles(map[string]firebreak.Grant{
+			"responder-token-0123456789": {Principal: "ana", Role: firebreak.Responder},
+			"viewer-token-0123456789ab":  {Principal: "bob", Role: firebreak.Viewer},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := drill.OpsHandler(m, auth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		do := func(method, path, token, body string) (int, string) {
+			r := httptest.NewRequest(method, path, strings.NewReader(body))
+			if token != "" {
+				r.Header.Set("Authorization", "Bearer "+token)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			return w.Code, w.Body.String()
+		}
+		const ana, bob = "responder-token-0123456789", "viewer-token-0123456789ab"
+		good := `{"id": "api-1", "scope": {"components": ["checkout"], "dependencies": ["payments"]}, "dose": [{"after": "0s", "percent": 1}, {"after": "1m", "percent": 5}], "duration": "30m", "participants": ["drill-team"]}`
+		for _, tc := range []struct {
+			name, token, body string
+			code              int
+			want              string
+		}{
+			{"no credentials", "", good, 401, "credentials"},
+			{"viewer", bob, good, 403, "not allowed"},
+			{"no end", ana, `{"id": "x", "scope": {"components": ["checkout"]}, "dose": [{"percent": 5}]}`, 400, "needs an end"},
+			{"over 100%", ana, `{"id": "x", "scope": {"components": ["checkout"]}, "dose": [{"percent": 150}], "duration": "1m"}`, 400, "at most 100"},
+			{"unknown scope", ana, `{"id": "x", "scope": {"components": ["ledger"]}, "dose": [{"percent": 5}], "duration": "1m"}`, 400, "no injector covers"},
+			{"unknown field", ana, `{"id": "x", "ends": "soon"}`, 400, "unknown field"},
+			{"start", ana, good, 201, `"state": "running"`},
+			{"again", ana, good, 409, "refused"},
+		} {
+			if code, body := do("POST", "/", tc.token, tc.body); code != tc.code || !strings.Contains(body, tc.want) {
+				t.Errorf("%s: %d %s; want %d with %q", tc.name, code, body, tc.code, tc.want)
+			}
+		}
+		time.Sleep(90 * time.Second)
+		code, body := do("GET", "/api-1", bob, "")
+		var st drill.Status
+		json.Unmarshal([]byte(body), &st)
+		if code != 200 || st.State != drill.StateRunning || st.Percent != 5 || st.Injected == 0 {
+			t.Fatalf("status: %d %+v", code, st)
+		}
+		if code, _ := do("POST", "/api-1/abort", bob, `{"reason": "x"}`); code != 403 {
+			t.Errorf("a viewer aborted: %d", code)
+		}
+		code, body = do("POST", "/api-1/abort", ana, `{"reason": "customer call"}`)
+		if code != 200 || !strings.Contains(body, "aborted by ana: customer call") || s.inject.Armed() {
+			t.Fatalf("abort: %d %s, armed %v", code, body, s.inject.Armed())
+		}
+		if code, _ := do("POST", "/api-1/abort", ana, ""); code != 409 {
+			t.Errorf("abort twice: %d, want 409", code)
+		}
+		code, body = do("GET", "/api-1/report?format=markdown", bob, "")
+		if code != 200 || !strings.Contains(body, "Aborted: aborted by ana: customer call") {
+			t.Errorf("report: %d %s", code, body)
+		}
+		if code, _ := do("GET", "/nope", bob, ""); code != http.StatusNotFound {
+			t.Errorf("unknown drill: %d", code)
+		}
+		if code, body := do("GET", "/", bob, ""); code != 200 || !strings.Contains(body, "api-1") {
+			t.Errorf("list: %d %s", code, body)
+		}
+	})
+}
