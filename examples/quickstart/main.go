@@ -89,7 +89,9 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{ReplaceAttr: dropTime}))
+	// One short line per event that matters: pages by severity, people's
+	// responses at INFO; routine updates are DEBUG and not shown.
+	logger := slog.New(&lineHandler{out: out, level: slog.LevelInfo})
 	// Graceful degradation follows the board: a Severe incident switches the
 	// optional "recommendations" feature off until it is over.
 	degrader, err := failover.NewDegrader(failover.WithSwitches("recommendations"))
@@ -274,7 +276,7 @@ func run(ctx context.Context, out io.Writer) error {
 	say("severity %s → plan level %d, led by %s, response due by %s (in %s)", inc.Severity, inc.Level, inc.Lead,
 		inc.ResponseDue.Format(time.TimeOnly), time.Until(inc.ResponseDue).Round(time.Minute))
 	for _, a := range inc.Alerts {
-		say("alert %-22s %-6s graded %-7s %s", a.Kind, firing(a.Firing), a.Severity, a.Summary)
+		say("alert %-17s %-6s graded %-7s %s", a.Kind, firing(a.Firing), a.Severity, clip(a.Summary, 90))
 	}
 	say("public status → %s", publicStatus(status.URL))
 	waitFor(ctx, func() bool { return degrader.Mode() != failover.ModeNormal })
@@ -328,11 +330,19 @@ func run(ctx context.Context, out io.Writer) error {
 	step("7. close the incident with its postmortem")
 	say("POST close → %d", opsCall(ops.URL, opsToken, "POST", "/incidents/"+inc.ID+"/close",
 		`{"root_cause":"payments v2.0.0 shipped fraud rules that rejected every card","action_items":[{"description":"canary payments releases behind the error-ratio analysis","owner":"payments team","type":"prevent"}]}`))
-	report := opsGet(ops.URL, opsToken, "/incidents/"+inc.ID+"/report?format=markdown")
+	report := strings.Split(strings.TrimSpace(opsGet(ops.URL, opsToken, "/incidents/"+inc.ID+"/report?format=markdown")), "\n")
 	fmt.Fprintln(out)
-	for _, line := range strings.Split(strings.TrimSpace(report), "\n") {
-		fmt.Fprintln(out, "   | "+line)
+	shown := 0
+	for _, line := range report { // the head of the report: its summary and the response
+		if strings.HasPrefix(line, "## Detection") {
+			break
+		}
+		if line != "" {
+			fmt.Fprintln(out, "   | "+clip(line, 100))
+			shown++
+		}
 	}
+	say("… %d more lines: GET /ops/incidents/%s/report?format=markdown", len(report)-shown, inc.ID)
 
 	// -------------------------------------------------------------- shutdown
 	step("8. the aftermath")
@@ -343,7 +353,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if err := otelSDK.Close(ctx); err != nil { // flushes the spans still batched
 		return err
 	}
-	say("spans exported: %d, e.g. %s", spans.Lines(), spans.FirstFailing())
+	say("spans exported: %d, e.g. %s", spans.Lines(), clip(spans.FirstFailing(), 80))
 	probes.Drain() // on shutdown readiness fails first, so traffic drains
 	say("after Drain, GET /readyz → %s", strings.ReplaceAll(probeBody(probeServer.URL+"/readyz"), "\n", " | "))
 	st := board.Stats()
@@ -409,11 +419,39 @@ func firing(f bool) string {
 	return "clear"
 }
 
-func dropTime(_ []string, a slog.Attr) slog.Attr {
-	if a.Key == slog.TimeKey {
-		return slog.Attr{}
+// lineHandler writes a log record as one short line: level, message and the
+// incident's ID, severity and lead.
+type lineHandler struct {
+	out   io.Writer
+	level slog.Level
+	mu    sync.Mutex
+}
+
+func (h *lineHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+func (h *lineHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h *lineHandler) WithGroup(string) slog.Handler                { return h }
+
+func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
+	var tags []string
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "incident", "severity", "lead":
+			tags = append(tags, a.Value.String())
+		}
+		return true
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, err := fmt.Fprintf(h.out, "   log %-5s %s [%s]\n", r.Level, strings.TrimPrefix(r.Message, "firebreak "), strings.Join(tags, ", "))
+	return err
+}
+
+// clip shortens s to n runes, marking the cut.
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
 	}
-	return a
+	return s
 }
 
 func probeBody(url string) string {
@@ -532,7 +570,19 @@ func newAlertReceiver(out io.Writer) *alertReceiver {
 func (a *alertReceiver) Summary() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return fmt.Sprintf("%d: %s", len(a.seen), strings.Join(a.seen, ", "))
+	counts := map[string]int{}
+	var order []string
+	for _, s := range a.seen {
+		if counts[s] == 0 {
+			order = append(order, s)
+		}
+		counts[s]++
+	}
+	parts := make([]string, len(order))
+	for i, s := range order {
+		parts[i] = fmt.Sprintf("%s×%d", s, counts[s])
+	}
+	return fmt.Sprintf("%d: %s", len(a.seen), strings.Join(parts, " "))
 }
 
 // syncBuffer collects exported spans, one per line.
