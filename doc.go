@@ -2,11 +2,21 @@
 // maintenance into code. Its sub-packages sense and act —
 // [github.com/firebreak-go/firebreak/breaker] isolates a failing dependency,
 // [github.com/firebreak-go/firebreak/tracing] measures latency and error rate
-// against SLOs, [github.com/firebreak-go/firebreak/health] probes, and
-// [github.com/firebreak-go/firebreak/failover] keeps serving — and all of them
-// report [Signal]s into one incident model, here, that tells operations staff
-// what is broken, how badly, who must act and by when, and writes the report
-// afterwards.
+// against SLOs, [github.com/firebreak-go/firebreak/health] probes,
+// [github.com/firebreak-go/firebreak/failover] keeps serving,
+// [github.com/firebreak-go/firebreak/failover/rollout] rolls a bad version
+// back and [github.com/firebreak-go/firebreak/drill] rehearses it all — and
+// all of them report [Signal]s into one incident model, here, that tells
+// operations staff what is broken, how badly, who must act and by when, and
+// writes the report afterwards.
+//
+// One [Component] names a call — the calling component, the dependency, its
+// [Tier], the [Reporter] its signals go to — and a [Pipeline] hands it to
+// each of its policies through Bind, under the one rule of [Binding]:
+//
+//	payments := firebreak.Component{Name: "checkout-api", Dependency: "payments", Tier: firebreak.Core, Reporter: board}
+//	pay, err := firebreak.NewPipeline(payments, []firebreak.Policy[*Receipt]{observer, retry, breaker})
+//	receipt, err := pay.Execute(ctx, chargeCard)
 //
 //	board, err := firebreak.NewBoard("checkout", firebreak.WithNotifier(firebreak.SlogNotifier(nil)))
 //	if err != nil { ... }
