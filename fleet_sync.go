@@ -392,7 +392,7 @@ func (f *fleetSync) claimAll(ctx context.Context) error {
 
 // claim claims p in the store and takes the fleet's answer.
 func (f *fleetSync) claim(ctx context.Context, p SharedIncident) error {
-	got, err := f.store.Claim(ctx, f.replica, p)
+	got, err := f.store.Claim(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -720,7 +720,8 @@ func (e *engine) adopt(rec *SharedIncident, now time.Time) *incident {
 		inc.clockStart = rec.DetectedAt
 		inc.ResponseDue = rec.DetectedAt.Add(time.Duration(e.plan.Response[sev].Within))
 		if every := time.Duration(e.plan.Response[sev].RenotifyEvery); every > 0 {
-			inc.renotifyAt = now.Add(every)
+			// On the fleet's clock: every interval since detection.
+			inc.renotifyAt = rec.DetectedAt.Add(every * (now.Sub(rec.DetectedAt)/every + 1))
 		}
 	}
 	e.incidents[inc.ID] = inc
@@ -760,7 +761,7 @@ func (w *leasedNotifier) Notify(ctx context.Context, n Notification) error {
 		// claim it now, here on the delivery goroutine.
 		p := SharedIncident{ID: id, GroupKey: n.Incident.GroupKey, FaultDomain: n.Incident.FaultDomain, Title: n.Incident.Title,
 			Severity: n.Incident.Severity, DetectedAt: n.Incident.DetectedAt}
-		got, err := f.store.Claim(ctx, f.replica, p)
+		got, err := safely(func() (SharedIncident, error) { return f.store.Claim(ctx, p) })
 		if err != nil {
 			f.fault()
 			return w.n.Notify(ctx, n)
@@ -773,7 +774,7 @@ func (w *leasedNotifier) Notify(ctx context.Context, n Notification) error {
 		return nil // another replica's alerts still hold it: it resolves there
 	}
 	key, ttl := w.lease(id, &n)
-	ok, err := f.store.Lease(ctx, key, ttl)
+	ok, err := safely(func() (bool, error) { return f.store.Lease(ctx, key, ttl) })
 	switch {
 	case err != nil:
 		f.fault()
@@ -783,6 +784,17 @@ func (w *leasedNotifier) Notify(ctx context.Context, n Notification) error {
 	}
 	n.Incident.ID = id
 	return w.n.Notify(ctx, n)
+}
+
+// safely calls a store, turning its panic into an error: a store's bug
+// must not cost a notification.
+func safely[T any](call func() (T, error)) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("firebreak: store panicked: %v", r)
+		}
+	}()
+	return call()
 }
 
 func (f *fleetSync) suppressed() {

@@ -41,16 +41,19 @@ type Store interface {
 	// with Epoch set, or the one the fleet has (its ID is then the one every
 	// replica uses). in.Actions, when in is installed, seed the incident's
 	// action log: what the claiming replica knows was done to it (after the
-	// store lost its data, the acknowledgements survive this way). The
-	// caller becomes one of the incident's holders.
-	Claim(ctx context.Context, replica string, in SharedIncident) (SharedIncident, error)
+	// store lost its data, the acknowledgements survive this way). A
+	// claimed incident is open for a moment (the hold) even if nobody holds
+	// it, and reopens if it was not closed.
+	Claim(ctx context.Context, in SharedIncident) (SharedIncident, error)
 	// Append records a person's action on the fleet's incident a.Incident,
 	// for every replica. It fails if the store does not know the incident.
 	Append(ctx context.Context, a SharedAction) error
-	// Sync tells the store which incidents the replica holds open
-	// (refreshing their holding) and returns the fleet's open incidents,
-	// each with the actions past the caller's cursor for it (all of them
-	// when the cursor's Epoch is not the incident's).
+	// Sync tells the store which incidents the replica's alerts hold open
+	// (refreshing their holding) and returns the fleet's open incidents —
+	// those some replica holds, or claimed a moment ago — and those named
+	// in req.Cursors that the store still has, each with the actions past
+	// the caller's cursor for it (all of them when the cursor's Epoch is
+	// not the incident's).
 	Sync(ctx context.Context, req SyncRequest) ([]SharedIncident, error)
 	// Lease takes the right to send the notification named key, once for
 	// the fleet, for ttl. It reports false if another replica holds it.
@@ -236,13 +239,15 @@ func (r *memRecord) open(now time.Time) bool {
 }
 
 func (m *MemoryStore) holdLocked(r *memRecord, replica string, now time.Time) {
-	r.holders[replica] = now.Add(m.hold)
+	if replica != "" {
+		r.holders[replica] = now.Add(m.hold)
+	}
 	r.openTo = now.Add(m.hold)
 	r.expires = now.Add(m.ttl)
 }
 
 // Claim implements [Store].
-func (m *MemoryStore) Claim(ctx context.Context, replica string, in SharedIncident) (SharedIncident, error) {
+func (m *MemoryStore) Claim(ctx context.Context, in SharedIncident) (SharedIncident, error) {
 	if err := ctx.Err(); err != nil {
 		return SharedIncident{}, err
 	}
@@ -255,14 +260,14 @@ func (m *MemoryStore) Claim(ctx context.Context, replica string, in SharedIncide
 	m.gcLocked(now)
 	if id, ok := m.byKey[in.GroupKey]; ok {
 		if r := m.records[id]; r != nil && r.open(now) {
-			m.holdLocked(r, replica, now)
+			m.holdLocked(r, "", now)
 			return r.inc, nil
 		}
 	}
 	if r := m.records[in.ID]; r != nil && !r.closed {
 		// The ID is taken by an incident of another group key: keep it
 		// (IDs are unique per proposer, this is the same incident again).
-		m.holdLocked(r, replica, now)
+		m.holdLocked(r, "", now)
 		m.byKey[in.GroupKey] = in.ID
 		return r.inc, nil
 	}
@@ -271,7 +276,7 @@ func (m *MemoryStore) Claim(ctx context.Context, replica string, in SharedIncide
 	r := &memRecord{inc: in, holders: map[string]time.Time{}}
 	r.inc.Actions, r.inc.Holders, r.inc.Next = nil, 0, 0
 	r.log = slices.Clone(in.Actions[:min(len(in.Actions), MaxSharedActions)])
-	m.holdLocked(r, replica, now)
+	m.holdLocked(r, "", now)
 	m.records[in.ID] = r
 	m.byKey[in.GroupKey] = in.ID
 	return r.inc, nil
@@ -324,7 +329,7 @@ func (m *MemoryStore) Sync(ctx context.Context, req SyncRequest) ([]SharedIncide
 	var out []SharedIncident
 	for _, id := range slices.Sorted(maps.Keys(m.records)) {
 		r := m.records[id]
-		if !r.open(now) {
+		if _, named := req.Cursors[id]; !named && !r.open(now) {
 			continue
 		}
 		if len(out) == MaxSharedOpen {
