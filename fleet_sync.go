@@ -317,7 +317,16 @@ func (f *fleetSync) round() {
 		if err := f.flush(ctx); err != nil {
 			return err
 		}
-		return f.sync(ctx)
+		lost, err := f.sync(ctx)
+		if err != nil || !lost {
+			return err
+		}
+		// The store lost incidents (it restarted empty): claim them again
+		// now, so that it holds them before this replica says it is well.
+		if err := f.claimAll(ctx); err != nil {
+			return err
+		}
+		return f.flush(ctx)
 	}()
 	if f.ctx.Err() != nil {
 		return // stopping: not the store's fault
@@ -481,7 +490,8 @@ func (f *fleetSync) flush(ctx context.Context) error {
 }
 
 // sync refreshes what this replica holds and applies what the fleet did.
-func (f *fleetSync) sync(ctx context.Context) error {
+// It reports whether the store lost incidents this replica had claimed.
+func (f *fleetSync) sync(ctx context.Context) (lost bool, err error) {
 	b := f.b
 	req := SyncRequest{Replica: f.replica, Cursors: map[string]Cursor{}}
 	b.mu.Lock()
@@ -501,7 +511,7 @@ func (f *fleetSync) sync(ctx context.Context) error {
 	slices.Sort(req.Holding)
 	recs, err := f.store.Sync(ctx, req)
 	if err != nil {
-		return err
+		return false, err
 	}
 	now := time.Now()
 	seen := make(map[string]bool, len(recs))
@@ -557,6 +567,7 @@ func (f *fleetSync) sync(ctx context.Context) error {
 	for id, fi := range f.incs {
 		if inc := e.incidents[id]; fi.claimed && !seen[id] && inc != nil && inc.State.Open() {
 			fi.claimed = false // the store lost it: claim it again
+			lost = true
 		}
 	}
 	f.mu.Unlock()
@@ -564,7 +575,7 @@ func (f *fleetSync) sync(ctx context.Context) error {
 	if changed {
 		b.kickLoop()
 	}
-	return nil
+	return lost, nil
 }
 
 func (fi *fleetInc) remember(a *SharedAction) {

@@ -23,15 +23,16 @@ type Admitter interface {
 var _ Admitter = (*Limiter)(nil)
 
 // Limiter is a rate limit shared by the fleet: all replicas together admit
-// rate requests per second, with bursts of burst. The limit is a GCRA (the
+// rate requests per second, with bursts of burst or of two refill periods'
+// worth of the rate, whichever is more. The limit is a GCRA (the
 // generic cell rate algorithm) kept in Redis by one Lua script, on Redis's
 // clock.
 //
 // Allow never calls Redis. Every refill period (WithRefill) a goroutine
 // asks the script for as many tokens as this replica was asked for in the
-// last period, and Allow takes them with one atomic operation; tokens left
-// at the end of a period are dropped, so the fleet never admits more than
-// rate × time + burst. While Redis fails, Allow falls back to a local
+// last period, and Allow takes them with one atomic operation; tokens are
+// kept for two periods and then dropped, so the fleet never admits more
+// than rate × time + burst + one period's worth. While Redis fails, Allow falls back to a local
 // token bucket of rate/n and burst/n, n being the replicas the script last
 // counted (WithReplicas until it has), and goes back to the shared limit
 // when a refill succeeds.
@@ -54,6 +55,8 @@ type Limiter struct {
 	started  atomic.Bool
 	local    atomic.Pointer[rate.Limiter]
 	seen     atomic.Int64 // replicas counted by the script
+
+	lastGrant int64 // tokens of the last refill; only the refilling goroutine uses it
 
 	mu     sync.Mutex // guards closed and the start
 	closed bool
@@ -99,7 +102,10 @@ func NewLimiter(s *Store, name string, r float64, burst int, opts ...LimiterOpti
 		return nil, err
 	}
 	every := max(1, int64(math.Round(1e6/r)))
-	l := &Limiter{s: s, name: name, rate: r, burst: burst, every: c.every, interval: every, tol: int64(burst) * every,
+	// The bucket holds at least two refill periods' worth, so that a
+	// refill late by a period (a busy host) loses no tokens.
+	tol := max(int64(burst), int64(math.Ceil(2*r*c.every.Seconds()))) * every
+	l := &Limiter{s: s, name: name, rate: r, burst: burst, every: c.every, interval: every, tol: tol,
 		replica: newEpoch(), stop: make(chan struct{}), done: make(chan struct{})}
 	l.seen.Store(int64(c.replicas))
 	l.setLocal(c.replicas)
@@ -138,8 +144,10 @@ func (l *Limiter) Degraded() bool { return l.degraded.Load() }
 
 // refill fetches the next period's tokens.
 func (l *Limiter) refill(ctx context.Context) error {
-	want := max(l.asked.Swap(0), 1)
-	want = min(want, int64(l.burst))
+	// Ask for what was asked of this replica in the last period, less what
+	// it still holds.
+	want := min(l.asked.Swap(0), l.tol/l.interval) - max(l.tokens.Load(), 0)
+	want = max(want, 1)
 	ctx, cancel := l.s.call(ctx)
 	defer cancel()
 	window := max(time.Second, 20*l.every)
@@ -154,7 +162,17 @@ func (l *Limiter) refill(ctx context.Context) error {
 		}
 		return fmt.Errorf("fleet: Limiter %q: %w", l.name, err)
 	}
-	l.tokens.Store(res[0])
+	// Tokens left from the last grant stay one more period (a consumer
+	// the host scheduled late still gets them); older ones are dropped, so
+	// the fleet admits at most the tokens granted in two periods at once.
+	granted := res[0]
+	keep := granted + l.lastGrant
+	for n := l.tokens.Add(granted); n > keep; n = l.tokens.Load() {
+		if l.tokens.CompareAndSwap(n, keep) {
+			break
+		}
+	}
+	l.lastGrant = granted
 	if n := res[1]; n != l.seen.Swap(n) {
 		l.setLocal(int(n))
 	}

@@ -3,6 +3,7 @@ package fleet_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -218,12 +219,19 @@ func TestFleetRateLimit(t *testing.T) {
 		return s
 	}
 	time.Sleep(500 * time.Millisecond) // warm up: every replica seen
-	from, t0 := total(), time.Now()
-	time.Sleep(2 * time.Second)
-	got, secs := total()-from, time.Since(t0).Seconds()
-	perSec := float64(got) / secs
-	if perSec < rate*0.95 || perSec > rate*1.05 {
-		t.Errorf("the fleet admitted %.0f per second (%d in %.2fs), want %d ± 5%%", perSec, got, secs, rate)
+	// Three windows of two seconds; the median stands for the fleet, so
+	// that a host that starves the test for a moment (they share two cores
+	// with other work) does not decide it.
+	var rates []float64
+	for range 3 {
+		from, t0 := total(), time.Now()
+		time.Sleep(2 * time.Second)
+		rates = append(rates, float64(total()-from)/time.Since(t0).Seconds())
+	}
+	slices.Sort(rates)
+	t.Logf("the fleet admitted %.0f per second (windows %.0f)", rates[1], rates)
+	if perSec := rates[1]; perSec < rate*0.95 || perSec > rate*1.05 {
+		t.Errorf("the fleet admitted %.0f per second, want %d ± 5%% (windows %.0f)", perSec, rate, rates)
 	}
 
 	srv.Kill()
@@ -235,9 +243,9 @@ func TestFleetRateLimit(t *testing.T) {
 		}
 		return true
 	})
-	from, t0 = total(), time.Now()
+	from, t0 := total(), time.Now()
 	time.Sleep(time.Second)
-	got, secs = total()-from, time.Since(t0).Seconds()
+	got, secs := total()-from, time.Since(t0).Seconds()
 	if perSec := float64(got) / secs; perSec < rate*0.8 || perSec > rate*1.2+burst {
 		t.Errorf("with Redis down the replicas admitted %.0f per second, want about %d (each its share)", perSec, rate)
 	}
