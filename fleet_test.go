@@ -288,13 +288,17 @@ func TestFleetActions(t *testing.T) {
 			ok   func(inc firebreak.Incident) bool
 		}{
 			{"mitigate", 1, func(b *firebreak.Board) error { return b.Mitigate(id, "ana", "failed over to the standby") },
-				func(inc firebreak.Incident) bool { return inc.State == firebreak.Mitigated && inc.AcknowledgedBy == "ana" }},
+				func(inc firebreak.Incident) bool {
+					return inc.State == firebreak.Mitigated && inc.AcknowledgedBy == "ana"
+				}},
 			{"finding", 2, func(b *firebreak.Board) error {
 				return b.AddFinding(id, "bo", firebreak.Finding{Hypothesis: "connection pool exhausted"})
 			}, func(inc firebreak.Incident) bool {
 				return len(inc.Findings) == 1 && inc.Findings[0].Hypothesis == "connection pool exhausted"
 			}},
-			{"severity", 0, func(b *firebreak.Board) error { return b.SetSeverity(id, "ana", firebreak.General, "only retries affected") },
+			{"severity", 0, func(b *firebreak.Board) error {
+				return b.SetSeverity(id, "ana", firebreak.General, "only retries affected")
+			},
 				func(inc firebreak.Incident) bool { return inc.Severity == firebreak.General }},
 			{"resolve", 1, func(b *firebreak.Board) error { return b.Resolve(id, "ana", "pool resized") },
 				func(inc firebreak.Incident) bool { return inc.State == firebreak.Resolved }},
