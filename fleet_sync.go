@@ -120,6 +120,7 @@ type FleetStats struct {
 	ActionsShared  int64  `json:"actions_shared"`  // people's actions appended to the store
 	ActionsApplied int64  `json:"actions_applied"` // actions made on other replicas applied here
 	ActionsWaiting int    `json:"actions_waiting"` // actions waiting for the store
+	ActionsDropped int64  `json:"actions_dropped"` // actions not shared: 4096 were waiting already (applied here all the same)
 	Suppressed     int64  `json:"suppressed"`      // notifications another replica sent (or, for a resolution, will send)
 	StoreErrors    int64  `json:"store_errors"`    // failed store calls
 }
@@ -377,6 +378,11 @@ func (f *fleetSync) claimAll(ctx context.Context) error {
 			delete(f.incs, id) // forgotten by the engine
 		}
 	}
+	for from, to := range f.alias {
+		if _, ok := b.eng.incidents[to]; !ok {
+			delete(f.alias, from)
+		}
+	}
 	for id, inc := range b.eng.incidents {
 		if !inc.State.Open() {
 			continue
@@ -498,8 +504,8 @@ func (f *fleetSync) sync(ctx context.Context) (lost bool, err error) {
 	f.mu.Lock()
 	for id, fi := range f.incs {
 		inc := b.eng.incidents[id]
-		if inc == nil || !fi.claimed {
-			continue
+		if inc == nil || !fi.claimed || inc.State == Closed || b.eng.stale(inc, time.Now()) {
+			continue // nothing more will be done to it
 		}
 		req.Cursors[id] = fi.cursor
 		if inc.State.Open() && inc.held() {
@@ -600,6 +606,8 @@ func (f *fleetSync) share(id, key string, a SharedAction) {
 	fi.remember(&a)
 	if len(f.outbox) < maxOutbox {
 		f.outbox = append(f.outbox, a)
+	} else {
+		f.stats.ActionsDropped++
 	}
 	f.mu.Unlock()
 	f.poke()
