@@ -460,3 +460,58 @@ func TestFleetStorePanics(t *testing.T) {
 		}
 	})
 }
+
+// stuckStore answers nothing until its caller gives up.
+type stuckStore struct{}
+
+func (stuckStore) Claim(ctx context.Context, _ firebreak.SharedIncident) (firebreak.SharedIncident, error) {
+	<-ctx.Done()
+	return firebreak.SharedIncident{}, ctx.Err()
+}
+func (stuckStore) Append(ctx context.Context, _ firebreak.SharedAction) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (stuckStore) Sync(ctx context.Context, _ firebreak.SyncRequest) ([]firebreak.SharedIncident, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+func (stuckStore) Lease(ctx context.Context, _ string, _ time.Duration) (bool, error) {
+	<-ctx.Done()
+	return false, ctx.Err()
+}
+
+// TestReportNeverWaitsForTheStore: with a store that never answers,
+// Report, the views and the actions return at once (in a synctest bubble,
+// "at once" is no virtual time at all), and Close returns within its ctx.
+func TestReportNeverWaitsForTheStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, err := firebreak.NewBoard("checkout", firebreak.WithStore(stuckStore{}), firebreak.WithNotifier(&sink{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for range 100 {
+			b.Report(signalFor(firebreak.Fatal))
+		}
+		incs := b.List(firebreak.Filter{})
+		if len(incs) != 1 {
+			t.Fatalf("%d incidents", len(incs))
+		}
+		if err := b.Acknowledge(incs[0].ID, "ana"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Get(incs[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("Report, List, Acknowledge and Get took %v of virtual time with a stuck store, want 0", d)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		b.Close(ctx)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Close took %v", d)
+		}
+	})
+}

@@ -389,3 +389,50 @@ func TestNewErrors(t *testing.T) {
 		t.Errorf("NewLimiter(nil, …): %v", err)
 	}
 }
+
+// TestKeysPrefixedWithTTL: after an incident, actions, leases, switches
+// and a limiter, every key is under the prefix and expires.
+func TestKeysPrefixedWithTTL(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	st := newStore(t, srv, fleet.WithPrefix("checkout"))
+	f := newReplicas(t, st, 2)
+	for _, b := range f.boards {
+		b.Report(outage)
+	}
+	waitFor(t, f.rec, 5*time.Second, "the announcement", func() bool { return f.rec.count(firebreak.EventDetected) > 0 })
+	inc, _ := openIn(f.boards[0], "payments-db")
+	if err := f.boards[0].Acknowledge(inc.ID, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	w := newSwitches(t, st)
+	if err := w.ForceOpen(context.Background(), "payments-db", "test"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := fleet.NewLimiter(st, "api", 100, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Allow()
+	defer l.Close(context.Background())
+	waitFor(t, f.rec, 3*time.Second, "the acknowledgement on replica 1", func() bool {
+		got, ok := openIn(f.boards[1], "payments-db")
+		return ok && got.AcknowledgedBy == "ana"
+	})
+	rdb := client(t, srv)
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) < 6 {
+		t.Errorf("only %d keys: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "{checkout}:") {
+			t.Errorf("key %q is not under the prefix", k)
+		}
+		if ttl := rdb.PTTL(ctx, k).Val(); ttl <= 0 {
+			t.Errorf("key %q has no TTL (%v)", k, ttl)
+		}
+	}
+}

@@ -66,10 +66,6 @@ type Switches struct {
 	errs      int64
 }
 
-// ErrPending is returned, wrapped, by a switch set while Redis fails: it
-// applies on this replica and is shared when Redis answers.
-var ErrPending = errors.New("fleet: applied on this replica only, shared when Redis answers")
-
 // The fields of the switches hash.
 const (
 	fieldMode    = "mode"
