@@ -81,6 +81,8 @@ type Board struct {
 	closed bool
 
 	drills drillBook // running and recovering drills (drill.go)
+
+	fleet *fleetSync // WithStore; nil without one (fleet_sync.go)
 }
 
 var _ Reporter = (*Board)(nil)
@@ -155,6 +157,9 @@ func NewBoard(service string, opts ...BoardOption) (*Board, error) {
 		return nil, err
 	}
 	b.lazy = len(b.queues) > 0 || b.archive != nil
+	if err := b.useStore(&cfg); err != nil {
+		return nil, err
+	}
 	if root := cmp.Or(cfg.route, plan.Route); root != nil {
 		b.router = newRouter(root, names, unnamedQueues(cfg.names), len(b.queues))
 	}
@@ -182,6 +187,9 @@ func (b *Board) Start(ctx context.Context) error {
 	if !b.start() {
 		return fmt.Errorf("firebreak: Board.Start: %w", ErrClosed)
 	}
+	if err := b.fleet.waitFirst(ctx); err != nil {
+		return fmt.Errorf("firebreak: Board.Start: first sync with the store: %w", err)
+	}
 	return nil
 }
 
@@ -201,6 +209,7 @@ func (b *Board) start() bool {
 		}
 		b.archive.start(b.logger)
 		go b.loop()
+		b.fleet.start()
 	})
 	return b.started.Load() && !b.isClosed()
 }
@@ -230,6 +239,7 @@ func (b *Board) Close(ctx context.Context) error {
 		if b.started.Load() {
 			<-b.loopDone
 		}
+		b.fleet.stop(ctx)
 	})
 	// Every call waits within its own ctx, and none waits for a notifier
 	// that is calling it.
@@ -464,7 +474,7 @@ func (b *Board) Acknowledge(id, by string) error {
 	if err := requireActor(by); err != nil {
 		return err
 	}
-	return b.action(id, func(inc *incident, now time.Time) (Event, error) { return b.eng.acknowledge(inc, by, now) })
+	return b.actionOp(id, SharedAction{Op: OpAcknowledge, By: by}, func(inc *incident, now time.Time) (Event, error) { return b.eng.acknowledge(inc, by, now) })
 }
 
 // Mitigate records what was done to stop the user impact. An unacknowledged
@@ -476,7 +486,7 @@ func (b *Board) Mitigate(id, by, action string) error {
 	if strings.TrimSpace(action) == "" {
 		return errors.New("firebreak: Mitigate: say what was done")
 	}
-	return b.action(id, func(inc *incident, now time.Time) (Event, error) { return b.eng.mitigate(inc, by, action, now) })
+	return b.actionOp(id, SharedAction{Op: OpMitigate, By: by, Note: action}, func(inc *incident, now time.Time) (Event, error) { return b.eng.mitigate(inc, by, action, now) })
 }
 
 // Resolve records that the service works as usual again. Alerts still firing
@@ -486,7 +496,7 @@ func (b *Board) Resolve(id, by, note string) error {
 	if err := requireActor(by); err != nil {
 		return err
 	}
-	return b.action(id, func(inc *incident, now time.Time) (Event, error) { return b.eng.resolveByHand(inc, by, note, now) })
+	return b.actionOp(id, SharedAction{Op: OpResolve, By: by, Note: note}, func(inc *incident, now time.Time) (Event, error) { return b.eng.resolveByHand(inc, by, note, now) })
 }
 
 // SetSeverity changes the severity by hand, for example to lower a false
@@ -501,7 +511,7 @@ func (b *Board) SetSeverity(id, by string, sev Severity, reason string) error {
 	if strings.TrimSpace(reason) == "" {
 		return errors.New("firebreak: SetSeverity: a reason is required")
 	}
-	return b.action(id, func(inc *incident, now time.Time) (Event, error) { return b.eng.setSeverity(inc, by, sev, reason, now) })
+	return b.actionOp(id, SharedAction{Op: OpSetSeverity, By: by, Severity: sev, Note: reason}, func(inc *incident, now time.Time) (Event, error) { return b.eng.setSeverity(inc, by, sev, reason, now) })
 }
 
 // AddFinding records a preliminary conclusion. At and Author default to now
@@ -516,7 +526,7 @@ func (b *Board) AddFinding(id, by string, f Finding) error {
 	if err := checkFinding(f); err != nil {
 		return err
 	}
-	return b.action(id, func(inc *incident, now time.Time) (Event, error) { return b.eng.addFinding(inc, by, f, now) })
+	return b.actionOp(id, SharedAction{Op: OpAddFinding, By: by, Finding: &f}, func(inc *incident, now time.Time) (Event, error) { return b.eng.addFinding(inc, by, f, now) })
 }
 
 // AddEvidence attaches evidence: trace IDs, a metric snapshot, a health
@@ -531,7 +541,7 @@ func (b *Board) AddEvidence(id, by string, e Evidence) error {
 	if err := checkEvidence(e); err != nil {
 		return err
 	}
-	return b.action(id, func(inc *incident, now time.Time) (Event, error) { return b.eng.addEvidence(inc, by, e, now) })
+	return b.actionOp(id, SharedAction{Op: OpAddEvidence, By: by, Evidence: &e}, func(inc *incident, now time.Time) (Event, error) { return b.eng.addEvidence(inc, by, e, now) })
 }
 
 // CloseWith files the report the plan requires and closes a resolved
@@ -543,7 +553,7 @@ func (b *Board) CloseWith(id, by string, in ReportInput) (*Report, error) {
 	}
 	var rep *Report
 	var closed *snapshot
-	err := b.action(id, func(inc *incident, now time.Time) (Event, error) {
+	err := b.actionOp(id, SharedAction{Op: OpClose, By: by, Report: &in}, func(inc *incident, now time.Time) (Event, error) {
 		r, err := b.eng.closeWith(inc, by, in, now)
 		if err != nil {
 			return "", err

@@ -65,6 +65,8 @@
 //	user_feedback                           general / general / none
 //	board_overflow (the Board refused
 //	signals)                                general / general / general
+//	shared_state_degraded (the fleet's
+//	store is unreachable)                   general / general / general
 //
 // Load your own plan from JSON with [ParsePlan] or [LoadPlan]; every problem
 // in it is reported with its field path in a [PlanError]. A document's rules
@@ -268,6 +270,21 @@
 // before. [Board.HandOff] (POST /incidents/{id}/handoff) hands an incident to
 // another person or role: Incident.Owner, a timeline entry, and an
 // [EventHandedOff] notification.
+//
+// # A fleet of replicas
+//
+// Each replica of a service has its own Board. [WithStore] makes them one:
+// one incident per (service, env, fault domain) across the fleet, with one
+// ID; a person's action through any replica applied on all within about
+// twice [WithSyncInterval]; deadlines, reminders and escalations on the
+// fleet's clock, each notification sent once for the fleet; a replica
+// that starts takes up the open incidents. The [Store] is a small
+// contract: [MemoryStore] implements it in memory (replicas in one
+// process, tests in a synctest bubble) and
+// [github.com/firebreak-go/firebreak/fleet] on Redis. Report never waits
+// for the store; when it fails the Board works alone and raises
+// [KindSharedStateDegraded], and reconciles when it returns. Without
+// WithStore nothing is shared.
 //
 // # HTTP
 //

@@ -65,6 +65,7 @@ type engine struct {
 	maxAlerts int
 	maxLines  int
 	seed      maphash.Seed
+	idPrefix  string // "INC-" by default; with a store "INC-<replica>-" (fleet_sync.go)
 
 	alerts    map[uint64]*alert    // tracked alerts by fingerprint; see admit
 	incidents map[string]*incident // by ID
@@ -312,7 +313,7 @@ func (e *engine) newIncident(key, domain string, now time.Time) *incident {
 	e.seq++
 	inc := &incident{seq: e.seq, ackSeverity: -1, persisted: map[int]bool{}, full: map[uint64]*alert{}, heapIdx: -1}
 	inc.Incident = Incident{
-		ID:          fmt.Sprintf("INC-%04d", e.seq),
+		ID:          fmt.Sprintf("%s%04d", cmp.Or(e.idPrefix, "INC-"), e.seq),
 		Service:     e.service,
 		Env:         e.env,
 		FaultDomain: domain,

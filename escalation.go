@@ -167,7 +167,7 @@ func (b *Board) HandOff(id, by, to, note string) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return b.action(id, func(inc *incident, now time.Time) (Event, error) { return b.eng.handOff(inc, by, to, note, now) })
+	return b.actionOp(id, SharedAction{Op: OpHandOff, By: by, To: to, Note: note}, func(inc *incident, now time.Time) (Event, error) { return b.eng.handOff(inc, by, to, note, now) })
 }
 
 func (e *engine) handOff(inc *incident, by, to, note string, now time.Time) (Event, error) {

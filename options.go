@@ -18,6 +18,8 @@ type boardConfig struct {
 	route     *Route
 	known     []string
 	archive   Archive // WithArchive (archive.go)
+
+	fleet *fleetConfig // WithStore, WithSyncInterval (fleet_sync.go)
 }
 
 type boardOptionFunc func(*boardConfig)

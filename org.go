@@ -378,7 +378,7 @@ func (b *Board) SetCategory(id, by string, c Category, reason string) error {
 	if err := checkText("reason", reason); err != nil {
 		return err
 	}
-	return b.action(id, func(inc *incident, now time.Time) (Event, error) { return b.eng.setCategory(inc, by, c, reason, now) })
+	return b.actionOp(id, SharedAction{Op: OpSetCategory, By: by, To: string(c), Note: reason}, func(inc *incident, now time.Time) (Event, error) { return b.eng.setCategory(inc, by, c, reason, now) })
 }
 
 // Verify records that the business owner has confirmed the fix of a
@@ -393,7 +393,7 @@ func (b *Board) Verify(id, by, note string) error {
 	if err := checkText("note", note); err != nil {
 		return err
 	}
-	return b.action(id, func(inc *incident, now time.Time) (Event, error) { return b.eng.verify(inc, by, note, now) })
+	return b.actionOp(id, SharedAction{Op: OpVerify, By: by, Note: note}, func(inc *incident, now time.Time) (Event, error) { return b.eng.verify(inc, by, note, now) })
 }
 
 // MatchLabels returns the labels an incident is matched on by routes and

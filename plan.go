@@ -224,6 +224,9 @@ func DefaultPlan() *Plan {
 			// The Board itself refused signals: somebody must look, whatever
 			// the component.
 			{Kind: KindBoardOverflow, Severity: ts(General, General, General)},
+			// The fleet's store is unreachable: every replica pages on its
+			// own, which somebody must know of.
+			{Kind: KindSharedStateDegraded, Severity: ts(General, General, General)},
 		},
 		Escalation: Escalation{
 			Persistence:      []PersistenceRule{{From: General, After: Duration(60 * time.Minute), To: Severe}},

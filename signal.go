@@ -50,6 +50,12 @@ const (
 	// "firebreak", Value the signals refused so far. The plan grades it like
 	// any other kind.
 	KindBoardOverflow Kind = "board_overflow"
+	// KindSharedStateDegraded: a Board made WithStore cannot reach the
+	// fleet's store (firing): it works on its local state and pages on its
+	// own until the store answers again (cleared). Component is
+	// "firebreak", Dependency "shared-state". The plan grades it like any
+	// other kind.
+	KindSharedStateDegraded Kind = "shared_state_degraded"
 )
 
 // alertNames maps the built-in kinds to Alertmanager-style alert names.
@@ -67,6 +73,7 @@ var alertNames = map[Kind]string{
 	KindAnalysisInconclusive: "AnalysisInconclusive",
 	KindUserFeedback:         "UserFeedback",
 	KindBoardOverflow:        "BoardOverflow",
+	KindSharedStateDegraded:  "SharedStateDegraded",
 }
 
 // AlertName returns the Alertmanager alert name for k ("ErrorBudgetBurn" for

@@ -176,3 +176,129 @@ func startAlertmanager(t testing.TB, bin, dir, cfg string) (*Server, error) {
 		}
 	}
 }
+
+// RedisSkip is the message a test gets when redis-server is missing.
+const RedisSkip = "firebreak/fleet: the fleet tests need redis-server (apt-get install -y redis-server)"
+
+// Redis is a started redis-server. Its methods are for one test's
+// goroutine.
+type Redis struct {
+	// Addr is its host:port, e.g. "127.0.0.1:40123".
+	Addr string
+	// Log is the file holding the server's output.
+	Log string
+
+	t      testing.TB
+	bin    string
+	dir    string
+	port   int
+	cmd    *exec.Cmd
+	logf   *os.File
+	exited chan error
+}
+
+// StartRedis starts a redis-server on a free loopback port with no
+// persistence (a restart loses its data, as a crashed cache does) and
+// waits until it answers PING (up to 10 seconds). It is stopped in
+// t.Cleanup.
+func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	bin := find("redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server")
+	if bin == "" {
+		missing(t, RedisSkip)
+	}
+	r := &Redis{t: t, bin: bin, dir: t.TempDir()}
+	var lastErr error
+	for range 3 { // a port taken between FreePort and the bind: try another
+		r.port = FreePort(t)
+		if lastErr = r.start(); lastErr == nil {
+			t.Cleanup(r.Kill)
+			return r
+		}
+	}
+	t.Fatalf("testserver: redis-server did not start: %v", lastErr)
+	return nil
+}
+
+func (r *Redis) start() error {
+	r.Addr = fmt.Sprintf("127.0.0.1:%d", r.port)
+	r.Log = filepath.Join(r.dir, fmt.Sprintf("redis-%d.log", r.port))
+	logf, err := os.OpenFile(r.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(r.bin, "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", r.dir, "--loglevel", "warning")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return err
+	}
+	r.cmd, r.logf, r.exited = cmd, logf, make(chan error, 1)
+	go func(exited chan error) { exited <- cmd.Wait() }(r.exited)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if pingRedis(r.Addr) == nil {
+			return nil
+		}
+		select {
+		case err := <-r.exited:
+			logf.Close()
+			r.cmd = nil
+			out, _ := os.ReadFile(r.Log)
+			return fmt.Errorf("exited (%v): %s", err, strings.TrimSpace(string(out)))
+		case <-time.After(20 * time.Millisecond): // the server is starting
+		}
+		if time.Now().After(deadline) {
+			r.Kill()
+			return errors.New("no PONG within 10s")
+		}
+	}
+}
+
+func pingRedis(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 7)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	if string(buf[:n]) != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", buf[:n])
+	}
+	return nil
+}
+
+// Kill stops the server at once (SIGKILL), as a crash would, and waits
+// for it to exit. Killing a stopped server does nothing.
+func (r *Redis) Kill() {
+	if r.cmd == nil {
+		return
+	}
+	r.cmd.Process.Kill()
+	<-r.exited
+	r.logf.Close()
+	r.cmd = nil
+}
+
+// Restart starts the server again on the same port, empty, after Kill.
+func (r *Redis) Restart() {
+	r.t.Helper()
+	r.Kill()
+	var err error
+	for range 50 { // the port may linger a moment after the kill
+		if err = r.start(); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.t.Fatalf("testserver: redis-server did not restart on %s: %v", r.Addr, err)
+}
