@@ -142,10 +142,16 @@ type machine[T any] struct {
 	// timeout is a nanosecond, so it is replaced by a regular machine as soon
 	// as it leaves half-open. Written only before publication.
 	probe bool
+	// timeout is the machine's open timeout.
+	timeout time.Duration
 	// win is the rolling window while gobreaker's machine is closed, nil
 	// otherwise: calls in the closed state are counted there, without
 	// gobreaker's mutex. Stored under cb's mutex, on every state change.
 	win atomic.Pointer[window]
+	// openUntil is the reading until which the open machine rejects calls
+	// without asking gobreaker (no later than gobreaker's own expiry), or
+	// 0 when not open. Stored under cb's mutex, on every state change.
+	openUntil atomic.Int64
 }
 
 var (
@@ -231,7 +237,7 @@ func (b *Breaker[T]) newIdentity() *identity {
 func (b *Breaker[T]) newMachine() *machine[T] { return b.newMachineTimeout(b.cfg.openTimeout) }
 
 func (b *Breaker[T]) newMachineTimeout(openTimeout time.Duration) *machine[T] {
-	m := &machine[T]{b: b, quiet: true}
+	m := &machine[T]{b: b, quiet: true, timeout: openTimeout}
 	m.win.Store(newWindow(&b.cfg, firebreak.Nanotime()))
 	m.cb = gobreaker.NewCircuitBreaker[T](gobreaker.Settings{
 		Name:          b.cfg.name,
@@ -294,10 +300,17 @@ func (m *machine[T]) finish(w *window, age uint64, failed bool) {
 // queue is reported by flush, outside every lock, on the goroutine whose call
 // caused the change.
 func (m *machine[T]) onStateChange(_ string, from, to gobreaker.State) {
-	if to == gobreaker.StateClosed {
+	switch to {
+	case gobreaker.StateClosed:
+		m.openUntil.Store(0)
 		m.win.Store(newWindow(&m.b.cfg, firebreak.Nanotime()))
-	} else {
+	case gobreaker.StateOpen:
 		m.win.Store(nil)
+		// Read after gobreaker's clock read: gobreaker's expiry is no later.
+		m.openUntil.Store(firebreak.Nanotime() + int64(m.timeout))
+	default:
+		m.win.Store(nil)
+		m.openUntil.Store(0)
 	}
 	if m.quiet {
 		return
@@ -401,6 +414,19 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 		}
 		if age, ok := w.admit(now); ok {
 			return executeClosed(b, m, w, id, ctx, now, age, fn)
+		}
+	} else if until := m.openUntil.Load(); until != 0 {
+		// Open: reject without gobreaker's mutex until the open timeout
+		// has certainly not passed; then gobreaker decides (half-open).
+		if now == 0 {
+			now = firebreak.Nanotime()
+		}
+		if now < until {
+			b.inst.calls.Add(ctx, 1, id.attrs.outcome[outcomeRejected]...)
+			if b.npending.Load() != 0 {
+				b.flush()
+			}
+			return result, id.errOpen
 		}
 	}
 	out := outcomeRejected
