@@ -99,6 +99,14 @@ func (n Next[T]) At(now int64) Next[T] {
 	return n
 }
 
+// Pass returns n passing on to the next policy the reading this policy was
+// given, if any, without reading the clock: for a policy that needs no time
+// itself and calls next at once (a fallback).
+func (n Next[T]) Pass() Next[T] {
+	n.pass = n.now != 0
+	return n
+}
+
 // Call wraps a plain function as the Next of a policy used on its own.
 func Call[T any](fn Func[T]) Next[T] { return Next[T]{fn: fn} }
 

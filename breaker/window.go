@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/firebreak-go/firebreak/internal/stripe"
 	"github.com/sony/gobreaker/v2"
 )
 
@@ -34,7 +35,7 @@ type window struct {
 	// stripes count the current bucket's fast calls: requests in the high
 	// 32 bits, successes in the low 32. They are folded into the bucket on
 	// every rollover and whenever the counts are read.
-	stripes []stripe
+	stripes []counter
 
 	mu      sync.Mutex // guards the fields below and the machine's trip
 	dead    bool       // the machine left closed: count nothing more
@@ -54,8 +55,8 @@ type window struct {
 // bucket is one bucket's counts.
 type bucket struct{ requests, successes, failures, excluded uint32 }
 
-// stripe is one per-P counter, alone in its cache line.
-type stripe struct {
+// counter is one per-P counter, alone in its cache line.
+type counter struct {
 	n atomic.Uint64
 	_ [64 - unsafe.Sizeof(atomic.Uint64{})]byte
 }
@@ -76,17 +77,9 @@ func numStripes() int {
 	return n
 }
 
-//go:linkname procPin runtime.procPin
-func procPin() int
-
-//go:linkname procUnpin runtime.procUnpin
-func procUnpin()
-
 // stripe returns the calling P's stripe.
-func (w *window) stripe() *stripe {
-	p := procPin()
-	procUnpin()
-	return &w.stripes[p&(len(w.stripes)-1)]
+func (w *window) stripe() *counter {
+	return &w.stripes[stripe.P()&(len(w.stripes)-1)]
 }
 
 // newWindow returns the window of a closed phase starting at reading now.
@@ -96,7 +89,7 @@ func newWindow(cfg *config, now int64) *window {
 		start:   now,
 		period:  int64(cfg.bucket),
 		buckets: make([]bucket, n),
-		stripes: make([]stripe, numStripes()),
+		stripes: make([]counter, numStripes()),
 	}
 	w.ageEnd.Store(w.endOf(0, now))
 	return w
