@@ -204,7 +204,7 @@ func newBreaker[T any](cfg config, inst *instruments, c *firebreak.Component) *B
 	m := b.newMachine()
 	m.quiet = false
 	b.cur.Store(m)
-	inst.state.Add(context.Background(), 1, b.id.Load().attrs.state[StateClosed]...)
+	inst.state.Add(context.Background(), 1, b.id.Load().attrs.state(StateClosed)...)
 	return b
 }
 
@@ -242,8 +242,8 @@ func (b *Breaker[T]) newMachineTimeout(openTimeout time.Duration) *machine[T] {
 	m.cb = gobreaker.NewCircuitBreaker[T](gobreaker.Settings{
 		Name:          b.cfg.name,
 		MaxRequests:   uint32(b.cfg.halfOpenCalls),
-		Interval:      b.cfg.window,
-		BucketPeriod:  b.cfg.bucket,
+		// No rolling window: the closed state is counted by m.win, and
+		// gobreaker's counts serve only the half-open trial.
 		Timeout:       openTimeout,
 		ReadyToTrip:   m.readyToTrip,
 		OnStateChange: m.onStateChange,
@@ -404,7 +404,7 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 	}
 	id := b.id.Load()
 	if e := b.forced.Load(); e != nil {
-		b.inst.calls.Add(ctx, 1, id.attrs.outcome[outcomeRejected]...)
+		b.inst.calls.Add(ctx, 1, id.attrs.outcome(outcomeRejected)...)
 		return result, e
 	}
 	m := b.cur.Load()
@@ -422,7 +422,7 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 			now = firebreak.Nanotime()
 		}
 		if now < until {
-			b.inst.calls.Add(ctx, 1, id.attrs.outcome[outcomeRejected]...)
+			b.inst.calls.Add(ctx, 1, id.attrs.outcome(outcomeRejected)...)
 			if b.npending.Load() != 0 {
 				b.flush()
 			}
@@ -431,7 +431,7 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 	}
 	out := outcomeRejected
 	defer func() {
-		b.inst.calls.Add(ctx, 1, id.attrs.outcome[out]...)
+		b.inst.calls.Add(ctx, 1, id.attrs.outcome(out)...)
 		if b.npending.Load() != 0 {
 			b.flush()
 		}
@@ -480,7 +480,7 @@ func executeClosed[T any](b *Breaker[T], m *machine[T], w *window, id *identity,
 		default:
 			m.finish(w, age, true)
 		}
-		b.inst.calls.Add(ctx, 1, id.attrs.outcome[out]...)
+		b.inst.calls.Add(ctx, 1, id.attrs.outcome(out)...)
 		if b.npending.Load() != 0 {
 			b.flush()
 		}

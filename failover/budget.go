@@ -26,6 +26,7 @@ type budgetWindow struct {
 	base    time.Time // monotonic origin of epochs: the time of reading origin
 	origin  int64     // the firebreak.Nanotime reading of base
 	width   int64     // nanoseconds per bucket
+	_       [64]byte  // keeps the stripes off the fields' cache line
 	pending [stripes]pendingCount
 
 	mu      sync.Mutex // guards buckets
