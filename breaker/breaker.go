@@ -240,8 +240,8 @@ func (b *Breaker[T]) newMachineTimeout(openTimeout time.Duration) *machine[T] {
 	m := &machine[T]{b: b, quiet: true, timeout: openTimeout}
 	m.win.Store(newWindow(&b.cfg, firebreak.Nanotime()))
 	m.cb = gobreaker.NewCircuitBreaker[T](gobreaker.Settings{
-		Name:          b.cfg.name,
-		MaxRequests:   uint32(b.cfg.halfOpenCalls),
+		Name:        b.cfg.name,
+		MaxRequests: uint32(b.cfg.halfOpenCalls),
 		// No rolling window: the closed state is counted by m.win, and
 		// gobreaker's counts serve only the half-open trial.
 		Timeout:       openTimeout,
