@@ -61,14 +61,50 @@ type Func[T any] func(ctx context.Context) (T, error)
 type Next[T any] struct {
 	chain []Policy[T]
 	fn    Func[T]
+	now   int64 // a clock reading for chain[0], passed with At; 0 if none
+	pass  bool  // now was given by At for the next policy
 }
 
-// Call runs the rest of the pipeline.
+// Call runs the rest of the pipeline. The clock reading given with
+// [Next.At], if any, goes to the next policy only.
 func (n Next[T]) Call(ctx context.Context) (T, error) {
 	if len(n.chain) == 0 {
 		return n.fn(ctx)
 	}
-	return n.chain[0].Apply(ctx, Next[T]{chain: n.chain[1:], fn: n.fn})
+	inner := Next[T]{chain: n.chain[1:], fn: n.fn}
+	if n.pass {
+		inner.now = n.now
+	}
+	return n.chain[0].Apply(ctx, inner)
+}
+
+// Now returns the [Nanotime] reading an outer policy took for this call
+// and passed with [Next.At], or a fresh reading if none was passed. One
+// reading then serves every policy of a call that needs the time (the
+// observer's start, the retry budget, the breaker's window).
+func (n Next[T]) Now() int64 {
+	if n.now != 0 {
+		return n.now
+	}
+	return Nanotime()
+}
+
+// At returns n carrying the [Nanotime] reading now for the next policy,
+// which gets it from its own Next's [Next.Now]. Pass only a reading of this
+// moment: a policy that waits before calling next (a backoff, a queue, a
+// hedging delay) calls next without At, and the policies inside read the
+// clock themselves. A policy that does not call At passes no reading on.
+func (n Next[T]) At(now int64) Next[T] {
+	n.now, n.pass = now, true
+	return n
+}
+
+// Pass returns n passing on to the next policy the reading this policy was
+// given, if any, without reading the clock: for a policy that needs no time
+// itself and calls next at once (a fallback).
+func (n Next[T]) Pass() Next[T] {
+	n.pass = n.now != 0
+	return n
 }
 
 // Call wraps a plain function as the Next of a policy used on its own.

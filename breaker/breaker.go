@@ -132,9 +132,9 @@ type machine[T any] struct {
 	// quiet drops state changes while the machine is prepared, before it is
 	// published. Written only before publication.
 	quiet bool
-	// trip makes the next ReadyToTrip true (SetState). Guarded by cb's mutex
-	// once published.
-	trip bool
+	// trip makes the next ReadyToTrip true: set while the breaker makes
+	// gobreaker trip (finish, preparedMachine).
+	trip atomic.Bool
 	// tripped holds the counts that tripped the breaker, for the signal.
 	// Guarded by cb's mutex.
 	tripped gobreaker.Counts
@@ -142,6 +142,16 @@ type machine[T any] struct {
 	// timeout is a nanosecond, so it is replaced by a regular machine as soon
 	// as it leaves half-open. Written only before publication.
 	probe bool
+	// timeout is the machine's open timeout.
+	timeout time.Duration
+	// win is the rolling window while gobreaker's machine is closed, nil
+	// otherwise: calls in the closed state are counted there, without
+	// gobreaker's mutex. Stored under cb's mutex, on every state change.
+	win atomic.Pointer[window]
+	// openUntil is the reading until which the open machine rejects calls
+	// without asking gobreaker (no later than gobreaker's own expiry), or
+	// 0 when not open. Stored under cb's mutex, on every state change.
+	openUntil atomic.Int64
 }
 
 var (
@@ -194,7 +204,7 @@ func newBreaker[T any](cfg config, inst *instruments, c *firebreak.Component) *B
 	m := b.newMachine()
 	m.quiet = false
 	b.cur.Store(m)
-	inst.state.Add(context.Background(), 1, b.id.Load().attrs.state[StateClosed]...)
+	inst.state.Add(context.Background(), 1, b.id.Load().attrs.state(StateClosed)...)
 	return b
 }
 
@@ -227,12 +237,13 @@ func (b *Breaker[T]) newIdentity() *identity {
 func (b *Breaker[T]) newMachine() *machine[T] { return b.newMachineTimeout(b.cfg.openTimeout) }
 
 func (b *Breaker[T]) newMachineTimeout(openTimeout time.Duration) *machine[T] {
-	m := &machine[T]{b: b, quiet: true}
+	m := &machine[T]{b: b, quiet: true, timeout: openTimeout}
+	m.win.Store(newWindow(&b.cfg, firebreak.Nanotime()))
 	m.cb = gobreaker.NewCircuitBreaker[T](gobreaker.Settings{
-		Name:          b.cfg.name,
-		MaxRequests:   uint32(b.cfg.halfOpenCalls),
-		Interval:      b.cfg.window,
-		BucketPeriod:  b.cfg.bucket,
+		Name:        b.cfg.name,
+		MaxRequests: uint32(b.cfg.halfOpenCalls),
+		// No rolling window: the closed state is counted by m.win, and
+		// gobreaker's counts serve only the half-open trial.
 		Timeout:       openTimeout,
 		ReadyToTrip:   m.readyToTrip,
 		OnStateChange: m.onStateChange,
@@ -241,11 +252,17 @@ func (b *Breaker[T]) newMachineTimeout(openTimeout time.Duration) *machine[T] {
 	return m
 }
 
-// readyToTrip applies the trip rules. gobreaker calls it under its mutex,
-// after each failure.
-func (m *machine[T]) readyToTrip(c gobreaker.Counts) bool {
-	cfg := &m.b.cfg
-	trip := m.trip
+// readyToTrip tells gobreaker, which calls it under its mutex after a
+// failure in the closed state, whether to trip. Calls in the closed state
+// are counted by the window, not by gobreaker: the only calls gobreaker sees
+// closed are those by which the breaker makes it trip (tripLocked,
+// preparedMachine).
+func (m *machine[T]) readyToTrip(gobreaker.Counts) bool { return m.trip.Load() }
+
+// tripRule applies the trip rules to the window's counts c.
+func (b *Breaker[T]) tripRule(c gobreaker.Counts) bool {
+	cfg := &b.cfg
+	trip := false
 	n := c.TotalSuccesses + c.TotalFailures
 	lowTraffic := cfg.ratio == 0 || n < uint32(cfg.minCalls)
 	if cfg.consecutive > 0 && lowTraffic && c.ConsecutiveFailures >= uint32(cfg.consecutive) {
@@ -254,16 +271,47 @@ func (m *machine[T]) readyToTrip(c gobreaker.Counts) bool {
 	if cfg.ratio > 0 && !lowTraffic && float64(c.TotalFailures) >= cfg.ratio*float64(n) {
 		trip = true
 	}
-	if trip {
-		m.tripped = c
-	}
 	return trip
+}
+
+// finish counts a failure (failed) or an exclusion in the closed window w
+// of machine m, for a call that started in bucket age, and trips the
+// breaker if the rules say so.
+func (m *machine[T]) finish(w *window, age uint64, failed bool) {
+	now := firebreak.Nanotime()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dead {
+		return
+	}
+	c, _ := w.finishLocked(age, now, failed)
+	if failed && m.b.tripRule(c) {
+		// Let gobreaker make the transition: it opens, starts a generation
+		// and announces the change (onStateChange queues the event).
+		w.dead = true
+		m.tripped = c
+		m.trip.Store(true)
+		_, _ = m.cb.Execute(func() (T, error) { var zero T; return zero, errCountFailure })
+		m.trip.Store(false)
+	}
 }
 
 // onStateChange runs under gobreaker's mutex: it only queues the change. The
 // queue is reported by flush, outside every lock, on the goroutine whose call
 // caused the change.
 func (m *machine[T]) onStateChange(_ string, from, to gobreaker.State) {
+	switch to {
+	case gobreaker.StateClosed:
+		m.openUntil.Store(0)
+		m.win.Store(newWindow(&m.b.cfg, firebreak.Nanotime()))
+	case gobreaker.StateOpen:
+		m.win.Store(nil)
+		// Read after gobreaker's clock read: gobreaker's expiry is no later.
+		m.openUntil.Store(firebreak.Nanotime() + int64(m.timeout))
+	default:
+		m.win.Store(nil)
+		m.openUntil.Store(0)
+	}
 	if m.quiet {
 		return
 	}
@@ -307,9 +355,9 @@ func (b *Breaker[T]) preparedMachine(to State) *machine[T] {
 		m = b.newMachine()
 	}
 	if to != StateClosed {
-		m.trip = true
+		m.trip.Store(true)
 		_, _ = m.cb.Execute(func() (T, error) { var zero T; return zero, errCountFailure })
-		m.trip = false
+		m.trip.Store(false)
 	}
 	// Let the nanosecond pass (virtual time in a synctest bubble passes
 	// only when the goroutine sleeps).
@@ -338,41 +386,64 @@ func (b *Breaker[T]) preparedMachine(to State) *machine[T] {
 //
 // If fn panics the call counts as a failure and the panic goes on.
 func (b *Breaker[T]) Execute(ctx context.Context, fn func(context.Context) (T, error)) (T, error) {
-	return execute(b, ctx, fn)
+	return execute(b, ctx, 0, fn)
 }
 
 // Apply runs the rest of a pipeline under the breaker; see [Breaker.Execute].
+// It uses the clock reading an outer policy passed ([firebreak.Next.Now]).
 func (b *Breaker[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
-	return execute(b, ctx, next.Call)
+	return execute(b, ctx, next.Now(), next.Call)
 }
 
 // execute is Execute, written once for both entry points. It is a function
 // rather than a method so that Apply's method value next.Call stays on the
-// stack.
-func execute[T any](b *Breaker[T], ctx context.Context, fn func(context.Context) (T, error)) (result T, err error) {
+// stack. now is a clock reading of this moment ([firebreak.Nanotime]), or 0.
+func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(context.Context) (T, error)) (result T, err error) {
 	if b.evicted.Load() {
 		b = b.current()
 	}
 	id := b.id.Load()
 	if e := b.forced.Load(); e != nil {
-		b.inst.calls.Add(ctx, 1, id.attrs.outcome[outcomeRejected]...)
+		b.inst.calls.Add(ctx, 1, id.attrs.outcome(outcomeRejected)...)
 		return result, e
+	}
+	m := b.cur.Load()
+	if w := m.win.Load(); w != nil {
+		if now == 0 {
+			now = firebreak.Nanotime()
+		}
+		if age, ok := w.admit(now); ok {
+			return executeClosed(b, m, w, id, ctx, now, age, fn)
+		}
+	} else if until := m.openUntil.Load(); until != 0 {
+		// Open: reject without gobreaker's mutex until the open timeout
+		// has certainly not passed; then gobreaker decides (half-open).
+		if now == 0 {
+			now = firebreak.Nanotime()
+		}
+		if now < until {
+			b.inst.calls.Add(ctx, 1, id.attrs.outcome(outcomeRejected)...)
+			if b.npending.Load() != 0 {
+				b.flush()
+			}
+			return result, id.errOpen
+		}
 	}
 	out := outcomeRejected
 	defer func() {
-		b.inst.calls.Add(ctx, 1, id.attrs.outcome[out]...)
+		b.inst.calls.Add(ctx, 1, id.attrs.outcome(out)...)
 		if b.npending.Load() != 0 {
 			b.flush()
 		}
 	}()
-	_, gerr := b.cur.Load().cb.Execute(func() (T, error) {
+	_, gerr := m.cb.Execute(func() (T, error) {
 		out = outcomeFailure // stays so if fn panics
 		// The clock is read only when the outcome may depend on the time
 		// taken: slow-call counting is on, or ctx can end (Done is nil
 		// for context.Background and its values).
-		var start time.Time
+		var start int64
 		if b.cfg.slow > 0 || b.cfg.hang > 0 && ctx.Done() != nil {
-			start = time.Now()
+			start = firebreak.Nanotime()
 		}
 		result, err = fn(ctx)
 		out = b.classify(ctx, err, start)
@@ -395,8 +466,33 @@ func execute[T any](b *Breaker[T], ctx context.Context, fn func(context.Context)
 	return result, err
 }
 
-// classify decides how a finished call counts.
-func (b *Breaker[T]) classify(ctx context.Context, err error, start time.Time) outcome {
+// executeClosed runs fn, admitted by the closed window w of machine m in
+// bucket age at reading now. A success is counted without a lock.
+func executeClosed[T any](b *Breaker[T], m *machine[T], w *window, id *identity, ctx context.Context, now int64, age uint64,
+	fn func(context.Context) (T, error)) (result T, err error) {
+	out := outcomeFailure // stays so if fn panics
+	defer func() {
+		switch out {
+		case outcomeSuccess:
+			w.success(age)
+		case outcomeExcluded:
+			m.finish(w, age, false)
+		default:
+			m.finish(w, age, true)
+		}
+		b.inst.calls.Add(ctx, 1, id.attrs.outcome(out)...)
+		if b.npending.Load() != 0 {
+			b.flush()
+		}
+	}()
+	result, err = fn(ctx)
+	out = b.classify(ctx, err, now)
+	return result, err
+}
+
+// classify decides how a finished call that started at reading start (0 if
+// the clock was not read) counts.
+func (b *Breaker[T]) classify(ctx context.Context, err error, start int64) outcome {
 	if err != nil {
 		if firebreak.IsRejected(err) {
 			return outcomeExcluded
@@ -414,7 +510,7 @@ func (b *Breaker[T]) classify(ctx context.Context, err error, start time.Time) o
 			return outcomeFailure
 		}
 	}
-	if b.cfg.slow > 0 && time.Since(start) >= b.cfg.slow {
+	if b.cfg.slow > 0 && time.Duration(firebreak.Nanotime()-start) >= b.cfg.slow {
 		return outcomeSlow
 	}
 	return outcomeSuccess
@@ -423,15 +519,15 @@ func (b *Breaker[T]) classify(ctx context.Context, err error, start time.Time) o
 // hung reports whether a call that ctx ended ran long enough to say that the
 // dependency hung: at least the hang threshold (or the slow-call threshold,
 // if smaller), or all of a deadline that gave it a real budget.
-func (b *Breaker[T]) hung(ctx context.Context, start time.Time) bool {
+func (b *Breaker[T]) hung(ctx context.Context, start int64) bool {
 	threshold := b.cfg.hang
-	if threshold <= 0 || start.IsZero() {
+	if threshold <= 0 || start == 0 {
 		return false
 	}
 	if b.cfg.slow > 0 && b.cfg.slow < threshold {
 		threshold = b.cfg.slow
 	}
-	return firebreak.Hung(ctx, start, time.Now(), threshold, b.cfg.hangBudget)
+	return firebreak.Hung(ctx, firebreak.TimeOf(start), firebreak.TimeOf(firebreak.Nanotime()), threshold, b.cfg.hangBudget)
 }
 
 // Stage places the breaker in a pipeline's default order:
@@ -511,7 +607,11 @@ func (b *Breaker[T]) Counts() Counts {
 	if b.evicted.Load() {
 		return b.current().Counts()
 	}
-	return countsOf(b.cur.Load().cb.Counts())
+	m := b.cur.Load()
+	if w := m.win.Load(); w != nil {
+		return countsOf(w.counts())
+	}
+	return countsOf(m.cb.Counts())
 }
 
 // ForceOpen isolates the dependency by hand: every call is rejected with an
@@ -600,11 +700,15 @@ func (b *Breaker[T]) evictable() (closed, clean bool) {
 	if b.forced.Load() != nil {
 		return false, false
 	}
-	cb := b.cur.Load().cb
-	if cb.State() != gobreaker.StateClosed {
+	m := b.cur.Load()
+	if m.cb.State() != gobreaker.StateClosed {
 		return false, false
 	}
-	c := cb.Counts()
+	w := m.win.Load()
+	if w == nil {
+		return false, false
+	}
+	c := w.countsAt(firebreak.Nanotime())
 	return true, c.TotalFailures == 0 && c.ConsecutiveFailures == 0
 }
 

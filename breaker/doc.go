@@ -196,13 +196,21 @@
 //
 // # Performance
 //
-// The success path adds a few atomic loads and a metric Add to gobreaker's
-// own cost (two mutex round trips and two clock reads) and allocates nothing,
-// with the no-op or the SDK meter; the clock is read once more only when
-// slow-call counting is on or the call's context can end (to tell a hung
-// call from one the caller gave up on early). The context's Done channel is
-// asked for, which a cancellable context makes once, on first asking. A
-// rejection allocates nothing either.
-// BenchmarkExecute and BenchmarkExecuteOpen compare it with gobreaker's
-// CircuitBreaker.Execute under the same settings.
+// gobreaker keeps its counts under one mutex, taken twice a call with two
+// wall-and-monotonic clock reads, so that a breaker on it gets slower with
+// a second core. This breaker keeps gobreaker as its state machine (open,
+// half-open, close, generations, state-change events) but counts the closed
+// state itself: a successful closed call takes no lock, reads the monotonic
+// clock once ([firebreak.Nanotime], or the reading a pipeline's outer
+// policy passed, [firebreak.Next.Now]) and adds twice to a per-processor
+// counter of the current bucket. The lock is taken on a bucket rollover, a
+// failure or exclusion (which may trip), a call finishing in a later bucket
+// than it started in, and in the half-open state. The counts are gobreaker's,
+// one call at a time; calls racing a rollover may count one bucket late, and
+// none is lost. An open breaker rejects without a lock until its open
+// timeout. Nothing allocates, with the no-op or the SDK meter; the clock is
+// read a second time only for slow-call counting or a call whose context
+// ended. BenchmarkExecute and BenchmarkExecuteOpen compare it with
+// gobreaker's CircuitBreaker.Execute under the same settings, serial and
+// parallel.
 package breaker

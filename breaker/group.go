@@ -94,7 +94,7 @@ func NewGroup[K comparable, T any](maxBreakers int, opts ...Option) (*Group[K, T
 // Execute runs fn under the breaker for key, creating it if needed; see
 // [Breaker.Execute].
 func (g *Group[K, T]) Execute(ctx context.Context, key K, fn func(context.Context) (T, error)) (T, error) {
-	return execute(g.Breaker(key), ctx, fn)
+	return execute(g.Breaker(key), ctx, 0, fn)
 }
 
 // Breaker returns the breaker for key, creating it (and perhaps evicting
@@ -345,7 +345,7 @@ type groupPolicy[K comparable, T any] struct {
 }
 
 func (p groupPolicy[K, T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
-	return execute(p.g.Breaker(p.key(ctx)), ctx, next.Call)
+	return execute(p.g.Breaker(p.key(ctx)), ctx, next.Now(), next.Call)
 }
 
 func (p groupPolicy[K, T]) Bind(c firebreak.Component) error { return p.g.Bind(c) }

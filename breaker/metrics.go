@@ -3,6 +3,7 @@ package breaker
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/internal/otelattr"
@@ -76,15 +77,17 @@ func newInstruments(mp metric.MeterProvider) (*instruments, error) {
 	return &instruments{calls: calls, state: state, transitions: transitions}, nil
 }
 
-// attrs holds a breaker's pre-built measurement options, so recording a call
-// allocates nothing.
+// attrs holds a breaker's measurement options, so recording a call
+// allocates nothing. Each set is built on its first use and kept: a breaker
+// that only ever succeeds and stays closed holds two (a Group keeps many
+// breakers, and most of them never see most outcomes or states).
 type attrs struct {
 	identity []attribute.KeyValue
-	outcome  [numOutcomes][]metric.AddOption
-	state    [numStates][]metric.AddOption
+	outcomes [numOutcomes]atomic.Pointer[[]metric.AddOption]
+	states   [numStates]atomic.Pointer[[]metric.AddOption]
 }
 
-// newAttrs builds the attributes of a breaker named name: the identity of
+// newAttrs returns the attributes of a breaker named name: the identity of
 // c when the breaker is bound, and its name.
 func newAttrs(c firebreak.Component, bound bool, name string) *attrs {
 	a := &attrs{}
@@ -92,13 +95,31 @@ func newAttrs(c firebreak.Component, bound bool, name string) *attrs {
 		a.identity = otelattr.Of(c)
 	}
 	a.identity = append(a.identity, attrName.String(name))
-	for o := range numOutcomes {
-		a.outcome[o] = []metric.AddOption{metric.WithAttributeSet(a.with(attrOutcome.String(outcomeNames[o])))}
-	}
-	for s := range numStates {
-		a.state[s] = []metric.AddOption{metric.WithAttributeSet(a.with(attrState.String(s.String())))}
-	}
 	return a
+}
+
+// outcome returns the options of a call's outcome o.
+func (a *attrs) outcome(o outcome) []metric.AddOption {
+	if p := a.outcomes[o].Load(); p != nil {
+		return *p
+	}
+	return a.build(&a.outcomes[o], attrOutcome.String(outcomeNames[o]))
+}
+
+// state returns the options of the state gauge for s.
+func (a *attrs) state(s State) []metric.AddOption {
+	if p := a.states[s].Load(); p != nil {
+		return *p
+	}
+	return a.build(&a.states[s], attrState.String(s.String()))
+}
+
+func (a *attrs) build(p *atomic.Pointer[[]metric.AddOption], kv attribute.KeyValue) []metric.AddOption {
+	opts := []metric.AddOption{metric.WithAttributeSet(a.with(kv))}
+	if !p.CompareAndSwap(nil, &opts) {
+		return *p.Load()
+	}
+	return opts
 }
 
 func (a *attrs) with(kv ...attribute.KeyValue) attribute.Set {
@@ -114,6 +135,6 @@ func (a *attrs) transition(from, to State) metric.AddOption {
 // moveState records in the state gauge that a breaker left from for to.
 func (in *instruments) moveState(a *attrs, from, to State) {
 	ctx := context.Background()
-	in.state.Add(ctx, -1, a.state[from]...)
-	in.state.Add(ctx, 1, a.state[to]...)
+	in.state.Add(ctx, -1, a.state(from)...)
+	in.state.Add(ctx, 1, a.state(to)...)
 }

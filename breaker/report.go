@@ -84,11 +84,11 @@ func (b *Breaker[T]) report(e event) {
 	ctx := context.Background()
 	switch e.kind {
 	case evRebind:
-		b.inst.state.Add(ctx, -1, e.oldAttrs.state[e.from]...)
-		b.inst.state.Add(ctx, 1, id.attrs.state[e.to]...)
+		b.inst.state.Add(ctx, -1, e.oldAttrs.state(e.from)...)
+		b.inst.state.Add(ctx, 1, id.attrs.state(e.to)...)
 		return
 	case evEvicted:
-		b.inst.state.Add(ctx, -1, id.attrs.state[e.from]...)
+		b.inst.state.Add(ctx, -1, id.attrs.state(e.from)...)
 		if e.from == StateClosed {
 			return
 		}

@@ -4,6 +4,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/internal/stripe"
 )
 
 // budgetWindow counts calls and retries over a rolling window split into
@@ -20,9 +23,11 @@ import (
 // than flushEvery × stripes): a small, bounded error in exchange for a clock
 // read every flushEvery-th call instead of every call.
 type budgetWindow struct {
-	base    time.Time // monotonic origin of epochs
+	base    time.Time // monotonic origin of epochs: the time of reading origin
+	origin  int64     // the firebreak.Nanotime reading of base
 	width   int64     // nanoseconds per bucket
-	pending [stripes]stripe
+	_       [64]byte  // keeps the stripes off the fields' cache line
+	pending [stripes]pendingCount
 
 	mu      sync.Mutex // guards buckets
 	buckets [windowBuckets]wbucket
@@ -33,7 +38,7 @@ type wbucket struct {
 	calls, retries int64
 }
 
-type stripe struct {
+type pendingCount struct {
 	n atomic.Int64
 	_ [56]byte // one cache line per stripe
 }
@@ -45,46 +50,35 @@ const (
 )
 
 func newBudgetWindow(span time.Duration) *budgetWindow {
-	w := &budgetWindow{base: time.Now(), width: max(int64(span)/windowBuckets, 1)}
+	origin := firebreak.Nanotime()
+	w := &budgetWindow{base: firebreak.TimeOf(origin), origin: origin, width: max(int64(span)/windowBuckets, 1)}
 	for i := range w.buckets {
 		w.buckets[i].epoch = -1
 	}
 	return w
 }
 
-// stripeSlots hands out stripe numbers. sync.Pool keeps a cache per
-// processor (P), so a goroutine gets back, nearly always, the number its P
-// used last: the counter it adds to stays in that core's cache. A number
-// the pool drops at a garbage collection is simply replaced.
-var (
-	stripeNext  atomic.Uint32
-	stripeSlots = sync.Pool{New: func() any {
-		i := int(stripeNext.Add(1) % stripes)
-		return &i
-	}}
-)
-
-// stripeIndex returns the stripe for the calling processor.
-func stripeIndex() int {
-	p := stripeSlots.Get().(*int)
-	i := *p
-	stripeSlots.Put(p)
-	return i
-}
+// stripeIndex returns the stripe for the calling processor (P): the
+// counter it adds to stays in that core's cache.
+func stripeIndex() int { return stripe.P() % stripes }
 
 // now returns the window's clock, the time since its base. It reads only the
-// monotonic clock (time.Since's fast path), half the cost of time.Now.
-func (w *budgetWindow) now() time.Duration { return time.Since(w.base) }
+// monotonic clock (firebreak.Nanotime), half the cost of time.Now.
+func (w *budgetWindow) now() time.Duration { return w.at(firebreak.Nanotime()) }
 
-// call counts one call. It does not allocate and rarely reads the clock.
-// Every flushEvery calls a stripe moves its own pending count into the
-// current bucket; it leaves the other stripes alone, so that parallel callers
-// do not pull each other's cache lines.
-func (w *budgetWindow) call() {
+// at returns the window's clock at the firebreak.Nanotime reading now.
+func (w *budgetWindow) at(now int64) time.Duration { return time.Duration(now - w.origin) }
+
+// call counts one call at the firebreak.Nanotime reading now, which it uses
+// only every flushEvery calls. It does not allocate. Every flushEvery calls
+// a stripe moves its own pending count into the current bucket; it leaves
+// the other stripes alone, so that parallel callers do not pull each
+// other's cache lines.
+func (w *budgetWindow) call(now int64) {
 	st := &w.pending[stripeIndex()]
 	if st.n.Add(1)%flushEvery == 0 && w.mu.TryLock() { // if locked, a later call flushes
 		if n := st.n.Swap(0); n != 0 {
-			w.bucketLocked(w.now()).calls += n
+			w.bucketLocked(w.at(now)).calls += n
 		}
 		w.mu.Unlock()
 	}

@@ -178,7 +178,7 @@ func (f *Fallback[T]) Active() bool { return f.active.Load() }
 
 // Apply implements [firebreak.Policy].
 func (f *Fallback[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
-	v, err := next.Call(ctx)
+	v, err := next.Pass().Call(ctx) // pass the call's clock reading on
 	if err == nil {
 		if f.cache != nil {
 			if k := f.key(ctx); k != "" {

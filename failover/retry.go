@@ -150,7 +150,10 @@ func (r *Retry[T]) Execute(ctx context.Context, fn firebreak.Func[T]) (T, error)
 // Apply implements [firebreak.Policy].
 func (r *Retry[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
 	if r.budget != nil {
-		r.budget.call()
+		// One clock reading serves the budget and the policies inside.
+		now := next.Now()
+		r.budget.call(now)
+		next = next.At(now)
 	}
 	v, err := next.Call(ctx)
 	if err == nil {
@@ -204,7 +207,8 @@ func (r *Retry[T]) retry(ctx context.Context, next firebreak.Next[T], v T, err e
 		if cerr := event.Sleep(ctx, delay); cerr != nil {
 			return v, r.stop(attempt, StopContext, err, cerr)
 		}
-		v, err = next.Call(ctx)
+		// After the wait, the policies inside read the clock themselves.
+		v, err = next.At(0).Call(ctx)
 		if err == nil {
 			return v, nil
 		}

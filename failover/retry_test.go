@@ -374,7 +374,7 @@ func TestBudgetWindowRolls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newBudgetWindow(10 * time.Second)
 		for range 1000 {
-			w.call()
+			w.call(firebreak.Nanotime())
 		}
 		took := 0
 		for w.takeRetry(w.now(), 0.1, 0) {
@@ -385,7 +385,7 @@ func TestBudgetWindowRolls(t *testing.T) {
 		}
 		time.Sleep(5 * time.Second)
 		for range 500 {
-			w.call()
+			w.call(firebreak.Nanotime())
 		}
 		if w.takeRetry(w.now(), 0.1, 0) == false {
 			t.Error("1500 calls in the window allow 150 retries, 100 taken: want one more")

@@ -115,6 +115,7 @@ const windowSlots = 6
 // Stats is safe for concurrent use.
 type Stats struct {
 	base    time.Time     // offsets below are nanoseconds since base
+	origin  int64         // the firebreak.Nanotime reading of base
 	slotDur int64         // nanoseconds per slot
 	slow    time.Duration // latency objective threshold; 0 means none
 
@@ -147,7 +148,8 @@ func newStats(window, slow time.Duration) (*Stats, error) {
 	if window < windowSlots*time.Millisecond {
 		return nil, fmt.Errorf("tracing: NewStats: window %v is shorter than the minimum of %v", window, minStatsWindow)
 	}
-	s := &Stats{base: time.Now(), slotDur: int64(window / windowSlots), slow: slow}
+	origin := firebreak.Nanotime()
+	s := &Stats{base: firebreak.TimeOf(origin), origin: origin, slotDur: int64(window / windowSlots), slow: slow}
 	s.slotEnd = s.slotDur
 	s.nextEval = math.MaxInt64
 	s.next.Store(s.slotEnd)
@@ -236,7 +238,10 @@ func (s *Stats) record(now int64, d time.Duration, failed bool) {
 }
 
 // offset returns the current offset from s.base.
-func (s *Stats) offset() int64 { return int64(time.Since(s.base)) }
+func (s *Stats) offset() int64 { return firebreak.Nanotime() - s.origin }
+
+// offsetAt returns the offset from s.base of a [firebreak.Nanotime] reading.
+func (s *Stats) offsetAt(reading int64) int64 { return reading - s.origin }
 
 // noteFailure keeps the trace ID of a failed call as evidence.
 func (s *Stats) noteFailure(id [16]byte) {

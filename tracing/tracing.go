@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/internal/otelattr"
@@ -106,15 +107,21 @@ func (o *Observer[T]) Stage() firebreak.Stage { return firebreak.StageObserve }
 // outcome.
 func (o *Observer[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
 	op := o.op.Load()
-	ctx, span := op.tracer.Start(ctx, op.spanName, op.startOpts...)
-	start := op.stats.offset() // one monotonic clock read; time.Now reads two clocks
+	var span trace.Span // nil: no span (the no-op provider)
+	if op.spans {
+		ctx, span = op.tracer.Start(ctx, op.spanName, op.startOpts...)
+	}
+	// One monotonic clock read (time.Now reads two), or the reading of a
+	// policy outside; it is passed on to the policies inside.
+	now := next.Now()
+	start := op.stats.offsetAt(now)
 	done := false
 	defer func() {
 		if !done { // next panicked: record it and let the panic go on
 			op.end(ctx, span, start, errPanic)
 		}
 	}()
-	v, err := next.Call(ctx)
+	v, err := next.At(now).Call(ctx)
 	done = true
 	op.end(ctx, span, start, err)
 	return v, err
@@ -158,6 +165,10 @@ type operation struct {
 	attrs     []attribute.KeyValue  // metric attributes of every call
 	okOpts    []metric.RecordOption // metric options of a successful call
 	stats     *Stats
+	// spans is false when the tracer provider is OpenTelemetry's no-op
+	// one: then the observer starts no span (which would cost a context
+	// allocation for nothing) and keeps only its statistics and metrics.
+	spans bool
 }
 
 // durationBuckets are the histogram boundaries in seconds (those the
@@ -168,6 +179,11 @@ var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5,
 // the unbound identity, with no attributes.
 func (o *Observer[T]) newOperation(c firebreak.Component) *operation {
 	op := &operation{stats: o.stats, hist: o.hist, spanName: o.cfg.spanName, tracer: o.cfg.tp.Tracer(ScopeName)}
+	switch o.cfg.tp.(type) {
+	case noop.TracerProvider, *noop.TracerProvider:
+	default:
+		op.spans = true
+	}
 	kind := trace.SpanKindInternal
 	switch {
 	case c.Name == "":
@@ -216,7 +232,9 @@ func (op *operation) end(ctx context.Context, span trace.Span, start int64, err 
 	if err == nil {
 		op.stats.record(now, d, false)
 		op.hist.Record(ctx, d.Seconds(), op.okOpts...)
-		span.End()
+		if span != nil {
+			span.End()
+		}
 		return
 	}
 	et := ErrorType(err)
@@ -229,12 +247,19 @@ func (op *operation) end(ctx context.Context, span trace.Span, start int64, err 
 		// The caller gave up early: nothing is known of the dependency.
 		op.stats.recordGaveUp(now)
 	default:
-		if sc := span.SpanContext(); sc.IsSampled() {
+		sc := trace.SpanContextFromContext(ctx) // the caller's, without a span of ours
+		if span != nil {
+			sc = span.SpanContext()
+		}
+		if sc.IsSampled() {
 			op.stats.noteFailure(sc.TraceID())
 		}
 		op.stats.record(now, d, true)
 	}
 	op.hist.Record(ctx, d.Seconds(), metric.WithAttributes(append(op.attrs[:len(op.attrs):len(op.attrs)], AttrErrorType.String(et))...))
+	if span == nil {
+		return
+	}
 	if span.IsRecording() {
 		span.SetAttributes(AttrErrorType.String(et))
 		span.SetStatus(codes.Error, err.Error())
