@@ -127,4 +127,3 @@ func ctxErrFor(ctx context.Context, c codes.Code) error {
 	}
 	return nil
 }
-

@@ -30,10 +30,10 @@ func (f sharedOption) applyClient(c *config) { f(c) }
 func (f sharedOption) applyServer(c *config) { f(c) }
 
 type config struct {
-	classify    func(codes.Code) Class
-	tp          trace.TracerProvider
-	mp          metric.MeterProvider
-	props       propagation.TextMapPropagator
+	classify func(codes.Code) Class
+	tp       trace.TracerProvider
+	mp       metric.MeterProvider
+	props    propagation.TextMapPropagator
 }
 
 func configure[O any](fn string, opts []O, apply func(O, *config)) (config, error) {

@@ -565,4 +565,3 @@ func TestImportsAreLight(t *testing.T) {
 		}
 	}
 }
-
