@@ -38,8 +38,8 @@ func newConfig(opts []Option) (config, error) {
 // WithSteadyState measures the service's health during the drill: fn is
 // called every interval while the drill runs (never under a lock; a panic
 // is logged) and the report compares the worst it returned with
-// Spec.SteadyState. Read it from a tracing.Stats or your own metrics.
-// Default: not measured; the report says so.
+// Spec.SteadyState. [WithSteadyStateFrom] reads it from tracing
+// statistics; use this for your own metrics. Default: not measured; the report says so.
 func WithSteadyState(fn func() SteadyState, every time.Duration) Option {
 	return optionFunc(func(c *config) error {
 		if fn == nil {
