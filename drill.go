@@ -363,6 +363,7 @@ func (b *Board) drillSignal(ds []*boardDrill, s *Signal, now time.Time) {
 	}
 	sev := b.plan.Classify(s)
 	burn := s.Kind == KindErrorBudgetBurn || s.Kind == KindLatencySLOBurn
+	muted, checked := false, false
 	for _, d := range ds {
 		if !d.running(now) {
 			continue
@@ -376,8 +377,52 @@ func (b *Board) drillSignal(ds []*boardDrill, s *Signal, now time.Time) {
 		default:
 			continue
 		}
+		if !checked {
+			muted, checked = b.mutedByPeople(s, sev, now), true
+		}
+		if muted {
+			return // silenced or under maintenance: nobody is paged, the drill goes on
+		}
 		b.tripDrill(d, reason, now)
 	}
+}
+
+// mutedByPeople reports whether a real signal graded sev would be muted now
+// by a silence or a maintenance window: muting people asked for, so the
+// signal pages nobody and does not trip a drill's guard. Inhibition does
+// not count: its source is another alert, and a drill's alert never
+// inhibits a real one.
+func (b *Board) mutedByPeople(s *Signal, sev Severity, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.eng
+	if len(e.mute.silences) == 0 && len(e.mute.windows) == 0 {
+		return false
+	}
+	labels := e.alertLabels(s) // the labels a silence matches on the alert s becomes (matchLabels)
+	labels["kind"] = string(s.Kind)
+	labels["tier"] = s.Tier.String()
+	labels["severity"] = sev.String()
+	_, labels["fault_domain"] = e.groupKey(s)
+	for _, sl := range e.mute.silences {
+		if sl.active(now) && sl.Matchers.Matches(labels) {
+			return true
+		}
+	}
+	for _, w := range e.mute.windows {
+		if w.activeAt(now) && slices.Contains(w.Components, s.Component) {
+			return true
+		}
+	}
+	return false
+}
+
+// drill returns the ID of the drill a's alert belongs to, "" for a real one.
+func (a *alert) drill() string {
+	if a.inc != nil {
+		return a.inc.Drill
+	}
+	return a.ref.Labels[LabelDrill]
 }
 
 // tripDrill stops d and calls its guard, once.
@@ -426,10 +471,13 @@ func (b *Board) tracksDrillAlert(s *Signal, id string) bool {
 	return ok
 }
 
-// drillDispatch marks the notifications of drill incidents "[DRILL]" and
-// hands those of a drill with participants to its participants' queues
-// only. It returns the notifications left for the usual routing.
+// drillDispatch trips the guard of every running drill when a real
+// incident is announced, marks the notifications of drill incidents
+// "[DRILL]" and hands those of a drill with participants to its
+// participants' queues only. It returns the notifications left for the
+// usual routing. It runs with no lock held.
 func (b *Board) drillDispatch(notes []Notification) []Notification {
+	b.guardAnnouncements(notes)
 	if !slices.ContainsFunc(notes, func(n Notification) bool { return n.Incident.Drill != "" }) {
 		return notes
 	}
@@ -460,6 +508,35 @@ func (b *Board) drillDispatch(notes []Notification) []Notification {
 }
 
 const drillMark = "[DRILL] "
+
+// guardAnnouncements trips the guard of every running drill when notes
+// page people for a real incident: its announcement, a rise in severity or
+// a reopening. The guard trips on the real signal itself first (see
+// drillSignal); this catches a fault that was muted when it arrived — a
+// silence or maintenance window — and pages once the muting ends.
+func (b *Board) guardAnnouncements(notes []Notification) {
+	p := b.drills.list.Load()
+	if p == nil {
+		return
+	}
+	now := time.Now()
+	for _, n := range notes {
+		inc := &n.Incident
+		if inc.Drill != "" || inc.Severity == None {
+			continue
+		}
+		switch n.Event {
+		case EventDetected, EventEscalated, EventReopened:
+		default:
+			continue
+		}
+		for _, d := range *p {
+			if d.running(now) {
+				b.tripDrill(d, fmt.Sprintf("real incident %s announced (%s, %s)", inc.ID, inc.Severity, n.Event), now)
+			}
+		}
+	}
+}
 
 func matchDrill(want, have string) bool {
 	switch want {
