@@ -11,7 +11,11 @@ package firebreak
 // an alert or an incident with a real fault on the same dependency. Drill
 // incidents are graded and timed by the plan exactly like real ones (that
 // is what a drill measures); [Board.List] leaves them out unless
-// [Filter.Drill] asks for them, so the public status never shows them.
+// [Filter.Drill] asks for them, so the public status never shows them; so
+// do GET /incidents and GET /archive unless ?drill= asks, and
+// [BoardStats].Open (they are in OpenDrills). Their reports carry
+// [Report].Drill and a "Drill: <id>" line. A drill's alert never inhibits
+// a real one, nor a real one a drill's.
 
 import (
 	"errors"
@@ -163,9 +167,12 @@ type DrillSpec struct {
 	AbortBurn float64
 	// OnAbort is called once when the guard trips: a real signal graded
 	// above none, or a real burn at AbortBurn or more, arrived while the
-	// drill ran. It is called on the reporting goroutine with no lock
-	// held, so it must not block (turn the injectors off, hand the rest to
-	// a goroutine); a panic in it is recovered and logged. Optional.
+	// drill ran, or a real incident was announced. A real signal muted by a
+	// silence or a maintenance window pages nobody and does not trip it
+	// (its announcement does, if it still fires when the muting ends). It
+	// is called on the reporting goroutine with no lock held, so it must
+	// not block (turn the injectors off, hand the rest to a goroutine); a
+	// panic in it is recovered and logged. Optional.
 	OnAbort func(reason string)
 }
 

@@ -1,9 +1,6 @@
 package drill
 
 import (
-	"fmt"
-	"time"
-
 	"github.com/firebreak-go/firebreak/tracing"
 )
 
@@ -31,33 +28,4 @@ func SteadyStateOf(availability float64, stats ...*tracing.Stats) SteadyState {
 		s.Burn = s.ErrorRatio / (1 - availability)
 	}
 	return s
-}
-
-// WithSteadyStateFrom measures the steady state during the drill from
-// tracing statistics: every interval, [SteadyStateOf] with the SLO's
-// availability objective (e.g. 0.999) reads stats, and the report compares
-// the worst it read with Spec.SteadyState. It is [WithSteadyState] fed by
-// the tracing package. availability must be in (0, 1), every positive, and
-// stats at least one, none nil. Default: not measured; the report says so.
-func WithSteadyStateFrom(availability float64, every time.Duration, stats ...*tracing.Stats) Option {
-	return optionFunc(func(c *config) error {
-		if !(availability > 0 && availability < 1) {
-			return fmt.Errorf("drill: WithSteadyStateFrom: availability %v is outside (0, 1)", availability)
-		}
-		if len(stats) == 0 {
-			return fmt.Errorf("drill: WithSteadyStateFrom: no statistics given")
-		}
-		for i, st := range stats {
-			if st == nil {
-				return fmt.Errorf("drill: WithSteadyStateFrom: statistics %d are nil", i)
-			}
-		}
-		if every <= 0 {
-			return fmt.Errorf("drill: WithSteadyStateFrom: the interval must be positive, got %s", every)
-		}
-		stats := append([]*tracing.Stats(nil), stats...)
-		c.steady = func() SteadyState { return SteadyStateOf(availability, stats...) }
-		c.sampleEvery = every
-		return nil
-	})
 }
