@@ -248,7 +248,7 @@ func (r *Report) criteria(spec Spec) {
 			add("steady state within the hypothesis", false, "not measured (drill.WithSteadyState)")
 		default:
 			add("steady state within the hypothesis", ss.Within, "worst burn %.2f, error ratio %.3f, p99 %s over %d samples",
-				ss.Measured.Burn, ss.Measured.ErrorRatio, ss.Measured.P99, ss.Samples)
+				ss.Measured.Burn, ss.Measured.ErrorRatio, ss.Measured.P99.Round(time.Microsecond), ss.Samples)
 		}
 	}
 	add("ran to its end", r.State == StateCompleted, "state %s%s", r.State, map[bool]string{true: ": " + r.AbortReason, false: ""}[r.AbortReason != ""])
