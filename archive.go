@@ -48,6 +48,9 @@ type ArchiveEntry struct {
 	DetectedAt  time.Time  `json:"detected_at"`
 	ClosedAt    time.Time  `json:"closed_at"`
 	Report      ReportKind `json:"report,omitempty"`
+	// Drill is the drill's ID for a drill incident, "" for a real one: a
+	// history of real incidents leaves out the entries that have one.
+	Drill string `json:"drill,omitempty"`
 }
 
 // ErrArchiveConflict is returned, wrapped, by [FileArchive.Store] when the
@@ -216,7 +219,8 @@ func (a *FileArchive) List(ctx context.Context, limit int) ([]ArchiveEntry, erro
 		}
 		inc := &rec.Incident
 		e := ArchiveEntry{ID: inc.ID, Title: inc.Title, Service: inc.Service, Env: inc.Env, Severity: inc.Severity,
-			MaxSeverity: inc.MaxSeverity, Category: inc.Category, Group: inc.Group, DetectedAt: inc.DetectedAt, ClosedAt: inc.ClosedAt}
+			MaxSeverity: inc.MaxSeverity, Category: inc.Category, Group: inc.Group, DetectedAt: inc.DetectedAt, ClosedAt: inc.ClosedAt,
+			Drill: inc.Drill}
 		if rec.Report != nil {
 			e.Report = rec.Report.Kind
 		}
@@ -439,10 +443,19 @@ func (api *opsAPI) archiveList(w http.ResponseWriter, r *http.Request, _ string)
 		}
 		limit = n
 	}
-	list, err := ar.a.List(r.Context(), limit)
+	drill := r.URL.Query().Get("drill") // as GET /incidents: real incidents unless asked (drill.go)
+	if drill != "" && drill != AnyDrill && !validDrillID(drill) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("drill must be a drill's ID (letters, digits, '-', '_', '.') or %q", AnyDrill))
+		return
+	}
+	list, err := ar.a.List(r.Context(), 0)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, strings.TrimPrefix(err.Error(), "firebreak: "))
 		return
+	}
+	list = slices.DeleteFunc(list, func(e ArchiveEntry) bool { return !matchDrill(drill, e.Drill) })
+	if len(list) > limit {
+		list = list[:limit]
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"incidents": list})
 }

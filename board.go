@@ -601,7 +601,8 @@ type BoardStats struct {
 	Flaps          int64 `json:"flaps"`            // incidents that cleared within the group wait, never notified
 	Alerts         int   `json:"alerts"`           // alerts tracked now (a resolved incident releases its alerts)
 	Incidents      int   `json:"incidents"`        // incidents kept now
-	Open           int   `json:"open"`             // incidents open now
+	Open           int   `json:"open"`             // incidents open now, drills' apart
+	OpenDrills     int   `json:"open_drills"`      // drill incidents open now (drill.go), not in Open
 	Notified       int64 `json:"notified"`         // notifications delivered
 	NotifyFailed   int64 `json:"notify_failed"`    // notifications a notifier failed to deliver
 	NotifyDropped  int64 `json:"notify_dropped"`   // notifications dropped because a queue was full or the board closed
@@ -634,7 +635,11 @@ func (b *Board) Stats() BoardStats {
 	s.Alerts = len(e.alerts)
 	s.Incidents = len(e.incidents)
 	for _, inc := range e.incidents {
-		if inc.State.Open() {
+		switch {
+		case !inc.State.Open():
+		case inc.Drill != "":
+			s.OpenDrills++
+		default:
 			s.Open++
 		}
 	}

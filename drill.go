@@ -11,7 +11,11 @@ package firebreak
 // an alert or an incident with a real fault on the same dependency. Drill
 // incidents are graded and timed by the plan exactly like real ones (that
 // is what a drill measures); [Board.List] leaves them out unless
-// [Filter.Drill] asks for them, so the public status never shows them.
+// [Filter.Drill] asks for them, so the public status never shows them; so
+// do GET /incidents and GET /archive unless ?drill= asks, and
+// [BoardStats].Open (they are in OpenDrills). Their reports carry
+// [Report].Drill and a "Drill: <id>" line. A drill's alert never inhibits
+// a real one, nor a real one a drill's.
 
 import (
 	"errors"
@@ -163,9 +167,12 @@ type DrillSpec struct {
 	AbortBurn float64
 	// OnAbort is called once when the guard trips: a real signal graded
 	// above none, or a real burn at AbortBurn or more, arrived while the
-	// drill ran. It is called on the reporting goroutine with no lock
-	// held, so it must not block (turn the injectors off, hand the rest to
-	// a goroutine); a panic in it is recovered and logged. Optional.
+	// drill ran, or a real incident was announced. A real signal muted by a
+	// silence or a maintenance window pages nobody and does not trip it
+	// (its announcement does, if it still fires when the muting ends). It
+	// is called on the reporting goroutine with no lock held, so it must
+	// not block (turn the injectors off, hand the rest to a goroutine); a
+	// panic in it is recovered and logged. Optional.
 	OnAbort func(reason string)
 }
 
@@ -363,6 +370,7 @@ func (b *Board) drillSignal(ds []*boardDrill, s *Signal, now time.Time) {
 	}
 	sev := b.plan.Classify(s)
 	burn := s.Kind == KindErrorBudgetBurn || s.Kind == KindLatencySLOBurn
+	muted, checked := false, false
 	for _, d := range ds {
 		if !d.running(now) {
 			continue
@@ -376,8 +384,52 @@ func (b *Board) drillSignal(ds []*boardDrill, s *Signal, now time.Time) {
 		default:
 			continue
 		}
+		if !checked {
+			muted, checked = b.mutedByPeople(s, sev, now), true
+		}
+		if muted {
+			return // silenced or under maintenance: nobody is paged, the drill goes on
+		}
 		b.tripDrill(d, reason, now)
 	}
+}
+
+// mutedByPeople reports whether a real signal graded sev would be muted now
+// by a silence or a maintenance window: muting people asked for, so the
+// signal pages nobody and does not trip a drill's guard. Inhibition does
+// not count: its source is another alert, and a drill's alert never
+// inhibits a real one.
+func (b *Board) mutedByPeople(s *Signal, sev Severity, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.eng
+	if len(e.mute.silences) == 0 && len(e.mute.windows) == 0 {
+		return false
+	}
+	labels := e.alertLabels(s) // the labels a silence matches on the alert s becomes (matchLabels)
+	labels["kind"] = string(s.Kind)
+	labels["tier"] = s.Tier.String()
+	labels["severity"] = sev.String()
+	_, labels["fault_domain"] = e.groupKey(s)
+	for _, sl := range e.mute.silences {
+		if sl.active(now) && sl.Matchers.Matches(labels) {
+			return true
+		}
+	}
+	for _, w := range e.mute.windows {
+		if w.activeAt(now) && slices.Contains(w.Components, s.Component) {
+			return true
+		}
+	}
+	return false
+}
+
+// drill returns the ID of the drill a's alert belongs to, "" for a real one.
+func (a *alert) drill() string {
+	if a.inc != nil {
+		return a.inc.Drill
+	}
+	return a.ref.Labels[LabelDrill]
 }
 
 // tripDrill stops d and calls its guard, once.
@@ -426,10 +478,13 @@ func (b *Board) tracksDrillAlert(s *Signal, id string) bool {
 	return ok
 }
 
-// drillDispatch marks the notifications of drill incidents "[DRILL]" and
-// hands those of a drill with participants to its participants' queues
-// only. It returns the notifications left for the usual routing.
+// drillDispatch trips the guard of every running drill when a real
+// incident is announced, marks the notifications of drill incidents
+// "[DRILL]" and hands those of a drill with participants to its
+// participants' queues only. It returns the notifications left for the
+// usual routing. It runs with no lock held.
 func (b *Board) drillDispatch(notes []Notification) []Notification {
+	b.guardAnnouncements(notes)
 	if !slices.ContainsFunc(notes, func(n Notification) bool { return n.Incident.Drill != "" }) {
 		return notes
 	}
@@ -460,6 +515,35 @@ func (b *Board) drillDispatch(notes []Notification) []Notification {
 }
 
 const drillMark = "[DRILL] "
+
+// guardAnnouncements trips the guard of every running drill when notes
+// page people for a real incident: its announcement, a rise in severity or
+// a reopening. The guard trips on the real signal itself first (see
+// drillSignal); this catches a fault that was muted when it arrived — a
+// silence or maintenance window — and pages once the muting ends.
+func (b *Board) guardAnnouncements(notes []Notification) {
+	p := b.drills.list.Load()
+	if p == nil {
+		return
+	}
+	now := time.Now()
+	for _, n := range notes {
+		inc := &n.Incident
+		if inc.Drill != "" || inc.Severity == None {
+			continue
+		}
+		switch n.Event {
+		case EventDetected, EventEscalated, EventReopened:
+		default:
+			continue
+		}
+		for _, d := range *p {
+			if d.running(now) {
+				b.tripDrill(d, fmt.Sprintf("real incident %s announced (%s, %s)", inc.ID, inc.Severity, n.Event), now)
+			}
+		}
+	}
+}
 
 func matchDrill(want, have string) bool {
 	switch want {

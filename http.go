@@ -191,7 +191,9 @@ type opsAPI struct {
 // handler is mounted:
 //
 //	GET  /incidents                  list, newest first; query: state, severity (at least), component,
-//	                                 open=true, limit (default 50, at most 500), cursor
+//	                                 open=true, limit (default 50, at most 500), cursor,
+//	                                 drill=<id> (that drill's incidents) or drill=* (every drill's);
+//	                                 without drill, real incidents only
 //	GET  /incidents/{id}             one incident with its timeline
 //	POST /incidents/{id}/acknowledge {}
 //	POST /incidents/{id}/mitigate    {"action": "what was done"}
@@ -202,7 +204,8 @@ type opsAPI struct {
 //	POST /incidents/{id}/category    {"category": "network", "reason": "..."}
 //	POST /incidents/{id}/verify      {"note": "the business owner's confirmation"}
 //	POST /incidents/{id}/close       {"root_cause": "...", "action_items": [...], ...}
-//	GET  /archive                    archived incidents, newest first; query: limit (default 50, at most 500)
+//	GET  /archive                    archived incidents, newest first; query: limit (default 50, at most 500),
+//	                                 drill as for /incidents (without it, real incidents only)
 //	GET  /archive/{id}               {"incident": ..., "report": ...}; ?format=markdown gives the report
 //	POST /incidents/{id}/handoff     {"to": "person or role", "note": "..."} (see Board.HandOff)
 //	GET  /incidents/{id}/report      ?format=json (default) or markdown
@@ -532,9 +535,15 @@ func (api *opsAPI) list(w http.ResponseWriter, r *http.Request, _ string) {
 				return
 			}
 			f.OpenOnly = v
+		case "drill": // drill.go
+			if v := q.Get(key); v != AnyDrill && !validDrillID(v) {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("drill must be a drill's ID (letters, digits, '-', '_', '.') or %q, got %q", AnyDrill, v))
+				return
+			}
+			f.Drill = q.Get(key)
 		case "limit", "cursor":
 		default:
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown query parameter %q (want state, severity, component, open, limit or cursor)", key))
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown query parameter %q (want state, severity, component, open, drill, limit or cursor)", key))
 			return
 		}
 	}

@@ -105,8 +105,8 @@ func (e *engine) inhibitor(a *alert, labels map[string]string) *alert {
 		}
 		looked := 0
 		for s := range r.sources[r.key(labels)] {
-			if s == a || !s.ref.Firing || !s.tracked {
-				continue
+			if s == a || !s.ref.Firing || !s.tracked || s.drill() != a.drill() {
+				continue // a drill's alert never mutes a real one, nor a real one a drill's (drill.go)
 			}
 			if s.inc == a.inc {
 				return s

@@ -75,6 +75,10 @@ type Report struct {
 	Group      string    `json:"group,omitempty"`
 	VerifiedBy string    `json:"verified_by,omitempty"`
 	VerifiedAt time.Time `json:"verified_at,omitzero"`
+
+	// Drill is the ID of the drill whose incident this is, "" for a real
+	// one; a drill's report is titled "[DRILL] …" (drill.go).
+	Drill string `json:"drill,omitempty"`
 }
 
 // Impact sums up what users felt.
@@ -245,6 +249,12 @@ func BuildReport(inc Incident, p *Plan, in ReportInput, now time.Time) *Report {
 		Trigger:     in.Trigger,
 		Category:    inc.Category, Group: inc.Group, VerifiedBy: inc.VerifiedBy, VerifiedAt: inc.VerifiedAt,
 	}
+	if inc.Drill != "" { // drill.go
+		r.Drill = inc.Drill
+		if !strings.HasPrefix(r.Title, drillMark) {
+			r.Title = drillMark + r.Title
+		}
+	}
 	if r.ActionItems == nil {
 		r.ActionItems = []ActionItem{}
 	}
@@ -352,6 +362,9 @@ func (r *Report) Markdown() string {
 	}
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	fmt.Fprintf(&b, "# %s: %s — %s\n\n", title, md(r.IncidentID), md(r.Title))
+	if r.Drill != "" { // drill.go
+		fmt.Fprintf(&b, "Drill: %s — an exercise, not a real incident.\n\n", md(r.Drill))
+	}
 	fmt.Fprintf(&b, "- Service: %s\n- Severity: %s (level %d), highest %s\n- State: %s\n", md(r.Service), r.Severity, r.Severity.Level(), r.MaxSeverity, r.State)
 	for _, s := range []Severity{Fatal, Severe, General, None} {
 		if d, ok := r.TimeIn[s]; ok {

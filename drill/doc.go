@@ -41,13 +41,30 @@
 // in its scope carry its ID ([firebreak.Signal].Drill), so its incidents are
 // its own, graded and timed exactly like real ones, routed only to its
 // participants, titled "[DRILL]", kept out of the real incident list and
-// the public status. The Board trips the drill's guard — every injector off
-// at once, on the reporting goroutine — when a real (non-drill) signal
-// graded above none arrives or a real SLO burns past Spec.AbortBurn. The
-// drill also aborts at Spec.MaxDuration, and a person aborts it with
-// [Drill.Abort] or the ops API. An abort is a timeline entry and a
-// [firebreak.KindDrillAborted] signal. A production board refuses drills
-// unless the plan's drills.allow_production says otherwise.
+// the public status, the real incident list (ask with [firebreak.Filter].Drill
+// or GET /incidents?drill=<id>), the archive's real history and
+// [firebreak.BoardStats].Open (they count in OpenDrills); their reports say
+// "Drill: <id>". The Board trips the drill's guard — every injector off at
+// once, on the reporting goroutine — when a real (non-drill) signal graded
+// above none arrives, when a real SLO burns past Spec.AbortBurn (even if the
+// plan grades the burn none), or when a real incident is announced. A real
+// signal that people muted — a silence or a maintenance window covers it —
+// pages nobody and does not trip the guard; if it still fires when the
+// muting ends, its announcement does. A drill's alerts never inhibit real
+// ones. The drill also aborts at Spec.MaxDuration, and a person aborts it
+// with [Drill.Abort] or the ops API. An abort is a timeline entry and a
+// [firebreak.KindDrillAborted] signal on the drill's incident; an abort
+// before anything was detected leaves that record resolved, nothing open. A
+// production board refuses drills unless the plan's drills.allow_production
+// says otherwise.
+//
+// # Steady state
+//
+// [WithSteadyStateFrom] samples the tracing statistics of the calls in
+// scope (a tracing Observer's Stats()) during the drill: the burn rate
+// against an availability objective, the error ratio and p99
+// ([SteadyStateOf]); the report compares the worst with Spec.SteadyState.
+// [WithSteadyState] takes any function instead.
 //
 // # Reports, tabletops and the calendar
 //

@@ -184,7 +184,6 @@ type Drill struct {
 
 	startOnce sync.Once
 	closeOnce sync.Once
-	clearOnce sync.Once
 	stop      chan string // a person or Close: the reason
 	tripped   chan struct{}
 	done      chan struct{}
@@ -506,11 +505,28 @@ func (d *Drill) finish(now time.Time, st State, reason, actor string) {
 	}
 	d.line(now, "aborted", actor, reason+"; injectors off")
 	d.board.Report(d.abortSignal(true))
+	d.resolveOrphans()
+	d.board.Report(d.abortSignal(false))
+}
+
+// resolveOrphans resolves the drill's open incidents that hold nothing but
+// the abort's record: an abort before anything was detected leaves no open
+// incident behind, and the record stays on the board.
+func (d *Drill) resolveOrphans() {
+	for _, inc := range d.board.List(firebreak.Filter{Drill: d.spec.ID, OpenOnly: true}) {
+		if slices.ContainsFunc(inc.Alerts, func(a firebreak.AlertRef) bool { return a.Kind != firebreak.KindDrillAborted }) {
+			continue
+		}
+		if err := d.board.Resolve(inc.ID, "firebreak", "drill aborted before anything was detected: nothing to respond to"); err != nil {
+			d.cfg.logger.Warn("drill: the abort's incident was not resolved", "drill", d.spec.ID, "incident", inc.ID, "error", err)
+		}
+	}
 }
 
 // abortSignal is the signal of an abort: it joins the drill's incident
-// (same identity, same drill) and fires until Close, so that it stays on
-// the incident's record without holding a graded incident open.
+// (same identity, same drill), where it stays on the record. It is
+// reported firing, then cleared at once, so it holds no incident open (see
+// resolveOrphans).
 func (d *Drill) abortSignal(firing bool) firebreak.Signal {
 	c := d.injectors[0].Component()
 	d.mu.Lock()
@@ -601,9 +617,6 @@ func (d *Drill) Close(ctx context.Context) error {
 	}
 	select {
 	case <-d.done:
-		if d.State() == StateAborted {
-			d.clearOnce.Do(func() { d.board.Report(d.abortSignal(false)) })
-		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("drill %q: Close: the drill did not stop: %w", d.spec.ID, ctx.Err())

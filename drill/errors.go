@@ -14,9 +14,9 @@ var (
 	// ErrUnknownScope: the drill's scope names a component or dependency no
 	// injector of the drill is bound to, so it would inject nothing there.
 	ErrUnknownScope = errors.New("drill: scope names what no injector covers")
-	// ErrRunning: the drill is running, or has run, and cannot be started
-	// again.
-	ErrRunning = errors.New("drill: already started")
+	// ErrRunning: a drill of that ID is pending or running on the
+	// [Manager], so another cannot start.
+	ErrRunning = errors.New("drill: already running")
 	// ErrNotRunning: the drill is not running (abort after the end).
 	ErrNotRunning = errors.New("drill: not running")
 	// ErrNotFound: no drill of that ID is known to the [Manager].

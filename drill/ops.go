@@ -52,11 +52,14 @@ func NewManager(b *firebreak.Board, injectors ...*Injector) (*Manager, error) {
 	return &Manager{board: b, injectors: slices.Clone(injectors), drills: map[string]*Drill{}}, nil
 }
 
-// Start creates and starts a drill of spec run by the person by, with the
-// injectors whose component its scope covers.
-func (m *Manager) Start(ctx context.Context, spec Spec, by string, opts ...Option) (*Drill, error) {
+// StartDrill creates and starts a drill of spec run by the person by, with
+// the injectors whose component its scope covers. (It is not a lifecycle
+// Start: a Manager has no background work of its own.) A drill of the same
+// ID still pending or running is an error wrapping [ErrRunning]; a drill
+// the board refuses, one wrapping [firebreak.ErrDrillRefused].
+func (m *Manager) StartDrill(ctx context.Context, spec Spec, by string, opts ...Option) (*Drill, error) {
 	if strings.TrimSpace(by) == "" {
-		return nil, errors.New("drill: Start: the person running the drill must be named")
+		return nil, errors.New("drill: StartDrill: the person running the drill must be named")
 	}
 	spec.Owner = by
 	var ins []*Injector
@@ -77,22 +80,27 @@ func (m *Manager) Start(ctx context.Context, spec Spec, by string, opts ...Optio
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return nil, fmt.Errorf("drill: Start: %w", firebreak.ErrClosed)
+		return nil, fmt.Errorf("drill: StartDrill: %w", firebreak.ErrClosed)
 	}
 	if old, ok := m.drills[spec.ID]; ok {
 		if st := old.State(); st == StatePending || st == StateRunning {
 			m.mu.Unlock()
-			return nil, fmt.Errorf("%w: drill %q is %s", firebreak.ErrDrillRefused, spec.ID, st)
+			return nil, fmt.Errorf("%w: %q (%s)", ErrRunning, spec.ID, st)
 		}
 	} else {
 		m.order = append(m.order, spec.ID)
 	}
 	m.drills[spec.ID] = d
 	var evicted []*Drill
-	for len(m.order) > MaxKept {
-		evicted = append(evicted, m.drills[m.order[0]])
-		delete(m.drills, m.order[0])
-		m.order = m.order[1:]
+	for i := 0; len(m.order) > MaxKept && i < len(m.order)-1; {
+		old := m.drills[m.order[i]]
+		if st := old.State(); st == StatePending || st == StateRunning {
+			i++ // a drill still running is never forgotten (nor aborted) to make room
+			continue
+		}
+		evicted = append(evicted, old)
+		delete(m.drills, m.order[i])
+		m.order = slices.Delete(m.order, i, i+1)
 	}
 	m.mu.Unlock()
 	for _, e := range evicted {
@@ -255,14 +263,14 @@ func OpsHandler(m *Manager, auth firebreak.Authorizer) (http.Handler, error) {
 		spec, err := req.spec(time.Now())
 		if err == nil {
 			var d *Drill
-			d, err = m.Start(r.Context(), spec, who)
+			d, err = m.StartDrill(r.Context(), spec, who)
 			if err == nil {
 				writeJSON(w, http.StatusCreated, d.Status())
 				return
 			}
 		}
 		code := http.StatusBadRequest
-		if errors.Is(err, firebreak.ErrDrillRefused) {
+		if errors.Is(err, firebreak.ErrDrillRefused) || errors.Is(err, ErrRunning) {
 			code = http.StatusConflict
 		}
 		writeError(w, code, err.Error())

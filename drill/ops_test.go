@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -60,7 +61,7 @@ func TestOpsAPI(t *testing.T) {
 			{"unknown scope", ana, `{"id": "x", "scope": {"components": ["ledger"]}, "dose": [{"percent": 5}], "duration": "1m"}`, 400, "no injector covers"},
 			{"unknown field", ana, `{"id": "x", "ends": "soon"}`, 400, "unknown field"},
 			{"start", ana, good, 201, `"state": "running"`},
-			{"again", ana, good, 409, "refused"},
+			{"again", ana, good, 409, `already running: \"api-1\" (running)`},
 		} {
 			if code, body := do("POST", "/", tc.token, tc.body); code != tc.code || !strings.Contains(body, tc.want) {
 				t.Errorf("%s: %d %s; want %d with %q", tc.name, code, body, tc.code, tc.want)
@@ -92,6 +93,48 @@ func TestOpsAPI(t *testing.T) {
 		}
 		if code, body := do("GET", "/", bob, ""); code != 200 || !strings.Contains(body, "api-1") {
 			t.Errorf("list: %d %s", code, body)
+		}
+	})
+}
+
+// A Manager makes room for new drills by forgetting finished ones only: a
+// long drill still running is neither forgotten nor aborted however many
+// drills come after it.
+func TestManagerNeverEvictsARunningDrill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newService(t, drill.Error(errors.New("injected")))
+		m, err := drill.NewManager(s.board, s.inject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(t.Context())
+		spec := func(id string, d time.Duration) drill.Spec {
+			sp := liveSpec(id, drill.Percent(1), d)
+			sp.Participants = nil
+			return sp
+		}
+		long, err := m.StartDrill(t.Context(), spec("long", 24*time.Hour), "ana")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range drill.MaxKept + 5 {
+			d, err := m.StartDrill(t.Context(), spec("short-"+strconv.Itoa(i), time.Minute), "ana")
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-d.Done()
+		}
+		if got, err := m.Get("long"); err != nil || got != long || long.State() != drill.StateRunning {
+			t.Fatalf("the long drill after %d others: %v, state %s; want kept and running", drill.MaxKept+5, err, long.State())
+		}
+		if n := len(m.List()); n != drill.MaxKept {
+			t.Errorf("the manager keeps %d drills, want %d", n, drill.MaxKept)
+		}
+		if _, err := m.Get("short-0"); !errors.Is(err, drill.ErrNotFound) {
+			t.Errorf("the oldest finished drill: %v, want forgotten", err)
+		}
+		if _, err := m.StartDrill(t.Context(), spec("long", time.Hour), "ana"); !errors.Is(err, drill.ErrRunning) {
+			t.Errorf("a second drill named long: %v, want ErrRunning", err)
 		}
 	})
 }

@@ -248,7 +248,7 @@ func (r *Report) criteria(spec Spec) {
 			add("steady state within the hypothesis", false, "not measured (drill.WithSteadyState)")
 		default:
 			add("steady state within the hypothesis", ss.Within, "worst burn %.2f, error ratio %.3f, p99 %s over %d samples",
-				ss.Measured.Burn, ss.Measured.ErrorRatio, ss.Measured.P99, ss.Samples)
+				ss.Measured.Burn, ss.Measured.ErrorRatio, ss.Measured.P99.Round(time.Microsecond), ss.Samples)
 		}
 	}
 	add("ran to its end", r.State == StateCompleted, "state %s%s", r.State, map[bool]string{true: ": " + r.AbortReason, false: ""}[r.AbortReason != ""])
@@ -333,8 +333,26 @@ func (r *Report) Markdown() string {
 		p("")
 	}
 	ss := r.SteadyState
-	p("Steady state: worst burn %.2f, error ratio %.3f, p99 %s (%d samples); hypothesis burn ≤ %.2f, error ratio ≤ %.3f, p99 ≤ %s.",
-		ss.Measured.Burn, ss.Measured.ErrorRatio, ss.Measured.P99, ss.Samples, ss.Hypothesis.Burn, ss.Hypothesis.ErrorRatio, ss.Hypothesis.P99)
+	p("## Steady state (SLO)")
+	p("")
+	if ss.Samples == 0 {
+		p("Not measured (drill.WithSteadyStateFrom or drill.WithSteadyState).")
+	} else {
+		p("Worst of %d samples during the drill, against the hypothesis (at most; — is not tested).", ss.Samples)
+		p("")
+		p("| Measure | Hypothesis | Measured | Within |")
+		p("|---|---|---|---|")
+		h, m := ss.Hypothesis, ss.Measured
+		row := func(name string, tested bool, hyp, got string, within bool) {
+			if !tested {
+				hyp, within = "—", true
+			}
+			p("| %s | %s | %s | %s |", name, hyp, got, map[bool]string{true: "yes", false: "no"}[within])
+		}
+		row("Burn rate", h.Burn > 0, fmt.Sprintf("%.2f", h.Burn), fmt.Sprintf("%.2f", m.Burn), m.Burn <= h.Burn)
+		row("Error ratio", h.ErrorRatio > 0, fmt.Sprintf("%.3f", h.ErrorRatio), fmt.Sprintf("%.3f", m.ErrorRatio), m.ErrorRatio <= h.ErrorRatio)
+		row("p99", h.P99 > 0, h.P99.String(), m.P99.Round(time.Microsecond).String(), m.P99 <= h.P99)
+	}
 	p("")
 	p("## Mitigation")
 	p("")

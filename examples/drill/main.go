@@ -29,6 +29,7 @@ import (
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/breaker"
 	"github.com/firebreak-go/firebreak/drill"
+	"github.com/firebreak-go/firebreak/tracing"
 )
 
 func main() {
@@ -73,7 +74,17 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	defer board.Close(context.Background())
 
-	// checkout → payments: the drill's injector innermost, then the breaker.
+	// checkout → payments: observed (a 99.9% SLO, the workbook's windows
+	// scaled to seconds), then the breaker, the drill's injector innermost.
+	obs, err := tracing.New[string](tracing.WithSLO(tracing.SLO{Availability: 0.999,
+		Windows: tracing.ScaleWindows(tracing.WorkbookWindows(), 1.0/360)}))
+	if err != nil {
+		return err
+	}
+	if err := obs.Start(ctx); err != nil {
+		return err
+	}
+	defer obs.Close(context.Background())
 	inject, err := drill.NewInjector("payments-outage", drill.Error(errors.New("payments: connection refused")))
 	if err != nil {
 		return err
@@ -87,7 +98,7 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	pipe, err := firebreak.NewPipeline(firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core, Reporter: board},
-		[]firebreak.Policy[string]{pol, br})
+		[]firebreak.Policy[string]{obs, br, pol})
 	if err != nil {
 		return err
 	}
@@ -129,8 +140,10 @@ func run(ctx context.Context, out io.Writer) error {
 		End:          time.Now().Add(5 * time.Second),
 		Participants: []string{"drill team"},
 		Expect:       drill.Expect{Severity: firebreak.Fatal, DetectWithin: 10 * time.Second},
-		Owner:        "ana",
-	}, []*drill.Injector{inject})
+		// Callers never wait on a dead payments: the breaker answers fast.
+		SteadyState: drill.SteadyState{P99: 100 * time.Millisecond},
+		Owner:       "ana",
+	}, []*drill.Injector{inject}, drill.WithSteadyStateFrom(0.999, 250*time.Millisecond, obs.Stats()))
 	if err != nil {
 		return err
 	}
