@@ -1,7 +1,6 @@
 package firebreak
 
 import (
-	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -19,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/firebreak-go/firebreak/internal/httpjson"
 )
 
 // Actions named to an [Authorizer].
@@ -411,27 +412,9 @@ func (api *opsAPI) only(method, action string, fn func(w http.ResponseWriter, r 
 	}
 }
 
-// writeJSON encodes v before it writes anything, so that a value that
-// cannot be encoded is a 500 with a JSON error, never a 200 with a broken
-// body.
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		code = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString(`{"error": "the response could not be encoded"}` + "\n")
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	w.Write(buf.Bytes())
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { httpjson.Write(w, code, v) }
 
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
+func writeError(w http.ResponseWriter, code int, msg string) { httpjson.Error(w, code, msg) }
 
 func writeActionError(w http.ResponseWriter, err error) {
 	switch {
