@@ -266,6 +266,24 @@ type shedderConfig struct {
 	sustain         time.Duration
 	quiet           time.Duration
 	requestPriority func(*http.Request) Priority
+	admitter        Admitter
+	admitterSet     bool
+}
+
+// Admitter is a limit the shedder consults after its own: a fleet-wide rate
+// limit shared by every replica (fleet.Limiter), say. Allow takes one unit
+// and reports whether the limit had it; it must be fast and never block (no
+// network call on the request path). It must be safe for concurrent use.
+type Admitter interface{ Allow() bool }
+
+// WithAdmitter makes the shedder consult a after its own limits: a request
+// its own rate and concurrency limits admit is shed as rate_limited when a
+// refuses it. [PriorityCritical] requests take their unit from a but are
+// never refused by it, so that the shared limit sheds the other classes
+// first and critical traffic keeps the local reserve's guarantee. Default:
+// none.
+func WithAdmitter(a Admitter) ShedderOption {
+	return shedderOption(func(c *shedderConfig) { c.admitter = a; c.admitterSet = true })
 }
 
 // WithMaxConcurrent limits the calls in flight; 0 is no limit. Default: no

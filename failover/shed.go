@@ -109,6 +109,7 @@ type Shedder struct {
 
 	reqPriority func(*http.Request) Priority
 	presets     atomic.Pointer[event.Presets]
+	admitter    Admitter // WithAdmitter; nil without one
 }
 
 // NewShedder returns a shedder admitting limit requests per second (at most
@@ -141,6 +142,7 @@ func NewShedder(limit rate.Limit, burst int, opts ...ShedderOption) (*Shedder, e
 	bad(c.maxConcurrent < 0, "WithMaxConcurrent %d must not be negative", c.maxConcurrent)
 	bad(c.criticalReserve < 0 || c.criticalReserve >= 1, "WithCriticalReserve %v must be in [0, 1)", c.criticalReserve)
 	bad(c.sustain < 0 || c.quiet < 0, "WithSustain(%v, %v): durations must be positive", c.sustain, c.quiet)
+	bad(c.admitterSet && c.admitter == nil, "WithAdmitter: the admitter is nil")
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -150,7 +152,7 @@ func NewShedder(limit rate.Limit, burst int, opts ...ShedderOption) (*Shedder, e
 	}
 	s := &Shedder{b: firebreak.Binding{ServiceWide: true},
 		m: m, sustain: int64(c.sustain), quiet: int64(c.quiet), base: time.Now(),
-		reqPriority: c.requestPriority,
+		reqPriority: c.requestPriority, admitter: c.admitter,
 	}
 	r := c.criticalReserve
 	after := time.Second
@@ -213,6 +215,11 @@ func (s *Shedder) admit(p Priority) (Permit, error) {
 		permit.s = s
 	}
 	if s.bucket != nil && !s.bucket.allow(idx == 2) {
+		permit.Release()
+		s.shed(time.Now(), s.errRate[idx])
+		return Permit{}, s.errRate[idx]
+	}
+	if s.admitter != nil && !s.admitter.Allow() && idx != 2 {
 		permit.Release()
 		s.shed(time.Now(), s.errRate[idx])
 		return Permit{}, s.errRate[idx]

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -438,5 +439,44 @@ func TestParseRetryAfter(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
 		}
+	}
+}
+
+// countingAdmitter admits n units, then refuses, as a shared limit that has
+// run dry does.
+type countingAdmitter struct{ left atomic.Int64 }
+
+func (a *countingAdmitter) Allow() bool { return a.left.Add(-1) >= 0 }
+
+// A shared limit behind the shedder's own sheds the other classes as
+// rate_limited once it runs dry; critical requests take their unit but are
+// never refused by it.
+func TestShedderConsultsAdmitter(t *testing.T) {
+	a := &countingAdmitter{}
+	a.left.Store(3)
+	s, err := NewShedder(rate.Inf, 0, WithAdmitter(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	normal := context.Background()
+	critical := ContextWithPriority(normal, PriorityCritical)
+	for i := range 3 {
+		if _, err := s.Acquire(normal); err != nil {
+			t.Fatalf("request %d within the shared limit: %v", i, err)
+		}
+	}
+	_, err = s.Acquire(normal)
+	var se *ShedError
+	if !errors.As(err, &se) || se.Reason != ErrorTypeRateLimited || !firebreak.IsRejected(err) {
+		t.Fatalf("past the shared limit: %v; want a rate_limited ShedError", err)
+	}
+	if _, err := s.Acquire(critical); err != nil {
+		t.Errorf("a critical request was refused by the shared limit: %v", err)
+	}
+	if a.left.Load() >= 0 {
+		t.Error("the critical request did not take its unit from the shared limit")
+	}
+	if _, err := NewShedder(rate.Inf, 0, WithAdmitter(nil)); err == nil {
+		t.Error("WithAdmitter(nil) was accepted")
 	}
 }

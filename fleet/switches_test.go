@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	xrate "golang.org/x/time/rate"
+
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/breaker"
 	"github.com/firebreak-go/firebreak/failover"
@@ -192,10 +194,21 @@ func TestFleetRateLimit(t *testing.T) {
 		t.Cleanup(func() { l.Close(context.Background()) })
 		ls = append(ls, l)
 	}
+	// Each replica's shedder consults the fleet's limit after its own
+	// (which here has no rate limit of its own).
+	var sheds []*failover.Shedder
+	for _, l := range ls {
+		sh, err := failover.NewShedder(xrate.Inf, 0, failover.WithAdmitter(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sheds = append(sheds, sh)
+	}
 	var admitted [n]atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for i, l := range ls {
+	for i := range ls {
+		sh := sheds[i]
 		wg.Go(func() {
 			for {
 				select {
@@ -203,7 +216,8 @@ func TestFleetRateLimit(t *testing.T) {
 					return
 				default:
 				}
-				if l.Allow() {
+				if p, err := sh.Acquire(context.Background()); err == nil {
+					p.Release()
 					admitted[i].Add(1)
 				} else {
 					time.Sleep(200 * time.Microsecond) // offered load far above the share
