@@ -1,0 +1,67 @@
+package failover
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// BenchmarkBulkhead compares admitting and releasing a call through a
+// buffered-channel semaphore and through a Bulkhead of the same size.
+func BenchmarkBulkhead(b *testing.B) {
+	ctx := context.Background()
+	fn := func(context.Context) (int, error) { return 1, nil }
+	const size = 1 << 20
+	b.Run("chan", func(b *testing.B) {
+		b.ReportAllocs()
+		sem := make(chan struct{}, size)
+		for b.Loop() {
+			select {
+			case sem <- struct{}{}:
+				v, _ := fn(ctx)
+				sink += v
+				<-sem
+			default:
+			}
+		}
+	})
+	b.Run("firebreak", func(b *testing.B) {
+		b.ReportAllocs()
+		bh, _ := NewBulkhead[int](size)
+		for b.Loop() {
+			v, _ := bh.Execute(ctx, fn)
+			sink += v
+		}
+	})
+	b.Run("chan_parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		sem := make(chan struct{}, size)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				select {
+				case sem <- struct{}{}:
+					_, _ = fn(ctx)
+					<-sem
+				default:
+				}
+			}
+		})
+	})
+	b.Run("firebreak_parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		bh, _ := NewBulkhead[int](size)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				_, _ = bh.Execute(ctx, fn)
+			}
+		})
+	})
+	b.Run("firebreak_queue", func(b *testing.B) {
+		b.ReportAllocs()
+		bh, _ := NewBulkhead[int](size, WithQueue(16, time.Second))
+		for b.Loop() {
+			v, _ := bh.Execute(ctx, fn)
+			sink += v
+		}
+	})
+}
