@@ -414,7 +414,9 @@ type ReserveOption interface {
 type reserveOption float64
 
 func (o reserveOption) applyShedder(c *shedderConfig) { c.criticalReserve = float64(o) }
-func (o reserveOption) applyLimiter(c *limiterConfig) { c.criticalReserve, c.reserveSet = float64(o), true }
+func (o reserveOption) applyLimiter(c *limiterConfig) {
+	c.criticalReserve, c.reserveSet = float64(o), true
+}
 
 // ---------------------------------------------------------------- bulkhead
 
@@ -456,12 +458,12 @@ func (f sharedOption) applyHedge(c *hedgeConfig) { f(&c.shared) }
 
 type hedgeConfig struct {
 	shared
-	maxHedges  int
-	delayFunc  func() time.Duration
-	idempotent bool
-	budget     *budgetWindow
-	ratio      float64
-	minRetries int64
+	maxHedges    int
+	delayFunc    func() time.Duration
+	idempotent   bool
+	budget       *budgetWindow
+	ratio        float64
+	minRetries   int64
 	sharedBudget bool   // budget is a Retry's: the Retry counts the calls
 	budgetErr    string // what is wrong with WithRetryBudget's argument
 }
