@@ -65,3 +65,42 @@ func BenchmarkBulkhead(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkHedge compares a bare call with the same call through a Hedge
+// when it answers before the hedge delay (the common case).
+func BenchmarkHedge(b *testing.B) {
+	ctx := context.Background()
+	fn := func(context.Context) (int, error) { return 1, nil }
+	b.Run("direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			v, _ := fn(ctx)
+			sink += v
+		}
+	})
+	b.Run("firebreak", func(b *testing.B) {
+		b.ReportAllocs()
+		h, _ := NewHedge[int](time.Second, WithIdempotent())
+		for b.Loop() {
+			v, _ := h.Execute(ctx, fn)
+			sink += v
+		}
+	})
+	b.Run("direct_parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				_, _ = fn(ctx)
+			}
+		})
+	})
+	b.Run("firebreak_parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		h, _ := NewHedge[int](time.Second, WithIdempotent())
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				_, _ = h.Execute(ctx, fn)
+			}
+		})
+	})
+}
