@@ -214,3 +214,10 @@ func TestBulkheadAllocs(t *testing.T) {
 	full.inflight.Store(1)
 	wantAllocs(t, 0, func() { _, _ = full.Execute(ctx, fn) })
 }
+
+func TestAdaptiveLimiterAllocs(t *testing.T) {
+	l, _ := NewAdaptiveLimiter[int]()
+	ctx := context.Background()
+	fn := func(context.Context) (int, error) { return 1, nil }
+	wantAllocs(t, 0, func() { _, _ = l.Execute(ctx, fn) })
+}

@@ -203,17 +203,17 @@ type hedgeRun[T any] struct {
 	h     *Hedge[T]
 	timer *time.Timer
 
-	mu       sync.Mutex // guards the fields below
-	parent   context.Context
-	next     firebreak.Next[T]
-	first    *attemptCtx
-	d        time.Duration
-	hedges   []*attemptCtx
-	pending  int  // hedges still running
-	ended   bool // the first attempt returned: start no more hedges
-	done    bool // the caller has its answer: drop late results
-	won     bool // a hedge succeeded
-	v       T    // the winning hedge's result
+	mu      sync.Mutex // guards the fields below
+	parent  context.Context
+	next    firebreak.Next[T]
+	first   *attemptCtx
+	d       time.Duration
+	hedges  []*attemptCtx
+	pending int           // hedges still running
+	ended   bool          // the first attempt returned: start no more hedges
+	done    bool          // the caller has its answer: drop late results
+	won     bool          // a hedge succeeded
+	v       T             // the winning hedge's result
 	changed chan struct{} // signalled when a hedge ends; made with the first hedge
 }
 

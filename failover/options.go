@@ -554,15 +554,16 @@ func WithLatencyTolerance(f float64) LimiterOption {
 
 // WithSampleWindow sets how often the limit is recomputed: every d, from
 // the calls that finished in it, if there were at least minSamples; zero
-// keeps a value's default. Default: 1s and 10.
+// keeps a value's default. While fewer calls ended, the window runs on.
+// Default: 100ms and 10.
 func WithSampleWindow(d time.Duration, minSamples int) LimiterOption {
 	return limiterOption(func(c *limiterConfig) { c.window, c.minSamples = d, minSamples })
 }
 
 // WithFreezeIf sets which incidents freeze the limit, for a limiter
-// registered on a Board as a [firebreak.Notifier]. Default: an open
-// incident whose fault domain or affected components name the bound
-// dependency.
+// registered on a Board as a [firebreak.Notifier]; it is called with each
+// incident the Board notifies about. Default: an open incident whose fault
+// domain is the bound dependency.
 func WithFreezeIf(f func(firebreak.Incident) bool) LimiterOption {
 	return limiterOption(func(c *limiterConfig) { c.freezeIf = f })
 }

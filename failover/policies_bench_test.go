@@ -104,3 +104,43 @@ func BenchmarkHedge(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkAdaptiveLimiter compares a bare call with the same call admitted
+// and released by an AdaptiveLimiter (latency sampled, limit recomputed
+// every window).
+func BenchmarkAdaptiveLimiter(b *testing.B) {
+	ctx := context.Background()
+	fn := func(context.Context) (int, error) { return 1, nil }
+	b.Run("direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			v, _ := fn(ctx)
+			sink += v
+		}
+	})
+	b.Run("firebreak", func(b *testing.B) {
+		b.ReportAllocs()
+		l, _ := NewAdaptiveLimiter[int](WithLimits(1000, 1, 1000))
+		for b.Loop() {
+			v, _ := l.Execute(ctx, fn)
+			sink += v
+		}
+	})
+	b.Run("direct_parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				_, _ = fn(ctx)
+			}
+		})
+	})
+	b.Run("firebreak_parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		l, _ := NewAdaptiveLimiter[int](WithLimits(1000, 1, 1000))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				_, _ = l.Execute(ctx, fn)
+			}
+		})
+	})
+}
