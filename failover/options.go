@@ -236,6 +236,17 @@ type failoverConfig struct {
 	maxEjected   float64
 	failoverIf   func(error) bool
 	maxEjectedOn bool
+	outlier      *OutlierEjection
+}
+
+// WithOutlierEjection adds statistical outlier ejection in Envoy's manner
+// (success-rate and failure-percentage triggers over an interval, ejection
+// time growing with each re-ejection up to a cap, with jitter, and a dry-run
+// mode); see [OutlierEjection] for the fields and their defaults. The share
+// of endpoints out at once is [WithEjection]'s maxShare. Default: off, only
+// consecutive-failure ejection.
+func WithOutlierEjection(o OutlierEjection) FailoverOption {
+	return failoverOption(func(c *failoverConfig) { c.outlier = &o })
 }
 
 // WithEjection sets passive outlier ejection: an endpoint that fails
