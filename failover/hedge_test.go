@@ -17,14 +17,9 @@ import (
 // slowDep is a dependency whose attempts take their latency from lat, end
 // early when their context is cancelled, and count what happened.
 type slowDep struct {
-	lat                 func() time.Duration
-	calls, cancelled    atomic.Int64
-	mu                  sync.Mutex
-	answered            []string
-	failing             atomic.Bool
-	latencies           []time.Duration
-	latMu               sync.Mutex
-	startedAt, finished atomic.Int64
+	lat              func() time.Duration
+	calls, cancelled atomic.Int64
+	failing          atomic.Bool
 }
 
 func (d *slowDep) call(ctx context.Context) (string, error) {
