@@ -22,6 +22,9 @@ func TestBindRule(t *testing.T) {
 	fo, _ := NewFailover[int]([]Endpoint{{Name: "a"}})
 	shed, _ := NewShed[int](shedder)
 	gate, _ := NewGate[int](degrader, "f", ModeDegraded)
+	bulkhead, _ := NewBulkhead[int](1)
+	hedge, _ := NewHedge[int](time.Second)
+	limiter, _ := NewAdaptiveLimiter[int]()
 	tests := []struct {
 		name        string
 		p           firebreak.Binder
@@ -35,6 +38,9 @@ func TestBindRule(t *testing.T) {
 		{"shed", shed, true},
 		{"degrader", degrader, true},
 		{"gate", gate, true},
+		{"bulkhead", bulkhead, false},
+		{"hedge", hedge, false},
+		{"adaptive limiter", limiter, false},
 	}
 	var first, second firebreak.Recorder
 	shop := firebreak.Component{Name: "shop", Dependency: "catalog", Tier: firebreak.Core, Reporter: &first}
@@ -129,6 +135,15 @@ func TestSharedOptionFitsEveryConstructor(t *testing.T) {
 		t.Error(err)
 	}
 	if _, err := NewTimeout[int](time.Second, o); err != nil {
+		t.Error(err)
+	}
+	if _, err := NewBulkhead[int](1, o); err != nil {
+		t.Error(err)
+	}
+	if _, err := NewHedge[int](time.Second, o); err != nil {
+		t.Error(err)
+	}
+	if _, err := NewAdaptiveLimiter[int](o); err != nil {
 		t.Error(err)
 	}
 }

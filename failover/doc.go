@@ -25,15 +25,23 @@
 //
 // # Jobs
 //
-// The package keeps a service serving through six jobs, one file each, with
+// The package keeps a service serving through nine jobs, one file each, with
 // their errors side by side in errors.go and their options in options.go:
 //
 //   - retry.go: [Retry], calling again what failed (and the HTTP helpers
 //     [CheckResponse] and [RetryHTTP] that feed it a server's Retry-After);
+//   - hedge.go: [Hedge], a second attempt at a slow idempotent call, on the
+//     retry budget;
 //   - timeout.go: [Timeout], a deadline the breaker counts;
 //   - fallback.go: [Fallback], an answer in place of a failed call;
-//   - failover.go: [Failover], moving a call to a standby endpoint;
+//   - failover.go: [Failover], moving a call to a standby endpoint, with
+//     statistical outlier ejection in outlier.go ([OutlierEjection]);
 //   - shed.go: [Shedder] and [Shed], load shedding with priorities;
+//   - bulkhead.go: [Bulkhead], a fixed limit of calls in flight to one
+//     dependency, with a bounded queue;
+//   - adaptive.go: [AdaptiveLimiter], a limit of calls in flight that
+//     follows the dependency's latency, with priorities, frozen while an
+//     incident on the dependency is open;
 //   - degrade.go: [Degrader] and [Gate], service modes and kill switches.
 //
 // These are what a call to a dependency is wrapped in, so one import serves
@@ -95,10 +103,38 @@
 // moves a failed call on to the next endpoint. Endpoints failing repeatedly
 // are ejected for a while, with a cap on the share ejected at once
 // ([WithEjection]); an [Endpoint.Healthy] function, if given, is consulted.
-// When a standby takes the traffic, [firebreak.KindFailover] fires. A
+// [WithOutlierEjection] adds Envoy's statistical outlier ejection
+// (success rate and failure percentage over an interval, ejections growing
+// with each re-ejection up to a cap, a dry run), reported as
+// [KindOutlierEjected]. Calls go to endpoints in priority order, so the
+// success-rate trigger, which compares endpoints, applies only where
+// several carry calls; the failure-percentage trigger judges each on its
+// own. When a standby takes the traffic, [firebreak.KindFailover] fires. A
 // Failover never refuses a call locally: when every endpoint is ejected or
 // unhealthy it tries them anyway, so its errors are the endpoints' failures,
 // never a [firebreak.Rejecter].
+//
+// # Hedging
+//
+// [Hedge] starts a second attempt when a call has not answered after a
+// delay (fixed, or from the observed latency with [WithHedgeDelayFunc]),
+// takes the first success and cancels the others. Hedges draw on a retry
+// budget ([WithRetryBudget] shares the pipeline's [Retry]'s), so they stop
+// when a dependency is slow for everyone; only calls that may be sent twice
+// are hedged ([WithIdempotent], [ContextWithIdempotent]).
+//
+// # Concurrency limits
+//
+// A [Bulkhead] admits at most a fixed number of calls to a dependency at
+// once, with an optional first-in first-out queue ([WithQueue]); an
+// [AdaptiveLimiter] moves its limit with the dependency's latency
+// (Gradient2), keeps a share for [PriorityCritical] calls, and, registered
+// on the Board as a [firebreak.Notifier], holds still while an incident on
+// the dependency is open. Their rejections, [*BulkheadError] and
+// [*LimitError], are [firebreak.RejectOverload] rejections that no breaker
+// counts and no retry repeats; sustained rejections report
+// [firebreak.KindLoadShed] under the component with the policy and the
+// guarded dependency as labels.
 //
 // # Load shedding
 //
@@ -135,11 +171,14 @@
 // firebreak.failover.events ({event}), from the meter
 // "github.com/firebreak-go/firebreak/failover" of the provider given with
 // [WithMeterProvider] (the global one by default). Its attributes are
-// firebreak.policy (retry, timeout, fallback, failover, shed, degrade; the
+// firebreak.policy (retry, hedge, timeout, fallback, failover, shed,
+// bulkhead, adaptive_limit, degrade; the
 // rollout package's controller adds rollout on its own meter),
 // firebreak.event (for example retry, gave_up_budget, timed_out,
 // abandoned, abandoned_panic, fallback_served,
-// switched, ejected, readmitted, shed_rate_limited, shed_overloaded,
+// switched, ejected, readmitted, outlier_ejected, outlier_dry_run,
+// hedged, hedge_won, hedge_budget, bulkhead_full, bulkhead_queue_timeout,
+// limited, limit_frozen, limit_thawed, shed_rate_limited, shed_overloaded,
 // mode_minimal, switch_off), and the bound identity: firebreak.component,
 // firebreak.dependency (when there is one) and firebreak.tier. Nothing is
 // recorded on the success path.
@@ -147,18 +186,22 @@
 // # Errors
 //
 // Every error is declared in errors.go. Local refusals ([*ShedError],
-// [*DegradedError]) implement [firebreak.Rejecter]: ask
+// [*BulkheadError], [*LimitError], [*DegradedError]) implement
+// [firebreak.Rejecter]: ask
 // [firebreak.IsRejected] or [firebreak.RejectionOf]. Errors the tracing
 // package should name implement ErrorType() string, returning one of the
 // ErrorType constants ([ErrorTypeTimeout], [ErrorTypeRateLimited],
-// [ErrorTypeOverloaded], [ErrorTypeDegraded], [ErrorTypeFallbackFailed],
-// [ErrorTypeDependencyUnavailable]).
+// [ErrorTypeOverloaded], [ErrorTypeBulkheadFull],
+// [ErrorTypeConcurrencyLimited], [ErrorTypeDegraded],
+// [ErrorTypeFallbackFailed], [ErrorTypeDependencyUnavailable]).
 //
 // # Concurrency
 //
 // Every type in the package is safe for concurrent use. No policy calls a
 // Reporter, a hook or a callback while holding a lock, and none starts a
 // goroutine outside a call, except a [Timeout] with [WithAbandon], whose
-// abandoned calls run on until they return; a panic in one is recovered.
+// abandoned calls run on until they return, and a [Hedge], whose losing
+// attempts run on until they honour their cancelled context; a panic in
+// either is recovered.
 // Nothing runs in the background, so no type has a Start or a Close.
 package failover

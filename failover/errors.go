@@ -345,3 +345,76 @@ func walk(err error, f func(error) bool) bool {
 	}
 	return false
 }
+
+// ---------------------------------------------------------------- bulkhead and concurrency limit
+
+// The error.type values of the overload policies' rejections.
+const (
+	// ErrorTypeBulkheadFull: a [Bulkhead] was full (and its queue, if any).
+	ErrorTypeBulkheadFull = "bulkhead_full"
+	// ErrorTypeConcurrencyLimited: an [AdaptiveLimiter]'s limit was reached.
+	ErrorTypeConcurrencyLimited = "concurrency_limited"
+)
+
+var (
+	_ firebreak.Rejecter = (*BulkheadError)(nil)
+	_ firebreak.Rejecter = (*LimitError)(nil)
+)
+
+// ErrBulkheadFull matches every [BulkheadError].
+var ErrBulkheadFull = errors.New("failover: bulkhead full")
+
+// BulkheadError is the rejection of a [Bulkhead]: it was full and the call
+// could not wait (no queue, or the queue full) or waited in vain. It
+// matches [ErrBulkheadFull] and is a [firebreak.RejectOverload] rejection,
+// so no breaker counts it and no retry repeats it.
+type BulkheadError struct {
+	Limit  int           // calls the bulkhead admits at once
+	Queue  int           // places in its queue
+	Waited time.Duration // how long the call waited in the queue; 0 if it did not
+}
+
+// Error implements error: "failover: bulkhead full (8 in flight)", saying
+// how long the call waited, if it did.
+func (e *BulkheadError) Error() string {
+	if e.Waited > 0 {
+		return fmt.Sprintf("failover: bulkhead full (%d in flight), no place within %v in the queue", e.Limit, e.Waited)
+	}
+	if e.Queue > 0 {
+		return fmt.Sprintf("failover: bulkhead full (%d in flight, %d queued)", e.Limit, e.Queue)
+	}
+	return fmt.Sprintf("failover: bulkhead full (%d in flight)", e.Limit)
+}
+
+// Is reports whether target is [ErrBulkheadFull].
+func (e *BulkheadError) Is(target error) bool { return target == ErrBulkheadFull }
+
+// ErrorType returns [ErrorTypeBulkheadFull].
+func (e *BulkheadError) ErrorType() string { return ErrorTypeBulkheadFull }
+
+// Rejection implements [firebreak.Rejecter]: [firebreak.RejectOverload].
+func (e *BulkheadError) Rejection() firebreak.Rejection { return firebreak.RejectOverload }
+
+// ErrLimited matches every [LimitError].
+var ErrLimited = errors.New("failover: concurrency limit reached")
+
+// LimitError is the rejection of an [AdaptiveLimiter]: as many calls of the
+// priority's class were in flight as the current limit lets it have. It
+// matches [ErrLimited] and is a [firebreak.RejectOverload] rejection.
+type LimitError struct {
+	Priority Priority // the class of the rejected call
+}
+
+// Error implements error.
+func (e *LimitError) Error() string {
+	return "failover: concurrency limit reached (" + e.Priority.String() + " priority)"
+}
+
+// Is reports whether target is [ErrLimited].
+func (e *LimitError) Is(target error) bool { return target == ErrLimited }
+
+// ErrorType returns [ErrorTypeConcurrencyLimited].
+func (e *LimitError) ErrorType() string { return ErrorTypeConcurrencyLimited }
+
+// Rejection implements [firebreak.Rejecter]: [firebreak.RejectOverload].
+func (e *LimitError) Rejection() firebreak.Rejection { return firebreak.RejectOverload }

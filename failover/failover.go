@@ -53,6 +53,8 @@ type Failover[T any] struct {
 
 	mu      sync.Mutex   // serialises ejections, so the ejected share is checked and changed at once
 	serving atomic.Int32 // the endpoint that served the last successful call
+
+	outlier *outliers // statistical outlier ejection (outlier.go); nil without WithOutlierEjection
 }
 
 type endpointState struct {
@@ -109,6 +111,11 @@ func NewFailover[T any](endpoints []Endpoint, opts ...FailoverOption) (*Failover
 	if c.maxEjected < 0 || c.maxEjected > 1 {
 		errs = append(errs, fmt.Errorf("failover: NewFailover: WithEjection maxShare %v must be between 0 and 1", c.maxEjected))
 	}
+	if c.outlier != nil {
+		if err := c.outlier.defaults(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -123,6 +130,9 @@ func NewFailover[T any](endpoints []Endpoint, opts ...FailoverOption) (*Failover
 	}
 	for i, e := range endpoints {
 		f.eps[i].Endpoint = e
+	}
+	if c.outlier != nil {
+		f.outlier = newOutliers(*c.outlier, len(endpoints))
 	}
 	return f, nil
 }
@@ -172,6 +182,9 @@ func (f *Failover[T]) run(ctx context.Context, call func(context.Context, int) (
 		err   error
 		names []string
 	)
+	if f.outlier != nil {
+		f.outlierTick()
+	}
 	for {
 		i := f.pick(tried)
 		if i < 0 {
@@ -229,6 +242,9 @@ func (f *Failover[T]) available(i int, now *int64) bool {
 }
 
 func (f *Failover[T]) succeeded(i int) {
+	if f.outlier != nil {
+		f.outlier.record(i, true)
+	}
 	e := &f.eps[i]
 	if e.consecutive.Load() != 0 {
 		e.consecutive.Store(0)
@@ -250,6 +266,9 @@ func (f *Failover[T]) succeeded(i int) {
 }
 
 func (f *Failover[T]) failed(i int) {
+	if f.outlier != nil {
+		f.outlier.record(i, false)
+	}
 	e := &f.eps[i]
 	if e.consecutive.Add(1) < f.ejectAfter || e.ejectedUntil.Load() != 0 {
 		return

@@ -12,12 +12,14 @@ import (
 )
 
 // Each constructor takes its own option type: [RetryOption],
-// [FallbackOption], [FailoverOption], [ShedderOption], [DegraderOption] and
-// [TimeoutOption]. An [Option] is all of them at once.
+// [FallbackOption], [FailoverOption], [ShedderOption], [DegraderOption],
+// [TimeoutOption], [BulkheadOption], [HedgeOption] and [LimiterOption]. An
+// [Option] is all of them at once.
 
 // Option configures any constructor of the package: it is a [RetryOption],
-// [FallbackOption], [FailoverOption], [ShedderOption], [DegraderOption] and
-// [TimeoutOption] at once. [WithMeterProvider] is one.
+// [FallbackOption], [FailoverOption], [ShedderOption], [DegraderOption],
+// [TimeoutOption], [BulkheadOption], [HedgeOption] and [LimiterOption] at
+// once. [WithMeterProvider] is one.
 type Option interface {
 	RetryOption
 	FallbackOption
@@ -25,6 +27,9 @@ type Option interface {
 	ShedderOption
 	DegraderOption
 	TimeoutOption
+	BulkheadOption
+	HedgeOption
+	LimiterOption
 }
 
 // scope is the instrumentation scope of the package's meter.
@@ -231,6 +236,17 @@ type failoverConfig struct {
 	maxEjected   float64
 	failoverIf   func(error) bool
 	maxEjectedOn bool
+	outlier      *OutlierEjection
+}
+
+// WithOutlierEjection adds statistical outlier ejection in Envoy's manner
+// (success-rate and failure-percentage triggers over an interval, ejection
+// time growing with each re-ejection up to a cap, with jitter, and a dry-run
+// mode); see [OutlierEjection] for the fields and their defaults. The share
+// of endpoints out at once is [WithEjection]'s maxShare. Default: off, only
+// consecutive-failure ejection.
+func WithOutlierEjection(o OutlierEjection) FailoverOption {
+	return failoverOption(func(c *failoverConfig) { c.outlier = &o })
 }
 
 // WithEjection sets passive outlier ejection: an endpoint that fails
@@ -300,17 +316,21 @@ func WithMaxConcurrent(n int) ShedderOption {
 // (1−share) of the places in flight. Critical calls are admitted first from
 // every token that refills, up to the whole rate; see [Shedder]. A larger
 // burst gives the reserve more room for critical calls arriving together.
-// 0 means no reserve: all classes alike. Default: 0.2.
-func WithCriticalReserve(share float64) ShedderOption {
-	return shedderOption(func(c *shedderConfig) { c.criticalReserve = share })
+//
+// For an [AdaptiveLimiter] it is the share of the limit that only critical
+// calls may use: normal calls may fill (1−share) of it and low calls half
+// of that. 0 means no reserve: all classes alike. Default: 0.2.
+func WithCriticalReserve(share float64) ReserveOption {
+	return reserveOption(share)
 }
 
 // WithSustain sets when shedding counts as sustained: the load_shed signal
 // fires once requests have been shed for at least after without a pause of
-// quiet, and clears after quiet without a shed. Zero keeps a value's
-// default. Default: 10s and 10s.
-func WithSustain(after, quiet time.Duration) ShedderOption {
-	return shedderOption(func(c *shedderConfig) { c.sustain, c.quiet = after, quiet })
+// quiet, and clears after quiet without a shed. For a [Bulkhead] and an
+// [AdaptiveLimiter] it applies to their rejections in the same way. Zero
+// keeps a value's default. Default: 10s and 10s.
+func WithSustain(after, quiet time.Duration) SustainOption {
+	return sustainOption{after, quiet}
 }
 
 // WithRequestPriority sets how [Shedder.Middleware] classifies a request.
@@ -372,4 +392,207 @@ type timeoutConfig struct {
 // honour their context. Default: off, the timeout waits for the call.
 func WithAbandon() TimeoutOption {
 	return timeoutOption(func(c *timeoutConfig) { c.abandon = true })
+}
+
+// ---------------------------------------------------------------- shared by the overload policies
+
+// SustainOption is what [WithSustain] returns: it configures a [Shedder], a
+// [Bulkhead] and an [AdaptiveLimiter].
+type SustainOption interface {
+	ShedderOption
+	BulkheadOption
+	LimiterOption
+}
+
+type sustainOption struct{ after, quiet time.Duration }
+
+func (o sustainOption) applyShedder(c *shedderConfig) { c.sustain, c.quiet = o.after, o.quiet }
+func (o sustainOption) applyBulkhead(c *bulkheadConfig) {
+	c.sustain, c.quiet = o.after, o.quiet
+}
+func (o sustainOption) applyLimiter(c *limiterConfig) { c.sustain, c.quiet = o.after, o.quiet }
+
+// sustainConfig is when rejections count as sustained ([WithSustain]).
+type sustainConfig struct{ sustain, quiet time.Duration }
+
+func defaultSustain() sustainConfig {
+	return sustainConfig{sustain: 10 * time.Second, quiet: 10 * time.Second}
+}
+
+// check fills zero values with their default and returns what is invalid.
+func (c *sustainConfig) check(fn string) []error {
+	if c.sustain < 0 || c.quiet < 0 {
+		return []error{fmt.Errorf("failover: %s: WithSustain(%v, %v): durations must be positive", fn, c.sustain, c.quiet)}
+	}
+	if c.sustain == 0 {
+		c.sustain = 10 * time.Second
+	}
+	if c.quiet == 0 {
+		c.quiet = 10 * time.Second
+	}
+	return nil
+}
+
+// ReserveOption is what [WithCriticalReserve] returns: it configures a
+// [Shedder] and an [AdaptiveLimiter].
+type ReserveOption interface {
+	ShedderOption
+	LimiterOption
+}
+
+type reserveOption float64
+
+func (o reserveOption) applyShedder(c *shedderConfig) { c.criticalReserve = float64(o) }
+func (o reserveOption) applyLimiter(c *limiterConfig) {
+	c.criticalReserve, c.reserveSet = float64(o), true
+}
+
+// ---------------------------------------------------------------- bulkhead
+
+// BulkheadOption configures [NewBulkhead].
+type BulkheadOption interface{ applyBulkhead(*bulkheadConfig) }
+
+type bulkheadOption func(*bulkheadConfig)
+
+func (f bulkheadOption) applyBulkhead(c *bulkheadConfig) { f(c) }
+
+func (f sharedOption) applyBulkhead(c *bulkheadConfig) { f(&c.shared) }
+
+type bulkheadConfig struct {
+	shared
+	sustainConfig
+	queueSize int
+	maxWait   time.Duration
+}
+
+// WithQueue lets up to size calls wait, first in first out, for a place in
+// a full bulkhead, each for at most maxWait (which must be positive) and
+// its context. A call that finds the queue full, or waits maxWait in vain,
+// is rejected. Default: no queue, a call finding the bulkhead full is
+// rejected at once.
+func WithQueue(size int, maxWait time.Duration) BulkheadOption {
+	return bulkheadOption(func(c *bulkheadConfig) { c.queueSize, c.maxWait = size, maxWait })
+}
+
+// ---------------------------------------------------------------- hedging
+
+// HedgeOption configures [NewHedge].
+type HedgeOption interface{ applyHedge(*hedgeConfig) }
+
+type hedgeOption func(*hedgeConfig)
+
+func (f hedgeOption) applyHedge(c *hedgeConfig) { f(c) }
+
+func (f sharedOption) applyHedge(c *hedgeConfig) { f(&c.shared) }
+
+type hedgeConfig struct {
+	shared
+	maxHedges    int
+	delayFunc    func() time.Duration
+	idempotent   bool
+	budget       *budgetWindow
+	ratio        float64
+	minRetries   int64
+	sharedBudget bool   // budget is a Retry's: the Retry counts the calls
+	budgetErr    string // what is wrong with WithRetryBudget's argument
+}
+
+// WithMaxHedges sets how many hedged attempts one call may start, each a
+// delay after the one before, while the earlier ones still run; 0 keeps the
+// default. Default: 1.
+func WithMaxHedges(n int) HedgeOption {
+	return hedgeOption(func(c *hedgeConfig) { c.maxHedges = n })
+}
+
+// WithHedgeDelayFunc sets where the hedge delay comes from: f is called at
+// most once a second, by a call, and its answer is the delay until the next
+// refresh; an answer of zero or less keeps the fixed delay given to
+// [NewHedge]. Use it to hedge at a quantile of the observed latency, for
+// example the p90 of the tracing statistics of the dependency:
+// func() time.Duration { return stats.Snapshot().P90 }. Default: the fixed
+// delay.
+func WithHedgeDelayFunc(f func() time.Duration) HedgeOption {
+	return hedgeOption(func(c *hedgeConfig) { c.delayFunc = f })
+}
+
+// WithIdempotent says that every call through the hedge may safely be sent
+// more than once, so every call is hedged. Without it only calls whose
+// context says so ([ContextWithIdempotent]) are; a context saying false
+// overrides it. Default: calls are not idempotent unless their context
+// says so.
+func WithIdempotent() HedgeOption {
+	return hedgeOption(func(c *hedgeConfig) { c.idempotent = true })
+}
+
+// WithRetryBudget makes hedges draw on r's retry budget ([WithBudget]), so
+// that retries and hedges together add at most the budget's share of
+// load: when a dependency slows down for everyone, the hedges stop with the
+// retries instead of doubling its load. r must have a budget. Default: a
+// budget of the hedge's own, 20% of the calls over 10s with a floor of 10.
+func WithRetryBudget[T any](r *Retry[T]) HedgeOption {
+	return hedgeOption(func(c *hedgeConfig) {
+		switch {
+		case r == nil:
+			c.budgetErr = "WithRetryBudget: retry is nil"
+		case r.budget == nil:
+			c.budgetErr = "WithRetryBudget: the retry has no budget (WithoutBudget)"
+		default:
+			c.budget, c.ratio, c.minRetries, c.sharedBudget = r.budget, r.budgetRatio, r.budgetMin, true
+		}
+	})
+}
+
+// ---------------------------------------------------------------- adaptive concurrency limit
+
+// LimiterOption configures [NewAdaptiveLimiter].
+type LimiterOption interface{ applyLimiter(*limiterConfig) }
+
+type limiterOption func(*limiterConfig)
+
+func (f limiterOption) applyLimiter(c *limiterConfig) { f(c) }
+
+func (f sharedOption) applyLimiter(c *limiterConfig) { f(&c.shared) }
+
+type limiterConfig struct {
+	shared
+	sustainConfig
+	initial, min, max int
+	tolerance         float64
+	window            time.Duration
+	minSamples        int
+	criticalReserve   float64
+	reserveSet        bool
+	freezeIf          func(firebreak.Incident) bool
+}
+
+// WithLimits sets the limit's starting value and the range it moves in
+// (1 ≤ min ≤ initial ≤ max); zero keeps a value's default. Default: 20, 1
+// and 1000.
+func WithLimits(initial, min, max int) LimiterOption {
+	return limiterOption(func(c *limiterConfig) { c.initial, c.min, c.max = initial, min, max })
+}
+
+// WithLatencyTolerance sets how much slower than its long-run latency the
+// dependency may answer before the limit falls: at a ratio of recent to
+// long-run latency up to f the limit keeps growing, past it the limit
+// shrinks in proportion (Netflix's Gradient2). f must be at least 1.
+// Default: 1.5.
+func WithLatencyTolerance(f float64) LimiterOption {
+	return limiterOption(func(c *limiterConfig) { c.tolerance = f })
+}
+
+// WithSampleWindow sets how often the limit is recomputed: every d, from
+// the calls that finished in it, if there were at least minSamples; zero
+// keeps a value's default. While fewer calls ended, the window runs on.
+// Default: 100ms and 10.
+func WithSampleWindow(d time.Duration, minSamples int) LimiterOption {
+	return limiterOption(func(c *limiterConfig) { c.window, c.minSamples = d, minSamples })
+}
+
+// WithFreezeIf sets which incidents freeze the limit, for a limiter
+// registered on a Board as a [firebreak.Notifier]; it is called with each
+// incident the Board notifies about. Default: an open incident whose fault
+// domain is the bound dependency.
+func WithFreezeIf(f func(firebreak.Incident) bool) LimiterOption {
+	return limiterOption(func(c *limiterConfig) { c.freezeIf = f })
 }

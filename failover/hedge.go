@@ -1,0 +1,428 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/failover/internal/event"
+)
+
+// Hedge cuts the tail latency of an idempotent call: when the call has not
+// answered after a delay, it starts a second attempt (a hedge) alongside
+// it, takes the first success and cancels the others. The delay is fixed,
+// or follows the observed latency ([WithHedgeDelayFunc], for example the p90
+// of the dependency's tracing statistics); up to [WithMaxHedges] hedges
+// start, a delay apart.
+//
+// Hedges draw on a retry budget, by default one of the hedge's own (20% of
+// the calls over 10s, at least 10 per window), or, with [WithRetryBudget],
+// the budget of the pipeline's [Retry]: when a dependency is slow for
+// everyone the budget runs out and hedging stops, so hedges never multiply
+// the load of a dependency in trouble.
+//
+// A call is hedged only if it may be sent twice: the hedge was built
+// [WithIdempotent], or the call's context says so ([ContextWithIdempotent]).
+// Other calls pass through untouched.
+//
+// The first attempt runs on the caller's goroutine and the hedges on
+// goroutines of their own, each with a context the hedge cancels when
+// another attempt wins. The caller gets the first success; when the first
+// attempt fails, the hedges still running are awaited. A first attempt the
+// hedge cancels returns only when it honours its context, so the winner's
+// answer reaches the caller once the loser has given up: hedge calls that
+// honour their context. A panic in a hedge is recovered and counted as its
+// failure. The winner's context is never cancelled, so what the call
+// returns may go on using it (an HTTP response body).
+//
+// A call answering before the delay costs a timer reset and one small
+// allocation (its cancellable context). Hedges report metrics (events
+// hedged, hedge_won, hedge_budget), no signal: a slow dependency's signal is
+// the tracing package's latency SLO. Build one with [NewHedge]; it is safe
+// for concurrent use. A pipeline binds it; used on its own, bind it with
+// [Hedge.Bind] or its events carry no identity.
+type Hedge[T any] struct {
+	b firebreak.Binding
+	m event.Meter
+
+	fixed      time.Duration
+	delay      atomic.Int64 // nanoseconds: the delay in force
+	delayFunc  func() time.Duration
+	refreshAt  atomic.Int64 // nanoseconds since base when delayFunc is due
+	base       time.Time
+	maxHedges  int
+	idempotent bool
+
+	budget     *budgetWindow
+	ratio      float64
+	minRetries int64
+	countCalls bool // the budget is the hedge's own: count calls into it
+
+	runs sync.Pool // *hedgeRun[T] whose timer is stopped and that started no hedge
+}
+
+var (
+	_ firebreak.Policy[int] = (*Hedge[int])(nil)
+	_ firebreak.Binder      = (*Hedge[int])(nil)
+	_ firebreak.Staged      = (*Hedge[int])(nil)
+)
+
+// NewHedge returns a hedging policy that starts one hedge when a call has
+// not answered after delay (positive), within a budget of its own.
+func NewHedge[T any](delay time.Duration, opts ...HedgeOption) (*Hedge[T], error) {
+	c := hedgeConfig{maxHedges: 1}
+	if err := apply("NewHedge", opts, func(o HedgeOption) { o.applyHedge(&c) }); err != nil {
+		return nil, err
+	}
+	if c.maxHedges == 0 {
+		c.maxHedges = 1
+	}
+	var errs []error
+	bad := func(cond bool, format string, args ...any) {
+		if cond {
+			errs = append(errs, fmt.Errorf("failover: NewHedge: "+format, args...))
+		}
+	}
+	bad(delay <= 0, "delay %v must be positive", delay)
+	bad(c.maxHedges < 0 || c.maxHedges > 10, "WithMaxHedges %d must be between 1 and 10", c.maxHedges)
+	bad(c.budgetErr != "", "%s", c.budgetErr)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	m, err := event.NewMeter(scope, "hedge", c.meterProvider)
+	if err != nil {
+		return nil, fmt.Errorf("failover: NewHedge: %w", err)
+	}
+	h := &Hedge[T]{
+		m: m, fixed: delay, delayFunc: c.delayFunc, base: time.Now(),
+		maxHedges: c.maxHedges, idempotent: c.idempotent,
+		budget: c.budget, ratio: c.ratio, minRetries: c.minRetries,
+	}
+	if !c.sharedBudget {
+		h.budget, h.ratio, h.minRetries, h.countCalls = newBudgetWindow(10*time.Second), 0.2, 10, true
+	}
+	h.delay.Store(int64(delay))
+	return h, nil
+}
+
+// Bind implements [firebreak.Binder]: the first Bind fixes the identity the
+// hedge reports under; binding again to the same one does nothing, to
+// another is an [*firebreak.AlreadyBoundError].
+func (h *Hedge[T]) Bind(c firebreak.Component) error {
+	_, err := h.b.Bind("failover: hedge", c)
+	return err
+}
+
+// Stage implements [firebreak.Staged]: inside the retry and outside the
+// breaker (StageRetry+50), so that every attempt passes the breaker and a
+// retry of a failed call is hedged again.
+func (h *Hedge[T]) Stage() firebreak.Stage { return firebreak.StageRetry + 50 }
+
+// Delay returns the hedge delay in force.
+func (h *Hedge[T]) Delay() time.Duration { return time.Duration(h.delay.Load()) }
+
+type idempotentKey struct{}
+
+// ContextWithIdempotent returns a copy of ctx saying whether the call made
+// with it may be sent more than once, for a [Hedge] (and the HTTP and gRPC
+// integrations). False overrides a hedge built [WithIdempotent].
+func ContextWithIdempotent(ctx context.Context, idempotent bool) context.Context {
+	return context.WithValue(ctx, idempotentKey{}, idempotent)
+}
+
+// IdempotentFromContext returns what ctx says about the call's idempotency,
+// and whether it says anything.
+func IdempotentFromContext(ctx context.Context) (idempotent, ok bool) {
+	idempotent, ok = ctx.Value(idempotentKey{}).(bool)
+	return idempotent, ok
+}
+
+func (h *Hedge[T]) hedgeable(ctx context.Context) bool {
+	if v, ok := IdempotentFromContext(ctx); ok {
+		return v
+	}
+	return h.idempotent
+}
+
+// Execute runs fn under the policy, for use without a pipeline.
+func (h *Hedge[T]) Execute(ctx context.Context, fn firebreak.Func[T]) (T, error) {
+	return h.Apply(ctx, firebreak.Call(fn))
+}
+
+// Apply implements [firebreak.Policy].
+func (h *Hedge[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
+	if !h.hedgeable(ctx) {
+		return next.Call(ctx)
+	}
+	if h.countCalls {
+		h.budget.call()
+	}
+	r, _ := h.runs.Get().(*hedgeRun[T])
+	if r == nil {
+		r = &hedgeRun[T]{h: h}
+		r.timer = time.AfterFunc(time.Hour, r.fire)
+		r.timer.Stop()
+	}
+	first := &attemptCtx{Context: ctx}
+	r.mu.Lock()
+	r.parent, r.next, r.first, r.d = ctx, next, first, h.currentDelay()
+	r.mu.Unlock()
+	r.timer.Reset(r.d)
+	finished := false
+	defer func() {
+		if !finished { // the first attempt panicked: stop the hedges
+			r.end()
+		}
+	}()
+	v, err := next.Call(first)
+	finished = true
+	return r.finish(v, err)
+}
+
+// currentDelay returns the delay, refreshing it from delayFunc when due.
+func (h *Hedge[T]) currentDelay() time.Duration {
+	if h.delayFunc != nil {
+		now := int64(time.Since(h.base))
+		if due := h.refreshAt.Load(); now >= due && h.refreshAt.CompareAndSwap(due, now+int64(time.Second)) {
+			d := h.delayFunc()
+			if d <= 0 {
+				d = h.fixed
+			}
+			h.delay.Store(int64(d))
+		}
+	}
+	return time.Duration(h.delay.Load())
+}
+
+// hedgeRun is one hedged call. Its timer starts the hedges.
+type hedgeRun[T any] struct {
+	h     *Hedge[T]
+	timer *time.Timer
+
+	mu      sync.Mutex // guards the fields below
+	parent  context.Context
+	next    firebreak.Next[T]
+	first   *attemptCtx
+	d       time.Duration
+	hedges  []*attemptCtx
+	pending int           // hedges still running
+	ended   bool          // the first attempt returned: start no more hedges
+	done    bool          // the caller has its answer: drop late results
+	won     bool          // a hedge succeeded
+	v       T             // the winning hedge's result
+	changed chan struct{} // signalled when a hedge ends; made with the first hedge
+}
+
+// fire starts a hedge, if the call still runs and the budget allows, and
+// arms the next one.
+func (r *hedgeRun[T]) fire() {
+	r.mu.Lock()
+	if r.ended || r.done || r.won || r.first == nil {
+		r.mu.Unlock()
+		return
+	}
+	h := r.h
+	if !h.budget.takeRetry(h.budget.now(), h.ratio, h.minRetries) {
+		r.mu.Unlock()
+		h.m.Add(&h.b, "hedge_budget")
+		return
+	}
+	ctx := &attemptCtx{Context: r.parent}
+	r.hedges = append(r.hedges, ctx)
+	r.pending++
+	if r.changed == nil {
+		r.changed = make(chan struct{}, 1)
+	}
+	if len(r.hedges) < h.maxHedges {
+		r.timer.Reset(r.d)
+	}
+	next := r.next
+	r.mu.Unlock()
+	h.m.Add(&h.b, "hedged")
+	go r.run(ctx, next)
+}
+
+// run is one hedge, on its own goroutine.
+func (r *hedgeRun[T]) run(ctx *attemptCtx, next firebreak.Next[T]) {
+	var (
+		v   T
+		err error
+	)
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("failover: hedged attempt panicked: %v", p)
+			}
+		}()
+		v, err = next.Call(ctx)
+	}()
+	r.mu.Lock()
+	r.pending--
+	var losers []*attemptCtx
+	won := false
+	if !r.done && !r.won {
+		if err == nil {
+			r.won, r.v, won = true, v, true
+			losers = r.others(ctx)
+		}
+	}
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+	r.mu.Unlock()
+	for _, c := range losers {
+		c.cancel()
+	}
+	if won {
+		r.h.m.Add(&r.h.b, "hedge_won")
+	}
+}
+
+// others returns the attempts other than winner. r.mu must be held.
+func (r *hedgeRun[T]) others(winner *attemptCtx) []*attemptCtx {
+	out := make([]*attemptCtx, 0, len(r.hedges)+1)
+	if r.first != winner {
+		out = append(out, r.first)
+	}
+	for _, c := range r.hedges {
+		if c != winner {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// finish takes the first attempt's outcome and returns the call's.
+func (r *hedgeRun[T]) finish(v T, err error) (T, error) {
+	stopped := r.timer.Stop()
+	r.mu.Lock()
+	r.ended = true
+	if len(r.hedges) == 0 {
+		// No hedge started: the first attempt's outcome is the call's.
+		r.done = true
+		r.mu.Unlock()
+		if stopped {
+			r.recycle()
+		}
+		return v, err
+	}
+	if err == nil {
+		r.done = true
+		losers := r.others(r.first)
+		r.mu.Unlock()
+		for _, c := range losers {
+			c.cancel()
+		}
+		return v, nil
+	}
+	// The first attempt failed (or was cancelled because a hedge won): wait
+	// for the hedges still running.
+	for !r.won && r.pending > 0 {
+		ch := r.changed
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-r.parent.Done():
+		}
+		r.mu.Lock()
+		if r.parent.Err() != nil {
+			break
+		}
+	}
+	r.done = true
+	won, wv := r.won, r.v
+	losers := r.others(nil)
+	r.mu.Unlock()
+	for _, c := range losers {
+		c.cancel()
+	}
+	if won {
+		return wv, nil
+	}
+	return v, err
+}
+
+// end stops a run whose first attempt panicked.
+func (r *hedgeRun[T]) end() {
+	r.timer.Stop()
+	r.mu.Lock()
+	r.done = true
+	losers := r.others(nil)
+	r.mu.Unlock()
+	for _, c := range losers {
+		c.cancel()
+	}
+}
+
+// recycle returns a run that started no hedge, and whose timer was stopped
+// before it fired, to the pool.
+func (r *hedgeRun[T]) recycle() {
+	var zero T
+	r.mu.Lock()
+	r.parent, r.next, r.first, r.ended, r.done, r.won, r.v = nil, firebreak.Next[T]{}, nil, false, false, false, zero
+	r.mu.Unlock()
+	r.h.runs.Put(r)
+}
+
+// attemptCtx is the context of one attempt of a hedged call: its parent's,
+// and cancelled when another attempt wins. Its Done channel is made only
+// when someone asks for it, so an attempt that never watches its context
+// costs one small allocation.
+type attemptCtx struct {
+	context.Context
+
+	mu   sync.Mutex // guards the fields below
+	done chan struct{}
+	err  error
+	stop func() bool // unregisters the watch on the parent
+}
+
+func (c *attemptCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		switch {
+		case c.err != nil:
+			close(c.done)
+		case c.Context.Done() != nil:
+			c.stop = context.AfterFunc(c.Context, func() { c.end(c.Context.Err()) })
+		}
+	}
+	return c.done
+}
+
+func (c *attemptCtx) Err() error {
+	c.mu.Lock()
+	err, watched := c.err, c.done != nil
+	c.mu.Unlock()
+	if err != nil || watched {
+		return err
+	}
+	return c.Context.Err()
+}
+
+// cancel ends the attempt: another one won.
+func (c *attemptCtx) cancel() { c.end(context.Canceled) }
+
+func (c *attemptCtx) end(err error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = err
+	if c.done != nil {
+		close(c.done)
+	}
+	stop := c.stop
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
