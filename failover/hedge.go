@@ -159,7 +159,7 @@ func (h *Hedge[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error)
 		return next.Call(ctx)
 	}
 	if h.countCalls {
-		h.budget.call()
+		h.budget.call(next.Now())
 	}
 	r, _ := h.runs.Get().(*hedgeRun[T])
 	if r == nil {
