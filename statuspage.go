@@ -194,12 +194,13 @@ type StatusPage struct {
 
 // statusCache is one rendering of the page: immutable once stored.
 type statusCache struct {
-	html, json, atom   []byte
-	htmlTag, jsonTag   string
-	atomTag            string
-	modified           string // Last-Modified
-	cacheControl       string
-	lastModifiedParsed time.Time
+	html, json, atom []byte
+	htmlTag, jsonTag string
+	atomTag          string
+	// Header values, made once per rendering so serving allocates nothing.
+	hdr map[string][3][]string // ETag, Content-Length by body: "html", "json", "atom"
+	mod []string               // Last-Modified
+	cc  []string               // Cache-Control
 }
 
 // NewStatusPage returns the status page of board b. It starts nothing:
@@ -687,9 +688,13 @@ func (p *StatusPage) render(now time.Time) {
 		return
 	}
 	c := &statusCache{html: html.Bytes(), json: append(js, '\n'), atom: atom,
-		modified: m.UpdatedAt.Format(http.TimeFormat), lastModifiedParsed: m.UpdatedAt,
-		cacheControl: "public, max-age=" + strconv.Itoa(int(p.maxAge/time.Second)) + ", stale-while-revalidate=60"}
+		mod: []string{m.UpdatedAt.Format(http.TimeFormat)},
+		cc:  []string{"public, max-age=" + strconv.Itoa(int(p.maxAge/time.Second)) + ", stale-while-revalidate=60"}}
 	c.htmlTag, c.jsonTag, c.atomTag = etag(c.html), etag(c.json), etag(c.atom)
+	c.hdr = map[string][3][]string{}
+	for k, v := range map[string][]byte{"html": c.html, "json": c.json, "atom": c.atom} {
+		c.hdr[k] = [3][]string{{etag(v)}, {strconv.Itoa(len(v))}}
+	}
 	p.cache.Store(c)
 }
 
@@ -952,16 +957,16 @@ func (p *StatusPage) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body []byte
-	var tag string
+	var tag, kind string
 	var ctype []string
 	pth := r.URL.Path
 	switch {
 	case strings.HasSuffix(pth, "/"):
-		body, tag, ctype = c.html, c.htmlTag, ctHTML
+		body, tag, ctype, kind = c.html, c.htmlTag, ctHTML, "html"
 	case strings.HasSuffix(pth, "/summary.json"):
-		body, tag, ctype = c.json, c.jsonTag, ctJSON
+		body, tag, ctype, kind = c.json, c.jsonTag, ctJSON, "json"
 	case strings.HasSuffix(pth, "/history.atom"):
-		body, tag, ctype = c.atom, c.atomTag, ctAtom
+		body, tag, ctype, kind = c.atom, c.atomTag, ctAtom, "atom"
 	case strings.HasSuffix(pth, "/pages.css"):
 		h["Content-Type"] = ctCSS
 		h["Cache-Control"] = cacheDay
@@ -972,10 +977,11 @@ func (p *StatusPage) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
+	hv := c.hdr[kind]
 	h["Content-Type"] = ctype
-	h["Cache-Control"] = []string{c.cacheControl}
-	h["Etag"] = []string{tag}
-	h["Last-Modified"] = []string{c.modified}
+	h["Cache-Control"] = c.cc
+	h["Etag"] = hv[0]
+	h["Last-Modified"] = c.mod
 	h["X-Content-Type-Options"] = nosniff
 	h["Content-Security-Policy"] = cspPublic
 	h["Referrer-Policy"] = noReferrer
@@ -984,7 +990,7 @@ func (p *StatusPage) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Length"] = hv[1]
 	if r.Method == http.MethodHead {
 		return
 	}
