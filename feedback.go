@@ -41,7 +41,7 @@ const (
 	// as evidence; later ones are still counted in the signal.
 	MaxFeedbackEvidence = 50
 	// MaxChangeNotes is how many "what we changed" notes are kept.
-	MaxChangeNotes = 100
+	MaxChangeNotes  = 100
 	maxFeedbackBody = 8 << 10
 	maxClients      = 10000
 )
