@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/firebreak-go/firebreak/internal/web"
 )
@@ -433,14 +434,19 @@ type consoleIncident struct {
 	Incident
 	Latest   []Entry
 	Evidence []Evidence
+	Findings []Finding
 	Left     string // time left to the response deadline, or "breached"
+	Forms    bool   // show every action form, not only Acknowledge
 }
 
 const (
 	consoleOpenMax     = 50
 	consoleRecentMax   = 10
-	consoleEntries     = 5
-	consoleEvidence    = 5
+	consoleEntries     = 3
+	consoleEvidence    = 3
+	consoleFindings    = 2
+	consoleForms       = 10  // incidents with the full set of action forms; the rest get Acknowledge
+	consoleTextMax     = 160 // bytes of a note shown; the ops API has the rest
 	consoleFeedbackMax = 20
 )
 
@@ -466,8 +472,10 @@ func (c *Console) view(r *http.Request, who, cred string) consoleView {
 	slices.SortStableFunc(open, func(x, y Incident) int {
 		return cmp.Or(cmp.Compare(y.Severity, x.Severity), y.DetectedAt.Compare(x.DetectedAt))
 	})
-	for _, inc := range open[:min(len(open), consoleOpenMax)] {
-		v.Open = append(v.Open, c.incidentView(inc, now))
+	for i, inc := range open[:min(len(open), consoleOpenMax)] {
+		ci := c.incidentView(inc, now)
+		ci.Forms = i < consoleForms
+		v.Open = append(v.Open, ci)
 	}
 	for _, inc := range all {
 		if !inc.State.Open() && len(v.Recent) < consoleRecentMax {
@@ -519,6 +527,10 @@ func (c *Console) incidentView(inc Incident, now time.Time) consoleIncident {
 	ev := inc.Evidence
 	for i := len(ev) - 1; i >= 0 && len(ci.Evidence) < consoleEvidence; i-- {
 		ci.Evidence = append(ci.Evidence, ev[i])
+	}
+	fs := inc.Findings
+	for i := len(fs) - 1; i >= 0 && len(ci.Findings) < consoleFindings; i-- {
+		ci.Findings = append(ci.Findings, fs[i])
 	}
 	switch {
 	case inc.Breached:
@@ -693,8 +705,18 @@ var consoleFuncs = template.FuncMap{
 		return t.UTC().Format("15:04:05 UTC, 2 Jan")
 	},
 	"join": strings.Join,
-	"pct":  func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
-	"num":  func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+	"short": func(s string) string {
+		if len(s) <= consoleTextMax {
+			return s
+		}
+		cut := consoleTextMax
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return s[:cut] + "…"
+	},
+	"pct": func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
+	"num": func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 	"ms": func(d time.Duration) string {
 		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
 	},
