@@ -132,7 +132,7 @@ type PublicReply struct {
 // number of reports in the window (see [WithFeedbackWindow]), so many
 // reports in a short time are the plan's early warning and the plan grades
 // them (a rule with min_value sets how many make an incident). The report is
-// attached as evidence to the newest open incident of its component, and
+// attached as evidence to the worst open incident of its component, and
 // listed in the console. The signal clears once a window passes without a
 // report.
 //
@@ -434,7 +434,7 @@ func validContact(s string) bool {
 
 // Submit takes a report from client (the rate limit's key): it validates
 // it, applies the rate limits, reports the component's signal and attaches
-// the report to the newest open incident of the component. It returns the
+// the report to the worst open incident of the component. It returns the
 // stored report, a [FeedbackLimitError] when limited, or an error naming the
 // bad field.
 func (f *Feedback) Submit(in FeedbackInput, client string) (FeedbackReport, error) {
@@ -513,10 +513,13 @@ func (f *Feedback) evictClientLocked() {
 	delete(f.clients, oldest)
 }
 
-// attach adds the report to the newest open incident of comp as evidence,
-// and returns that incident's ID ("" when none, or it is full).
+// attach adds the report to the worst open incident of comp (the newest of
+// the worst) as evidence, and returns that incident's ID ("" when none, or
+// it is full).
 func (f *Feedback) attach(id, comp, msg string) string {
-	for _, inc := range f.b.List(Filter{OpenOnly: true, Component: comp}) {
+	open := f.b.List(Filter{OpenOnly: true, Component: comp})
+	slices.SortStableFunc(open, func(x, y Incident) int { return int(y.Severity) - int(x.Severity) })
+	for _, inc := range open[:min(len(open), 1)] {
 		n := 0
 		for _, e := range inc.Evidence {
 			if e.Kind == string(KindUserFeedback) {
