@@ -52,7 +52,7 @@ func browser(t *testing.T) context.Context {
 // FIREBREAK_UPDATE_SCREENSHOTS=1, to docs/ for the README.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
