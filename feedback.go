@@ -801,7 +801,8 @@ func (f *Feedback) post(w http.ResponseWriter, r *http.Request, page feedbackPag
 }
 
 // checkPublicText refuses public text that names an internal part the Board
-// has seen: an undeclared component, a dependency, a fault domain.
+// has seen: an undeclared component, a dependency, a fault domain (see
+// internalNames for what counts as a name).
 func checkPublicText(b *Board, field, text string) error {
 	low := strings.ToLower(text)
 	var errs []error
@@ -814,7 +815,11 @@ func checkPublicText(b *Board, field, text string) error {
 }
 
 // internalNames returns the component and dependency names the Board's
-// incidents know that are not declared public, at least 4 bytes long.
+// incidents know that are not declared public and look like names of
+// internal parts rather than words: at least 4 bytes with a digit, a dot, a
+// colon, a hyphen or an underscore ("payments-db-7", "db-7.internal",
+// "checkout-worker-3"). A plain word such as "payments" may be said in
+// public text.
 func internalNames(b *Board) []string {
 	seen := map[string]bool{}
 	for _, inc := range b.List(Filter{}) {
@@ -823,7 +828,7 @@ func internalNames(b *Board) []string {
 			names = append(names, a.Component, a.Dependency)
 		}
 		for _, n := range names {
-			if len(n) >= 4 && !slices.Contains(b.known, n) {
+			if len(n) >= 4 && strings.ContainsAny(n, "0123456789.:-_") && !slices.Contains(b.known, n) {
 				seen[n] = true
 			}
 		}

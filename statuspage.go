@@ -386,8 +386,9 @@ func (p *StatusPage) Notifier() Notifier {
 // PostUpdate posts a human-written update, opening a public incident when
 // u.IncidentID is empty, and returns the public incident as it stands. by
 // is the person posting. The text must not name an undeclared component or
-// a dependency the Board has seen (a host, a database, a replica): such an
-// update is refused with an error naming the word. A resolved incident takes
+// a dependency the Board has seen that looks like an internal name (with a
+// digit, dot, colon, hyphen or underscore: a host, a database, a replica):
+// such an update is refused with an error naming it. Plain words pass. A resolved incident takes
 // no further updates.
 func (p *StatusPage) PostUpdate(u StatusUpdate, by string) (PublicIncident, error) {
 	if err := requireActor(by); err != nil {
