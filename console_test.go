@@ -102,7 +102,7 @@ func TestConsoleFatalIncidentAndActions(t *testing.T) {
 			t.Fatalf("console: %d %s", code, page)
 		}
 		first := page[strings.Index(page, `<article class="inc`):]
-		left := fatal.ResponseDue.Sub(time.Now())
+		left := time.Until(fatal.ResponseDue)
 		if !strings.HasPrefix(first, `<article class="inc sev-fatal" id="inc-`+fatal.ID) || !strings.Contains(first, "fatal · level 1") ||
 			!strings.Contains(first, "lead: "+fatal.Lead) || !strings.Contains(first, clockText(left)) ||
 			!strings.Contains(first, `data-due="`+fatal.ResponseDue.UTC().Format(time.RFC3339)+`"`) {

@@ -518,24 +518,25 @@ func (f *Feedback) evictClientLocked() {
 // it is full).
 func (f *Feedback) attach(id, comp, msg string) string {
 	open := f.b.List(Filter{OpenOnly: true, Component: comp})
-	slices.SortStableFunc(open, func(x, y Incident) int { return int(y.Severity) - int(x.Severity) })
-	for _, inc := range open[:min(len(open), 1)] {
-		n := 0
-		for _, e := range inc.Evidence {
-			if e.Kind == string(KindUserFeedback) {
-				n++
-			}
-		}
-		if n >= MaxFeedbackEvidence || len(inc.Evidence) >= MaxEvidence-1 {
-			return ""
-		}
-		if err := f.b.AddEvidence(inc.ID, "feedback", Evidence{Kind: string(KindUserFeedback), Source: "feedback " + id, Note: msg}); err != nil {
-			f.logger.Warn("firebreak: feedback: could not attach a report", "report", id, "incident", inc.ID, "error", err)
-			return ""
-		}
-		return inc.ID
+	if len(open) == 0 {
+		return ""
 	}
-	return ""
+	// MaxFunc keeps the first of the worst, and List is newest first.
+	inc := slices.MaxFunc(open, func(x, y Incident) int { return int(x.Severity) - int(y.Severity) })
+	n := 0
+	for _, e := range inc.Evidence {
+		if e.Kind == string(KindUserFeedback) {
+			n++
+		}
+	}
+	if n >= MaxFeedbackEvidence || len(inc.Evidence) >= MaxEvidence-1 {
+		return ""
+	}
+	if err := f.b.AddEvidence(inc.ID, "feedback", Evidence{Kind: string(KindUserFeedback), Source: "feedback " + id, Note: msg}); err != nil {
+		f.logger.Warn("firebreak: feedback: could not attach a report", "report", id, "incident", inc.ID, "error", err)
+		return ""
+	}
+	return inc.ID
 }
 
 func (f *Feedback) copyOf(r *FeedbackReport) FeedbackReport {

@@ -900,9 +900,9 @@ type atomText struct {
 // atom returns the feed: the latest 50 updates and notes, newest first.
 func (p *StatusPage) atom(m pageModel) ([]byte, error) {
 	type item struct {
-		at          time.Time
-		title, id   string
-		body, words string
+		at        time.Time
+		title, id string
+		body      string
 	}
 	var items []item
 	for _, list := range [][]pageIncident{m.Active, m.History} {
@@ -1007,7 +1007,6 @@ var (
 	ctJSON        = []string{"application/json"}
 	ctAtom        = []string{"application/atom+xml; charset=utf-8"}
 	ctCSS         = []string{"text/css; charset=utf-8"}
-	ctJS          = []string{"text/javascript; charset=utf-8"}
 	cacheDay      = []string{"public, max-age=86400"}
 	nosniff       = []string{"nosniff"}
 	cspPublic     = []string{"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
