@@ -18,8 +18,8 @@ var files embed.FS
 var Static, _ = fs.Sub(files, "static")
 
 // Templates parses the named page template with the shared layout and the
-// given functions. It panics only if the embedded files are broken, which the
-// package's tests rule out.
+// given functions. It panics only if the embedded files are broken, which every
+// test of the root package's pages would show.
 func Templates(funcs template.FuncMap, names ...string) *template.Template {
 	t := template.New("layout.html").Funcs(funcs)
 	patterns := []string{"templates/layout.html"}
