@@ -299,6 +299,21 @@
 // only the components declared with [WithComponents], in plain words, with no
 // error text, hostnames, versions or incident detail.
 //
+// # Pages
+//
+// [StatusPage] is the public status page built on [Board.PublicStatus]:
+// HTML, a Statuspage-compatible summary.json and an Atom feed, with the
+// incident updates people post ([StatusPage.PostUpdate], or POST
+// /status/updates on the ops API with [WithStatusUpdates]), maintenance
+// ahead of time and 90 days of history, rendered on its own goroutine and
+// served from a cache that never takes the Board's lock. [Feedback] is the
+// users' channel: a rate-limited form whose reports are user_feedback
+// signals and evidence, with replies and "what we changed" notes on the
+// status page. [Console] is the ops console, authorised like the ops API,
+// with CSRF-protected forms and the service at a glance from the sources
+// the user registers ([WithDependencies], [WithSwitches], …).
+// examples/pages serves all three.
+//
 // # Policies and pipelines
 //
 // Every firebreak policy implements [Policy]. A [Pipeline] wraps calls to one

@@ -279,6 +279,9 @@ func OpsHandler(b *Board, auth Authorizer, opts ...OpsOption) (http.Handler, err
 		mux.HandleFunc("/incidents/{id}/"+action, api.only(http.MethodPost, name, fn))
 	}
 	api.silenceRoutes(mux)
+	for _, add := range cfg.routes { // WithStatusUpdates, WithFeedbackReplies (pages_ops.go)
+		add(mux, auth)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		writeError(w, http.StatusNotFound, cfg.notFound(r.URL.Path))
@@ -308,7 +311,10 @@ func OpsHandler(b *Board, auth Authorizer, opts ...OpsOption) (http.Handler, err
 // OpsOption configures [OpsHandler].
 type OpsOption interface{ applyOps(*opsConfig) }
 
-type opsConfig struct{ prefix string }
+type opsConfig struct {
+	prefix string
+	routes []func(*http.ServeMux, Authorizer) // more routes: the pages' (pages_ops.go)
+}
 
 func (c *opsConfig) validate() error {
 	if c.prefix == "" {
