@@ -271,8 +271,12 @@ func TestListDoesNotBlockReport(t *testing.T) {
 	lat := reportLatencies(b, 20000)
 	close(stop)
 	wg.Wait()
-	if worst := lat[len(lat)-1]; worst > 250*time.Millisecond {
-		t.Fatalf("worst Report %v while listing 1,000 incidents", worst)
+	// A Report that waited for the lister would show in the 99th percentile
+	// (the lister runs without pause); the single worst call on a loaded,
+	// shared machine is a scheduler's or the collector's pause, so it gets a
+	// far wider bound.
+	if p99, worst := lat[len(lat)*99/100], lat[len(lat)-1]; p99 > 10*time.Millisecond || worst > time.Second {
+		t.Fatalf("Report while listing 1,000 incidents: p99 %v (at most 10ms), worst %v (at most 1s)", p99, worst)
 	}
 	t.Logf("Report while listing: p50 %v, p99 %v, max %v", lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
 }
