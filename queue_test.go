@@ -513,8 +513,10 @@ func TestCloseFromNotifier(t *testing.T) {
 				var took time.Duration
 				var closeErr error
 				var calls atomic.Int32
+				reported := make(chan struct{}) // all five signals are in before Close
 				closer := NotifierFunc(func(ctx context.Context, n Notification) error {
 					if calls.Add(1) == 1 {
+						<-reported
 						cctx, cancel := mk()
 						defer cancel()
 						start := time.Now()
@@ -530,6 +532,7 @@ func TestCloseFromNotifier(t *testing.T) {
 				for i := range 5 {
 					b.Report(breakerSignal("search-api", fmt.Sprintf("dep-%d", i), true))
 				}
+				close(reported)
 				time.Sleep(10 * time.Second)
 				synctest.Wait()
 				if took > time.Second {
