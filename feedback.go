@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -157,12 +156,7 @@ type Feedback struct {
 	seq      int
 	onChange []func()
 
-	done      chan struct{}
-	loopDone  chan struct{}
-	startOnce sync.Once
-	closeOnce sync.Once
-	started   atomic.Bool
-	closed    atomic.Bool
+	worker // Start and Close (worker.go)
 }
 
 type clientLimit struct {
@@ -212,7 +206,7 @@ func NewFeedback(b *Board, opts ...FeedbackOption) (*Feedback, error) {
 		b: b, window: cfg.window, perClient: rate.Every(cfg.per / time.Duration(cfg.perN)), burst: cfg.perN,
 		all: rate.NewLimiter(rate.Every(time.Minute/time.Duration(cfg.allPerMinute)), cfg.allPerMinute), tiers: cfg.tiers,
 		clientKey: cfg.clientKey, logger: cmpLogger(cfg.logger), tmpl: web.Templates(pageFuncs, "feedback.html"),
-		recent: map[string][]time.Time{}, clients: map[string]*clientLimit{}, done: make(chan struct{}), loopDone: make(chan struct{}),
+		recent: map[string][]time.Time{}, clients: map[string]*clientLimit{}, worker: newWorker(),
 	}, nil
 }
 
@@ -282,39 +276,13 @@ func WithFeedbackLogger(l *slog.Logger) FeedbackOption {
 // window passed without a report. Start again does nothing; after Close it
 // returns an error wrapping [ErrClosed].
 func (f *Feedback) Start(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("firebreak: Feedback.Start: %w", err)
-	}
-	f.startOnce.Do(func() {
-		if f.closed.Load() {
-			return
-		}
-		f.started.Store(true)
-		go f.loop()
-	})
-	if f.closed.Load() {
-		return fmt.Errorf("firebreak: Feedback.Start: %w", ErrClosed)
-	}
-	return nil
+	return f.startWorker(ctx, "Feedback", nil, f.loop)
 }
 
 // Close stops the goroutine, waiting for it within ctx. It is idempotent,
 // and Close without Start is fine.
 func (f *Feedback) Close(ctx context.Context) error {
-	f.closeOnce.Do(func() {
-		f.closed.Store(true)
-		f.startOnce.Do(func() {})
-		close(f.done)
-	})
-	if !f.started.Load() {
-		return nil
-	}
-	select {
-	case <-f.loopDone:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("firebreak: Feedback.Close: the clearing goroutine has not stopped: %w", ctx.Err())
-	}
+	return f.closeWorker(ctx, "Feedback", "the clearing goroutine")
 }
 
 func (f *Feedback) loop() {

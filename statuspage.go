@@ -182,14 +182,9 @@ type StatusPage struct {
 	seq       int
 	lastHash  [sha256.Size]byte
 
-	cache     atomic.Pointer[statusCache]
-	kick      chan struct{}
-	done      chan struct{}
-	loopDone  chan struct{}
-	startOnce sync.Once
-	closeOnce sync.Once
-	started   atomic.Bool
-	closed    atomic.Bool
+	cache  atomic.Pointer[statusCache]
+	kick   chan struct{}
+	worker // Start and Close (worker.go)
 }
 
 // statusCache is one rendering of the page: immutable once stored.
@@ -237,7 +232,7 @@ func NewStatusPage(b *Board, opts ...StatusPageOption) (*StatusPage, error) {
 	p := &StatusPage{
 		b: b, name: cfg.name, refresh: cfg.refresh, maxAge: cfg.maxAge, feedback: cfg.feedback, formURL: cfg.formURL,
 		logger: cmpLogger(cfg.logger), tmpl: web.Templates(pageFuncs, "status.html"), css: css,
-		days: map[string]map[int64]int{}, kick: make(chan struct{}, 1), done: make(chan struct{}), loopDone: make(chan struct{}),
+		days: map[string]map[int64]int{}, kick: make(chan struct{}, 1), worker: newWorker(),
 	}
 	if p.feedback != nil {
 		p.feedback.subscribe(p.Refresh)
@@ -316,40 +311,13 @@ func WithStatusLogger(l *slog.Logger) StatusPageOption {
 // once the first rendering is cached. Start again does nothing; after Close
 // it returns an error wrapping [ErrClosed].
 func (p *StatusPage) Start(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("firebreak: StatusPage.Start: %w", err)
-	}
-	if p.closed.Load() {
-		return fmt.Errorf("firebreak: StatusPage.Start: %w", ErrClosed)
-	}
-	p.startOnce.Do(func() {
-		p.render(time.Now())
-		p.started.Store(true)
-		go p.loop()
-	})
-	if p.closed.Load() {
-		return fmt.Errorf("firebreak: StatusPage.Start: %w", ErrClosed)
-	}
-	return nil
+	return p.startWorker(ctx, "StatusPage", func() { p.render(time.Now()) }, p.loop)
 }
 
 // Close stops the renderer and waits for it within ctx. It is idempotent,
 // and Close without Start is fine.
 func (p *StatusPage) Close(ctx context.Context) error {
-	p.closeOnce.Do(func() {
-		p.closed.Store(true)
-		p.startOnce.Do(func() {}) // a later Start starts nothing
-		close(p.done)
-	})
-	if !p.started.Load() {
-		return nil
-	}
-	select {
-	case <-p.loopDone:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("firebreak: StatusPage.Close: the renderer has not stopped: %w", ctx.Err())
-	}
+	return p.closeWorker(ctx, "StatusPage", "the renderer")
 }
 
 func (p *StatusPage) loop() {
