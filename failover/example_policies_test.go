@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/firebreak-go/firebreak"
@@ -37,11 +38,10 @@ func ExampleBulkhead() {
 // stalled attempt is cancelled.
 func ExampleHedge() {
 	h, _ := failover.NewHedge[string](20*time.Millisecond, failover.WithIdempotent())
-	attempt := 0
+	var attempts atomic.Int32 // the hedge runs on its own goroutine
 	cancelled := make(chan struct{})
 	v, err := h.Execute(context.Background(), func(ctx context.Context) (string, error) {
-		attempt++ // the first attempt runs before the hedge starts
-		if attempt == 1 {
+		if attempts.Add(1) == 1 { // the first attempt runs before the hedge starts
 			<-ctx.Done()
 			close(cancelled)
 			return "", ctx.Err()
@@ -59,6 +59,7 @@ func ExampleHedge() {
 func ExampleAdaptiveLimiter() {
 	limiter, _ := failover.NewAdaptiveLimiter[string](failover.WithLimits(50, 5, 500))
 	board, _ := firebreak.NewBoard("shop", firebreak.WithNotifier(limiter))
+	defer board.Close(context.Background())
 	pipe, _ := firebreak.NewPipeline(firebreak.Component{Name: "shop", Dependency: "catalog", Reporter: board},
 		[]firebreak.Policy[string]{limiter})
 	ctx := failover.ContextWithPriority(context.Background(), failover.PriorityCritical)
