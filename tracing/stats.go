@@ -191,7 +191,7 @@ type Stats struct {
 	// slots[oldest] is the oldest.
 	slots     [windowSlots]slot
 	oldest    int
-	slotEnd   int64 // offset at which the interval being filled ends
+	slotEnd   int64      // offset at which the interval being filled ends
 	recycled  totals     // counts of the slots recycled so far
 	nextEval  int64      // offset at which the burn detector is due; MaxInt64 when none
 	detector  *detector  // SLO burn detection; nil when there is no SLO
