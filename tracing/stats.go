@@ -203,7 +203,7 @@ type Stats struct {
 const maxTraceIDs = 8
 
 // maxStripes bounds how many stripes a Stats records into: beyond, the
-// processors share them (processor p records into stripe p % maxStripes).
+// processors share them (processor p records into stripe p modulo the number of stripes).
 // It bounds the memory of a Stats on a large machine at the cost of some
 // sharing of cache lines between its cores.
 const maxStripes = 4
@@ -221,7 +221,7 @@ func newStats(window, slow time.Duration) (*Stats, error) {
 	}
 	origin := firebreak.Nanotime()
 	s := &Stats{base: firebreak.TimeOf(origin), origin: origin, slotDur: int64(window / windowSlots), slow: slow,
-		live: make([]live, min(runtime.GOMAXPROCS(0), maxStripes))}
+		live: make([]live, numStripes())}
 	s.slotEnd = s.slotDur
 	s.nextEval = math.MaxInt64
 	s.next.Store(s.slotEnd)
@@ -297,7 +297,18 @@ func (s *Stats) recordRejected(now int64) {
 // stripe returns the stripe of the interval being filled that the calling
 // processor records into.
 func (s *Stats) stripe() *live {
-	return &s.live[uint(stripe.P())%uint(len(s.live))]
+	return &s.live[stripe.P()&(len(s.live)-1)]
+}
+
+// numStripes is the number of stripes of a Stats made now: GOMAXPROCS
+// rounded down to a power of two (so that a stripe is chosen with a mask),
+// at most maxStripes.
+func numStripes() int {
+	n := 1
+	for n*2 <= runtime.GOMAXPROCS(0) && n*2 <= maxStripes {
+		n *= 2
+	}
+	return n
 }
 
 // record is the hot path: now is the offset from s.base.
