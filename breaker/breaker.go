@@ -118,7 +118,7 @@ type Breaker[T any] struct {
 type identity struct {
 	component  firebreak.Component
 	name       string
-	labels     map[string]string
+	labels     []label
 	attrs      *attrs
 	errOpen    *OpenError
 	errTooMany *OpenError
@@ -204,7 +204,7 @@ func newBreaker[T any](cfg config, inst *instruments, c *firebreak.Component) *B
 	m := b.newMachine()
 	m.quiet = false
 	b.cur.Store(m)
-	inst.state.Add(context.Background(), 1, b.id.Load().attrs.state(StateClosed)...)
+	inst.enterState(b.id.Load().attrs, StateClosed)
 	return b
 }
 
@@ -224,14 +224,15 @@ func (b *Breaker[T]) nameFor(c firebreak.Component) string {
 func (b *Breaker[T]) newIdentity() *identity {
 	c := b.binding.Component()
 	name := b.nameFor(c)
-	return &identity{
+	id := &identity{
 		component:  c,
 		name:       name,
 		labels:     b.cfg.labels,
-		attrs:      newAttrs(c, b.binding.Bound(), name),
 		errOpen:    &OpenError{Name: name, State: StateOpen, cause: gobreaker.ErrOpenState},
 		errTooMany: &OpenError{Name: name, State: StateHalfOpen, cause: gobreaker.ErrTooManyRequests},
 	}
+	id.attrs = newAttrs(&id.component, b.binding.Bound(), name)
+	return id
 }
 
 func (b *Breaker[T]) newMachine() *machine[T] { return b.newMachineTimeout(b.cfg.openTimeout) }
@@ -404,7 +405,7 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 	}
 	id := b.id.Load()
 	if e := b.forced.Load(); e != nil {
-		b.inst.calls.Add(ctx, 1, id.attrs.outcome(outcomeRejected)...)
+		b.inst.countCall(ctx, id.attrs, outcomeRejected)
 		return result, e
 	}
 	m := b.cur.Load()
@@ -422,7 +423,7 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 			now = firebreak.Nanotime()
 		}
 		if now < until {
-			b.inst.calls.Add(ctx, 1, id.attrs.outcome(outcomeRejected)...)
+			b.inst.countCall(ctx, id.attrs, outcomeRejected)
 			if b.npending.Load() != 0 {
 				b.flush()
 			}
@@ -431,7 +432,7 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 	}
 	out := outcomeRejected
 	defer func() {
-		b.inst.calls.Add(ctx, 1, id.attrs.outcome(out)...)
+		b.inst.countCall(ctx, id.attrs, out)
 		if b.npending.Load() != 0 {
 			b.flush()
 		}
@@ -480,7 +481,7 @@ func executeClosed[T any](b *Breaker[T], m *machine[T], w *window, id *identity,
 		default:
 			m.finish(w, age, true)
 		}
-		b.inst.calls.Add(ctx, 1, id.attrs.outcome(out)...)
+		b.inst.countCall(ctx, id.attrs, out)
 		if b.npending.Load() != 0 {
 			b.flush()
 		}

@@ -82,7 +82,7 @@ type config struct {
 	isFailure     func(error) bool
 	isExcluded    func(error) bool
 	meterProvider metric.MeterProvider
-	labels        map[string]string // set by Group
+	labels        []label // set by Group: a Group's breaker's signal labels
 	errs          []error           // problems found while applying options
 }
 
