@@ -116,10 +116,13 @@ type Breaker[T any] struct {
 // identity is what a breaker reports as, derived from its binding; it never
 // changes once published.
 type identity struct {
-	component  firebreak.Component
-	name       string
-	labels     []label
-	attrs      *attrs
+	component firebreak.Component
+	name      string
+	labels    []label
+	bound     bool
+	// attrsP holds the metric attributes, built on first use while
+	// metrics are recorded (see [identity.attrs]).
+	attrsP     atomic.Pointer[attrs]
 	errOpen    *OpenError
 	errTooMany *OpenError
 }
@@ -204,7 +207,7 @@ func newBreaker[T any](cfg config, inst *instruments, c *firebreak.Component) *B
 	m := b.newMachine()
 	m.quiet = false
 	b.cur.Store(m)
-	inst.enterState(b.id.Load().attrs, StateClosed)
+	inst.enterState(b.id.Load(), StateClosed)
 	return b
 }
 
@@ -231,8 +234,22 @@ func (b *Breaker[T]) newIdentity() *identity {
 		errOpen:    &OpenError{Name: name, State: StateOpen, cause: gobreaker.ErrOpenState},
 		errTooMany: &OpenError{Name: name, State: StateHalfOpen, cause: gobreaker.ErrTooManyRequests},
 	}
-	id.attrs = newAttrs(&id.component, b.binding.Bound(), name)
+	id.bound = b.binding.Bound()
 	return id
+}
+
+// attrs returns the metric attributes of the identity, building them on
+// first use: only while metrics are recorded, so that the breakers of a
+// Group hold none when metrics go nowhere.
+func (id *identity) attrs() *attrs {
+	if a := id.attrsP.Load(); a != nil {
+		return a
+	}
+	a := newAttrs(&id.component, id.bound, id.name)
+	if !id.attrsP.CompareAndSwap(nil, a) {
+		return id.attrsP.Load()
+	}
+	return a
 }
 
 func (b *Breaker[T]) newMachine() *machine[T] { return b.newMachineTimeout(b.cfg.openTimeout) }
@@ -405,7 +422,7 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 	}
 	id := b.id.Load()
 	if e := b.forced.Load(); e != nil {
-		b.inst.countCall(ctx, id.attrs, outcomeRejected)
+		b.inst.countCall(ctx, id, outcomeRejected)
 		return result, e
 	}
 	m := b.cur.Load()
@@ -423,7 +440,7 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 			now = firebreak.Nanotime()
 		}
 		if now < until {
-			b.inst.countCall(ctx, id.attrs, outcomeRejected)
+			b.inst.countCall(ctx, id, outcomeRejected)
 			if b.npending.Load() != 0 {
 				b.flush()
 			}
@@ -432,7 +449,7 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 	}
 	out := outcomeRejected
 	defer func() {
-		b.inst.countCall(ctx, id.attrs, out)
+		b.inst.countCall(ctx, id, out)
 		if b.npending.Load() != 0 {
 			b.flush()
 		}
@@ -481,7 +498,7 @@ func executeClosed[T any](b *Breaker[T], m *machine[T], w *window, id *identity,
 		default:
 			m.finish(w, age, true)
 		}
-		b.inst.countCall(ctx, id.attrs, out)
+		b.inst.countCall(ctx, id, out)
 		if b.npending.Load() != 0 {
 			b.flush()
 		}
@@ -568,7 +585,7 @@ func (b *Breaker[T]) Bind(c firebreak.Component) error {
 	b.id.Store(b.newIdentity())
 	// Move the state gauge to the new attributes, in order with the
 	// transitions being reported.
-	b.pending = append(b.pending, event{kind: evRebind, from: b.last, to: b.last, oldAttrs: old.attrs})
+	b.pending = append(b.pending, event{kind: evRebind, from: b.last, to: b.last, oldID: old})
 	b.npending.Add(1)
 	b.mu.Unlock()
 	b.flush()

@@ -155,23 +155,24 @@ func (a *attrs) transition(from, to State) metric.AddOption {
 }
 
 // countCall counts one call with outcome o, if metrics are recorded.
-func (in *instruments) countCall(ctx context.Context, a *attrs, o outcome) {
+func (in *instruments) countCall(ctx context.Context, id *identity, o outcome) {
 	if in.calls.Enabled(ctx) {
-		in.calls.Add(ctx, 1, a.outcome(o)...)
+		in.calls.Add(ctx, 1, id.attrs().outcome(o)...)
 	}
 }
 
 // countTransition counts a state change, if metrics are recorded.
-func (in *instruments) countTransition(a *attrs, from, to State) {
+func (in *instruments) countTransition(id *identity, from, to State) {
 	if ctx := context.Background(); in.transitions.Enabled(ctx) {
-		in.transitions.Add(ctx, 1, a.transition(from, to))
+		in.transitions.Add(ctx, 1, id.attrs().transition(from, to))
 	}
 }
 
 // enterState records in the state gauge that a breaker is in s, if metrics
 // are recorded.
-func (in *instruments) enterState(a *attrs, s State) {
+func (in *instruments) enterState(id *identity, s State) {
 	if ctx := context.Background(); in.state.Enabled(ctx) {
+		a := id.attrs()
 		in.state.Add(ctx, 1, a.state(s)...)
 		a.stateOn.Store(true)
 	}
@@ -179,19 +180,19 @@ func (in *instruments) enterState(a *attrs, s State) {
 
 // leaveState records in the state gauge that a breaker is no longer in s,
 // if its entering was recorded.
-func (in *instruments) leaveState(a *attrs, s State) {
-	if a.stateOn.Swap(false) {
+func (in *instruments) leaveState(id *identity, s State) {
+	if a := id.attrsP.Load(); a != nil && a.stateOn.Swap(false) {
 		in.state.Add(context.Background(), -1, a.state(s)...)
 	}
 }
 
 // moveState records in the state gauge that a breaker left from for to.
-func (in *instruments) moveState(a *attrs, from, to State) {
-	if a.stateOn.Load() {
+func (in *instruments) moveState(id *identity, from, to State) {
+	if a := id.attrsP.Load(); a != nil && a.stateOn.Load() {
 		ctx := context.Background()
 		in.state.Add(ctx, -1, a.state(from)...)
 		in.state.Add(ctx, 1, a.state(to)...)
 		return
 	}
-	in.enterState(a, to)
+	in.enterState(id, to)
 }

@@ -83,7 +83,7 @@ type config struct {
 	isExcluded    func(error) bool
 	meterProvider metric.MeterProvider
 	labels        []label // set by Group: a Group's breaker's signal labels
-	errs          []error           // problems found while applying options
+	errs          []error // problems found while applying options
 }
 
 func defaultConfig() config {

@@ -30,7 +30,7 @@ type event struct {
 	at       time.Time
 	counts   gobreaker.Counts // evTripped: the counts that tripped it
 	reason   string           // evForced, evReleased, evSet
-	oldAttrs *attrs           // evRebind
+	oldID    *identity        // evRebind
 }
 
 // pushLocked queues a change to state e.to, dropping it if the breaker is
@@ -84,17 +84,17 @@ func (b *Breaker[T]) report(e event) {
 	id := b.id.Load()
 	switch e.kind {
 	case evRebind:
-		b.inst.leaveState(e.oldAttrs, e.from)
-		b.inst.enterState(id.attrs, e.to)
+		b.inst.leaveState(e.oldID, e.from)
+		b.inst.enterState(id, e.to)
 		return
 	case evEvicted:
-		b.inst.leaveState(id.attrs, e.from)
+		b.inst.leaveState(id, e.from)
 		if e.from == StateClosed {
 			return
 		}
 	default:
-		b.inst.countTransition(id.attrs, e.from, e.to)
-		b.inst.moveState(id.attrs, e.from, e.to)
+		b.inst.countTransition(id, e.from, e.to)
+		b.inst.moveState(id, e.from, e.to)
 	}
 	s := id.component.Signal(firebreak.KindBreakerOpen, e.to != StateClosed)
 	s.Fallback = b.fallback.Load()
