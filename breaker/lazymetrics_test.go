@@ -103,7 +103,7 @@ func TestMetricsTurnedOnLater(t *testing.T) {
 		if diff := cmp.Diff(map[string]int64{"open": 1}, collect(t, r, "firebreak.breaker.state")); diff != "" {
 			t.Errorf("state after the trip (-want +got):\n%s", diff)
 		}
-		time.Sleep(11 * time.Second) // the open timeout, with its jitter
+		time.Sleep(11 * time.Second)     // the open timeout, with its jitter
 		for range DefaultHalfOpenCalls { // the half-open trials close it
 			_, _ = b.Execute(ctx, ok)
 		}
