@@ -86,7 +86,9 @@ func countsOf(c gobreaker.Counts) Counts {
 // Unbound, it works and reports to [firebreak.Discard]. It is safe for
 // concurrent use.
 type Breaker[T any] struct {
-	cfg     config // immutable after New
+	cfg     *config // immutable after New; shared by the breakers of a Group
+	name    string  // WithName's, prefixed for a Group's breaker by its key
+	labels  []label // a Group's breaker's signal labels
 	inst    *instruments
 	binding firebreak.Binding // the component; the first Bind fixes it
 
@@ -174,7 +176,7 @@ func New[T any](opts ...Option) (*Breaker[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	return newBreaker[T](cfg, inst, nil), nil
+	return newBreaker[T](&cfg, cfg.name, nil, inst, nil), nil
 }
 
 // configure applies the options of constructor fn to cfg, validates it and
@@ -196,8 +198,8 @@ func configure(fn string, cfg config, opts []Option) (config, *instruments, erro
 
 // newBreaker builds a breaker from a validated config, bound to c if c is
 // not nil (a Group's breaker, made after the group was bound).
-func newBreaker[T any](cfg config, inst *instruments, c *firebreak.Component) *Breaker[T] {
-	b := &Breaker[T]{cfg: cfg, inst: inst}
+func newBreaker[T any](cfg *config, name string, labels []label, inst *instruments, c *firebreak.Component) *Breaker[T] {
+	b := &Breaker[T]{cfg: cfg, name: name, labels: labels, inst: inst}
 	if c != nil {
 		// c was validated by the group's Bind; nothing else has b yet.
 		_, _ = b.binding.Bind(policyName(b.nameFor(*c)), *c)
@@ -215,8 +217,8 @@ func newBreaker[T any](cfg config, inst *instruments, c *firebreak.Component) *B
 // dependency, else the component's name.
 func (b *Breaker[T]) nameFor(c firebreak.Component) string {
 	switch {
-	case b.cfg.name != "":
-		return b.cfg.name
+	case b.name != "":
+		return b.name
 	case c.Dependency != "":
 		return c.Dependency
 	}
@@ -230,7 +232,7 @@ func (b *Breaker[T]) newIdentity() *identity {
 	id := &identity{
 		component:  c,
 		name:       name,
-		labels:     b.cfg.labels,
+		labels:     b.labels,
 		errOpen:    &OpenError{Name: name, State: StateOpen, cause: gobreaker.ErrOpenState},
 		errTooMany: &OpenError{Name: name, State: StateHalfOpen, cause: gobreaker.ErrTooManyRequests},
 	}
@@ -256,9 +258,9 @@ func (b *Breaker[T]) newMachine() *machine[T] { return b.newMachineTimeout(b.cfg
 
 func (b *Breaker[T]) newMachineTimeout(openTimeout time.Duration) *machine[T] {
 	m := &machine[T]{b: b, quiet: true, timeout: openTimeout}
-	m.win.Store(newWindow(&b.cfg, firebreak.Nanotime()))
+	m.win.Store(newWindow(b.cfg, firebreak.Nanotime()))
 	m.cb = gobreaker.NewCircuitBreaker[T](gobreaker.Settings{
-		Name:        b.cfg.name,
+		Name:        b.name,
 		MaxRequests: uint32(b.cfg.halfOpenCalls),
 		// No rolling window: the closed state is counted by m.win, and
 		// gobreaker's counts serve only the half-open trial.
@@ -279,7 +281,7 @@ func (m *machine[T]) readyToTrip(gobreaker.Counts) bool { return m.trip.Load() }
 
 // tripRule applies the trip rules to the window's counts c.
 func (b *Breaker[T]) tripRule(c gobreaker.Counts) bool {
-	cfg := &b.cfg
+	cfg := b.cfg
 	trip := false
 	n := c.TotalSuccesses + c.TotalFailures
 	lowTraffic := cfg.ratio == 0 || n < uint32(cfg.minCalls)
@@ -321,7 +323,7 @@ func (m *machine[T]) onStateChange(_ string, from, to gobreaker.State) {
 	switch to {
 	case gobreaker.StateClosed:
 		m.openUntil.Store(0)
-		m.win.Store(newWindow(&m.b.cfg, firebreak.Nanotime()))
+		m.win.Store(newWindow(m.b.cfg, firebreak.Nanotime()))
 	case gobreaker.StateOpen:
 		m.win.Store(nil)
 		// Read after gobreaker's clock read: gobreaker's expiry is no later.

@@ -82,7 +82,6 @@ type config struct {
 	isFailure     func(error) bool
 	isExcluded    func(error) bool
 	meterProvider metric.MeterProvider
-	labels        []label // set by Group: a Group's breaker's signal labels
 	errs          []error // problems found while applying options
 }
 
