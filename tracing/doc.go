@@ -65,7 +65,7 @@
 // dashboards and for rollout analysis (the failover package reads it to
 // decide a rollback). The statistics of one operation take about 3.5 KiB
 // on two processors (1 KiB more a processor, up to four), SLO windows
-// 4 KiB more, however long it runs.
+// about 3 KiB more, however long it runs.
 //
 // # SLOs and burn rates
 //

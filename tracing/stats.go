@@ -172,7 +172,7 @@ const windowSlots = 6
 // it runs: about 1 KiB plus 1 KiB per processor it stripes over (at most
 // [maxStripes]), plus some hundred bytes per closed interval (at most 1.2 KiB
 // each, when calls fill every latency bucket); about 3 KiB on two
-// processors, 4 KiB more with an SLO's burn-rate windows. [Stats.Record] is
+// processors, about 3 KiB more with an SLO's burn-rate windows. [Stats.Record] is
 // lock-free and does not allocate, and the processors record into stripes
 // of their own. Stats is safe for concurrent use.
 type Stats struct {
