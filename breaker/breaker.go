@@ -86,7 +86,9 @@ func countsOf(c gobreaker.Counts) Counts {
 // Unbound, it works and reports to [firebreak.Discard]. It is safe for
 // concurrent use.
 type Breaker[T any] struct {
-	cfg     config // immutable after New
+	cfg     *config // immutable after New; shared by the breakers of a Group
+	name    string  // WithName's, prefixed for a Group's breaker by its key
+	labels  []label // a Group's breaker's signal labels
 	inst    *instruments
 	binding firebreak.Binding // the component; the first Bind fixes it
 
@@ -116,10 +118,13 @@ type Breaker[T any] struct {
 // identity is what a breaker reports as, derived from its binding; it never
 // changes once published.
 type identity struct {
-	component  firebreak.Component
-	name       string
-	labels     map[string]string
-	attrs      *attrs
+	component firebreak.Component
+	name      string
+	labels    []label
+	bound     bool
+	// attrsP holds the metric attributes, built on first use while
+	// metrics are recorded (see [identity.attrs]).
+	attrsP     atomic.Pointer[attrs]
 	errOpen    *OpenError
 	errTooMany *OpenError
 }
@@ -171,7 +176,7 @@ func New[T any](opts ...Option) (*Breaker[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	return newBreaker[T](cfg, inst, nil), nil
+	return newBreaker[T](&cfg, cfg.name, nil, inst, nil), nil
 }
 
 // configure applies the options of constructor fn to cfg, validates it and
@@ -193,8 +198,8 @@ func configure(fn string, cfg config, opts []Option) (config, *instruments, erro
 
 // newBreaker builds a breaker from a validated config, bound to c if c is
 // not nil (a Group's breaker, made after the group was bound).
-func newBreaker[T any](cfg config, inst *instruments, c *firebreak.Component) *Breaker[T] {
-	b := &Breaker[T]{cfg: cfg, inst: inst}
+func newBreaker[T any](cfg *config, name string, labels []label, inst *instruments, c *firebreak.Component) *Breaker[T] {
+	b := &Breaker[T]{cfg: cfg, name: name, labels: labels, inst: inst}
 	if c != nil {
 		// c was validated by the group's Bind; nothing else has b yet.
 		_, _ = b.binding.Bind(policyName(b.nameFor(*c)), *c)
@@ -204,7 +209,7 @@ func newBreaker[T any](cfg config, inst *instruments, c *firebreak.Component) *B
 	m := b.newMachine()
 	m.quiet = false
 	b.cur.Store(m)
-	inst.state.Add(context.Background(), 1, b.id.Load().attrs.state(StateClosed)...)
+	inst.enterState(b.id.Load(), StateClosed)
 	return b
 }
 
@@ -212,8 +217,8 @@ func newBreaker[T any](cfg config, inst *instruments, c *firebreak.Component) *B
 // dependency, else the component's name.
 func (b *Breaker[T]) nameFor(c firebreak.Component) string {
 	switch {
-	case b.cfg.name != "":
-		return b.cfg.name
+	case b.name != "":
+		return b.name
 	case c.Dependency != "":
 		return c.Dependency
 	}
@@ -224,23 +229,38 @@ func (b *Breaker[T]) nameFor(c firebreak.Component) string {
 func (b *Breaker[T]) newIdentity() *identity {
 	c := b.binding.Component()
 	name := b.nameFor(c)
-	return &identity{
+	id := &identity{
 		component:  c,
 		name:       name,
-		labels:     b.cfg.labels,
-		attrs:      newAttrs(c, b.binding.Bound(), name),
+		labels:     b.labels,
 		errOpen:    &OpenError{Name: name, State: StateOpen, cause: gobreaker.ErrOpenState},
 		errTooMany: &OpenError{Name: name, State: StateHalfOpen, cause: gobreaker.ErrTooManyRequests},
 	}
+	id.bound = b.binding.Bound()
+	return id
+}
+
+// attrs returns the metric attributes of the identity, building them on
+// first use: only while metrics are recorded, so that the breakers of a
+// Group hold none when metrics go nowhere.
+func (id *identity) attrs() *attrs {
+	if a := id.attrsP.Load(); a != nil {
+		return a
+	}
+	a := newAttrs(&id.component, id.bound, id.name)
+	if !id.attrsP.CompareAndSwap(nil, a) {
+		return id.attrsP.Load()
+	}
+	return a
 }
 
 func (b *Breaker[T]) newMachine() *machine[T] { return b.newMachineTimeout(b.cfg.openTimeout) }
 
 func (b *Breaker[T]) newMachineTimeout(openTimeout time.Duration) *machine[T] {
 	m := &machine[T]{b: b, quiet: true, timeout: openTimeout}
-	m.win.Store(newWindow(&b.cfg, firebreak.Nanotime()))
+	m.win.Store(newWindow(b.cfg, firebreak.Nanotime()))
 	m.cb = gobreaker.NewCircuitBreaker[T](gobreaker.Settings{
-		Name:        b.cfg.name,
+		Name:        b.name,
 		MaxRequests: uint32(b.cfg.halfOpenCalls),
 		// No rolling window: the closed state is counted by m.win, and
 		// gobreaker's counts serve only the half-open trial.
@@ -261,7 +281,7 @@ func (m *machine[T]) readyToTrip(gobreaker.Counts) bool { return m.trip.Load() }
 
 // tripRule applies the trip rules to the window's counts c.
 func (b *Breaker[T]) tripRule(c gobreaker.Counts) bool {
-	cfg := &b.cfg
+	cfg := b.cfg
 	trip := false
 	n := c.TotalSuccesses + c.TotalFailures
 	lowTraffic := cfg.ratio == 0 || n < uint32(cfg.minCalls)
@@ -303,7 +323,7 @@ func (m *machine[T]) onStateChange(_ string, from, to gobreaker.State) {
 	switch to {
 	case gobreaker.StateClosed:
 		m.openUntil.Store(0)
-		m.win.Store(newWindow(&m.b.cfg, firebreak.Nanotime()))
+		m.win.Store(newWindow(m.b.cfg, firebreak.Nanotime()))
 	case gobreaker.StateOpen:
 		m.win.Store(nil)
 		// Read after gobreaker's clock read: gobreaker's expiry is no later.
@@ -404,7 +424,7 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 	}
 	id := b.id.Load()
 	if e := b.forced.Load(); e != nil {
-		b.inst.calls.Add(ctx, 1, id.attrs.outcome(outcomeRejected)...)
+		b.inst.countCall(ctx, id, outcomeRejected)
 		return result, e
 	}
 	m := b.cur.Load()
@@ -422,7 +442,7 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 			now = firebreak.Nanotime()
 		}
 		if now < until {
-			b.inst.calls.Add(ctx, 1, id.attrs.outcome(outcomeRejected)...)
+			b.inst.countCall(ctx, id, outcomeRejected)
 			if b.npending.Load() != 0 {
 				b.flush()
 			}
@@ -431,7 +451,7 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 	}
 	out := outcomeRejected
 	defer func() {
-		b.inst.calls.Add(ctx, 1, id.attrs.outcome(out)...)
+		b.inst.countCall(ctx, id, out)
 		if b.npending.Load() != 0 {
 			b.flush()
 		}
@@ -480,7 +500,7 @@ func executeClosed[T any](b *Breaker[T], m *machine[T], w *window, id *identity,
 		default:
 			m.finish(w, age, true)
 		}
-		b.inst.calls.Add(ctx, 1, id.attrs.outcome(out)...)
+		b.inst.countCall(ctx, id, out)
 		if b.npending.Load() != 0 {
 			b.flush()
 		}
@@ -567,7 +587,7 @@ func (b *Breaker[T]) Bind(c firebreak.Component) error {
 	b.id.Store(b.newIdentity())
 	// Move the state gauge to the new attributes, in order with the
 	// transitions being reported.
-	b.pending = append(b.pending, event{kind: evRebind, from: b.last, to: b.last, oldAttrs: old.attrs})
+	b.pending = append(b.pending, event{kind: evRebind, from: b.last, to: b.last, oldID: old})
 	b.npending.Add(1)
 	b.mu.Unlock()
 	b.flush()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -122,23 +123,22 @@ func (g *Group[K, T]) Breaker(key K) *Breaker[T] {
 }
 
 func (g *Group[K, T]) newKeyBreaker(key K, keyName string, labels map[string]string) *Breaker[T] {
-	cfg := g.cfg
-	if cfg.name != "" {
-		cfg.name += "/" + keyName
-	} else {
-		cfg.name = keyName
+	name := keyName
+	if g.cfg.name != "" {
+		name = g.cfg.name + "/" + keyName
 	}
-	cfg.labels = maps.Clone(cfg.labels)
-	if cfg.labels == nil {
-		cfg.labels = make(map[string]string, len(labels))
+	// Kept as pairs, not a map: a one-entry map costs 270 B a breaker.
+	var ls []label
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		ls = append(ls, label{k, labels[k]})
 	}
-	maps.Copy(cfg.labels, labels)
 	var c *firebreak.Component
 	if g.binding.Bound() {
 		bc := g.binding.Component()
 		c = &bc
 	}
-	b := newBreaker[T](cfg, g.inst, c)
+	// The breakers share the group's config: 190 B a breaker.
+	b := newBreaker[T](&g.cfg, name, ls, g.inst, c)
 	b.successor = func() *Breaker[T] { return g.Breaker(key) }
 	return b
 }

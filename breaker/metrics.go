@@ -78,24 +78,45 @@ func newInstruments(mp metric.MeterProvider) (*instruments, error) {
 }
 
 // attrs holds a breaker's measurement options, so recording a call
-// allocates nothing. Each set is built on its first use and kept: a breaker
-// that only ever succeeds and stays closed holds two (a Group keeps many
-// breakers, and most of them never see most outcomes or states).
+// allocates nothing. Nothing is built until metrics are recorded (an
+// instrument's Enabled is true: an SDK MeterProvider with a reader): then
+// each set is built on its first use and kept. A breaker that only ever
+// succeeds and stays closed holds two sets while metrics are exported and
+// none while they are not (a Group keeps many breakers, and most of them
+// never see most outcomes or states).
 type attrs struct {
-	identity []attribute.KeyValue
+	c        *firebreak.Component // the breaker's identity (its identity's component)
+	bound    bool
+	name     string
+	identity atomic.Pointer[[]attribute.KeyValue] // built on first use
 	outcomes [numOutcomes]atomic.Pointer[[]metric.AddOption]
 	states   [numStates]atomic.Pointer[[]metric.AddOption]
+	// stateOn is set once the state gauge holds this breaker's +1 for the
+	// state it is in: a breaker made while metrics were not recorded
+	// enters the gauge at its first state change after they are.
+	stateOn atomic.Bool
 }
 
 // newAttrs returns the attributes of a breaker named name: the identity of
-// c when the breaker is bound, and its name.
-func newAttrs(c firebreak.Component, bound bool, name string) *attrs {
-	a := &attrs{}
-	if bound {
-		a.identity = otelattr.Of(c)
+// *c when the breaker is bound, and its name. *c must not change.
+func newAttrs(c *firebreak.Component, bound bool, name string) *attrs {
+	return &attrs{c: c, bound: bound, name: name}
+}
+
+// identityAttrs returns the identity attributes, building them on first use.
+func (a *attrs) identityAttrs() []attribute.KeyValue {
+	if p := a.identity.Load(); p != nil {
+		return *p
 	}
-	a.identity = append(a.identity, attrName.String(name))
-	return a
+	var kvs []attribute.KeyValue
+	if a.bound {
+		kvs = otelattr.Of(*a.c)
+	}
+	kvs = append(kvs, attrName.String(a.name))
+	if !a.identity.CompareAndSwap(nil, &kvs) {
+		return *a.identity.Load()
+	}
+	return kvs
 }
 
 // outcome returns the options of a call's outcome o.
@@ -123,8 +144,9 @@ func (a *attrs) build(p *atomic.Pointer[[]metric.AddOption], kv attribute.KeyVal
 }
 
 func (a *attrs) with(kv ...attribute.KeyValue) attribute.Set {
-	all := make([]attribute.KeyValue, 0, len(a.identity)+len(kv))
-	all = append(append(all, a.identity...), kv...)
+	id := a.identityAttrs()
+	all := make([]attribute.KeyValue, 0, len(id)+len(kv))
+	all = append(append(all, id...), kv...)
 	return attribute.NewSet(all...)
 }
 
@@ -132,9 +154,45 @@ func (a *attrs) transition(from, to State) metric.AddOption {
 	return metric.WithAttributeSet(a.with(attrFrom.String(from.String()), attrTo.String(to.String())))
 }
 
+// countCall counts one call with outcome o, if metrics are recorded.
+func (in *instruments) countCall(ctx context.Context, id *identity, o outcome) {
+	if in.calls.Enabled(ctx) {
+		in.calls.Add(ctx, 1, id.attrs().outcome(o)...)
+	}
+}
+
+// countTransition counts a state change, if metrics are recorded.
+func (in *instruments) countTransition(id *identity, from, to State) {
+	if ctx := context.Background(); in.transitions.Enabled(ctx) {
+		in.transitions.Add(ctx, 1, id.attrs().transition(from, to))
+	}
+}
+
+// enterState records in the state gauge that a breaker is in s, if metrics
+// are recorded.
+func (in *instruments) enterState(id *identity, s State) {
+	if ctx := context.Background(); in.state.Enabled(ctx) {
+		a := id.attrs()
+		in.state.Add(ctx, 1, a.state(s)...)
+		a.stateOn.Store(true)
+	}
+}
+
+// leaveState records in the state gauge that a breaker is no longer in s,
+// if its entering was recorded.
+func (in *instruments) leaveState(id *identity, s State) {
+	if a := id.attrsP.Load(); a != nil && a.stateOn.Swap(false) {
+		in.state.Add(context.Background(), -1, a.state(s)...)
+	}
+}
+
 // moveState records in the state gauge that a breaker left from for to.
-func (in *instruments) moveState(a *attrs, from, to State) {
-	ctx := context.Background()
-	in.state.Add(ctx, -1, a.state(from)...)
-	in.state.Add(ctx, 1, a.state(to)...)
+func (in *instruments) moveState(id *identity, from, to State) {
+	if a := id.attrsP.Load(); a != nil && a.stateOn.Load() {
+		ctx := context.Background()
+		in.state.Add(ctx, -1, a.state(from)...)
+		in.state.Add(ctx, 1, a.state(to)...)
+		return
+	}
+	in.enterState(id, to)
 }

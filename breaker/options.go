@@ -82,8 +82,7 @@ type config struct {
 	isFailure     func(error) bool
 	isExcluded    func(error) bool
 	meterProvider metric.MeterProvider
-	labels        map[string]string // set by Group
-	errs          []error           // problems found while applying options
+	errs          []error // problems found while applying options
 }
 
 func defaultConfig() config {

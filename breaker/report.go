@@ -1,9 +1,7 @@
 package breaker
 
 import (
-	"context"
 	"fmt"
-	"maps"
 	"time"
 
 	"github.com/firebreak-go/firebreak"
@@ -32,7 +30,7 @@ type event struct {
 	at       time.Time
 	counts   gobreaker.Counts // evTripped: the counts that tripped it
 	reason   string           // evForced, evReleased, evSet
-	oldAttrs *attrs           // evRebind
+	oldID    *identity        // evRebind
 }
 
 // pushLocked queues a change to state e.to, dropping it if the breaker is
@@ -78,23 +76,25 @@ func (b *Breaker[T]) drain() {
 	}
 }
 
+// label is one label of a breaker's signals.
+type label struct{ key, value string }
+
 // report records one event in the metrics and sends its signal.
 func (b *Breaker[T]) report(e event) {
 	id := b.id.Load()
-	ctx := context.Background()
 	switch e.kind {
 	case evRebind:
-		b.inst.state.Add(ctx, -1, e.oldAttrs.state(e.from)...)
-		b.inst.state.Add(ctx, 1, id.attrs.state(e.to)...)
+		b.inst.leaveState(e.oldID, e.from)
+		b.inst.enterState(id, e.to)
 		return
 	case evEvicted:
-		b.inst.state.Add(ctx, -1, id.attrs.state(e.from)...)
+		b.inst.leaveState(id, e.from)
 		if e.from == StateClosed {
 			return
 		}
 	default:
-		b.inst.transitions.Add(ctx, 1, id.attrs.transition(e.from, e.to))
-		b.inst.moveState(id.attrs, e.from, e.to)
+		b.inst.countTransition(id, e.from, e.to)
+		b.inst.moveState(id, e.from, e.to)
 	}
 	s := id.component.Signal(firebreak.KindBreakerOpen, e.to != StateClosed)
 	s.Fallback = b.fallback.Load()
@@ -102,7 +102,10 @@ func (b *Breaker[T]) report(e event) {
 	s.Summary = b.summary(id.name, e)
 	s.Metrics = map[string]float64{"state": float64(e.to)}
 	if len(id.labels) > 0 {
-		s.Labels = maps.Clone(id.labels)
+		s.Labels = make(map[string]string, len(id.labels))
+		for _, l := range id.labels {
+			s.Labels[l.key] = l.value
+		}
 	}
 	if e.kind == evTripped {
 		n := e.counts.TotalSuccesses + e.counts.TotalFailures

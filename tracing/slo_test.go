@@ -146,7 +146,7 @@ func (s *Stats) addCalls(d time.Duration, good, bad, rejected uint64) {
 	if now >= s.next.Load() {
 		s.tick(now)
 	}
-	sl := &s.slots[s.cur.Load()]
+	sl := s.stripe()
 	sl.hist[bucketOf(d)].Add(uint32(good + bad))
 	sl.errors.Add(bad)
 	sl.rejected.Add(rejected)

@@ -1,14 +1,17 @@
 package tracing
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/bits"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/internal/stripe"
 )
 
 // The latency histogram is log-linear: values are kept in units of 1024 ns
@@ -56,23 +59,89 @@ func bucketBounds(i int) (lo, width float64) {
 	return float64(((uint64(1) << e) + sub*w) << histShift), float64(w << histShift)
 }
 
-// slot holds what was recorded in one interval of the rolling window.
-type slot struct {
-	hist     [histBuckets]atomic.Uint32 // calls per latency bucket; their sum is the call count
+// live holds what is being recorded in the interval being filled, for
+// the calls that ran on some of the processors: each processor adds to its
+// own stripe (see [internal/stripe]), so that the cores do not share the
+// cache line of a latency bucket. The rarely written counters lead and the
+// padding of a stripe ends it, so that the hot buckets of two stripes never
+// share a line.
+type live struct {
 	errors   atomic.Uint64              // failed calls
 	slow     atomic.Uint64              // calls slower than the latency objective
 	rejected atomic.Uint64              // calls refused locally (overload, disabled); not in hist
 	gaveUp   atomic.Uint64              // calls their callers gave up on early; not in hist
+	hist     [histBuckets]atomic.Uint32 // calls per latency bucket; their sum is the call count
+	_        [64]byte
 }
 
-func (s *slot) reset() {
-	for i := range s.hist {
-		s.hist[i].Store(0)
+// slot is one closed interval of the rolling window. It is written once,
+// when its interval ends, and read under Stats.mu. Its histogram is kept
+// sparse ([appendHist]): an interval's calls fill a few dozen of the 208
+// buckets, so a closed interval costs some hundred bytes, not 832.
+type slot struct {
+	totals
+	gaveUp uint64
+	hist   []byte // the nonzero buckets, encoded by appendHist
+}
+
+// appendHist appends to b the nonzero buckets of h: for each, the distance
+// from the bucket after the previous one and its count, as uvarints.
+func appendHist(b []byte, h *[histBuckets]uint64) []byte {
+	next := 0
+	for i, c := range h {
+		if c == 0 {
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(i-next))
+		b = binary.AppendUvarint(b, c)
+		next = i + 1
 	}
-	s.errors.Store(0)
-	s.slow.Store(0)
-	s.rejected.Store(0)
-	s.gaveUp.Store(0)
+	return b
+}
+
+// addHist adds the buckets encoded in b by appendHist to h.
+func addHist(h *[histBuckets]uint64, b []byte) {
+	next := 0
+	for len(b) > 0 {
+		d, n := binary.Uvarint(b)
+		c, m := binary.Uvarint(b[n:])
+		b = b[n+m:]
+		next += int(d)
+		h[next] += c
+		next++
+	}
+}
+
+// drain moves the counts of l into t, gaveUp and h, leaving l empty. A call
+// recorded while l is drained lands either in what is drained or in what is
+// left: none is lost.
+func (l *live) drain(t *totals, gaveUp *uint64, h *[histBuckets]uint64) {
+	for i := range l.hist {
+		if c := uint64(l.hist[i].Swap(0)); c != 0 {
+			h[i] += c
+			t.requests += c
+		}
+	}
+	t.errors += l.errors.Swap(0)
+	t.slow += l.slow.Swap(0)
+	t.rejected += l.rejected.Swap(0)
+	*gaveUp += l.gaveUp.Swap(0)
+}
+
+// read adds the counts of l to t, gaveUp and h, leaving l as it is.
+func (l *live) read(t *totals, gaveUp *uint64, h *[histBuckets]uint64) {
+	for i := range l.hist {
+		if c := uint64(l.hist[i].Load()); c != 0 {
+			if h != nil {
+				h[i] += c
+			}
+			t.requests += c
+		}
+	}
+	t.errors += l.errors.Load()
+	t.slow += l.slow.Load()
+	t.rejected += l.rejected.Load()
+	*gaveUp += l.gaveUp.Load()
 }
 
 // totals are cumulative or windowed counts.
@@ -87,17 +156,6 @@ func (t *totals) add(u totals) {
 	t.rejected += u.rejected
 }
 
-func (s *slot) totals() totals {
-	var t totals
-	for i := range s.hist {
-		t.requests += uint64(s.hist[i].Load())
-	}
-	t.errors = s.errors.Load()
-	t.slow = s.slow.Load()
-	t.rejected = s.rejected.Load()
-	return t
-}
-
 // DefaultStatsWindow is the length of the rolling window of RED statistics
 // when none is given.
 const DefaultStatsWindow = time.Minute
@@ -110,9 +168,13 @@ const minStatsWindow = windowSlots * time.Millisecond
 const windowSlots = 6
 
 // Stats keeps RED statistics (rate, errors, duration) for one operation over
-// a rolling window, in fixed memory: about 6 KiB, 10 KiB with an SLO's
-// burn-rate windows, whatever the traffic and however long it runs. [Stats.Record] is lock-free and does not allocate.
-// Stats is safe for concurrent use.
+// a rolling window, in bounded memory whatever the traffic and however long
+// it runs: about 1 KiB plus 1 KiB per processor it stripes over (at most
+// [maxStripes]), plus some hundred bytes per closed interval (at most 1.2 KiB
+// each, when calls fill every latency bucket); about 3 KiB on two
+// processors, about 3 KiB more with an SLO's burn-rate windows. [Stats.Record] is
+// lock-free and does not allocate, and the processors record into stripes
+// of their own. Stats is safe for concurrent use.
 type Stats struct {
 	base    time.Time     // offsets below are nanoseconds since base
 	origin  int64         // the firebreak.Nanotime reading of base
@@ -120,13 +182,16 @@ type Stats struct {
 	slow    time.Duration // latency objective threshold; 0 means none
 
 	next atomic.Int64 // offset at which the next tick is due
-	cur  atomic.Int32 // index of the slot being filled
-	// slots is a ring: slots[cur] is being filled, the windowSlots before it
-	// hold the rest of the window.
-	slots [windowSlots + 1]slot
+	// live are the stripes of the interval being filled, one per
+	// processor up to maxStripes.
+	live []live
 
-	mu        sync.Mutex // guards the fields below; never held while reporting
-	slotEnd   int64      // offset at which slots[cur] ends
+	mu sync.Mutex // guards the fields below; never held while reporting
+	// slots is a ring of the windowSlots closed intervals of the window:
+	// slots[oldest] is the oldest.
+	slots     [windowSlots]slot
+	oldest    int
+	slotEnd   int64      // offset at which the interval being filled ends
 	recycled  totals     // counts of the slots recycled so far
 	nextEval  int64      // offset at which the burn detector is due; MaxInt64 when none
 	detector  *detector  // SLO burn detection; nil when there is no SLO
@@ -136,6 +201,12 @@ type Stats struct {
 }
 
 const maxTraceIDs = 8
+
+// maxStripes bounds how many stripes a Stats records into: beyond, the
+// processors share them (processor p records into stripe p modulo the number of stripes).
+// It bounds the memory of a Stats on a large machine at the cost of some
+// sharing of cache lines between its cores.
+const maxStripes = 4
 
 // NewStats returns statistics over a rolling window of the given length,
 // which must be at least 6 ms (it is kept as 6 intervals of window/6).
@@ -149,7 +220,8 @@ func newStats(window, slow time.Duration) (*Stats, error) {
 		return nil, fmt.Errorf("tracing: NewStats: window %v is shorter than the minimum of %v", window, minStatsWindow)
 	}
 	origin := firebreak.Nanotime()
-	s := &Stats{base: firebreak.TimeOf(origin), origin: origin, slotDur: int64(window / windowSlots), slow: slow}
+	s := &Stats{base: firebreak.TimeOf(origin), origin: origin, slotDur: int64(window / windowSlots), slow: slow,
+		live: make([]live, numStripes())}
 	s.slotEnd = s.slotDur
 	s.nextEval = math.MaxInt64
 	s.next.Store(s.slotEnd)
@@ -212,14 +284,31 @@ func (s *Stats) recordGaveUp(now int64) {
 	if now >= s.next.Load() {
 		s.tick(now)
 	}
-	s.slots[s.cur.Load()].gaveUp.Add(1)
+	s.stripe().gaveUp.Add(1)
 }
 
 func (s *Stats) recordRejected(now int64) {
 	if now >= s.next.Load() {
 		s.tick(now)
 	}
-	s.slots[s.cur.Load()].rejected.Add(1)
+	s.stripe().rejected.Add(1)
+}
+
+// stripe returns the stripe of the interval being filled that the calling
+// processor records into.
+func (s *Stats) stripe() *live {
+	return &s.live[stripe.P()&(len(s.live)-1)]
+}
+
+// numStripes is the number of stripes of a Stats made now: GOMAXPROCS
+// rounded down to a power of two (so that a stripe is chosen with a mask),
+// at most maxStripes.
+func numStripes() int {
+	n := 1
+	for n*2 <= runtime.GOMAXPROCS(0) && n*2 <= maxStripes {
+		n *= 2
+	}
+	return n
 }
 
 // record is the hot path: now is the offset from s.base.
@@ -227,7 +316,7 @@ func (s *Stats) record(now int64, d time.Duration, failed bool) {
 	if now >= s.next.Load() {
 		s.tick(now)
 	}
-	sl := &s.slots[s.cur.Load()]
+	sl := s.stripe()
 	sl.hist[bucketOf(d)].Add(1)
 	if failed {
 		sl.errors.Add(1)
@@ -283,20 +372,30 @@ func (s *Stats) tick(now int64) {
 // is due. It returns the signals to report. s.mu must be held.
 func (s *Stats) advanceLocked(now int64) []firebreak.Signal {
 	if now >= s.slotEnd {
-		n := (now-s.slotEnd)/s.slotDur + 1 // slots to advance
+		n := (now-s.slotEnd)/s.slotDur + 1 // intervals that ended
 		if n > windowSlots+1 {
 			// Idle for longer than the ring: recycle each slot once and
 			// jump ahead.
 			s.slotEnd += (n - windowSlots - 1) * s.slotDur
 			n = windowSlots + 1
 		}
-		cur := s.cur.Load()
-		for ; n > 0; n-- {
-			nxt := (cur + 1) % int32(len(s.slots))
-			s.recycled.add(s.slots[nxt].totals())
-			s.slots[nxt].reset()
-			cur = nxt
-			s.cur.Store(cur)
+		for first := true; n > 0; n-- {
+			// The oldest closed interval leaves the window; the one
+			// being filled (on the first step; empty intervals after)
+			// takes its place as the newest.
+			old := &s.slots[s.oldest]
+			s.recycled.add(old.totals)
+			nw := slot{hist: old.hist[:0]}
+			if first {
+				var h [histBuckets]uint64
+				for i := range s.live {
+					s.live[i].drain(&nw.totals, &nw.gaveUp, &h)
+				}
+				nw.hist = appendHist(nw.hist, &h)
+				first = false
+			}
+			*old = nw
+			s.oldest = (s.oldest + 1) % windowSlots
 			s.slotEnd += s.slotDur
 		}
 	}
@@ -309,13 +408,33 @@ func (s *Stats) advanceLocked(now int64) []firebreak.Signal {
 	return sigs
 }
 
-// cumulativeLocked returns the counts recorded since s was created.
+// cumulativeLocked returns the counts recorded since s was created. s.mu
+// must be held.
 func (s *Stats) cumulativeLocked() totals {
 	t := s.recycled
 	for i := range s.slots {
-		t.add(s.slots[i].totals())
+		t.add(s.slots[i].totals)
+	}
+	var gaveUp uint64
+	for i := range s.live {
+		s.live[i].read(&t, &gaveUp, nil)
 	}
 	return t
+}
+
+// windowLocked returns the counts and the histogram of the window: the
+// closed intervals and the one being filled. s.mu must be held.
+func (s *Stats) windowLocked(h *[histBuckets]uint64) (t totals, gaveUp uint64) {
+	for i := range s.slots {
+		sl := &s.slots[i]
+		t.add(sl.totals)
+		gaveUp += sl.gaveUp
+		addHist(h, sl.hist)
+	}
+	for i := range s.live {
+		s.live[i].read(&t, &gaveUp, h)
+	}
+	return t, gaveUp
 }
 
 // Snapshot is the RED statistics of an operation over its rolling window, as
@@ -353,25 +472,15 @@ type Snapshot struct {
 // Snapshot returns the statistics over the rolling window ending now.
 func (s *Stats) Snapshot() Snapshot {
 	now := s.offset()
+	var hist [histBuckets]uint64
+	var snap Snapshot
 	s.mu.Lock()
 	sigs := s.advanceLocked(now)
 	end := s.slotEnd
+	t, gaveUp := s.windowLocked(&hist)
 	s.mu.Unlock()
 	s.detector.report(sigs)
-
-	var hist [histBuckets]uint64
-	var snap Snapshot
-	for i := range s.slots {
-		sl := &s.slots[i]
-		for b := range sl.hist {
-			n := uint64(sl.hist[b].Load())
-			hist[b] += n
-			snap.Requests += n
-		}
-		snap.Errors += sl.errors.Load()
-		snap.Rejected += sl.rejected.Load()
-		snap.GaveUp += sl.gaveUp.Load()
-	}
+	snap.Requests, snap.Errors, snap.Rejected, snap.GaveUp = t.requests, t.errors, t.rejected, gaveUp
 	snap.Time = s.base.Add(time.Duration(now))
 	// The ring covers windowSlots full slots and the one being filled.
 	covered := now - (end - s.slotDur) + windowSlots*s.slotDur
@@ -389,21 +498,15 @@ func (s *Stats) Snapshot() Snapshot {
 	return snap
 }
 
-// p99 returns the 99th percentile latency over the window.
+// p99 returns the 99th percentile latency over the window. s.mu must be
+// held.
 func (s *Stats) p99() time.Duration {
 	var hist [histBuckets]uint64
-	var n uint64
-	for i := range s.slots {
-		for b := range s.slots[i].hist {
-			c := uint64(s.slots[i].hist[b].Load())
-			hist[b] += c
-			n += c
-		}
-	}
-	if n == 0 {
+	t, _ := s.windowLocked(&hist)
+	if t.requests == 0 {
 		return 0
 	}
-	return quantile(&hist, n, 0.99)
+	return quantile(&hist, t.requests, 0.99)
 }
 
 // quantile reads quantile q from a histogram of n values, interpolating

@@ -2,7 +2,10 @@ package tracing
 
 import (
 	"math"
+	"math/rand/v2"
 	"runtime"
+	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -150,5 +153,129 @@ func TestRecordDoesNotAllocate(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(1000, func() { s.Record(3*time.Millisecond, true) }); n != 0 {
 		t.Errorf("Record of a failure allocates %v times", n)
+	}
+}
+
+// TestStatsMemoryPerRoute measures the heap one route's statistics hold
+// after an hour of realistic traffic (latencies spread over two decades,
+// some failures) on two processors: at most 4 KiB (issue 17).
+func TestStatsMemoryPerRoute(t *testing.T) {
+	if race.Enabled {
+		t.Skip("the race detector changes what the heap holds")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	synctest.Test(t, func(t *testing.T) {
+		const n = 500
+		heap := func() uint64 {
+			runtime.GC()
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			return ms.HeapAlloc
+		}
+		stats := make([]*Stats, n)
+		before := heap()
+		for i := range stats {
+			var err error
+			if stats[i], err = NewStats(DefaultStatsWindow); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		for range 6 * 60 { // an hour in 10 s steps, 200 calls a step per route
+			for _, s := range stats {
+				for range 200 {
+					// Log-uniform from 1 ms to 100 ms, with a tail to 2 s.
+					d := time.Duration(float64(time.Millisecond) * math.Pow(100, rng.Float64()))
+					if rng.IntN(100) == 0 {
+						d *= 20
+					}
+					s.Record(d, rng.IntN(50) == 0)
+				}
+			}
+			time.Sleep(10 * time.Second)
+		}
+		for _, s := range stats {
+			s.Snapshot()
+		}
+		per := (int64(heap()) - int64(before)) / n
+		t.Logf("statistics of one route: %d bytes", per)
+		if per > 4<<10 {
+			t.Errorf("one route's statistics hold %d bytes, want at most 4 KiB", per)
+		}
+		runtime.KeepAlive(stats)
+	})
+}
+
+// TestSnapshotQuantilesAgainstExact plays skewed latencies and compares the
+// quantiles of the snapshot with the exact ones of the same calls: within
+// the documented 12.5%.
+func TestSnapshotQuantilesAgainstExact(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, err := NewStats(time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(3, 4))
+		var all []time.Duration
+		for range 50 { // 50 s at 1000 calls/s: the window spans closed intervals and the one being filled
+			for range 1000 {
+				d := time.Duration(rng.ExpFloat64() * float64(20*time.Millisecond))
+				if rng.IntN(200) == 0 {
+					d += time.Second
+				}
+				all = append(all, d)
+				s.Record(d, false)
+			}
+			time.Sleep(time.Second)
+		}
+		slices.Sort(all)
+		snap := s.Snapshot()
+		if snap.Requests != uint64(len(all)) {
+			t.Fatalf("Requests = %d, want %d", snap.Requests, len(all))
+		}
+		for _, q := range []struct {
+			name string
+			got  time.Duration
+			p    float64
+		}{{"P50", snap.P50, 0.50}, {"P90", snap.P90, 0.90}, {"P99", snap.P99, 0.99}} {
+			want := all[int(math.Ceil(q.p*float64(len(all))))-1]
+			if rel := math.Abs(float64(q.got-want)) / float64(want); rel > 0.125 {
+				t.Errorf("%s = %v, exact %v: off by %.1f%%, want within 12.5%%", q.name, q.got, want, 100*rel)
+			}
+		}
+	})
+}
+
+// TestRecordLosesNoCalls records from 8 goroutines across interval
+// rollovers and checks that every call is counted.
+func TestRecordLosesNoCalls(t *testing.T) {
+	s, err := NewStats(minStatsWindow) // 1 ms intervals: many rollovers
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, calls = 8, 20_000
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range calls {
+				switch i % 10 {
+				case 0:
+					s.Record(time.Duration(w)*time.Millisecond, true)
+				case 1:
+					s.RecordRejected()
+				default:
+					s.Record(time.Duration(i)*time.Microsecond, false)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	s.mu.Lock()
+	got := s.cumulativeLocked()
+	s.mu.Unlock()
+	want := totals{requests: workers * calls * 9 / 10, errors: workers * calls / 10, rejected: workers * calls / 10}
+	if got != want {
+		t.Errorf("cumulative counts %+v, want %+v", got, want)
 	}
 }
