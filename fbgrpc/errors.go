@@ -118,12 +118,22 @@ func (e *LocalError) Unwrap() error { return e.Err }
 // GRPCStatus returns a status of Code with the policy's message.
 func (e *LocalError) GRPCStatus() *status.Status { return status.New(e.Code, e.Err.Error()) }
 
+// ctxErrFor returns the caller's context error when the status c is the
+// caller's own doing: its context was cancelled, or its deadline passed. A
+// deadline can pass a moment before the context's timer marks it done (the
+// transport checks the clock itself, and the server's copy of the deadline
+// may fire first), so a DEADLINE_EXCEEDED within a millisecond of the
+// caller's deadline is the caller's too.
 func ctxErrFor(ctx context.Context, c codes.Code) error {
 	switch {
 	case c == codes.Canceled && ctx.Err() != nil:
 		return ctx.Err()
 	case c == codes.DeadlineExceeded && ctx.Err() != nil:
 		return ctx.Err()
+	case c == codes.DeadlineExceeded:
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < time.Millisecond {
+			return context.DeadlineExceeded
+		}
 	}
 	return nil
 }
