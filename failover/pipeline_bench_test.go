@@ -23,19 +23,7 @@ func BenchmarkPipeline(b *testing.B) {
 	ctx := context.Background()
 	call := func(context.Context) (int, error) { return 1, nil }
 	b.Run("gobreaker", func(b *testing.B) {
-		cb := gobreaker.NewCircuitBreaker[int](gobreaker.Settings{
-			Name:         "bench",
-			MaxRequests:  breaker.DefaultHalfOpenCalls,
-			Interval:     breaker.DefaultWindow,
-			BucketPeriod: breaker.DefaultBucket,
-			Timeout:      breaker.DefaultOpenTimeout,
-			ReadyToTrip: func(c gobreaker.Counts) bool {
-				n := c.TotalSuccesses + c.TotalFailures
-				return c.ConsecutiveFailures >= breaker.DefaultConsecutiveFailures ||
-					n >= breaker.DefaultMinCalls && float64(c.TotalFailures) >= breaker.DefaultFailureRatio*float64(n)
-			},
-			IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
-		})
+		cb := rawBreaker()
 		fn := func() (int, error) { return call(ctx) }
 		b.Run("serial", func(b *testing.B) {
 			b.ReportAllocs()
@@ -99,4 +87,22 @@ func benchPipeline(b *testing.B) *firebreak.Pipeline[int] {
 		b.Fatal(err)
 	}
 	return p
+}
+
+// rawBreaker is raw gobreaker with the settings firebreak's breaker defaults
+// to, for the benchmarks' side-by-side runs.
+func rawBreaker() *gobreaker.CircuitBreaker[int] {
+	return gobreaker.NewCircuitBreaker[int](gobreaker.Settings{
+		Name:         "bench",
+		MaxRequests:  breaker.DefaultHalfOpenCalls,
+		Interval:     breaker.DefaultWindow,
+		BucketPeriod: breaker.DefaultBucket,
+		Timeout:      breaker.DefaultOpenTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			n := c.TotalSuccesses + c.TotalFailures
+			return c.ConsecutiveFailures >= breaker.DefaultConsecutiveFailures ||
+				n >= breaker.DefaultMinCalls && float64(c.TotalFailures) >= breaker.DefaultFailureRatio*float64(n)
+		},
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+	})
 }

@@ -2,12 +2,7 @@ package failover_test
 
 import (
 	"context"
-	"errors"
 	"testing"
-
-	"github.com/sony/gobreaker/v2"
-
-	"github.com/firebreak-go/firebreak/breaker"
 )
 
 // BenchmarkPipelineScaling reports the throughput of successful calls, raw
@@ -21,19 +16,7 @@ func BenchmarkPipelineScaling(b *testing.B) {
 	ctx := context.Background()
 	call := func(context.Context) (int, error) { return 1, nil }
 	b.Run("gobreaker", func(b *testing.B) {
-		cb := gobreaker.NewCircuitBreaker[int](gobreaker.Settings{
-			Name:         "bench",
-			MaxRequests:  breaker.DefaultHalfOpenCalls,
-			Interval:     breaker.DefaultWindow,
-			BucketPeriod: breaker.DefaultBucket,
-			Timeout:      breaker.DefaultOpenTimeout,
-			ReadyToTrip: func(c gobreaker.Counts) bool {
-				n := c.TotalSuccesses + c.TotalFailures
-				return c.ConsecutiveFailures >= breaker.DefaultConsecutiveFailures ||
-					n >= breaker.DefaultMinCalls && float64(c.TotalFailures) >= breaker.DefaultFailureRatio*float64(n)
-			},
-			IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
-		})
+		cb := rawBreaker()
 		fn := func() (int, error) { return call(ctx) }
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
