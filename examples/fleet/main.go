@@ -230,7 +230,14 @@ func run(ctx context.Context, out io.Writer, addr string) error {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // let a duplicate page show, if there were one
+	// The acknowledgement is paged once too; delivery is asynchronous, so
+	// wait for it, then a little longer for a duplicate, if there were one.
+	select {
+	case <-paged:
+	case <-time.After(5 * time.Second):
+		return errors.New("no page for the acknowledgement")
+	}
+	time.Sleep(500 * time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
 	fmt.Fprintf(out, "pages sent for the fleet: %d (an announcement and an acknowledgement), payments called %d times\n", len(pages), calls.Load())
