@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -325,4 +326,65 @@ func TestHedgeAllocs(t *testing.T) {
 	ctx := context.Background()
 	fn := func(context.Context) (int, error) { return 1, nil }
 	wantAllocs(t, 1, func() { _, _ = h.Execute(ctx, fn) })
+}
+
+// Calls overlap as they do in a busy service: one starts every millisecond
+// for two seconds, one in ten hangs for 2s and the rest answer in 5ms. The
+// hedges of all of them share one timer: every slow call, and no fast one,
+// gets its hedge exactly its delay after it started, whatever the calls
+// around it, and every caller has its answer by then plus the hedge's 5ms.
+func TestHedgeEveryOverlappingCallOnTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const delay = 50 * time.Millisecond
+		h, err := NewHedge[time.Duration](delay, WithIdempotent(), WithMaxHedges(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var late []string
+		var hedged, fastHedged atomic.Int64
+		for i := range 2000 {
+			slow := i%10 == 3
+			wg.Go(func() {
+				start := time.Now()
+				var attempts atomic.Int64
+				got, err := h.Execute(t.Context(), func(ctx context.Context) (time.Duration, error) {
+					lat := 5 * time.Millisecond
+					if attempts.Add(1) == 1 && slow {
+						lat = 2 * time.Second
+					} else if attempts.Load() > 1 {
+						hedged.Add(1)
+						if !slow {
+							fastHedged.Add(1)
+						}
+					}
+					select {
+					case <-time.After(lat):
+						return time.Since(start), nil
+					case <-ctx.Done():
+						return 0, ctx.Err()
+					}
+				})
+				want := 5 * time.Millisecond
+				if slow {
+					want = delay + 5*time.Millisecond
+				}
+				if err != nil || got != want || time.Since(start) != want {
+					mu.Lock()
+					late = append(late, fmt.Sprintf("call %d: answer at %v (%v), returned at %v; want %v", i, got, err, time.Since(start), want))
+					mu.Unlock()
+				}
+			})
+			time.Sleep(time.Millisecond)
+		}
+		wg.Wait()
+		if len(late) > 0 {
+			t.Errorf("%d calls off time, e.g. %s", len(late), late[0])
+		}
+		// The budget is 20% of the calls: every slow call's hedge fits.
+		if hedged.Load() != 200 || fastHedged.Load() != 0 {
+			t.Errorf("%d hedges, %d of fast calls; want one per slow call (200) and none for fast ones", hedged.Load(), fastHedged.Load())
+		}
+	})
 }
