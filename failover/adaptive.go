@@ -11,6 +11,7 @@ import (
 
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/failover/internal/event"
+	"github.com/firebreak-go/firebreak/internal/stripe"
 )
 
 // AdaptiveLimiter limits the calls in flight to a dependency to a limit
@@ -45,27 +46,30 @@ import (
 // dependency, under the component, like a [Bulkhead]'s.
 //
 // Build one per dependency with [NewAdaptiveLimiter]; it is safe for
-// concurrent use. Admitting and releasing a call is two atomic adds, two
-// reads of the monotonic clock and the sample counters: no lock, no
-// allocation. A pipeline binds it; used on its own, bind it with
+// concurrent use. Admitting and releasing a call is two atomic adds on the
+// count in flight, one read of the monotonic clock (the pipeline's reading
+// is the start) and two adds to the calling processor's sample counters:
+// no lock, no allocation. A pipeline binds it; used on its own, bind it with
 // [AdaptiveLimiter.Bind].
 type AdaptiveLimiter[T any] struct {
 	b firebreak.Binding
 	m event.Meter
 
-	inflight  atomic.Int64
+	_        [64]byte     // inflight, written by every call, on a cache line of its own
+	inflight atomic.Int64 //
+	_        [56]byte     //
+
 	limit     atomic.Int64
 	threshold [3]atomic.Int64 // per priority (index p+1): the calls in flight it may join
 	reserve   float64
 	frozen    atomic.Bool
 
-	base       time.Time
+	origin     int64 // the firebreak.Nanotime reading the limiter's clock starts at
 	window     int64 // nanoseconds
 	minSamples int64
-	windowEnd  atomic.Int64 // nanoseconds since base
-	sumRTT     atomic.Int64 // nanoseconds, of the calls ended in this window
-	samples    atomic.Int64
+	windowEnd  atomic.Int64 // nanoseconds since origin
 	peak       atomic.Int64 // most calls in flight in this window
+	rtt        [limiterStripes]rttStripe
 
 	mu        sync.Mutex // guards the estimator below
 	estimate  float64    // the limit, unrounded
@@ -89,6 +93,16 @@ var (
 	_ firebreak.Staged      = (*AdaptiveLimiter[int])(nil)
 	_ firebreak.Notifier    = (*AdaptiveLimiter[int])(nil)
 )
+
+// rttStripe is one processor's share of a window's latency samples, on a
+// cache line of its own, so that parallel callers do not pull each other's.
+type rttStripe struct {
+	sum, n atomic.Int64 // nanoseconds, and calls, ended in this window
+	_      [48]byte
+}
+
+// limiterStripes is how many rttStripes a limiter has.
+const limiterStripes = 4
 
 // The baseline follows a faster window half way at once. It follows a
 // slower one over baselineBound while the limit holds calls back (the
@@ -149,7 +163,7 @@ func NewAdaptiveLimiter[T any](opts ...LimiterOption) (*AdaptiveLimiter[T], erro
 		return nil, fmt.Errorf("failover: NewAdaptiveLimiter: %w", err)
 	}
 	l := &AdaptiveLimiter[T]{
-		m: m, reserve: c.criticalReserve, base: time.Now(),
+		m: m, reserve: c.criticalReserve, origin: firebreak.Nanotime(),
 		window: int64(c.window), minSamples: int64(c.minSamples),
 		estimate: float64(c.initial), minLimit: float64(c.min), maxLimit: float64(c.max), tolerance: c.tolerance,
 		freezeIf: c.freezeIf, incidents: map[string]bool{},
@@ -211,18 +225,19 @@ func (l *AdaptiveLimiter[T]) Apply(ctx context.Context, next firebreak.Next[T]) 
 	if n > l.peak.Load() {
 		l.peak.Store(n) // a racy maximum is enough for "is the limit used"
 	}
-	start := time.Since(l.base)
+	start := next.Now()
 	v, err := next.Call(ctx)
 	l.inflight.Add(-1)
-	end := time.Since(l.base)
+	end := firebreak.Nanotime() - l.origin
 	// A call the caller gave up on, or one refused further in, says
 	// nothing about the dependency's latency.
 	if err == nil || !(isCancellation(ctx, err) || firebreak.IsRejected(err)) {
-		l.sumRTT.Add(int64(end - start))
-		l.samples.Add(1)
+		st := &l.rtt[stripe.P()%limiterStripes]
+		st.sum.Add(end - (start - l.origin))
+		st.n.Add(1)
 	}
-	if int64(end) >= l.windowEnd.Load() {
-		l.update(int64(end))
+	if end >= l.windowEnd.Load() {
+		l.update(end)
 	}
 	if l.ep.firing.Load() && l.ep.clear() {
 		sig := overloadSignal(&l.b, "adaptive_limit", false)
@@ -244,7 +259,7 @@ func (l *AdaptiveLimiter[T]) reject(idx int) error {
 	}
 	// Rejections end windows too, so that a limit at its floor still
 	// recovers when its few calls get fast again.
-	if now := int64(time.Since(l.base)); now >= l.windowEnd.Load() {
+	if now := firebreak.Nanotime() - l.origin; now >= l.windowEnd.Load() {
 		l.update(now)
 	}
 	return l.errs[idx]
@@ -261,11 +276,19 @@ func (l *AdaptiveLimiter[T]) update(now int64) {
 		return
 	}
 	l.windowEnd.Store(now + l.window)
-	if l.samples.Load() < l.minSamples && !l.frozen.Load() {
+	var n, sum int64
+	for i := range l.rtt {
+		n += l.rtt[i].n.Load()
+	}
+	if n < l.minSamples && !l.frozen.Load() {
 		return // too few calls yet: let the window run on
 	}
-	n := l.samples.Swap(0)
-	sum := l.sumRTT.Swap(0)
+	n = 0
+	for i := range l.rtt {
+		st := &l.rtt[i]
+		n += st.n.Swap(0)
+		sum += st.sum.Swap(0)
+	}
 	peak := l.peak.Swap(0)
 	if l.frozen.Load() || n == 0 {
 		return
