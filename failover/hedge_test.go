@@ -388,3 +388,49 @@ func TestHedgeEveryOverlappingCallOnTime(t *testing.T) {
 		}
 	})
 }
+
+// A stress of the runs the hedge reuses: eight callers make calls whose
+// first attempt answers just before, at, or just after the delay, so that
+// the timer taking a run races the caller finishing it. Every caller gets
+// its own call's answer, never another's through a reused run, and every
+// hedge belongs to a call that was still running at its delay.
+func TestHedgeReusedRunsUnderRace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const delay = 10 * time.Millisecond
+		h, err := NewHedge[int](delay, WithIdempotent())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var wrong, early atomic.Int64
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 300 {
+					id := g*1000 + i
+					lat := delay + time.Duration(i%3-1)*time.Millisecond // 9, 10 or 11ms
+					start := time.Now()
+					var attempts atomic.Int64
+					got, err := h.Execute(t.Context(), func(ctx context.Context) (int, error) {
+						if attempts.Add(1) > 1 && time.Since(start) < delay {
+							early.Add(1)
+						}
+						select {
+						case <-time.After(lat):
+							return id, nil
+						case <-ctx.Done():
+							return -1, ctx.Err()
+						}
+					})
+					if err != nil || got != id {
+						wrong.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		synctest.Wait()
+		if wrong.Load() != 0 || early.Load() != 0 {
+			t.Errorf("%d calls got another's answer or an error, %d hedges started before their delay", wrong.Load(), early.Load())
+		}
+	})
+}
