@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-	"weak"
 
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/failover/internal/event"
+	"github.com/firebreak-go/firebreak/internal/stripe"
 )
 
 // Hedge cuts the tail latency of an idempotent call: when the call has not
@@ -67,7 +68,7 @@ type Hedge[T any] struct {
 	minRetries int64
 	countCalls bool // the budget is the hedge's own: count calls into it
 
-	runs  sync.Pool // *hedgeRun[T] that the watch never took
+	idle  runCache[T] // runs the watch never took, for reuse
 	watch hedgeWatch[T]
 }
 
@@ -168,7 +169,7 @@ func (h *Hedge[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error)
 	if h.countCalls {
 		h.budget.call(now)
 	}
-	r, _ := h.runs.Get().(*hedgeRun[T])
+	r := h.idle.get()
 	if r == nil {
 		r = h.newRun()
 	}
@@ -202,7 +203,7 @@ func (h *Hedge[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error)
 		var zero T
 		r.gen++
 		r.parent, r.next, r.first, r.v = nil, firebreak.Next[T]{}, nil, zero
-		h.runs.Put(r)
+		h.idle.put(r)
 		return v, err
 	}
 	// The watch took it: it is never reused, for the watch or a hedge may
@@ -227,10 +228,74 @@ func (h *Hedge[T]) currentDelay(now int64) time.Duration {
 // newRun makes a run and registers it with the watch.
 func (h *Hedge[T]) newRun() *hedgeRun[T] {
 	r := &hedgeRun[T]{h: h}
-	h.watch.mu.Lock()
-	h.watch.runs = append(h.watch.runs, weak.Make(r))
-	h.watch.mu.Unlock()
+	w := &h.watch
+	w.mu.Lock()
+	r.idx = len(w.runs)
+	w.runs = append(w.runs, r)
+	w.mu.Unlock()
 	return r
+}
+
+// runCache keeps the idle runs of a Hedge: one per processor in slots of
+// their own, the rest in a shared list. A serial caller, or one caller per
+// processor, takes and returns its run without a lock; the list is for the
+// calls in flight beyond that.
+type runCache[T any] struct {
+	_     [128]byte // off the cache lines of the Hedge's other fields
+	slots [runSlots]struct {
+		r atomic.Pointer[hedgeRun[T]]
+		_ [120]byte // two cache lines each, against the adjacent-line prefetch
+	}
+	mu    sync.Mutex // guards spare
+	spare []*hedgeRun[T]
+}
+
+const (
+	runSlots = 8
+	// runSlack is how many idle runs beyond those in flight the watch
+	// keeps when it trims after a burst.
+	runSlack = 64
+)
+
+func (c *runCache[T]) get() *hedgeRun[T] {
+	s := &c.slots[stripe.P()%runSlots].r
+	if s.Load() != nil {
+		if r := s.Swap(nil); r != nil {
+			return r
+		}
+	}
+	c.mu.Lock()
+	var r *hedgeRun[T]
+	if n := len(c.spare); n > 0 {
+		r = c.spare[n-1]
+		c.spare[n-1] = nil
+		c.spare = c.spare[:n-1]
+	}
+	c.mu.Unlock()
+	return r
+}
+
+func (c *runCache[T]) put(r *hedgeRun[T]) {
+	if c.slots[stripe.P()%runSlots].r.CompareAndSwap(nil, r) {
+		return
+	}
+	c.mu.Lock()
+	c.spare = append(c.spare, r)
+	c.mu.Unlock()
+}
+
+// trim drops the idle runs beyond keep from the shared list and returns
+// them.
+func (c *runCache[T]) trim(keep int) []*hedgeRun[T] {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.spare) <= keep {
+		return nil
+	}
+	out := slices.Clone(c.spare[keep:])
+	clear(c.spare[keep:])
+	c.spare = slices.Clip(c.spare[:keep])
+	return out
 }
 
 // The states of a run, in the low two bits of hedgeRun.state; the bits
@@ -253,7 +318,7 @@ type hedgeWatch[T any] struct {
 
 	mu    sync.Mutex // guards the fields below
 	timer *time.Timer
-	runs  []weak.Pointer[hedgeRun[T]] // every run made and not yet collected
+	runs  []*hedgeRun[T] // every run idle or in flight; a run knows its index
 }
 
 // arm makes sure the timer fires by deadline. A run is published running
@@ -276,8 +341,9 @@ func (w *hedgeWatch[T]) arm(h *Hedge[T], deadline int64) {
 	w.mu.Unlock()
 }
 
-// scan is the watch's timer: it takes the runs that are due, arms the
-// timer for the earliest one still running, and starts the hedges of the
+// scan is the watch's timer: it takes the runs that are due, forgets them
+// (they are never reused), arms the timer for the earliest deadline still
+// running, trims the idle runs a burst left, and starts the hedges of the
 // runs it took, outside its lock.
 func (h *Hedge[T]) scan() {
 	w := &h.watch
@@ -286,21 +352,28 @@ func (h *Hedge[T]) scan() {
 	w.armedAt.Store(0)
 	now := firebreak.Nanotime()
 	next := int64(math.MaxInt64)
+	running := 0
 	live := w.runs[:0]
-	for _, p := range w.runs {
-		r := p.Value()
-		if r == nil {
-			continue // dropped by the pool, or a run the watch took
-		}
-		live = append(live, p)
-		if dl, take := r.due(now); take {
+	for _, r := range w.runs {
+		dl, st := r.due(now)
+		switch st {
+		case runTaken:
 			due = append(due, r)
-		} else if dl != 0 {
+			continue
+		case runEnded:
+			continue
+		case runRunning:
 			next = min(next, dl)
+			running++
 		}
+		r.idx = len(live)
+		live = append(live, r)
 	}
 	clear(w.runs[len(live):])
 	w.runs = live
+	for _, r := range h.idle.trim(running + runSlack) {
+		w.forget(r)
+	}
 	if next != math.MaxInt64 {
 		w.armedAt.Store(next)
 		w.timer.Reset(time.Duration(next - now))
@@ -311,12 +384,22 @@ func (h *Hedge[T]) scan() {
 	}
 }
 
+// forget removes r from the runs. w.mu must be held.
+func (w *hedgeWatch[T]) forget(r *hedgeRun[T]) {
+	last := len(w.runs) - 1
+	w.runs[r.idx] = w.runs[last]
+	w.runs[r.idx].idx = r.idx
+	w.runs[last] = nil
+	w.runs = w.runs[:last]
+}
+
 // hedgeRun is one hedged call, pooled while no hedge starts.
 type hedgeRun[T any] struct {
 	h        *Hedge[T]
 	state    atomic.Uint64 // generation<<2 | runIdle, runRunning, runTaken or runEnded
 	deadline atomic.Int64  // the Nanotime reading the first hedge is due at
 	gen      uint64        // the generation in use; the caller's
+	idx      int           // its index in the watch's runs; guarded by the watch's mu
 
 	// Set by the caller before it publishes the run; read by others only
 	// after the watch takes it.
@@ -336,18 +419,22 @@ type hedgeRun[T any] struct {
 	changed chan struct{} // signalled when a hedge ends; made with the first hedge
 }
 
-// due reports, for the watch, whether the run is running and due at now —
-// and if so takes it — or else the deadline it is running to (0: none).
-func (r *hedgeRun[T]) due(now int64) (int64, bool) {
+// due is the watch's look at a run at now: runTaken if it was running and
+// due, and the watch took it; runRunning and its deadline if it runs on;
+// otherwise its state (runIdle or runEnded).
+func (r *hedgeRun[T]) due(now int64) (int64, uint64) {
 	s := r.state.Load()
 	if s&3 != runRunning {
-		return 0, false
+		return 0, s & 3
 	}
 	dl := r.deadline.Load() // of this generation, or of a later one: then the CAS fails
 	if dl > now {
-		return dl, false
+		return dl, runRunning
 	}
-	return 0, r.state.CompareAndSwap(s, s&^3|runTaken)
+	if r.state.CompareAndSwap(s, s&^3|runTaken) {
+		return 0, runTaken
+	}
+	return 0, runIdle // finished meanwhile (or reused: then its deadline is later)
 }
 
 // fire starts a hedge, if the call still runs and the budget allows, and
