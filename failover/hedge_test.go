@@ -434,3 +434,43 @@ func TestHedgeReusedRunsUnderRace(t *testing.T) {
 		}
 	})
 }
+
+// A burst of 1000 calls at once needs 1000 runs; once traffic is back to a
+// call every 10ms the hedge keeps no more than a few dozen, so a burst
+// does not hold its memory for good.
+func TestHedgeReleasesRunsAfterABurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, err := NewHedge[int](50*time.Millisecond, WithIdempotent())
+		if err != nil {
+			t.Fatal(err)
+		}
+		call := func() {
+			if _, err := h.Execute(t.Context(), func(context.Context) (int, error) {
+				time.Sleep(5 * time.Millisecond)
+				return 1, nil
+			}); err != nil {
+				t.Error(err)
+			}
+		}
+		var wg sync.WaitGroup
+		for range 1000 {
+			wg.Go(call)
+		}
+		wg.Wait()
+		runs := func() int {
+			h.watch.mu.Lock()
+			defer h.watch.mu.Unlock()
+			return len(h.watch.runs)
+		}
+		if n := runs(); n < 1000 {
+			t.Fatalf("%d runs after the burst, want one per call in flight (1000)", n)
+		}
+		for range 100 {
+			call()
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runs(); n > runSlack+runSlots+1 {
+			t.Errorf("%d runs kept a second after the burst, want at most %d", n, runSlack+runSlots+1)
+		}
+	})
+}
