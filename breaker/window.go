@@ -60,9 +60,13 @@ type window struct {
 }
 
 // stripes are a window's per-P counters, made on the first contention.
+// Every call reads the header, so it fills its own cache line: a 32-byte
+// header could share a line with a neighbour written on every call (a
+// testing.PB does), and every call would then miss on it.
 type stripes struct {
 	mask int // len(c)-1, a power of two minus one
 	c    []counter
+	_    [64 - unsafe.Sizeof(int(0)) - unsafe.Sizeof([]counter(nil))]byte
 }
 
 // bucket is one bucket's counts.
