@@ -230,3 +230,52 @@ func TestNilMeterProviderIsGlobal(t *testing.T) {
 		t.Fatalf("%d, %v", v, err)
 	}
 }
+
+// A Group's breaker made after the group was bound shares the group's
+// binding and component (to keep it small): it reports as the group's
+// identity with its key's label, binding it again to that identity does
+// nothing, and binding it to another is an error, as for a breaker bound on
+// its own.
+func TestGroupBreakerMadeAfterBindSharesIdentity(t *testing.T) {
+	var rec firebreak.Recorder
+	g, err := NewGroup[string, int](10, WithConsecutiveFailures(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := firebreak.Component{Name: "crawler", Dependency: "web", Tier: firebreak.Core, Reporter: &rec}
+	if err := g.Bind(c); err != nil {
+		t.Fatal(err)
+	}
+	a, b := g.Breaker("host-a"), g.Breaker("host-b")
+	if a.Name() != "host-a" || b.Name() != "host-b" {
+		t.Fatalf("names %q, %q; want the keys", a.Name(), b.Name())
+	}
+	if err := a.Bind(c); err != nil {
+		t.Fatalf("Bind to the group's component: %v, want nil", err)
+	}
+	err = a.Bind(firebreak.Component{Name: "crawler", Dependency: "other", Tier: firebreak.Core})
+	var abe *firebreak.AlreadyBoundError
+	if !errors.As(err, &abe) || abe.Policy != `breaker "host-a"` || abe.Bound.Dependency != "web" {
+		t.Fatalf("Bind to another component: %#v, want an AlreadyBoundError for breaker \"host-a\" bound to web", err)
+	}
+	trip(t, a)
+	if s := b.State(); s != StateClosed {
+		t.Fatalf("host-b %v after host-a tripped, want closed", s)
+	}
+	sigs := rec.Signals()
+	if len(sigs) != 1 {
+		t.Fatalf("signals %+v, want host-a's trip", sigs)
+	}
+	s := sigs[0]
+	if s.Component != "crawler" || s.Dependency != "web" || s.Tier != firebreak.Core || s.Labels["key"] != "host-a" || len(s.Labels) != 1 {
+		t.Fatalf("signal %+v, want crawler → web with label key=host-a", s)
+	}
+	_, err = a.Execute(context.Background(), okCall)
+	var oe *OpenError
+	if !errors.As(err, &oe) || oe.Name != "host-a" || oe.State != StateOpen {
+		t.Fatalf("call on the tripped breaker: %v, want host-a's OpenError", err)
+	}
+	if _, err2 := a.Execute(context.Background(), okCall); err2 != err {
+		t.Fatalf("second rejection %p, want the same error %p", err2, err)
+	}
+}

@@ -86,11 +86,13 @@ func countsOf(c gobreaker.Counts) Counts {
 // Unbound, it works and reports to [firebreak.Discard]. It is safe for
 // concurrent use.
 type Breaker[T any] struct {
-	cfg     *config // immutable after New; shared by the breakers of a Group
-	name    string  // WithName's, prefixed for a Group's breaker by its key
-	labels  []label // a Group's breaker's signal labels
-	inst    *instruments
-	binding firebreak.Binding // the component; the first Bind fixes it
+	cfg  *config // immutable after New; shared by the breakers of a Group
+	name string  // WithName's, prefixed for a Group's breaker by its key
+	inst *instruments
+	// binding holds the component; the first Bind fixes it. A Group's
+	// breaker made after the group was bound shares the group's binding,
+	// which is bound already: Bind only compares with it.
+	binding *firebreak.Binding
 
 	id       atomic.Pointer[identity]   // derived from binding, for the hot path; replaced by the first Bind
 	cur      atomic.Pointer[machine[T]] // the gobreaker state machine in use
@@ -100,55 +102,65 @@ type Breaker[T any] struct {
 	used     atomic.Bool                // CLOCK reference bit, for Group
 	fallback atomic.Bool                // Signal.Fallback; from the first Bind, or SetFallback
 	evicted  atomic.Bool                // retired from its Group; calls go to successor
+	// last and retired are guarded by mu; they sit here, beside the
+	// atomics, to keep a Group's breaker small.
+	last    State // the state last queued for reporting
+	retired bool  // evicted from its Group: report nothing more; see evicted
 
 	// successor returns the breaker that now stands for this one's key in
 	// its Group, so that a handle kept from before an eviction still works.
 	// Set before the breaker is published; nil outside a Group.
 	successor func() *Breaker[T]
 
-	// mu guards the fields below. It is taken inside gobreaker's OnStateChange
+	// mu guards pending, last and retired. It is taken inside gobreaker's OnStateChange
 	// (so under gobreaker's mutex) and must never be held while calling
 	// gobreaker, a Reporter or a meter.
 	mu      sync.Mutex
-	last    State   // the state last queued for reporting
 	pending []event // state changes not yet reported, oldest first
-	retired bool    // evicted from its Group: report nothing more; see evicted
 }
 
 // identity is what a breaker reports as, derived from its binding; it never
 // changes once published.
 type identity struct {
-	component firebreak.Component
+	// component is never written through: a Group's breakers share the
+	// group's.
+	component *firebreak.Component
 	name      string
-	labels    []label
+	label     label // a Group's breaker's signal label; zero outside a Group
 	bound     bool
 	// attrsP holds the metric attributes, built on first use while
 	// metrics are recorded (see [identity.attrs]).
-	attrsP     atomic.Pointer[attrs]
-	errOpen    *OpenError
-	errTooMany *OpenError
+	attrsP atomic.Pointer[attrs]
+	// errs holds the errors of rejections in the open and half-open
+	// states, made on the first (see [identity.openErrs]).
+	errs atomic.Pointer[openErrors]
 }
+
+// openErrors are the errors a breaker returns while open and while its
+// half-open trial calls are all taken.
+type openErrors struct{ open, tooMany OpenError }
+
+// unbound is the component of a breaker not yet bound.
+var unbound = &firebreak.Component{Reporter: firebreak.Discard}
 
 // machine is one gobreaker state machine. A breaker replaces it when it is
 // released or set to a state by hand, so that it starts from fresh counts.
 type machine[T any] struct {
 	b  *Breaker[T]
 	cb *gobreaker.CircuitBreaker[T]
-	// quiet drops state changes while the machine is prepared, before it is
-	// published. Written only before publication.
-	quiet bool
 	// trip makes the next ReadyToTrip true: set while the breaker makes
 	// gobreaker trip (finish, preparedMachine).
 	trip atomic.Bool
-	// tripped holds the counts that tripped the breaker, for the signal.
-	// Guarded by cb's mutex.
-	tripped gobreaker.Counts
+	// quiet drops state changes while the machine is prepared, before it is
+	// published. Written only before publication.
+	quiet bool
 	// probe marks a machine made by SetState(StateHalfOpen): its open
 	// timeout is a nanosecond, so it is replaced by a regular machine as soon
 	// as it leaves half-open. Written only before publication.
 	probe bool
-	// timeout is the machine's open timeout.
-	timeout time.Duration
+	// tripped holds the counts that tripped the breaker, for the signal.
+	// Guarded by cb's mutex.
+	tripped gobreaker.Counts
 	// win is the rolling window while gobreaker's machine is closed, nil
 	// otherwise: calls in the closed state are counted there, without
 	// gobreaker's mutex. Stored under cb's mutex, on every state change.
@@ -176,7 +188,7 @@ func New[T any](opts ...Option) (*Breaker[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	return newBreaker[T](&cfg, cfg.name, nil, inst, nil), nil
+	return newBreaker[T](&cfg, cfg.name, label{}, inst, new(firebreak.Binding), nil), nil
 }
 
 // configure applies the options of constructor fn to cfg, validates it and
@@ -196,17 +208,16 @@ func configure(fn string, cfg config, opts []Option) (config, *instruments, erro
 	return cfg, inst, err
 }
 
-// newBreaker builds a breaker from a validated config, bound to c if c is
-// not nil (a Group's breaker, made after the group was bound).
-func newBreaker[T any](cfg *config, name string, labels []label, inst *instruments, c *firebreak.Component) *Breaker[T] {
-	b := &Breaker[T]{cfg: cfg, name: name, labels: labels, inst: inst}
+// newBreaker builds a breaker from a validated config with the given
+// binding. c is nil, or, for a Group's breaker made after the group was
+// bound, the group's binding's component, shared by its breakers.
+func newBreaker[T any](cfg *config, name string, l label, inst *instruments, binding *firebreak.Binding, c *firebreak.Component) *Breaker[T] {
+	b := &Breaker[T]{cfg: cfg, name: name, inst: inst, binding: binding}
 	if c != nil {
-		// c was validated by the group's Bind; nothing else has b yet.
-		_, _ = b.binding.Bind(policyName(b.nameFor(*c)), *c)
 		b.fallback.Store(c.Fallback)
 	}
-	b.id.Store(b.newIdentity())
-	m := b.newMachine()
+	b.id.Store(b.newIdentity(c, l))
+	m := b.newMachine(false)
 	m.quiet = false
 	b.cur.Store(m)
 	inst.enterState(b.id.Load(), StateClosed)
@@ -225,19 +236,35 @@ func (b *Breaker[T]) nameFor(c firebreak.Component) string {
 	return c.Name
 }
 
-// newIdentity derives the identity from the binding.
-func (b *Breaker[T]) newIdentity() *identity {
-	c := b.binding.Component()
-	name := b.nameFor(c)
-	id := &identity{
-		component:  c,
-		name:       name,
-		labels:     b.labels,
-		errOpen:    &OpenError{Name: name, State: StateOpen, cause: gobreaker.ErrOpenState},
-		errTooMany: &OpenError{Name: name, State: StateHalfOpen, cause: gobreaker.ErrTooManyRequests},
+// newIdentity derives the identity with label l from the binding, whose
+// component is c if c is not nil.
+func (b *Breaker[T]) newIdentity(c *firebreak.Component, l label) *identity {
+	bound := b.binding.Bound()
+	switch {
+	case c != nil:
+	case bound:
+		v := b.binding.Component()
+		c = &v
+	default:
+		c = unbound
 	}
-	id.bound = b.binding.Bound()
-	return id
+	return &identity{component: c, name: b.nameFor(*c), label: l, bound: bound}
+}
+
+// openErrs returns the identity's errors of rejection, making them on the
+// first rejection: most breakers never reject a call.
+func (id *identity) openErrs() *openErrors {
+	if e := id.errs.Load(); e != nil {
+		return e
+	}
+	e := &openErrors{
+		open:    OpenError{Name: id.name, State: StateOpen, cause: gobreaker.ErrOpenState},
+		tooMany: OpenError{Name: id.name, State: StateHalfOpen, cause: gobreaker.ErrTooManyRequests},
+	}
+	if !id.errs.CompareAndSwap(nil, e) {
+		return id.errs.Load()
+	}
+	return e
 }
 
 // attrs returns the metric attributes of the identity, building them on
@@ -247,17 +274,18 @@ func (id *identity) attrs() *attrs {
 	if a := id.attrsP.Load(); a != nil {
 		return a
 	}
-	a := newAttrs(&id.component, id.bound, id.name)
+	a := newAttrs(id.component, id.bound, id.name)
 	if !id.attrsP.CompareAndSwap(nil, a) {
 		return id.attrsP.Load()
 	}
 	return a
 }
 
-func (b *Breaker[T]) newMachine() *machine[T] { return b.newMachineTimeout(b.cfg.openTimeout) }
-
-func (b *Breaker[T]) newMachineTimeout(openTimeout time.Duration) *machine[T] {
-	m := &machine[T]{b: b, quiet: true, timeout: openTimeout}
+// newMachine returns a new machine, not yet published; a probe machine
+// (see machine.probe) if probe is true.
+func (b *Breaker[T]) newMachine(probe bool) *machine[T] {
+	m := &machine[T]{b: b, quiet: true, probe: probe}
+	openTimeout := m.openTimeout()
 	m.win.Store(newWindow(b.cfg, firebreak.Nanotime()))
 	m.cb = gobreaker.NewCircuitBreaker[T](gobreaker.Settings{
 		Name:        b.name,
@@ -270,6 +298,15 @@ func (b *Breaker[T]) newMachineTimeout(openTimeout time.Duration) *machine[T] {
 		IsExcluded:    isExcludedMarker,
 	})
 	return m
+}
+
+// openTimeout returns the machine's open timeout: the breaker's, or a
+// nanosecond for a probe machine.
+func (m *machine[T]) openTimeout() time.Duration {
+	if m.probe {
+		return time.Nanosecond
+	}
+	return m.b.cfg.openTimeout
 }
 
 // readyToTrip tells gobreaker, which calls it under its mutex after a
@@ -327,7 +364,7 @@ func (m *machine[T]) onStateChange(_ string, from, to gobreaker.State) {
 	case gobreaker.StateOpen:
 		m.win.Store(nil)
 		// Read after gobreaker's clock read: gobreaker's expiry is no later.
-		m.openUntil.Store(firebreak.Nanotime() + int64(m.timeout))
+		m.openUntil.Store(firebreak.Nanotime() + int64(m.openTimeout()))
 	default:
 		m.win.Store(nil)
 		m.openUntil.Store(0)
@@ -366,14 +403,7 @@ func (m *machine[T]) onStateChange(_ string, from, to gobreaker.State) {
 // preparedMachine returns a new, unpublished machine in state to: closed,
 // open (tripped now) or half-open (a probe machine).
 func (b *Breaker[T]) preparedMachine(to State) *machine[T] {
-	var m *machine[T]
-	switch to {
-	case StateHalfOpen:
-		m = b.newMachineTimeout(time.Nanosecond)
-		m.probe = true
-	default:
-		m = b.newMachine()
-	}
+	m := b.newMachine(to == StateHalfOpen)
 	if to != StateClosed {
 		m.trip.Store(true)
 		_, _ = m.cb.Execute(func() (T, error) { var zero T; return zero, errCountFailure })
@@ -446,7 +476,7 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 			if b.npending.Load() != 0 {
 				b.flush()
 			}
-			return result, id.errOpen
+			return result, &id.openErrs().open
 		}
 	}
 	out := outcomeRejected
@@ -477,9 +507,9 @@ func execute[T any](b *Breaker[T], ctx context.Context, now int64, fn func(conte
 		// stay within 1.5× of gobreaker's own.
 		switch {
 		case gerr == gobreaker.ErrOpenState || errors.Is(gerr, gobreaker.ErrOpenState):
-			return zero, id.errOpen
+			return zero, &id.openErrs().open
 		case gerr == gobreaker.ErrTooManyRequests || errors.Is(gerr, gobreaker.ErrTooManyRequests):
-			return zero, id.errTooMany
+			return zero, &id.openErrs().tooMany
 		}
 		return zero, gerr
 	}
@@ -584,7 +614,7 @@ func (b *Breaker[T]) Bind(c firebreak.Component) error {
 	}
 	b.mu.Lock()
 	old := b.id.Load()
-	b.id.Store(b.newIdentity())
+	b.id.Store(b.newIdentity(nil, old.label))
 	// Move the state gauge to the new attributes, in order with the
 	// transitions being reported.
 	b.pending = append(b.pending, event{kind: evRebind, from: b.last, to: b.last, oldID: old})

@@ -202,8 +202,9 @@
 // half-open, close, generations, state-change events) but counts the closed
 // state itself: a successful closed call takes no lock, reads the monotonic
 // clock once ([firebreak.Nanotime], or the reading a pipeline's outer
-// policy passed, [firebreak.Next.Now]) and adds twice to a per-processor
-// counter of the current bucket. The lock is taken on a bucket rollover, a
+// policy passed, [firebreak.Next.Now]) and adds twice to a counter of the
+// current bucket: one counter while calls come one at a time, per-processor
+// counters from the first contention on. The lock is taken on a bucket rollover, a
 // failure or exclusion (which may trip), a call finishing in a later bucket
 // than it started in, and in the half-open state. The counts are gobreaker's,
 // one call at a time; calls racing a rollover may count one bucket late, and
@@ -213,4 +214,9 @@
 // ended. BenchmarkExecute and BenchmarkExecuteOpen compare it with
 // gobreaker's CircuitBreaker.Execute under the same settings, serial and
 // parallel.
+//
+// A breaker in a [Group] costs under 1 KB of heap (TestGroupMemoryPerBreaker
+// measures 100,000 keys): the group's breakers share its configuration,
+// binding and component, and a breaker makes its per-processor counters, its
+// errors of rejection and its metric attributes only when first needed.
 package breaker

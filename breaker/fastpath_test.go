@@ -156,3 +156,39 @@ func TestFastPathStress(t *testing.T) {
 		}
 	})
 }
+
+// TestWindowStripesOnContention: a window whose calls come one at a time
+// counts them on one counter and never makes its per-P stripes (most of a
+// Group's breakers); once stripes are made, the counts on the one counter
+// and on the stripes add up, with none lost.
+func TestWindowStripesOnContention(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBound(t, firebreak.Component{Name: "checkout", Dependency: "orders"})
+		for range 1000 {
+			_, _ = b.Execute(context.Background(), okCall)
+			time.Sleep(time.Millisecond)
+		}
+		w := b.cur.Load().win.Load()
+		if w.striped.Load() != nil {
+			t.Fatal("a window with calls one at a time made its stripes")
+		}
+		if c := b.Counts(); c.Requests != 1000 || c.Successes != 1000 {
+			t.Fatalf("counts %+v, want 1000 requests and successes", c)
+		}
+		// Contention, as a failed compare-and-swap would show it: the
+		// stripes are made, and the calls on both are counted.
+		w.contended()
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for range 500 {
+					_, _ = b.Execute(context.Background(), okCall)
+				}
+			})
+		}
+		wg.Wait()
+		if c := b.Counts(); c.Requests != 5000 || c.Successes != 5000 {
+			t.Fatalf("counts %+v, want 5000 requests and successes", c)
+		}
+	})
+}

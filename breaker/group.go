@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -60,6 +58,9 @@ type Group[K comparable, T any] struct {
 	hand     int             // next position the eviction sweep looks at
 	overflow *Breaker[T]     // shared by keys past the hard cap; nil until needed
 	spilled  map[K]time.Time // keys now served by overflow → when they last tried for a slot
+	// comp is the bound component, shared by the identities of the
+	// breakers made after the group was bound; nil until the first.
+	comp *firebreak.Component
 }
 
 // spillRetry is how often a key served by the overflow breaker tries again
@@ -122,23 +123,25 @@ func (g *Group[K, T]) Breaker(key K) *Breaker[T] {
 	return g.add(key)
 }
 
-func (g *Group[K, T]) newKeyBreaker(key K, keyName string, labels map[string]string) *Breaker[T] {
+// newKeyBreaker makes the breaker for key, with signal label l (a label
+// rather than a map: a one-entry map costs 270 B a breaker). g.mu is held.
+func (g *Group[K, T]) newKeyBreaker(key K, keyName string, l label) *Breaker[T] {
 	name := keyName
 	if g.cfg.name != "" {
 		name = g.cfg.name + "/" + keyName
 	}
-	// Kept as pairs, not a map: a one-entry map costs 270 B a breaker.
-	var ls []label
-	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		ls = append(ls, label{k, labels[k]})
-	}
-	var c *firebreak.Component
+	// The breakers share the group's config (190 B a breaker) and, once
+	// the group is bound, its binding and component (150 B).
+	var b *Breaker[T]
 	if g.binding.Bound() {
-		bc := g.binding.Component()
-		c = &bc
+		if g.comp == nil {
+			c := g.binding.Component()
+			g.comp = &c
+		}
+		b = newBreaker[T](&g.cfg, name, l, g.inst, &g.binding, g.comp)
+	} else {
+		b = newBreaker[T](&g.cfg, name, l, g.inst, new(firebreak.Binding), nil)
 	}
-	// The breakers share the group's config: 190 B a breaker.
-	b := newBreaker[T](&g.cfg, name, ls, g.inst, c)
 	b.successor = func() *Breaker[T] { return g.Breaker(key) }
 	return b
 }
@@ -162,7 +165,7 @@ func (g *Group[K, T]) add(key K) *Breaker[T] {
 			b.flush()
 		}
 	}()
-	keyName := fmt.Sprint(key)
+	keyName := keyString(key)
 	if len(g.ring) >= g.max {
 		if i := g.sweep(&touched, true, -1); i >= 0 {
 			evicted = append(evicted, g.ring[i].b)
@@ -199,10 +202,19 @@ func (g *Group[K, T]) add(key K) *Breaker[T] {
 	return b
 }
 
+// keyString returns key as the breaker names it: the key itself if it is a
+// string (no copy), else as fmt prints it.
+func keyString[K comparable](key K) string {
+	if s, ok := any(key).(string); ok {
+		return s
+	}
+	return fmt.Sprint(key)
+}
+
 // place puts a new breaker for key at ring position i. g.mu is held.
 func (g *Group[K, T]) place(i int, key K, keyName string) *Breaker[T] {
 	// A new breaker starts unmarked: a key seen once goes first.
-	b := g.newKeyBreaker(key, keyName, map[string]string{"key": keyName})
+	b := g.newKeyBreaker(key, keyName, label{"key", keyName})
 	g.ring[i] = groupEntry[K, T]{key: key, b: b}
 	g.index[key] = i
 	delete(g.spilled, key)
@@ -259,7 +271,7 @@ func (g *Group[K, T]) sweep(touched *[]*Breaker[T], clean bool, skip int) int {
 // for. g.mu is held.
 func (g *Group[K, T]) overflowLocked(key K) *Breaker[T] {
 	if g.overflow == nil {
-		b := g.newKeyBreaker(key, "overflow", map[string]string{"overflow": "true"})
+		b := g.newKeyBreaker(key, "overflow", label{"overflow", "true"})
 		b.successor = nil
 		g.overflow = b
 	}

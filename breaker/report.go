@@ -101,11 +101,8 @@ func (b *Breaker[T]) report(e event) {
 	s.Time = e.at
 	s.Summary = b.summary(id.name, e)
 	s.Metrics = map[string]float64{"state": float64(e.to)}
-	if len(id.labels) > 0 {
-		s.Labels = make(map[string]string, len(id.labels))
-		for _, l := range id.labels {
-			s.Labels[l.key] = l.value
-		}
+	if id.label.key != "" {
+		s.Labels = map[string]string{id.label.key: id.label.value}
 	}
 	if e.kind == evTripped {
 		n := e.counts.TotalSuccesses + e.counts.TotalFailures

@@ -428,7 +428,7 @@ func TestOpenErrorIsRejecter(t *testing.T) {
 	if got := firebreak.RejectionOf(err); got != firebreak.RejectIsolated {
 		t.Fatalf("RejectionOf(%v) = %v, want isolated", err, got)
 	}
-	if got := firebreak.RejectionOf(b.id.Load().errTooMany); got != firebreak.RejectIsolated {
+	if got := firebreak.RejectionOf(&b.id.Load().openErrs().tooMany); got != firebreak.RejectIsolated {
 		t.Fatalf("half-open rejection: %v, want isolated", got)
 	}
 	_ = b.ForceOpen("drill")

@@ -14,7 +14,8 @@ import (
 // moment gobreaker's state machine is closed until it leaves closed. It
 // replaces gobreaker's own counts in the closed state, which gobreaker
 // keeps under its one mutex: a successful call is counted here with two
-// atomic adds on a per-P stripe and takes no lock. The lock is taken on a
+// atomic adds and takes no lock: on one counter while the calls come one at a
+// time, and on per-P stripes, made on the first contention seen, after that. The lock is taken on a
 // bucket rollover, for a failure or an exclusion (which may trip), and for a
 // call that finishes in a later bucket than it started in. gobreaker stays
 // the state machine: when the window's trip rule fires, the breaker makes
@@ -32,13 +33,18 @@ type window struct {
 	ageEnd atomic.Int64
 	// age is the current bucket's age, as gobreaker counts it.
 	age atomic.Uint64
-	// stripes count the current bucket's fast calls: requests in the high
-	// 32 bits, successes in the low 32. They are folded into the bucket on
-	// every rollover and whenever the counts are read.
-	stripes []counter
+	// one and the stripes count the current bucket's fast calls: requests
+	// in the high 32 bits, successes in the low 32. They are folded into
+	// the bucket on every rollover and whenever the counts are read. Calls
+	// add to one with a compare-and-swap until one fails, which shows that
+	// calls run at the same time; the per-P stripes are made then, and
+	// calls add to them from there on. A window that never sees
+	// contention (most of a Group's) never pays for the stripes' cache
+	// lines.
+	one     atomic.Uint64
+	striped atomic.Pointer[stripes]
 
 	mu      sync.Mutex // guards the fields below and the machine's trip
-	dead    bool       // the machine left closed: count nothing more
 	start   int64      // reading at which bucket age 0 began
 	period  int64      // bucket length in nanoseconds
 	buckets []bucket   // folded counts, by age modulo len
@@ -50,6 +56,17 @@ type window struct {
 	succAll    uint64
 	succAtFail uint64
 	failRun    uint32
+	dead       bool // the machine left closed: count nothing more
+}
+
+// stripes are a window's per-P counters, made on the first contention.
+// Every call reads the header, so it fills its own cache line: a 32-byte
+// header could share a line with a neighbour written on every call (a
+// testing.PB does), and every call would then miss on it.
+type stripes struct {
+	mask int // len(c)-1, a power of two minus one
+	c    []counter
+	_    [64 - unsafe.Sizeof(int(0)) - unsafe.Sizeof([]counter(nil))]byte
 }
 
 // bucket is one bucket's counts.
@@ -77,9 +94,30 @@ func numStripes() int {
 	return n
 }
 
-// stripe returns the calling P's stripe.
-func (w *window) stripe() *counter {
-	return &w.stripes[stripe.P()&(len(w.stripes)-1)]
+// add adds d to the current bucket's fast counts.
+func (w *window) add(d uint64) {
+	if s := w.striped.Load(); s != nil {
+		s.c[stripe.P()&s.mask].n.Add(d)
+		return
+	}
+	if v := w.one.Load(); w.one.CompareAndSwap(v, v+d) {
+		return
+	}
+	s := w.contended()
+	s.c[stripe.P()&s.mask].n.Add(d)
+}
+
+// contended returns the window's stripes, making them if no call has yet.
+func (w *window) contended() *stripes {
+	if s := w.striped.Load(); s != nil {
+		return s
+	}
+	n := numStripes()
+	s := &stripes{mask: n - 1, c: make([]counter, n)}
+	if !w.striped.CompareAndSwap(nil, s) {
+		return w.striped.Load()
+	}
+	return s
 }
 
 // newWindow returns the window of a closed phase starting at reading now.
@@ -89,7 +127,6 @@ func newWindow(cfg *config, now int64) *window {
 		start:   now,
 		period:  int64(cfg.bucket),
 		buckets: make([]bucket, n),
-		stripes: make([]counter, numStripes()),
 	}
 	w.ageEnd.Store(w.endOf(0, now))
 	return w
@@ -112,7 +149,7 @@ func (w *window) endOf(age uint64, now int64) int64 {
 func (w *window) admit(now int64) (uint64, bool) {
 	if now < w.ageEnd.Load() {
 		age := w.age.Load()
-		w.stripe().n.Add(oneRequest)
+		w.add(oneRequest)
 		return age, true
 	}
 	w.mu.Lock()
@@ -130,7 +167,7 @@ func (w *window) admit(now int64) (uint64, bool) {
 // the lock only if the call finished in a later bucket.
 func (w *window) success(age uint64) {
 	if w.age.Load() == age {
-		w.stripe().n.Add(1)
+		w.add(1)
 		return
 	}
 	w.mu.Lock()
@@ -149,21 +186,29 @@ func (w *window) inWindowLocked(age uint64) bool {
 	return age <= cur && cur-age < uint64(len(w.buckets))
 }
 
-// foldLocked moves the stripes' counts into the current bucket.
+// foldLocked moves the fast counts into the current bucket.
 func (w *window) foldLocked() {
-	b := &w.buckets[w.index(w.age.Load())]
-	for i := range w.stripes {
-		if w.stripes[i].n.Load() == 0 {
-			continue
+	w.foldOne(&w.one)
+	if s := w.striped.Load(); s != nil {
+		for i := range s.c {
+			w.foldOne(&s.c[i].n)
 		}
-		v := w.stripes[i].n.Swap(0)
-		req, succ := uint32(v>>32), uint32(v)
-		b.requests += req
-		b.successes += succ
-		w.total.requests += req
-		w.total.successes += succ
-		w.succAll += uint64(succ)
 	}
+}
+
+// foldOne moves the fast counts of counter n into the current bucket.
+func (w *window) foldOne(n *atomic.Uint64) {
+	if n.Load() == 0 {
+		return
+	}
+	v := n.Swap(0)
+	req, succ := uint32(v>>32), uint32(v)
+	b := &w.buckets[w.index(w.age.Load())]
+	b.requests += req
+	b.successes += succ
+	w.total.requests += req
+	w.total.successes += succ
+	w.succAll += uint64(succ)
 }
 
 // rollLocked brings the window to reading now, as gobreaker's currentState
@@ -226,9 +271,11 @@ func (w *window) finishLocked(age uint64, now int64, failed bool) (gobreaker.Cou
 }
 
 func (w *window) stripeSuccesses() uint64 {
-	var n uint64
-	for i := range w.stripes {
-		n += uint64(uint32(w.stripes[i].n.Load()))
+	n := uint64(uint32(w.one.Load()))
+	if s := w.striped.Load(); s != nil {
+		for i := range s.c {
+			n += uint64(uint32(s.c[i].n.Load()))
+		}
 	}
 	return n
 }

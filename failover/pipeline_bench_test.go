@@ -11,6 +11,7 @@ import (
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/breaker"
 	"github.com/firebreak-go/firebreak/failover"
+	"github.com/firebreak-go/firebreak/internal/race"
 	"github.com/firebreak-go/firebreak/tracing"
 )
 
@@ -63,7 +64,7 @@ func BenchmarkPipeline(b *testing.B) {
 	})
 }
 
-func benchPipeline(b *testing.B) *firebreak.Pipeline[int] {
+func benchPipeline(b testing.TB) *firebreak.Pipeline[int] {
 	b.Helper()
 	obs, err := tracing.New[int](tracing.WithTracerProvider(noop.NewTracerProvider()))
 	if err != nil {
@@ -87,6 +88,21 @@ func benchPipeline(b *testing.B) *firebreak.Pipeline[int] {
 		b.Fatal(err)
 	}
 	return p
+}
+
+// TestBenchPipelineDoesNotAllocate: a successful call through the
+// benchmark's pipeline (observe on the no-op tracer provider → fallback →
+// retry → breaker) makes no allocation.
+func TestBenchPipelineDoesNotAllocate(t *testing.T) {
+	if race.Enabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	p := benchPipeline(t)
+	ctx := context.Background()
+	call := func(context.Context) (int, error) { return 1, nil }
+	if n := testing.AllocsPerRun(1000, func() { _, _ = p.Execute(ctx, call) }); n != 0 {
+		t.Fatalf("a call through the pipeline allocated %v times, want 0", n)
+	}
 }
 
 // rawBreaker is raw gobreaker with the settings firebreak's breaker defaults
