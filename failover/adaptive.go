@@ -46,18 +46,24 @@ import (
 // dependency, under the component, like a [Bulkhead]'s.
 //
 // Build one per dependency with [NewAdaptiveLimiter]; it is safe for
-// concurrent use. Admitting and releasing a call is two atomic adds on the
-// count in flight, one read of the monotonic clock (the pipeline's reading
-// is the start) and two adds to the calling processor's sample counters:
-// no lock, no allocation. A pipeline binds it; used on its own, bind it with
+// concurrent use. Admitting and releasing a call takes no lock and does not
+// allocate: one read of the monotonic clock (the pipeline's reading is the
+// start), two adds to the calling processor's sample counters, and either
+// two atomic adds on the count in flight or, while the calls in flight are
+// well under half the limit, a permit a finished call kept in its
+// processor's slot for the next one. Kept permits stay counted in flight,
+// so the limit is never exceeded, and a call that would be refused takes
+// them back first. A pipeline binds it; used on its own, bind it with
 // [AdaptiveLimiter.Bind].
 type AdaptiveLimiter[T any] struct {
 	b firebreak.Binding
 	m event.Meter
 
-	_        [64]byte     // inflight, written by every call, on a cache line of its own
-	inflight atomic.Int64 //
+	_        [64]byte     // inflight on a cache line of its own
+	inflight atomic.Int64 // calls admitted and not finished, plus the permits kept in slots
 	_        [56]byte     //
+	permits  [permitSlots]permitSlot
+	keepAt   atomic.Int64 // a release keeps its permit in its slot only while inflight is at most this
 
 	limit     atomic.Int64
 	threshold [3]atomic.Int64 // per priority (index p+1): the calls in flight it may join
@@ -103,6 +109,20 @@ type rttStripe struct {
 
 // limiterStripes is how many rttStripes a limiter has.
 const limiterStripes = 4
+
+// permitSlot keeps one permit a finished call left for the next call on
+// the same processor, so that while the limit is far off a call admitted
+// and released on one processor touches only that processor's cache line,
+// not the count in flight every processor shares. A kept permit stays in
+// the count in flight: the limit is never exceeded, and a call that would
+// be refused takes the kept permits back first.
+type permitSlot struct {
+	held atomic.Int32 // 1: a permit is kept here
+	_    [60]byte
+}
+
+// permitSlots is how many permitSlots a limiter has.
+const permitSlots = 8
 
 // The baseline follows a faster window half way at once. It follows a
 // slower one over baselineBound while the limit holds calls back (the
@@ -184,6 +204,25 @@ func (l *AdaptiveLimiter[T]) setLimit(n int) {
 	l.threshold[1].Store(normal)
 	l.threshold[2].Store(int64(n))
 	l.limit.Store(int64(n))
+	// Permits are kept only while the calls use well under half the limit,
+	// so that kept permits neither make "is the limit used" true early nor
+	// stand in another class's way; with a limit under 2×(permitSlots+1)
+	// none are.
+	l.keepAt.Store(int64(n)/2 - permitSlots)
+}
+
+// reclaim takes back the permits kept in slots and returns how many.
+func (l *AdaptiveLimiter[T]) reclaim() int64 {
+	var n int64
+	for i := range l.permits {
+		if s := &l.permits[i].held; s.Load() == 1 && s.CompareAndSwap(1, 0) {
+			n++
+		}
+	}
+	if n > 0 {
+		l.inflight.Add(-n)
+	}
+	return n
 }
 
 // Bind implements [firebreak.Binder]: the first Bind fixes the identity the
@@ -203,7 +242,13 @@ func (l *AdaptiveLimiter[T]) Stage() firebreak.Stage { return firebreak.StageShe
 func (l *AdaptiveLimiter[T]) Limit() int { return int(l.limit.Load()) }
 
 // InFlight returns the calls admitted and not yet finished.
-func (l *AdaptiveLimiter[T]) InFlight() int { return int(l.inflight.Load()) }
+func (l *AdaptiveLimiter[T]) InFlight() int {
+	n := l.inflight.Load()
+	for i := range l.permits {
+		n -= int64(l.permits[i].held.Load())
+	}
+	return int(max(n, 0))
+}
 
 // Frozen reports whether an open incident holds the limit still.
 func (l *AdaptiveLimiter[T]) Frozen() bool { return l.frozen.Load() }
@@ -216,23 +261,21 @@ func (l *AdaptiveLimiter[T]) Execute(ctx context.Context, fn firebreak.Func[T]) 
 // Apply implements [firebreak.Policy].
 func (l *AdaptiveLimiter[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
 	idx := min(max(int(PriorityFromContext(ctx))+1, 0), 2)
-	n := l.inflight.Add(1)
-	if n > l.threshold[idx].Load() {
-		l.inflight.Add(-1)
+	if !l.admit(idx) {
 		var zero T
 		return zero, l.reject(idx)
 	}
-	if n > l.peak.Load() {
-		l.peak.Store(n) // a racy maximum is enough for "is the limit used"
-	}
 	start := next.Now()
 	v, err := next.Call(ctx)
-	l.inflight.Add(-1)
+	p := stripe.P()
+	if l.inflight.Load() > l.keepAt.Load() || !l.permits[p%permitSlots].held.CompareAndSwap(0, 1) {
+		l.inflight.Add(-1)
+	}
 	end := firebreak.Nanotime() - l.origin
 	// A call the caller gave up on, or one refused further in, says
 	// nothing about the dependency's latency.
 	if err == nil || !(isCancellation(ctx, err) || firebreak.IsRejected(err)) {
-		st := &l.rtt[stripe.P()%limiterStripes]
+		st := &l.rtt[p%limiterStripes]
 		st.sum.Add(end - (start - l.origin))
 		st.n.Add(1)
 	}
@@ -245,6 +288,35 @@ func (l *AdaptiveLimiter[T]) Apply(ctx context.Context, next firebreak.Next[T]) 
 		l.b.Report(sig)
 	}
 	return v, err
+}
+
+// admit takes a permit for a call of priority class idx: the one kept on
+// this processor's slot, or one more in flight; it reports false when the
+// calls in flight, with the permits kept taken back, reach the class's
+// threshold.
+func (l *AdaptiveLimiter[T]) admit(idx int) bool {
+	thr := l.threshold[idx].Load()
+	var n int64
+	if s := &l.permits[stripe.P()%permitSlots].held; s.Load() == 1 && s.CompareAndSwap(1, 0) {
+		n = l.inflight.Load() // the kept permit is counted already
+	} else {
+		n = l.inflight.Add(1)
+	}
+	if n > thr {
+		// Kept permits count as in flight: take them back before refusing.
+		if l.reclaim() == 0 {
+			l.inflight.Add(-1)
+			return false
+		}
+		if n = l.inflight.Load(); n > thr {
+			l.inflight.Add(-1)
+			return false
+		}
+	}
+	if n > l.peak.Load() {
+		l.peak.Store(n) // a racy maximum is enough for "is the limit used"
+	}
+	return true
 }
 
 func (l *AdaptiveLimiter[T]) reject(idx int) error {
@@ -276,6 +348,7 @@ func (l *AdaptiveLimiter[T]) update(now int64) {
 		return
 	}
 	l.windowEnd.Store(now + l.window)
+	l.reclaim() // permits kept on processors that stopped calling
 	var n, sum int64
 	for i := range l.rtt {
 		n += l.rtt[i].n.Load()

@@ -265,3 +265,111 @@ func TestAdaptiveLimiterSettings(t *testing.T) {
 		}
 	}
 }
+
+// The limit is a hard bound even while finished calls keep permits for the
+// next call on their processor: a limit fixed at 40, 60 callers each
+// calling again as soon as their call (1–3ms) ends. At no moment are more
+// than 40 calls inside the dependency, and once traffic stops nothing is
+// left counted in flight.
+func TestAdaptiveLimitIsAHardBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const limit = 40
+		l, err := failover.NewAdaptiveLimiter[int](failover.WithLimits(limit, limit, limit), failover.WithCriticalReserve(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inside, most, refusals, ok atomic.Int64
+		var wg sync.WaitGroup
+		for g := range 60 {
+			wg.Go(func() {
+				ctx := failover.ContextWithPriority(t.Context(), failover.PriorityCritical)
+				for i := range 500 {
+					lat := time.Duration(1+(g+i)%3) * time.Millisecond
+					_, err := l.Execute(ctx, func(context.Context) (int, error) {
+						n := inside.Add(1)
+						defer inside.Add(-1)
+						for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+						}
+						time.Sleep(lat)
+						return 1, nil
+					})
+					switch {
+					case err == nil:
+						ok.Add(1)
+					case errors.Is(err, failover.ErrLimited):
+						refusals.Add(1)
+						time.Sleep(time.Millisecond)
+					default:
+						t.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if most.Load() > limit {
+			t.Errorf("%d calls in flight at once, over the limit of %d", most.Load(), limit)
+		}
+		if ok.Load() == 0 || refusals.Load() == 0 {
+			t.Errorf("%d admitted, %d refused: want the limit to be reached", ok.Load(), refusals.Load())
+		}
+		if n := l.InFlight(); n != 0 {
+			t.Errorf("InFlight %d after the traffic stopped, want 0", n)
+		}
+	})
+}
+
+// Permits kept by finished calls never cost a call its place: after light
+// traffic from eight goroutines (which leaves permits kept on their
+// processors), a limit of 100 admits 100 calls that hold on, refuses the
+// 101st, and counts exactly 100 in flight.
+func TestAdaptiveLimitKeptPermitsRefuseNobody(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const limit = 100
+		l, err := failover.NewAdaptiveLimiter[int](failover.WithLimits(limit, limit, limit), failover.WithCriticalReserve(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := failover.ContextWithPriority(t.Context(), failover.PriorityCritical)
+		quick := func(context.Context) (int, error) { return 1, nil }
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for range 1000 {
+					if _, err := l.Execute(ctx, quick); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if n := l.InFlight(); n != 0 {
+			t.Fatalf("InFlight %d with nothing running, want 0", n)
+		}
+		hold := make(chan struct{})
+		var admitted atomic.Int64
+		for i := range limit {
+			wg.Go(func() {
+				_, err := l.Execute(ctx, func(context.Context) (int, error) {
+					admitted.Add(1)
+					<-hold
+					return 1, nil
+				})
+				if err != nil {
+					t.Errorf("call %d of %d refused: %v", i+1, limit, err)
+				}
+			})
+			synctest.Wait()
+		}
+		if _, err := l.Execute(ctx, quick); !errors.Is(err, failover.ErrLimited) {
+			t.Errorf("call %d: %v, want ErrLimited", limit+1, err)
+		}
+		if admitted.Load() != limit || l.InFlight() != limit {
+			t.Errorf("%d admitted, InFlight %d; want %d and %d", admitted.Load(), l.InFlight(), limit, limit)
+		}
+		close(hold)
+		wg.Wait()
+		if n := l.InFlight(); n != 0 {
+			t.Errorf("InFlight %d after every call ended, want 0", n)
+		}
+	})
+}
