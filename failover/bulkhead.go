@@ -28,8 +28,12 @@ import (
 // it is the service protecting itself. It clears once rejections stop.
 //
 // Build one per dependency with [NewBulkhead]; it is safe for concurrent
-// use. Admitting and releasing a call, queue empty, is an atomic
-// compare-and-swap and an atomic add: no lock, no allocation. A pipeline
+// use. Admitting and releasing a call, queue empty, takes no lock and does
+// not allocate: an atomic compare-and-swap and an atomic add on the count
+// in flight, or, while it is well under the limit, a permit a finished
+// call kept on its processor for the next one (kept permits stay counted,
+// so the limit holds, and are taken back before a call is queued or
+// rejected). A pipeline
 // binds it; used on its own, bind it with [Bulkhead.Bind] or its signals go
 // to [firebreak.Discard].
 type Bulkhead[T any] struct {
@@ -37,8 +41,12 @@ type Bulkhead[T any] struct {
 	m event.Meter
 
 	max      int64
-	inflight atomic.Int64
+	keepBel  int64        // a release keeps its permit only while inflight is under this
+	_        [64]byte     // inflight and waiting on a cache line of their own
+	inflight atomic.Int64 // calls admitted and not finished, plus the permits kept
 	waiting  atomic.Int64 // waiters in the queue; read on every release
+	_        [48]byte     //
+	permits  *keptPermits
 
 	queueSize int
 	maxWait   time.Duration
@@ -92,7 +100,9 @@ func NewBulkhead[T any](maxConcurrent int, opts ...BulkheadOption) (*Bulkhead[T]
 		return nil, fmt.Errorf("failover: NewBulkhead: %w", err)
 	}
 	return &Bulkhead[T]{
-		m: m, max: int64(maxConcurrent), queueSize: c.queueSize, maxWait: c.maxWait,
+		permits: newKeptPermits(),
+		m:       m, max: int64(maxConcurrent), keepBel: int64(maxConcurrent) - keepers(),
+		queueSize: c.queueSize, maxWait: c.maxWait,
 		errFull: &BulkheadError{Limit: maxConcurrent, Queue: c.queueSize},
 		errWait: &BulkheadError{Limit: maxConcurrent, Queue: c.queueSize, Waited: c.maxWait},
 		ep:      newEpisode(c.sustainConfig),
@@ -112,7 +122,7 @@ func (p *Bulkhead[T]) Bind(c firebreak.Component) error {
 func (p *Bulkhead[T]) Stage() firebreak.Stage { return firebreak.StageShed }
 
 // InFlight returns the calls admitted and not yet finished.
-func (p *Bulkhead[T]) InFlight() int { return int(p.inflight.Load()) }
+func (p *Bulkhead[T]) InFlight() int { return int(max(p.inflight.Load()-p.permits.count(), 0)) }
 
 // Queued returns the calls waiting in the queue.
 func (p *Bulkhead[T]) Queued() int { return int(p.waiting.Load()) }
@@ -148,7 +158,7 @@ func (p *Bulkhead[T]) tryAcquire() bool {
 func (p *Bulkhead[T]) acquire(ctx context.Context) error {
 	// The fast path leaves the places to the queue while anyone waits, so
 	// that the queue is served first in, first out.
-	if p.waiting.Load() == 0 && p.tryAcquire() {
+	if p.waiting.Load() == 0 && (p.permits.take(p.permits.slot()) || p.tryAcquire() || p.reclaim() && p.tryAcquire()) {
 		if p.ep.firing.Load() {
 			p.maybeClear()
 		}
@@ -161,6 +171,7 @@ func (p *Bulkhead[T]) acquire(ctx context.Context) error {
 	// Count the waiter before trying again: a release that decrements
 	// inflight after this try sees waiting > 0 and grants the queue.
 	p.waiting.Add(1)
+	p.reclaim() // no permit stays kept while anyone waits; see release
 	if len(p.queue) == 0 && p.tryAcquire() {
 		p.waiting.Add(-1)
 		p.mu.Unlock()
@@ -173,6 +184,7 @@ func (p *Bulkhead[T]) acquire(ctx context.Context) error {
 	}
 	w := &waiter{ch: make(chan struct{}, 1)}
 	p.queue = append(p.queue, w)
+	p.grantLocked() // places the kept permits freed, first in, first out
 	p.mu.Unlock()
 
 	t := time.NewTimer(p.maxWait)
@@ -209,11 +221,30 @@ func (p *Bulkhead[T]) acquire(ctx context.Context) error {
 // release frees a place, handing it to the head of the queue if anyone
 // waits.
 func (p *Bulkhead[T]) release() {
+	if p.waiting.Load() == 0 && p.inflight.Load() < p.keepBel {
+		if i := p.permits.slot(); p.permits.keep(i) {
+			// Kept for the next call on this processor. A caller that began
+			// to wait meanwhile counted itself waiting before it took the
+			// kept permits back; this kept the permit before it looks: so
+			// either that caller took it, or this sees it waiting and takes
+			// it back (or another caller has used it already).
+			if p.waiting.Load() == 0 || !p.permits.unkeep(i) {
+				return
+			}
+		}
+	}
 	p.inflight.Add(-1)
 	if p.waiting.Load() == 0 {
 		return
 	}
 	p.mu.Lock()
+	p.grantLocked()
+	p.mu.Unlock()
+}
+
+// grantLocked gives the free places to the head of the queue. p.mu must be
+// held.
+func (p *Bulkhead[T]) grantLocked() {
 	for len(p.queue) > 0 && p.tryAcquire() {
 		w := p.queue[0]
 		p.queue[0] = nil
@@ -222,7 +253,16 @@ func (p *Bulkhead[T]) release() {
 		w.granted = true
 		w.ch <- struct{}{}
 	}
-	p.mu.Unlock()
+}
+
+// reclaim takes back the permits kept on processors, and reports whether
+// there were any.
+func (p *Bulkhead[T]) reclaim() bool {
+	n := p.permits.reclaim()
+	if n > 0 {
+		p.inflight.Add(-n)
+	}
+	return n > 0
 }
 
 func (p *Bulkhead[T]) reject(e *BulkheadError, ev string) error {

@@ -1,0 +1,106 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// Permits kept on processors that then stop calling never cost a call its
+// place: with three kept, a bulkhead of 20 still admits 20 calls that hold
+// on, queues the 21st, and admits it when one of the 20 ends.
+func TestBulkheadReclaimsKeptPermits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const limit = 20
+		p, err := NewBulkhead[int](limit, WithQueue(10, time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range []int{1, 3, 5} { // as a release on those processors leaves them
+			p.permits.slots[i].held.Store(1)
+			p.inflight.Add(1)
+		}
+		if n := p.InFlight(); n != 0 {
+			t.Fatalf("InFlight %d with only kept permits, want 0", n)
+		}
+		var holds [limit + 1]chan struct{}
+		var wg sync.WaitGroup
+		var admitted atomic.Int64
+		for i := range limit + 1 {
+			holds[i] = make(chan struct{})
+			wg.Go(func() {
+				if _, err := p.Execute(t.Context(), func(context.Context) (int, error) {
+					admitted.Add(1)
+					<-holds[i]
+					return 1, nil
+				}); err != nil {
+					t.Errorf("call %d: %v", i+1, err)
+				}
+			})
+			synctest.Wait()
+		}
+		if admitted.Load() != limit || p.InFlight() != limit || p.Queued() != 1 {
+			t.Fatalf("%d admitted, InFlight %d, Queued %d; want %d, %d and 1", admitted.Load(), p.InFlight(), p.Queued(), limit, limit)
+		}
+		close(holds[0])
+		synctest.Wait()
+		if admitted.Load() != limit+1 || p.Queued() != 0 {
+			t.Errorf("after one call ended: %d admitted, %d queued; want %d and 0", admitted.Load(), p.Queued(), limit+1)
+		}
+		for _, h := range holds[1:] {
+			close(h)
+		}
+		wg.Wait()
+		if n := p.InFlight(); n != 0 {
+			t.Errorf("InFlight %d after every call ended, want 0", n)
+		}
+	})
+}
+
+// Under churn — 60 callers on a bulkhead of 40 with a queue, each calling
+// again as soon as its 1–3ms call ends — the bulkhead is a hard bound,
+// every call gets its place (none waits out the queue's 100ms), and
+// nothing is left counted in flight.
+func TestBulkheadKeptPermitsUnderChurn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const limit = 40
+		p, err := NewBulkhead[int](limit, WithQueue(100, 100*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inside, most, failed atomic.Int64
+		var wg sync.WaitGroup
+		for g := range 60 {
+			wg.Go(func() {
+				for i := range 300 {
+					lat := time.Duration(1+(g+i)%3) * time.Millisecond
+					_, err := p.Execute(t.Context(), func(context.Context) (int, error) {
+						n := inside.Add(1)
+						defer inside.Add(-1)
+						for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+						}
+						time.Sleep(lat)
+						return 1, nil
+					})
+					if err != nil {
+						failed.Add(1)
+						if !errors.Is(err, ErrBulkheadFull) {
+							t.Error(err)
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if most.Load() > limit || failed.Load() != 0 {
+			t.Errorf("%d in flight at most (limit %d), %d calls refused; want none refused", most.Load(), limit, failed.Load())
+		}
+		if n := p.InFlight(); n != 0 {
+			t.Errorf("InFlight %d after the traffic stopped, want 0", n)
+		}
+	})
+}
