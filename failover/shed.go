@@ -14,6 +14,7 @@ import (
 
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/failover/internal/event"
+	"github.com/firebreak-go/firebreak/internal/stripe"
 )
 
 // Priority is a request's class for load shedding. Low traffic is shed
@@ -241,12 +242,25 @@ func (s *Shedder) admit(p Priority) (Permit, error) {
 // Times are in ticks of 1/16 ns since base, so that the emission interval of
 // a high rate keeps its precision (within 0.1% up to 3·10^7 per second);
 // int64 ticks last 18 years.
+//
+// While the bucket is more than half full, a call takes a few tokens at once
+// and leaves the rest on its processor's slot for the next calls there
+// (spare), so that parallel callers do not all contend for one word. The
+// tokens are taken from the bucket when they are put aside, so the rate is
+// kept; at most batch−1 tokens per processor are taken early, and only from
+// the top half of the bucket, so the reserve is untouched.
 type bucket struct {
 	full   atomic.Int64 // ticks since base when the bucket is full again
 	base   time.Time
 	every  int64 // ticks per token
 	all    int64 // burst·every: how far ahead critical calls may push full
 	shared int64 // (burst−reserve)·every: how far ahead the other classes may
+	batch  int64 // tokens taken at once while the bucket is more than half full; 1: never
+	spare  [permitSlots]struct {
+		_ [64]byte     // each off its neighbours' cache lines
+		n atomic.Int64 // tokens taken and put aside on this processor
+		_ [56]byte
+	}
 }
 
 const (
@@ -260,6 +274,7 @@ func newBucket(limit rate.Limit, burst, reserve int) *bucket {
 	return &bucket{
 		base: time.Now(), every: every,
 		all: int64(burst) * every, shared: int64(burst-reserve) * every,
+		batch: max(1, min(8, int64(burst-reserve)/(8*keepers()))),
 	}
 }
 
@@ -270,14 +285,32 @@ func (b *bucket) allow(critical bool) bool {
 	if critical {
 		limit = b.all
 	}
+	i := 0
+	if b.batch > 1 {
+		i = stripe.P() % permitSlots
+		sp := &b.spare[i].n
+		for n := sp.Load(); n > 0; n = sp.Load() {
+			if sp.CompareAndSwap(n, n-1) {
+				return true
+			}
+		}
+	}
 	now := int64(time.Since(b.base)) * ticksPerNano
 	for {
 		full := b.full.Load()
-		next := max(full, now) + b.every
+		from := max(full, now)
+		k := int64(1)
+		if b.batch > 1 && from+b.batch*b.every-now <= b.shared/2 {
+			k = b.batch // the bucket is more than half full: put some aside
+		}
+		next := from + k*b.every
 		if next-now > limit {
 			return false
 		}
 		if b.full.CompareAndSwap(full, next) {
+			if k > 1 {
+				b.spare[i].n.Add(k - 1)
+			}
 			return true
 		}
 	}

@@ -480,3 +480,51 @@ func TestShedderConsultsAdmitter(t *testing.T) {
 		t.Error("WithAdmitter(nil) was accepted")
 	}
 }
+
+// Tokens put aside per processor keep the rate: eight callers call as
+// fast as they can for ten seconds through a shedder of 1000/s with a
+// burst of 2000. The calls let through are the burst (less the critical
+// reserve) plus the rate over the time, less at most the tokens left aside
+// at the end, and never more.
+func TestShedSpareTokensKeepTheRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const rps, burst = 1000, 2000
+		s, err := NewShedder(rps, burst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := NewShed[int](s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ok, shed atomic.Int64
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for time.Since(start) < 10*time.Second {
+					_, err := p.Execute(t.Context(), func(context.Context) (int, error) { return 1, nil })
+					switch {
+					case err == nil:
+						ok.Add(1)
+					case errors.Is(err, ErrShed):
+						shed.Add(1)
+					default:
+						t.Error(err)
+					}
+					time.Sleep(100 * time.Microsecond)
+				}
+			})
+		}
+		wg.Wait()
+		// Normal calls may use the burst less the critical reserve.
+		most := s.bucket.shared/s.bucket.every + int64(rps*time.Since(start).Seconds())
+		least := most - permitSlots*s.bucket.batch - 2
+		if got := ok.Load(); got > most || got < least {
+			t.Errorf("%d calls let through (%d shed), want between %d and %d", got, shed.Load(), least, most)
+		}
+		if s.bucket.batch < 2 {
+			t.Errorf("batch %d: the test is meant to put tokens aside", s.bucket.batch)
+		}
+	})
+}
