@@ -235,7 +235,7 @@ func (s *Shedder) admit(p Priority) (Permit, error) {
 // (GCRA), as one number: the time at which it will be full again. Taking a
 // token moves that time one emission interval on; the bucket holds burst
 // tokens when it is at most now, none when it is burst intervals ahead.
-// Admitting is one compare-and-swap, with no lock: golang.org/x/time/rate's
+// Admitting is one compare-and-swap (or less, below), with no lock: golang.org/x/time/rate's
 // Limiter cannot take a token only if more than the reserve remain, which
 // a critical reserve needs, without a second locked call that races.
 //
