@@ -48,6 +48,15 @@
 //     through an Observer, with firebreak.component, firebreak.dependency
 //     (when set), firebreak.tier, and error.type on failures only.
 //
+// A call's duration, in this histogram and in the RED statistics, is its
+// span's when the span is one of the OpenTelemetry SDK: from the span's start
+// to its end, read from the span, so that a trace and the metrics agree and
+// the observer reads no clock of its own (the span's own work, about a
+// microsecond, is inside it). Without such a span (the no-op provider, an
+// unrecorded span, inside a testing/synctest bubble) the observer reads the
+// monotonic clock once at the start and once at the end. With the no-op
+// meter provider nothing is recorded into the histogram.
+//
 // [Handler] and [Transport] leave HTTP metrics to otelhttp
 // (http.server.request.duration, http.client.request.duration, …).
 //

@@ -1,6 +1,7 @@
 package tracing
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -331,6 +332,23 @@ func (s *Stats) offset() int64 { return firebreak.Nanotime() - s.origin }
 
 // offsetAt returns the offset from s.base of a [firebreak.Nanotime] reading.
 func (s *Stats) offsetAt(reading int64) int64 { return reading - s.origin }
+
+// readingAt returns the [firebreak.Nanotime] reading of an offset from
+// s.base; it is never 0, Nanotime's "no reading".
+func (s *Stats) readingAt(offset int64) int64 { return cmp.Or(offset+s.origin, 1) }
+
+// offsetOf returns the offset from s.base of t, a time another clock user
+// took (a span's start or end), or 0 when t cannot be compared with
+// firebreak.Nanotime's readings: when it has no monotonic clock reading, as
+// a zero time, a time made from a date, and every time inside a
+// testing/synctest bubble have none. An offset of exactly 0 is reported as
+// "cannot" too; the caller then reads the clock, which costs a reading once.
+func (s *Stats) offsetOf(t time.Time) int64 {
+	if t == t.Round(0) { // Round(0) strips the monotonic reading only
+		return 0
+	}
+	return int64(t.Sub(s.base))
+}
 
 // noteFailure keeps the trace ID of a failed call as evidence.
 func (s *Stats) noteFailure(id [16]byte) {

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -108,23 +109,44 @@ func (o *Observer[T]) Stage() firebreak.Stage { return firebreak.StageObserve }
 func (o *Observer[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error) {
 	op := o.op.Load()
 	var span trace.Span // nil: no span (the no-op provider)
+	var timed spanTimes // the span's own clock readings, when it has them
+	start := int64(0)
 	if op.spans {
 		ctx, span = op.tracer.Start(ctx, op.spanName, op.startOpts...)
+		// An SDK span has read the clock already: its start and end are
+		// the call's, and two readings of ours are saved.
+		if timed, _ = span.(spanTimes); timed != nil {
+			if start = op.stats.offsetOf(timed.StartTime()); start == 0 {
+				timed = nil
+			}
+		}
 	}
-	// One monotonic clock read (time.Now reads two), or the reading of a
-	// policy outside; it is passed on to the policies inside.
-	now := next.Now()
-	start := op.stats.offsetAt(now)
+	var now int64
+	if timed != nil {
+		now = op.stats.readingAt(start)
+	} else {
+		// One monotonic clock read (time.Now reads two), or the reading
+		// of a policy outside; it is passed on to the policies inside.
+		now = next.Now()
+		start = op.stats.offsetAt(now)
+	}
 	done := false
 	defer func() {
 		if !done { // next panicked: record it and let the panic go on
-			op.end(ctx, span, start, errPanic)
+			op.end(ctx, span, nil, start, errPanic)
 		}
 	}()
 	v, err := next.At(now).Call(ctx)
 	done = true
-	op.end(ctx, span, start, err)
+	op.end(ctx, span, timed, start, err)
 	return v, err
+}
+
+// spanTimes is what a span of the OpenTelemetry SDK tells of its own clock
+// readings (its sdktrace.ReadOnlySpan side).
+type spanTimes interface {
+	StartTime() time.Time
+	EndTime() time.Time
 }
 
 // Execute runs fn under the observer, as a policy used on its own.
@@ -169,6 +191,9 @@ type operation struct {
 	// one: then the observer starts no span (which would cost a context
 	// allocation for nothing) and keeps only its statistics and metrics.
 	spans bool
+	// metrics is false when the duration histogram is OpenTelemetry's
+	// no-op one: then the observer records nothing into it.
+	metrics bool
 }
 
 // durationBuckets are the histogram boundaries in seconds (those the
@@ -183,6 +208,11 @@ func (o *Observer[T]) newOperation(c firebreak.Component) *operation {
 	case noop.TracerProvider, *noop.TracerProvider:
 	default:
 		op.spans = true
+	}
+	switch o.hist.(type) {
+	case metricnoop.Float64Histogram, *metricnoop.Float64Histogram:
+	default:
+		op.metrics = true
 	}
 	kind := trace.SpanKindInternal
 	switch {
@@ -225,18 +255,31 @@ func newOperationStats(b *firebreak.Binding, cfg *config, labels map[string]stri
 	return s, nil
 }
 
-// end records the outcome of a call that started at offset start.
-func (op *operation) end(ctx context.Context, span trace.Span, start int64, err error) {
-	now := op.stats.offset()
-	d := time.Duration(now - start)
+// end records the outcome of a call that started at offset start. When
+// timed is not nil, it is span, and start is its start time: a successful
+// call then ends at the span's end time.
+func (op *operation) end(ctx context.Context, span trace.Span, timed spanTimes, start int64, err error) {
 	if err == nil {
+		var now int64
+		if timed != nil {
+			span.End()
+			now = op.stats.offsetOf(timed.EndTime())
+		}
+		if now == 0 {
+			now = op.stats.offset()
+		}
+		d := time.Duration(now - start)
 		op.stats.record(now, d, false)
-		op.hist.Record(ctx, d.Seconds(), op.okOpts...)
-		if span != nil {
+		if op.metrics {
+			op.hist.Record(ctx, d.Seconds(), op.okOpts...)
+		}
+		if span != nil && timed == nil {
 			span.End()
 		}
 		return
 	}
+	now := op.stats.offset()
+	d := time.Duration(now - start)
 	et := ErrorType(err)
 	switch {
 	case excluded(err):
@@ -256,7 +299,9 @@ func (op *operation) end(ctx context.Context, span trace.Span, start int64, err 
 		}
 		op.stats.record(now, d, true)
 	}
-	op.hist.Record(ctx, d.Seconds(), metric.WithAttributes(append(op.attrs[:len(op.attrs):len(op.attrs)], AttrErrorType.String(et))...))
+	if op.metrics {
+		op.hist.Record(ctx, d.Seconds(), metric.WithAttributes(append(op.attrs[:len(op.attrs):len(op.attrs)], AttrErrorType.String(et))...))
+	}
 	if span == nil {
 		return
 	}

@@ -541,3 +541,116 @@ func TestErrorMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestDurationIsTheSpans: on an SDK span, which has read the clock at its
+// start and end, the observer takes those readings instead of its own, so
+// that the duration histogram shows exactly the span's duration, and the
+// policies inside get the span's start as their reading of the call's time.
+func TestDurationIsTheSpans(t *testing.T) {
+	obs, sr, reader := newRecorded(t)
+	var inner int64
+	probe := policyFunc[string](func(ctx context.Context, next firebreak.Next[string]) (string, error) {
+		inner = next.Now()
+		return next.Call(ctx)
+	})
+	p, err := firebreak.NewPipeline(firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core},
+		[]firebreak.Policy[string]{obs, probe}, firebreak.InGivenOrder())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const calls = 50
+	for range calls {
+		if _, err := p.Execute(context.Background(), func(context.Context) (string, error) { return "ok", nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spans := sr.Ended()
+	if len(spans) != calls {
+		t.Fatalf("%d spans, want %d", len(spans), calls)
+	}
+	var want time.Duration
+	for _, s := range spans {
+		want += s.EndTime().Sub(s.StartTime())
+	}
+	last := spans[calls-1]
+	if got := firebreak.TimeOf(inner); !got.Equal(last.StartTime()) || got.Sub(last.StartTime()) != 0 {
+		t.Errorf("the inner policy's reading is %v from the span's start, want 0", got.Sub(last.StartTime()))
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	h := durationHistogram(t, rm)
+	if h.Count != calls {
+		t.Fatalf("histogram count %d, want %d", h.Count, calls)
+	}
+	// Each call adds d.Seconds() of the span's own duration; the sums
+	// agree to float rounding.
+	if diff := h.Sum - want.Seconds(); diff > 1e-9 || diff < -1e-9 {
+		t.Errorf("histogram sum %.9fs, the spans' durations %.9fs", h.Sum, want.Seconds())
+	}
+}
+
+// durationHistogram returns the one data point of the duration histogram.
+func durationHistogram(t *testing.T, rm metricdata.ResourceMetrics) metricdata.HistogramDataPoint[float64] {
+	t.Helper()
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != MetricCallDuration {
+				continue
+			}
+			pts := m.Data.(metricdata.Histogram[float64]).DataPoints
+			if len(pts) != 1 {
+				t.Fatalf("%d data points, want 1", len(pts))
+			}
+			return pts[0]
+		}
+	}
+	t.Fatalf("no %s in %+v", MetricCallDuration, rm)
+	return metricdata.HistogramDataPoint[float64]{}
+}
+
+// datedTracer makes spans whose StartTime and EndTime are dates, with no
+// monotonic clock reading, as a hand-made span or a test double has: the
+// observer must not take them for readings of its clock.
+type datedTracer struct{ noop.Tracer }
+
+type datedSpan struct{ noop.Span }
+
+func (datedSpan) StartTime() time.Time { return time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC) }
+func (datedSpan) EndTime() time.Time   { return time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+func (datedTracer) Start(ctx context.Context, _ string, _ ...trace.SpanStartOption) (context.Context, trace.Span) {
+	var s trace.Span = datedSpan{}
+	return trace.ContextWithSpan(ctx, s), s
+}
+
+type datedProvider struct{ noop.TracerProvider }
+
+func (datedProvider) Tracer(string, ...trace.TracerOption) trace.Tracer { return datedTracer{} }
+
+func TestDurationIgnoresForeignSpanTimes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reader := sdkmetric.NewManualReader()
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		defer mp.Shutdown(context.Background())
+		obs, err := newBound[int](firebreak.Component{Name: "checkout", Dependency: "payments"},
+			WithTracerProvider(datedProvider{}), WithMeterProvider(mp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := obs.Execute(context.Background(), func(context.Context) (int, error) {
+			time.Sleep(40 * time.Millisecond) // virtual time
+			return 1, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		if h := durationHistogram(t, rm); h.Count != 1 || h.Sum != 0.04 {
+			t.Errorf("histogram count %d sum %vs, want 1 call of 0.04s", h.Count, h.Sum)
+		}
+	})
+}
