@@ -263,7 +263,12 @@ func (op *operation) end(ctx context.Context, span trace.Span, timed spanTimes, 
 		var now int64
 		if timed != nil {
 			span.End()
-			now = op.stats.offsetOf(timed.EndTime())
+			// The span's start had a monotonic reading, so its end
+			// has one too: the SDK ends a span at its start plus the
+			// time since.
+			if et := timed.EndTime(); !et.IsZero() {
+				now = int64(et.Sub(op.stats.base))
+			}
 		}
 		if now == 0 {
 			now = op.stats.offset()
