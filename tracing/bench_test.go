@@ -25,13 +25,19 @@ func (discardExporter) Shutdown(context.Context) error                          
 // observing policy ("firebreak": span, duration histogram on a no-op meter,
 // RED statistics and a workbook SLO), on one SDK tracer provider that samples
 // everything into a batch processor with a discarding exporter.
-func BenchmarkObserve(b *testing.B) { benchObserve(b, sdktrace.AlwaysSample()) }
+func BenchmarkObserve(b *testing.B) { benchObserve(b, sdktrace.AlwaysSample(), true) }
+
+// BenchmarkObserveNoProcessor is BenchmarkObserve on a provider with no span
+// processor: spans are recorded and dropped when they end, so that the
+// observer's own cost stands out from the batch processor's and the
+// collector's noise.
+func BenchmarkObserveNoProcessor(b *testing.B) { benchObserve(b, sdktrace.AlwaysSample(), false) }
 
 // BenchmarkObserveUnsampled is BenchmarkObserve with a sampler that samples
 // nothing: what instrumentation costs on calls that are not traced.
-func BenchmarkObserveUnsampled(b *testing.B) { benchObserve(b, sdktrace.NeverSample()) }
+func BenchmarkObserveUnsampled(b *testing.B) { benchObserve(b, sdktrace.NeverSample(), true) }
 
-func benchObserve(b *testing.B, sampler sdktrace.Sampler) {
+func benchObserve(b *testing.B, sampler sdktrace.Sampler, batch bool) {
 	comp := firebreak.Component{Name: "checkout", Dependency: "payments", Tier: firebreak.Core}
 	ctx := context.Background()
 	// Each leaf benchmark gets a fresh provider and batch processor, so that
@@ -59,7 +65,11 @@ func benchObserve(b *testing.B, sampler sdktrace.Sampler) {
 	}{{"otel", raw}, {"firebreak", policy}} {
 		b.Run(bm.name, func(b *testing.B) {
 			prepare := func(b *testing.B) func() {
-				tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithBatcher(discardExporter{}))
+				opts := []sdktrace.TracerProviderOption{sdktrace.WithSampler(sampler)}
+				if batch {
+					opts = append(opts, sdktrace.WithBatcher(discardExporter{}))
+				}
+				tp := sdktrace.NewTracerProvider(opts...)
 				b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 				f := bm.make(tp)
 				debug.FreeOSMemory() // start each from the same heap state
