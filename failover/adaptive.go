@@ -266,7 +266,14 @@ func (l *AdaptiveLimiter[T]) Apply(ctx context.Context, next firebreak.Next[T]) 
 		return zero, l.reject(idx)
 	}
 	start := next.Now()
+	finished := false
+	defer func() {
+		if !finished { // the call panicked: give its place back
+			l.inflight.Add(-1)
+		}
+	}()
 	v, err := next.Call(ctx)
+	finished = true
 	p := stripe.P()
 	if l.inflight.Load() > l.keepAt.Load() || !l.permits[p%permitSlots].held.CompareAndSwap(0, 1) {
 		l.inflight.Add(-1)
