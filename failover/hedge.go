@@ -416,6 +416,7 @@ type hedgeRun[T any] struct {
 	done    bool          // the caller has its answer: drop late results
 	won     bool          // a hedge succeeded
 	v       T             // the winning hedge's result
+	winner  *attemptCtx   // the winning hedge's context, never cancelled
 	changed chan struct{} // signalled when a hedge ends; made with the first hedge
 }
 
@@ -490,7 +491,7 @@ func (r *hedgeRun[T]) run(ctx *attemptCtx, next firebreak.Next[T]) {
 	won := false
 	if !r.done && !r.won {
 		if err == nil {
-			r.won, r.v, won = true, v, true
+			r.won, r.v, r.winner, won = true, v, ctx, true
 			losers = r.others(ctx)
 		}
 	}
@@ -560,7 +561,7 @@ func (r *hedgeRun[T]) finish(v T, err error) (T, error) {
 	}
 	r.done = true
 	won, wv := r.won, r.v
-	losers := r.others(nil)
+	losers := r.others(r.winner) // nil unless a hedge won: then its answer may use its context
 	r.mu.Unlock()
 	for _, c := range losers {
 		c.cancel()
