@@ -2,9 +2,13 @@ package failover
 
 import (
 	"context"
+	"math"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+
+	"golang.org/x/time/rate"
 )
 
 // A call that panics inside an AdaptiveLimiter gives its place back, as it
@@ -54,4 +58,25 @@ func TestReviewAdaptiveLimiterPanicReturnsPermit(t *testing.T) {
 			t.Errorf("InFlight %d at the end, want 0", n)
 		}
 	})
+}
+
+// A NaN critical reserve is refused with an error naming the option, by
+// the Shedder as by the AdaptiveLimiter, instead of being taken as a
+// reserve of almost everything.
+func TestReviewNaNReserveIsAnError(t *testing.T) {
+	nan := math.NaN()
+	if _, err := NewShedder(100, 10, WithCriticalReserve(nan)); err == nil || !strings.Contains(err.Error(), "WithCriticalReserve") {
+		t.Errorf("NewShedder with a NaN reserve: %v, want an error naming WithCriticalReserve", err)
+	}
+	if _, err := NewShedder(rate.Inf, 0, WithMaxConcurrent(10), WithCriticalReserve(nan)); err == nil || !strings.Contains(err.Error(), "WithCriticalReserve") {
+		t.Errorf("NewShedder (no rate) with a NaN reserve: %v, want an error naming WithCriticalReserve", err)
+	}
+	if _, err := NewAdaptiveLimiter[int](WithCriticalReserve(nan)); err == nil || !strings.Contains(err.Error(), "WithCriticalReserve") {
+		t.Errorf("NewAdaptiveLimiter with a NaN reserve: %v, want an error naming WithCriticalReserve", err)
+	}
+	for _, share := range []float64{-0.1, 1, math.Inf(1), math.Inf(-1)} {
+		if _, err := NewShedder(100, 10, WithCriticalReserve(share)); err == nil {
+			t.Errorf("NewShedder with reserve %v: no error", share)
+		}
+	}
 }

@@ -141,7 +141,7 @@ func NewShedder(limit rate.Limit, burst int, opts ...ShedderOption) (*Shedder, e
 	bad(limit > 0 && limit != rate.Inf && burst >= 1 && float64(burst)/float64(limit) > maxRefill.Seconds(),
 		"burst %d at limit %v per second takes longer than %v to refill", burst, limit, maxRefill)
 	bad(c.maxConcurrent < 0, "WithMaxConcurrent %d must not be negative", c.maxConcurrent)
-	bad(c.criticalReserve < 0 || c.criticalReserve >= 1, "WithCriticalReserve %v must be in [0, 1)", c.criticalReserve)
+	bad(!(c.criticalReserve >= 0 && c.criticalReserve < 1), "WithCriticalReserve %v must be in [0, 1)", c.criticalReserve)
 	bad(c.sustain < 0 || c.quiet < 0, "WithSustain(%v, %v): durations must be positive", c.sustain, c.quiet)
 	bad(c.admitterSet && c.admitter == nil, "WithAdmitter: the admitter is nil")
 	if err := errors.Join(errs...); err != nil {
