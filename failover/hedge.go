@@ -180,10 +180,7 @@ func (h *Hedge[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error)
 	// state), the caller only after it takes it back.
 	r.parent, r.next, r.first, r.d = ctx, next, first, d
 	gen := r.gen
-	dl := now + int64(d)
-	if dl == 0 {
-		dl = 1 // 0 is "none"
-	}
+	dl := hedgeDeadline(now, d)
 	r.deadline.Store(dl)
 	r.state.Store(gen<<2 | runRunning)
 	h.watch.arm(h, dl)
@@ -209,6 +206,20 @@ func (h *Hedge[T]) Apply(ctx context.Context, next firebreak.Next[T]) (T, error)
 	// The watch took it: it is never reused, for the watch or a hedge may
 	// still hold it.
 	return r.finish(v, err)
+}
+
+// hedgeDeadline returns the Nanotime reading a call started at now is due
+// for its first hedge at: now+d, or the largest reading if that overflows
+// (a delay of about 292 years), and never 0, which is "none".
+func hedgeDeadline(now int64, d time.Duration) int64 {
+	dl := now + int64(d)
+	switch {
+	case d > 0 && dl < now:
+		return math.MaxInt64
+	case dl == 0:
+		return 1
+	}
+	return dl
 }
 
 // currentDelay returns the delay, refreshing it from delayFunc when due.

@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"math"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -42,4 +43,27 @@ func TestReviewHedgeWinnerContextNotCancelled(t *testing.T) {
 		default:
 		}
 	})
+}
+
+// A delay so long that now+delay overflows int64 (the largest
+// time.Duration, given or returned by a delay func, with the process up
+// for a while) is a deadline that never comes, not one in the past that
+// hedges every call at once.
+func TestReviewHedgeDeadlineSaturates(t *testing.T) {
+	day := int64(24 * time.Hour)
+	for _, c := range []struct {
+		now  int64
+		d    time.Duration
+		want int64
+	}{
+		{1, time.Duration(math.MaxInt64), math.MaxInt64},
+		{day, time.Duration(math.MaxInt64 - 1), math.MaxInt64},
+		{day, 50 * time.Millisecond, day + int64(50*time.Millisecond)},
+		{-day, time.Duration(math.MaxInt64), -day + math.MaxInt64},
+		{-int64(50 * time.Millisecond), 50 * time.Millisecond, 1}, // 0 is "none"
+	} {
+		if got := hedgeDeadline(c.now, c.d); got != c.want {
+			t.Errorf("hedgeDeadline(%d, %v) = %d, want %d", c.now, c.d, got, c.want)
+		}
+	}
 }
