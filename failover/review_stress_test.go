@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -169,5 +170,94 @@ func TestReviewShedderConcurrencyStress(t *testing.T) {
 			t.Fatalf("InFlight %d after the stress, want 0", s.InFlight())
 		}
 		fillAll(t, limit, exec)
+	})
+}
+
+// A Shedder's bucket over a long run of overload from many goroutines: the
+// total admitted stays within rate×time + burst and close to the rate (no
+// tokens put aside on processors are stranded for good), critical traffic
+// at a tenth of the rate is never refused while the normal class
+// overloads it eightfold, and after an idle spell a burst of normal calls
+// gets at most its share of the bucket plus what is put aside per
+// processor.
+func TestReviewShedderRateOverALongRun(t *testing.T) {
+	withProcs(t, func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			const (
+				rateLimit = 1000
+				burst     = 200
+				run       = 60 * time.Second
+			)
+			s, err := NewShedder(rateLimit, burst, WithCriticalReserve(0.2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			crit := ContextWithPriority(t.Context(), PriorityCritical)
+			var normal, critical, critRefused atomic.Int64
+			stop := time.Now().Add(run)
+			var wg sync.WaitGroup
+			for g := range 16 {
+				wg.Go(func() {
+					time.Sleep(time.Duration(g) * 125 * time.Microsecond)
+					for time.Now().Before(stop) {
+						if p, err := s.Acquire(t.Context()); err == nil {
+							normal.Add(1)
+							p.Release()
+						}
+						time.Sleep(2 * time.Millisecond) // 8000/s from 16 goroutines
+					}
+				})
+			}
+			wg.Go(func() {
+				for time.Now().Before(stop) {
+					if p, err := s.Acquire(crit); err == nil {
+						critical.Add(1)
+						p.Release()
+					} else {
+						critRefused.Add(1)
+					}
+					time.Sleep(10 * time.Millisecond) // 100/s
+				}
+			})
+			wg.Wait()
+			total := normal.Load() + critical.Load()
+			upper := int64(rateLimit*run.Seconds()) + burst
+			if total > upper || total < upper-2*burst {
+				t.Errorf("%d admitted over %v at %d/s with a burst of %d; want within [%d, %d]", total, run, rateLimit, burst, upper-2*burst, upper)
+			}
+			if critRefused.Load() != 0 {
+				t.Errorf("%d critical calls refused (of %d) while the reserve should hold them", critRefused.Load(), critRefused.Load()+critical.Load())
+			}
+
+			time.Sleep(10 * time.Second) // idle: the bucket fills
+			var burstAdmitted atomic.Int64
+			for range 16 {
+				wg.Go(func() {
+					for range 125 {
+						if p, err := s.Acquire(t.Context()); err == nil {
+							burstAdmitted.Add(1)
+							p.Release()
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b := s.bucket
+			maxBurst := (b.shared / b.every) + (b.batch-1)*permitSlots
+			if n := burstAdmitted.Load(); n > maxBurst || n < b.shared/b.every {
+				t.Errorf("a burst of 2000 normal calls after idling got %d admitted; want between %d (the normal share) and %d (plus tokens put aside)", n, b.shared/b.every, maxBurst)
+			}
+			var critBurst int
+			for range burst {
+				if p, err := s.Acquire(crit); err == nil {
+					critBurst++
+					p.Release()
+				}
+			}
+			t.Logf("%d admitted over %v (critical %d); after idling a normal burst got %d, then a critical one %d", total, run, critical.Load(), burstAdmitted.Load(), critBurst)
+			if reserve := int((b.all - b.shared) / b.every); critBurst < reserve {
+				t.Errorf("after the normal burst %d critical calls admitted at once, want at least the reserve of %d", critBurst, reserve)
+			}
+		})
 	})
 }
