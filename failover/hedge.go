@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/failover/internal/event"
@@ -40,7 +42,12 @@ import (
 // answer reaches the caller once the loser has given up: hedge calls that
 // honour their context. A panic in a hedge is recovered and counted as its
 // failure. The winner's context is never cancelled, so what the call
-// returns may go on using it (an HTTP response body).
+// returns may go on using it (an HTTP response body): it ends when the
+// caller's context does, for as long as the answer keeps it. An attempt's
+// watch on the caller's context goes when the attempt's context is
+// garbage, so calls under one long-lived context (a worker's) leave
+// nothing behind; code that keeps only the channel of Done, dropping the
+// context, is not told of the caller's cancel once the context is gone.
 //
 // A call answering before the delay costs one clock reading, a few atomic
 // operations and one small allocation, about 90 ns: it only publishes its
@@ -619,7 +626,19 @@ func (c *attemptCtx) Done() <-chan struct{} {
 		case c.err != nil:
 			close(c.done)
 		case c.Context.Done() != nil:
-			c.stop = context.AfterFunc(c.Context, func() { c.end(c.Context.Err()) })
+			// The watch on the parent holds the attempt weakly and goes
+			// when the attempt is garbage. What a call returns may use
+			// its context for as long as it keeps it (an HTTP body), so
+			// the attempt of a call that was never hedged is never ended;
+			// held strongly, its watch would stay on a long-lived parent
+			// (a worker's context) for as long as the parent lives.
+			parent, attempt := c.Context, weak.Make(c)
+			c.stop = context.AfterFunc(parent, func() {
+				if c := attempt.Value(); c != nil {
+					c.end(parent.Err())
+				}
+			})
+			runtime.AddCleanup(c, func(stop func() bool) { stop() }, c.stop)
 		}
 	}
 	return c.done
