@@ -158,7 +158,7 @@ func (p *Bulkhead[T]) tryAcquire() bool {
 func (p *Bulkhead[T]) acquire(ctx context.Context) error {
 	// The fast path leaves the places to the queue while anyone waits, so
 	// that the queue is served first in, first out.
-	if p.waiting.Load() == 0 && (p.permits.take(p.permits.slot()) || p.tryAcquire() || p.reclaim() && p.tryAcquire()) {
+	if p.waiting.Load() == 0 && (p.permits.take(p.permits.slot()) || p.tryAcquire() || p.reclaimAndAcquire()) {
 		if p.ep.firing.Load() {
 			p.maybeClear()
 		}
@@ -253,6 +253,24 @@ func (p *Bulkhead[T]) grantLocked() {
 		w.granted = true
 		w.ch <- struct{}{}
 	}
+}
+
+// reclaimAndAcquire takes back the permits kept on processors and a place
+// with them, for a call on the fast path that found none free. A caller
+// that began to wait while they were being taken back found no place and
+// queued: it is granted one of them here, or it would wait for the next
+// release with places free.
+func (p *Bulkhead[T]) reclaimAndAcquire() bool {
+	if !p.reclaim() {
+		return false
+	}
+	ok := p.tryAcquire()
+	if p.waiting.Load() > 0 {
+		p.mu.Lock()
+		p.grantLocked()
+		p.mu.Unlock()
+	}
+	return ok
 }
 
 // reclaim takes back the permits kept on processors, and reports whether

@@ -104,3 +104,63 @@ func TestBulkheadKeptPermitsUnderChurn(t *testing.T) {
 		}
 	})
 }
+
+// A call on the fast path that takes the kept permits back races a caller
+// that begins to wait meanwhile: the waiter counted itself, found the
+// permits already gone but not yet freed, and queued. The fast path then
+// frees them: it must grant the waiter one, not leave it queued with places
+// free until the next release (a hung dependency's calls may never release
+// before the wait times out).
+func TestBulkheadFastReclaimGrantsAWaiterQueuedMeanwhile(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const limit = 4
+		p, err := NewBulkhead[int](limit, WithQueue(10, time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Two hung calls hold two places.
+		hang := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				_, _ = p.Execute(t.Context(), func(context.Context) (int, error) { <-hang; return 1, nil })
+			})
+		}
+		synctest.Wait()
+		// The other two places sit kept on processors, and are being
+		// taken back by the fast path: swapped out of their slots, not
+		// yet freed. That is the moment a waiter counts itself and queues.
+		p.inflight.Add(2)
+		waited := make(chan error, 1)
+		go func() {
+			_, err := p.Execute(t.Context(), func(context.Context) (int, error) { return 1, nil })
+			waited <- err
+		}()
+		synctest.Wait()
+		if p.Queued() != 1 {
+			t.Fatalf("Queued %d, want the waiter queued", p.Queued())
+		}
+		// The fast path frees the two it took back and takes one of them.
+		for _, i := range []int{2, 6} {
+			p.permits.slots[i].held.Store(1)
+		}
+		if !p.reclaimAndAcquire() {
+			t.Fatal("the fast path got no place from two freed")
+		}
+		synctest.Wait()
+		select {
+		case err := <-waited:
+			if err != nil {
+				t.Fatalf("the waiter: %v", err)
+			}
+		default:
+			t.Fatalf("the waiter is still queued (Queued %d) with %d calls in flight of %d", p.Queued(), p.InFlight(), limit)
+		}
+		p.release() // the fast path's own call ends
+		close(hang)
+		wg.Wait()
+		if n := p.InFlight(); n != 0 {
+			t.Errorf("InFlight %d after every call ended, want 0", n)
+		}
+	})
+}
