@@ -67,6 +67,7 @@ type AdaptiveLimiter[T any] struct {
 
 	limit     atomic.Int64
 	threshold [3]atomic.Int64 // per priority (index p+1): the calls in flight it may join
+	moving    atomic.Int64    // reclaims under way, as keptPermits.moving
 	reserve   float64
 	frozen    atomic.Bool
 
@@ -211,8 +212,12 @@ func (l *AdaptiveLimiter[T]) setLimit(n int) {
 	l.keepAt.Store(int64(n)/2 - permitSlots)
 }
 
-// reclaim takes back the permits kept in slots and returns how many.
+// reclaim takes back the permits kept in slots and returns how many. As
+// [keptPermits.reclaim], it counts itself in l.moving while under way, so
+// that a call refused after it reads a count with the permits freed.
 func (l *AdaptiveLimiter[T]) reclaim() int64 {
+	l.moving.Add(1)
+	defer l.moving.Add(-1)
 	var n int64
 	for i := range l.permits {
 		if s := &l.permits[i].held; s.Load() == 1 && s.CompareAndSwap(1, 0) {
@@ -311,10 +316,10 @@ func (l *AdaptiveLimiter[T]) admit(idx int) bool {
 	}
 	if n > thr {
 		// Kept permits count as in flight: take them back before refusing.
-		if l.reclaim() == 0 {
-			l.inflight.Add(-1)
-			return false
-		}
+		// Another call may be taking them back at the same moment: this
+		// one then finds none, and reads the count once they are freed.
+		l.reclaim()
+		settle(&l.moving)
 		if n = l.inflight.Load(); n > thr {
 			l.inflight.Add(-1)
 			return false

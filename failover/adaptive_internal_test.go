@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -49,4 +50,31 @@ func TestAdaptiveLimitReclaimsKeptPermits(t *testing.T) {
 			t.Errorf("InFlight %d after every call ended, want 0", n)
 		}
 	})
+}
+
+// Two calls find the limit reached at once; one of them takes the kept
+// permits back, and the other finds the slots empty while the first has
+// yet to free the permits from the count. The second must read the count
+// once they are freed, not refuse a call with places free. On one
+// processor the interleaving is fixed: the second call runs until it
+// yields, and the first completes its reclaim meanwhile.
+func TestAdaptiveLimitWaitsForAReclaimUnderWay(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const limit = 10
+	l, err := NewAdaptiveLimiter[int](WithLimits(limit, limit, limit), WithCriticalReserve(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nine calls in flight, and one permit taken from its slot by a
+	// reclaim under way: counted still, about to be freed.
+	l.inflight.Store(limit)
+	l.moving.Add(1)
+	admitted := make(chan bool, 1)
+	go func() { admitted <- l.admit(1) }()
+	runtime.Gosched()  // the second call runs until it yields
+	l.inflight.Add(-1) // the reclaim frees the permit and ends
+	l.moving.Add(-1)
+	if !<-admitted {
+		t.Fatalf("a call was refused with %d of %d places taken", limit-1, limit)
+	}
 }

@@ -172,6 +172,7 @@ func (p *Bulkhead[T]) acquire(ctx context.Context) error {
 	// inflight after this try sees waiting > 0 and grants the queue.
 	p.waiting.Add(1)
 	p.reclaim() // no permit stays kept while anyone waits; see release
+	p.permits.settle()
 	if len(p.queue) == 0 && p.tryAcquire() {
 		p.waiting.Add(-1)
 		p.mu.Unlock()
@@ -261,11 +262,10 @@ func (p *Bulkhead[T]) grantLocked() {
 // queued: it is granted one of them here, or it would wait for the next
 // release with places free.
 func (p *Bulkhead[T]) reclaimAndAcquire() bool {
-	if !p.reclaim() {
-		return false
-	}
+	freed := p.reclaim()
+	p.permits.settle() // another call may be freeing the permits this found gone
 	ok := p.tryAcquire()
-	if p.waiting.Load() > 0 {
+	if freed && p.waiting.Load() > 0 {
 		p.mu.Lock()
 		p.grantLocked()
 		p.mu.Unlock()
@@ -275,13 +275,7 @@ func (p *Bulkhead[T]) reclaimAndAcquire() bool {
 
 // reclaim takes back the permits kept on processors, and reports whether
 // there were any.
-func (p *Bulkhead[T]) reclaim() bool {
-	n := p.permits.reclaim()
-	if n > 0 {
-		p.inflight.Add(-n)
-	}
-	return n > 0
-}
+func (p *Bulkhead[T]) reclaim() bool { return p.permits.reclaim(&p.inflight) > 0 }
 
 func (p *Bulkhead[T]) reject(e *BulkheadError, ev string) error {
 	p.m.AddPreset(p.m.Preset(&p.b, &p.presets, "bulkhead_full", "bulkhead_queue_timeout"), ev)

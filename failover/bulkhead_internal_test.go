@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -163,4 +164,27 @@ func TestBulkheadFastReclaimGrantsAWaiterQueuedMeanwhile(t *testing.T) {
 			t.Errorf("InFlight %d after every call ended, want 0", n)
 		}
 	})
+}
+
+// The Bulkhead's counterpart of TestAdaptiveLimitWaitsForAReclaimUnderWay:
+// with no queue, a call finding the slots emptied by another call's
+// reclaim under way must not be rejected with a place about to be free.
+func TestBulkheadWaitsForAReclaimUnderWay(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const limit = 10
+	p, err := NewBulkhead[int](limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.inflight.Store(limit)
+	p.permits.moving.Add(1)
+	got := make(chan error, 1)
+	go func() { got <- p.acquire(context.Background()) }()
+	runtime.Gosched()
+	p.inflight.Add(-1)
+	p.permits.moving.Add(-1)
+	if err := <-got; err != nil {
+		t.Fatalf("a call was rejected with %d of %d places taken: %v", limit-1, limit, err)
+	}
+	p.release()
 }

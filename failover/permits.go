@@ -19,6 +19,7 @@ type keptPermits struct {
 		held atomic.Int32 // 1: a permit is kept here
 		_    [124]byte    // two cache lines each, against the adjacent-line prefetch
 	}
+	moving atomic.Int64 // reclaims under way: see [keptPermits.settle]
 }
 
 // permitSlots is how many processors may keep a permit at once.
@@ -50,16 +51,40 @@ func (k *keptPermits) keep(i int) bool { return k.slots[i].held.CompareAndSwap(0
 // unkeep takes back the permit kept on slot i, if it is still there.
 func (k *keptPermits) unkeep(i int) bool { return k.slots[i].held.CompareAndSwap(1, 0) }
 
-// reclaim takes every kept permit back and returns how many it took: the
-// caller gives them back to its count in flight.
-func (k *keptPermits) reclaim() int64 {
+// reclaim takes every kept permit back and frees it from inflight, the
+// owner's count in flight; it returns how many it took.
+func (k *keptPermits) reclaim(inflight *atomic.Int64) int64 {
+	k.moving.Add(1)
 	var n int64
 	for i := range k.slots {
 		if s := &k.slots[i].held; s.Load() == 1 && s.CompareAndSwap(1, 0) {
 			n++
 		}
 	}
+	if n > 0 {
+		inflight.Add(-n)
+	}
+	k.moving.Add(-1)
 	return n
+}
+
+// settle returns once no reclaim is under way. A caller whose reclaim
+// found the slots empty because another call's reclaim had just taken
+// their permits reads the count in flight after settle: by then those
+// permits are freed from it, and the caller is not refused or queued for a
+// count that held them for a moment. The wait is another call's few
+// instructions, yielding should that call be descheduled in the middle;
+// under a storm of refusals, where reclaims overlap without end, it gives
+// up after maxSettle yields and the count is read as it is.
+func (k *keptPermits) settle() { settle(&k.moving) }
+
+// maxSettle bounds the yields of one settle.
+const maxSettle = 64
+
+func settle(moving *atomic.Int64) {
+	for i := 0; moving.Load() > 0 && i < maxSettle; i++ {
+		runtime.Gosched()
+	}
 }
 
 // count returns how many permits are kept.
