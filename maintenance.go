@@ -264,7 +264,11 @@ func (b *Board) ScheduleMaintenance(w MaintenanceWindow, by string) error {
 	}
 	w = w.clone()
 	w.CreatedBy = by
-	if probs := w.problems(); len(probs) > 0 {
+	probs := w.problems()
+	if err := b.checkMaintenanceName(w); err != nil {
+		probs = append(probs, Problem{Path: "name", Message: err.Error()})
+	}
+	if len(probs) > 0 {
 		var msgs []string
 		for _, p := range probs {
 			msgs = append(msgs, p.Path+": "+p.Message)
@@ -330,7 +334,8 @@ type PublicMaintenance struct {
 }
 
 // maintenanceStatus marks the declared components under an active window
-// and lists the active and upcoming (within 7 days) windows on st.
+// and lists the active and upcoming (within 7 days) windows on st that
+// cover a declared component.
 func (b *Board) maintenanceStatus(st *PublicStatus, now time.Time) {
 	b.mu.Lock()
 	type occ struct {
@@ -364,6 +369,9 @@ func (b *Board) maintenanceStatus(st *PublicStatus, now time.Time) {
 				}
 			}
 		}
+		if len(comps) == 0 {
+			continue // a window on internal parts only is not public
+		}
 		slices.Sort(comps)
 		st.Maintenance = append(st.Maintenance, PublicMaintenance{Name: o.name, Components: slices.Compact(comps),
 			Start: o.start.UTC(), End: o.end.UTC(), Active: active})
@@ -377,4 +385,20 @@ func (b *Board) maintenanceStatus(st *PublicStatus, now time.Time) {
 	if len(under) > 0 && (st.Status == StatusOperational || st.Status == StatusDegraded) {
 		st.Status = StatusUnderMaintenance
 	}
+}
+
+// checkMaintenanceName refuses a window name, shown on the public status,
+// that names an internal part: one of the window's own undeclared components
+// or one the Board has seen (see checkPublicText).
+func (b *Board) checkMaintenanceName(w MaintenanceWindow) error {
+	low := strings.ToLower(w.Name)
+	for _, c := range w.Components {
+		if c != "" && !slices.Contains(b.known, c) && strings.Contains(low, strings.ToLower(c)) {
+			return fmt.Errorf("names %q, an undeclared component; the name is public and names only declared components", c)
+		}
+	}
+	if err := checkPublicText(b, "name", w.Name); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "firebreak: name "))
+	}
+	return nil
 }

@@ -1,0 +1,170 @@
+package firebreak_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/firebreak-go/firebreak"
+)
+
+// leakWords are fragments of Go internals that an API error must not show.
+var leakWords = []string{"json:", "struct", "float64", "time.Time", "firebreak.", "goroutine", "panic", "runtime", "reflect", "interface {}", "[]string", "map["}
+
+// TestReviewOpsAPIHostileInput plays a battery of hostile bodies against
+// every change the ops API serves: none gets a 5xx or an error that shows
+// Go internals, and each is a 4xx or a success.
+func TestReviewOpsAPIHostileInput(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, _ := newBoard(t)
+		b.Report(signalFor(firebreak.Severe))
+		id := only(t, b).ID
+		h := opsServer(t, b)
+		paths := []string{
+			"/incidents/" + id + "/acknowledge", "/incidents/" + id + "/mitigate", "/incidents/" + id + "/resolve",
+			"/incidents/" + id + "/findings", "/incidents/" + id + "/evidence", "/incidents/" + id + "/severity",
+			"/incidents/" + id + "/category", "/incidents/" + id + "/verify", "/incidents/" + id + "/close",
+			"/incidents/" + id + "/handoff", "/silences", "/maintenance",
+			"/incidents/INC-404/acknowledge", "/incidents/INC-404/close", "/incidents/../x/acknowledge",
+		}
+		bodies := []string{
+			"", "{", `{"a":`, "not json", "[]", "null", `"x"`, "1e400", "{}{}", `{} x`,
+			`{"unknown":1}`, `{"action":1e400}`, `{"severity":-1}`, `{"severity":1e400}`, `{"severity":99}`,
+			`{"severity":"fatal","reason":"` + strings.Repeat("r", 5000) + `"}`,
+			`{"metrics":{"x":1e400}}`, `{"metrics":{"x":-1e308}}`, `{"kind":"log","metrics":{"x":NaN}}`,
+			`{"trace_ids":["` + strings.Repeat("a", 5000) + `"]}`, `{"trace_ids":[1]}`,
+			`{"matchers":"{component=\"x\"}","ends_at":"0001-01-01T00:00:00Z"}`,
+			`{"matchers":"{component=\"x\"}","ends_at":"9999-12-31T23:59:59Z"}`,
+			`{"matchers":"{component=\"x\"}","starts_at":"9999-12-31T22:59:59Z","ends_at":"9999-12-31T23:59:59Z"}`,
+			`{"matchers":"{component=\"x\"}","starts_at":"0001-01-01T00:00:00Z","ends_at":"2100-01-01T00:00:00Z"}`,
+			`{"matchers":"{component=\"x\"}","ends_at":"yesterday"}`,
+			`{"matchers":[{"name":"component","op":"=~","value":"("}],"ends_at":"2100-01-01T00:00:00Z"}`,
+			`{"matchers":"{","ends_at":"2100-01-01T00:00:00Z"}`,
+			`{"name":"w","components":["checkout-api"],"start":"0001-01-01T00:00:00Z","end":"9999-12-31T23:59:59Z"}`,
+			`{"name":"w","components":["checkout-api"],"weekly":{"weekday":"sunday","start":"25:99","duration":"-1h"}}`,
+			`{"name":"w","components":["checkout-api"],"weekly":{"weekday":"sunday","start":"02:00","duration":"9999999999h"}}`,
+			`{"name":"w","components":["checkout-api"],"weekly":{"weekday":"sunday","start":"02:00","duration":1e400}}`,
+			`{"name":"w","components":["checkout-api"],"weekly":{"weekday":"sunday","start":"02:00","duration":"2h","timezone":"../../etc/passwd"}}`,
+			`{"action_items":[{"title":"x","due":"0001-01-01T00:00:00Z"}]}`,
+			`{"to":"","note":""}`, `{"category":"` + strings.Repeat("c", 300) + `"}`,
+			strings.Repeat("[", 100000),
+			`{"action":"` + strings.Repeat("x", 2<<20) + `"}`,
+		}
+		for _, p := range paths {
+			for _, body := range bodies {
+				for _, auth := range []string{token, "", "forged-forged-forged-forged"} {
+					rec := do(h, "POST", p, auth, body)
+					short := body
+					if len(short) > 60 {
+						short = short[:60] + "…"
+					}
+					if rec.Code >= 500 {
+						t.Errorf("POST %s %q auth=%q: %d %s", p, short, auth, rec.Code, rec.Body)
+					}
+					if auth != token && rec.Code != 401 && rec.Code != 403 && !strings.Contains(p, "..") {
+						t.Errorf("POST %s %q auth=%q: %d without valid credentials", p, short, auth, rec.Code)
+					}
+					if rec.Code >= 400 {
+						for _, w := range leakWords {
+							if strings.Contains(rec.Body.String(), w) {
+								t.Errorf("POST %s %q: %d error shows %q: %s", p, short, rec.Code, w, rec.Body)
+							}
+						}
+					}
+				}
+			}
+		}
+		for _, m := range []string{"PUT", "PATCH", "DELETE", "GET", "OPTIONS"} {
+			for _, p := range paths[:10] {
+				if rec := do(h, m, p, token, ""); rec.Code != 405 && rec.Code != 404 && !(m == "GET" && rec.Code == 200) {
+					t.Errorf("%s %s: %d, want 405", m, p, rec.Code)
+				}
+			}
+		}
+		for _, p := range []string{"/silences/S-404", "/maintenance/none", "/silences/", "/maintenance/%00"} {
+			for _, auth := range []string{"", "forged-forged-forged-forged"} {
+				if rec := do(h, "DELETE", p, auth, ""); rec.Code != 401 && rec.Code != 403 && rec.Code != 400 && rec.Code != 404 {
+					t.Errorf("DELETE %s auth=%q: %d", p, auth, rec.Code)
+				}
+			}
+			if rec := do(h, "DELETE", p, token, ""); rec.Code >= 500 || rec.Code < 400 {
+				t.Errorf("DELETE %s: %d %s", p, rec.Code, rec.Body)
+			}
+		}
+		_ = fmt.Sprint
+		_ = http.MethodGet
+		_ = httptest.NewRecorder
+	})
+}
+
+// getPage fetches path from h and returns the body, failing on a non-200.
+func getPage(t *testing.T, h http.Handler, path string) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	if rec.Code != 200 {
+		t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+	}
+	return rec.Body.String()
+}
+
+// TestReviewPublicPagesShowNothingInternal: after a Fatal outage whose
+// signals carry a Go error, a host name and a version in their summaries,
+// from a declared component and an undeclared one, and with a maintenance
+// window on an internal database only, neither PublicStatus, the status
+// page, its summary.json nor its feed shows any of it.
+func TestReviewPublicPagesShowNothingInternal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, _ := newBoard(t, firebreak.WithComponents("checkout-api", "search"))
+		page, err := firebreak.NewStatusPage(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := page.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		defer page.Close(context.Background())
+		sig := signalFor(firebreak.Fatal)
+		sig.Summary = `<script>alert(1)</script> dial tcp db-7.internal:5432: connection refused (pgx v5.5.1)`
+		b.Report(sig)
+		b.Report(firebreak.Signal{Kind: firebreak.KindHealthFailed, Component: "ledger-worker-3", Dependency: "db-7.internal",
+			Tier: firebreak.Core, Firing: true, Summary: "panic: runtime error: index out of range [3] with length 3"})
+		// A window's name is public: one naming an internal part is refused.
+		for _, w := range []firebreak.MaintenanceWindow{
+			{Name: "upgrade on db-7.internal", Components: []string{"db-7.internal"}},
+			{Name: "ledger-worker-3 restart", Components: []string{"checkout-api"}},
+		} {
+			w.Start, w.End = time.Now().Add(time.Hour), time.Now().Add(2*time.Hour)
+			if err := b.ScheduleMaintenance(w, "alice"); err == nil || !strings.Contains(err.Error(), "name:") {
+				t.Errorf("ScheduleMaintenance(%q): %v, want an error naming the name", w.Name, err)
+			}
+		}
+		// A window on internal parts only is not public at all.
+		if err := b.ScheduleMaintenance(firebreak.MaintenanceWindow{Name: "pg 16.2 upgrade",
+			Components: []string{"db-7.internal"}, Start: time.Now().Add(time.Hour), End: time.Now().Add(2 * time.Hour)}, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		page.Refresh()
+		synctest.Wait()
+		st, _ := json.Marshal(b.PublicStatus())
+		h := page.Handler()
+		for name, body := range map[string]string{"PublicStatus": string(st), "page": getPage(t, h, "/"),
+			"summary.json": getPage(t, h, "/summary.json"), "feed": getPage(t, h, "/history.atom")} {
+			for _, w := range []string{"<script>", "db-7", "5432", "connection refused", "pgx", "v5.5", "16.2", "ledger-worker", "panic", "runtime error"} {
+				if strings.Contains(body, w) {
+					t.Errorf("%s shows %q:\n%s", name, w, body)
+				}
+			}
+		}
+		if !strings.Contains(string(st), firebreak.StatusMajorOutage) {
+			t.Errorf("PublicStatus does not show the outage: %s", st)
+		}
+	})
+}
