@@ -89,7 +89,9 @@ func (w *WeeklySlot) parse() (time.Weekday, int, *time.Location, []Problem) {
 		probs = append(probs, Problem{Path: "duration", Message: fmt.Sprintf("must be more than 0 and at most %s, got %s", MaxMaintenanceDuration, time.Duration(w.Duration))})
 	}
 	loc, err := time.LoadLocation(cmpOr(w.Timezone, "UTC"))
-	if err != nil {
+	if w.Timezone == "Local" { // the host's zone: the window would move with the machine
+		probs = append(probs, Problem{Path: "timezone", Message: `"Local" is the host's zone, not an IANA name: name the zone, e.g. "Europe/Berlin"`})
+	} else if err != nil {
 		probs = append(probs, Problem{Path: "timezone", Message: fmt.Sprintf("%q is not a known time zone", w.Timezone)})
 	}
 	return day, mins, loc, probs

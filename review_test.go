@@ -168,3 +168,22 @@ func TestReviewPublicPagesShowNothingInternal(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewMaintenanceRefusesTheHostZone: "Local" is accepted by
+// time.LoadLocation but means the host's zone, so a weekly window would move
+// with the machine (and differ across a fleet). It is refused, naming the
+// field.
+func TestReviewMaintenanceRefusesTheHostZone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, _ := newBoard(t, firebreak.WithComponents("checkout-api"))
+		w := firebreak.MaintenanceWindow{Name: "weekly restart", Components: []string{"checkout-api"},
+			Weekly: &firebreak.WeeklySlot{Weekday: "sunday", Start: "02:00", Duration: firebreak.Duration(2 * time.Hour), Timezone: "Local"}}
+		if err := b.ScheduleMaintenance(w, "alice"); err == nil || !strings.Contains(err.Error(), "timezone") {
+			t.Fatalf("ScheduleMaintenance with timezone Local: %v, want an error naming timezone", err)
+		}
+		w.Weekly.Timezone = "Europe/Berlin"
+		if err := b.ScheduleMaintenance(w, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
