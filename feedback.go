@@ -426,15 +426,17 @@ func (f *Feedback) Submit(in FeedbackInput, client string) (FeedbackReport, erro
 		f.clients[client] = cl
 	}
 	cl.seen = now
-	if res := cl.lim.ReserveN(now, 1); !res.OK() || res.DelayFrom(now) > 0 {
-		d := res.DelayFrom(now)
-		res.CancelAt(now)
+	own := cl.lim.ReserveN(now, 1)
+	if !own.OK() || own.DelayFrom(now) > 0 {
+		d := own.DelayFrom(now)
+		own.CancelAt(now)
 		f.mu.Unlock()
 		return FeedbackReport{}, &FeedbackLimitError{RetryAfter: d}
 	}
 	if res := f.all.ReserveN(now, 1); res.DelayFrom(now) > 0 {
 		d := res.DelayFrom(now)
 		res.CancelAt(now)
+		own.CancelAt(now) // a report refused by the total limit spends none of the client's
 		f.mu.Unlock()
 		return FeedbackReport{}, &FeedbackLimitError{RetryAfter: d, Global: true}
 	}

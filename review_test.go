@@ -3,6 +3,7 @@ package firebreak_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -184,6 +185,31 @@ func TestReviewMaintenanceRefusesTheHostZone(t *testing.T) {
 		w.Weekly.Timezone = "Europe/Berlin"
 		if err := b.ScheduleMaintenance(w, "alice"); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestReviewFeedbackGlobalRefusalKeepsTheClientsBudget: during a flood
+// from other addresses the total limit refuses a user's report; that
+// refusal must not spend the user's own allowance, so once the total limit
+// has room again the user's next report is taken, not refused for ten
+// minutes.
+func TestReviewFeedbackGlobalRefusalKeepsTheClientsBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, _ := newBoard(t, firebreak.WithComponents("checkout"))
+		f := newFeedback(t, b, firebreak.WithFeedbackRate(1, 10*time.Minute), firebreak.WithFeedbackTotalRate(1))
+		in := firebreak.FeedbackInput{Component: "checkout", Message: "checkout fails"}
+		if _, err := f.Submit(in, "203.0.113.1"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.Submit(in, "198.51.100.7")
+		var lim *firebreak.FeedbackLimitError
+		if !errors.As(err, &lim) || !lim.Global {
+			t.Fatalf("second report within the total limit: %v, want the total limit's refusal", err)
+		}
+		time.Sleep(lim.RetryAfter)
+		if _, err := f.Submit(in, "198.51.100.7"); err != nil {
+			t.Fatalf("after the total limit's Retry-After the user's first accepted report was refused: %v", err)
 		}
 	})
 }
