@@ -43,6 +43,8 @@ const (
 	MaxChangeNotes  = 100
 	maxFeedbackBody = 8 << 10
 	maxClients      = 10000
+	// maxTotalPerMinute bounds WithFeedbackTotalRate: 1000 a second.
+	maxTotalPerMinute = 60000
 )
 
 // ErrorTypeFeedbackRateLimited is the ErrorType of a [FeedbackLimitError].
@@ -182,11 +184,13 @@ func NewFeedback(b *Board, opts ...FeedbackOption) (*Feedback, error) {
 	if cfg.window < time.Minute || cfg.window > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("firebreak: WithFeedbackWindow: must be from 1m to 24h, got %v", cfg.window))
 	}
-	if cfg.perN < 1 || cfg.per <= 0 || cfg.perN > 1000 {
-		errs = append(errs, fmt.Errorf("firebreak: WithFeedbackRate: want 1 to 1000 reports per a positive duration, got %d per %v", cfg.perN, cfg.per))
+	// A rate finer than the limiter can count (per/n rounding to 0) would
+	// silently mean no limit at all.
+	if cfg.perN < 1 || cfg.per < time.Second || cfg.perN > 1000 {
+		errs = append(errs, fmt.Errorf("firebreak: WithFeedbackRate: want 1 to 1000 reports per a duration of 1s or more, got %d per %v", cfg.perN, cfg.per))
 	}
-	if cfg.allPerMinute < 1 {
-		errs = append(errs, fmt.Errorf("firebreak: WithFeedbackTotalRate: must be at least 1 a minute, got %d", cfg.allPerMinute))
+	if cfg.allPerMinute < 1 || cfg.allPerMinute > maxTotalPerMinute {
+		errs = append(errs, fmt.Errorf("firebreak: WithFeedbackTotalRate: must be from 1 to %d a minute, got %d", maxTotalPerMinute, cfg.allPerMinute))
 	}
 	for c, t := range cfg.tiers {
 		if !slices.Contains(b.known, c) {
@@ -241,15 +245,15 @@ func WithFeedbackWindow(d time.Duration) FeedbackOption {
 	return feedbackOptionFunc(func(c *feedbackConfig) { c.window = d })
 }
 
-// WithFeedbackRate limits each client to n reports per d, with a burst of
-// n. Default: 5 per 10 minutes.
+// WithFeedbackRate limits each client to n reports (1 to 1000) per d (1s or
+// more), with a burst of n. Default: 5 per 10 minutes.
 func WithFeedbackRate(n int, d time.Duration) FeedbackOption {
 	return feedbackOptionFunc(func(c *feedbackConfig) { c.perN, c.per = n, d })
 }
 
 // WithFeedbackTotalRate limits the channel to n reports a minute from
 // everyone together, so that a flood from many addresses cannot bury the
-// board. Default: 120.
+// board; n is from 1 to 60000. Default: 120.
 func WithFeedbackTotalRate(n int) FeedbackOption {
 	return feedbackOptionFunc(func(c *feedbackConfig) { c.allPerMinute = n })
 }

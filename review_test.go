@@ -213,3 +213,25 @@ func TestReviewFeedbackGlobalRefusalKeepsTheClientsBudget(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewFeedbackRatesTooFineAreRefused: a rate whose interval rounds to
+// zero (5 per nanosecond, 2^40 a minute) used to make the limiter unlimited
+// without a word; it is now an error naming the option.
+func TestReviewFeedbackRatesTooFineAreRefused(t *testing.T) {
+	b, _ := newBoard(t, firebreak.WithComponents("checkout"))
+	for _, tc := range []struct {
+		opt  firebreak.FeedbackOption
+		want string
+	}{
+		{firebreak.WithFeedbackRate(5, time.Nanosecond), "WithFeedbackRate"},
+		{firebreak.WithFeedbackRate(1000, 999*time.Nanosecond), "WithFeedbackRate"},
+		{firebreak.WithFeedbackTotalRate(1 << 40), "WithFeedbackTotalRate"},
+	} {
+		if _, err := firebreak.NewFeedback(b, tc.opt); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewFeedback: %v, want an error naming %s", err, tc.want)
+		}
+	}
+	if _, err := firebreak.NewFeedback(b, firebreak.WithFeedbackRate(1000, time.Second), firebreak.WithFeedbackTotalRate(60000)); err != nil {
+		t.Fatal(err)
+	}
+}
