@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -233,5 +236,49 @@ func TestReviewFeedbackRatesTooFineAreRefused(t *testing.T) {
 	}
 	if _, err := firebreak.NewFeedback(b, firebreak.WithFeedbackRate(1000, time.Second), firebreak.WithFeedbackTotalRate(60000)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReviewStatusUpdatesAfterResolveAreRefused: operators post updates to
+// one public incident at once, some of them resolving it, each tied to the
+// Board incident (so each posting records evidence between its checks). A
+// resolved incident takes no further updates: none may land after the
+// resolution, and the incident stays resolved.
+func TestReviewStatusUpdatesAfterResolveAreRefused(t *testing.T) {
+	for round := range 20 {
+		b, _ := newBoard(t, firebreak.WithComponents("checkout-api"))
+		b.Report(signalFor(firebreak.Severe))
+		id := b.List(firebreak.Filter{})[0].ID
+		page, err := firebreak.NewStatusPage(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := page.PostUpdate(firebreak.StatusUpdate{Title: "Checkout errors", Status: firebreak.UpdateInvestigating,
+			Message: "We are looking into failed payments.", Incident: id}, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() {
+				st := firebreak.UpdateIdentified
+				if i%4 == 0 {
+					st = firebreak.UpdateResolved
+				}
+				page.PostUpdate(firebreak.StatusUpdate{IncidentID: first.ID, Status: st, Message: "Update " + strconv.Itoa(i)}, "bob")
+			})
+		}
+		wg.Wait()
+		inc := page.Incidents()[0]
+		resolved := slices.IndexFunc(inc.Updates, func(u firebreak.PublicUpdate) bool { return u.Status == firebreak.UpdateResolved })
+		n := 0
+		for _, u := range inc.Updates {
+			if u.Status == firebreak.UpdateResolved {
+				n++
+			}
+		}
+		if inc.Status != firebreak.UpdateResolved || resolved != 0 || n != 1 {
+			t.Fatalf("round %d: incident %s with %d updates, %d resolutions, the newest at %d (newest first): updates landed after the resolution", round, inc.Status, len(inc.Updates), n, resolved)
+		}
 	}
 }

@@ -410,6 +410,16 @@ func (p *StatusPage) PostUpdate(u StatusUpdate, by string) (PublicIncident, erro
 	}
 
 	p.mu.Lock()
+	if inc != nil { // another update may have resolved or filled it meanwhile
+		switch {
+		case inc.Status == UpdateResolved:
+			p.mu.Unlock()
+			return PublicIncident{}, fmt.Errorf("%w: public incident %s is resolved: open a new one", ErrTransition, inc.ID)
+		case len(inc.Updates) >= MaxPublicUpdates:
+			p.mu.Unlock()
+			return PublicIncident{}, fmt.Errorf("%w: public incident %s holds %d updates", ErrLimit, inc.ID, MaxPublicUpdates)
+		}
+	}
 	if inc == nil {
 		p.seq++
 		inc = &PublicIncident{ID: "p" + strconv.Itoa(p.seq), Title: u.Title, Impact: ImpactMinor, Components: []string{}, CreatedAt: now, BoardIncident: boardID}
