@@ -102,6 +102,7 @@ func NewBoard(service string, opts ...BoardOption) (*Board, error) {
 	if service == "" {
 		errs = append(errs, errors.New("firebreak: NewBoard: service name is required"))
 	}
+	errs = append(errs, checkNames(service, cfg.env, cfg.known)...)
 	if cfg.plan == nil {
 		cfg.plan = DefaultPlan()
 	} else if err := cfg.plan.Validate(); err != nil {

@@ -3,6 +3,8 @@ package firebreak
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -113,3 +115,33 @@ func checkReportInput(in ReportInput) error {
 
 // maxReportItems bounds the lessons and action items of one report.
 const maxReportItems = 100
+
+// checkNames refuses a service name, env or declared component that would
+// show oddly or ambiguously where people read it (the public status, pages,
+// notifications): control characters such as CR/LF, surrounding spaces, an
+// empty or repeated component.
+func checkNames(service, env string, components []string) []error {
+	var errs []error
+	bad := func(s string) bool {
+		return strings.TrimSpace(s) != s || strings.ContainsFunc(s, unicode.IsControl) || !utf8.ValidString(s)
+	}
+	if bad(service) {
+		errs = append(errs, fmt.Errorf("firebreak: NewBoard: service name %q has surrounding spaces, control characters or invalid UTF-8", service))
+	}
+	if bad(env) {
+		errs = append(errs, fmt.Errorf("firebreak: WithEnv: %q has surrounding spaces, control characters or invalid UTF-8", env))
+	}
+	seen := map[string]bool{}
+	for i, c := range components {
+		switch {
+		case c == "":
+			errs = append(errs, fmt.Errorf("firebreak: WithComponents: component %d is empty", i))
+		case bad(c):
+			errs = append(errs, fmt.Errorf("firebreak: WithComponents: component %d (%q) has surrounding spaces, control characters or invalid UTF-8", i, c))
+		case seen[c]:
+			errs = append(errs, fmt.Errorf("firebreak: WithComponents: component %q is declared twice", c))
+		}
+		seen[c] = true
+	}
+	return errs
+}

@@ -105,7 +105,8 @@ func WithLogger(l *slog.Logger) BoardOption {
 
 // WithComponents declares the components the public status shows, even
 // before they report anything; no other component name is ever shown there.
-// Default: none.
+// A name must not be empty, repeated, padded with spaces or hold control
+// characters: NewBoard returns an error naming it. Default: none.
 func WithComponents(names ...string) BoardOption {
 	return boardOptionFunc(func(c *boardConfig) { c.known = append(c.known, names...) })
 }

@@ -282,3 +282,30 @@ func TestReviewStatusUpdatesAfterResolveAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewBoardNamesAreChecked: declared components are shown on the
+// public status, and the service and env in every notification; an empty,
+// repeated, padded or CR/LF-holding name used to be taken as it was. Each is
+// now an error naming the option.
+func TestReviewBoardNamesAreChecked(t *testing.T) {
+	for _, tc := range []struct {
+		service string
+		opt     firebreak.BoardOption
+		want    string
+	}{
+		{"checkout", firebreak.WithComponents("search", "search"), `component "search" is declared twice`},
+		{"checkout", firebreak.WithComponents("search", ""), "WithComponents: component 1 is empty"},
+		{"checkout", firebreak.WithComponents(" search"), "WithComponents: component 0"},
+		{"checkout", firebreak.WithComponents("search\r\nX-Injected: 1"), "WithComponents: component 0"},
+		{"checkout", firebreak.WithEnv("prod\n"), "WithEnv"},
+		{"check\r\nout", firebreak.WithEnv("prod"), "service name"},
+	} {
+		b, err := firebreak.NewBoard(tc.service, tc.opt)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewBoard(%q, …): %v, want an error with %q", tc.service, err, tc.want)
+		}
+		if b != nil {
+			b.Close(context.Background())
+		}
+	}
+}
