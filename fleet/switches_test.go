@@ -233,9 +233,11 @@ func TestFleetRateLimit(t *testing.T) {
 		return s
 	}
 	time.Sleep(500 * time.Millisecond) // warm up: every replica seen
-	// Three windows of two seconds; the median stands for the fleet, so
-	// that a host that starves the test for a moment (they share two cores
-	// with other work) does not decide it.
+	// Three windows of two seconds; the busiest stands for the fleet: a
+	// host that starves the test's callers for a moment (they share two
+	// cores with other packages' tests) lowers a window's count, and
+	// nothing raises one, so no window may pass the limit and the busiest
+	// must reach it.
 	var rates []float64
 	for range 3 {
 		from, t0 := total(), time.Now()
@@ -243,8 +245,8 @@ func TestFleetRateLimit(t *testing.T) {
 		rates = append(rates, float64(total()-from)/time.Since(t0).Seconds())
 	}
 	slices.Sort(rates)
-	t.Logf("the fleet admitted %.0f per second (windows %.0f)", rates[1], rates)
-	if perSec := rates[1]; perSec < rate*0.95 || perSec > rate*1.05 {
+	t.Logf("the fleet admitted %.0f per second (windows %.0f)", rates[2], rates)
+	if perSec := rates[2]; perSec < rate*0.95 || perSec > rate*1.05 {
 		t.Errorf("the fleet admitted %.0f per second, want %d ± 5%% (windows %.0f)", perSec, rate, rates)
 	}
 
