@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/felixge/httpsnoop"
@@ -221,6 +222,10 @@ type routeSet struct {
 	mu       sync.Mutex // guards n and the creation of entries
 	n        int
 	overflow *Stats
+	// full is set, under mu, once n reached cfg.maxRoutes and overflow is
+	// in m: from then on an unknown route is counted under OverflowRoute
+	// without taking mu.
+	full atomic.Bool
 }
 
 // newRouteSet validates c and the options of the constructor fn.
@@ -247,6 +252,9 @@ func (rs *routeSet) stats(route string) *Stats {
 	if v, ok := rs.m.Load(route); ok {
 		return v.(*Stats)
 	}
+	if rs.full.Load() {
+		return rs.overflow
+	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if v, ok := rs.m.Load(route); ok {
@@ -254,6 +262,9 @@ func (rs *routeSet) stats(route string) *Stats {
 	}
 	if rs.n >= rs.cfg.maxRoutes || route == OverflowRoute {
 		rs.m.LoadOrStore(OverflowRoute, rs.overflow)
+		if rs.n >= rs.cfg.maxRoutes {
+			rs.full.Store(true)
+		}
 		return rs.overflow
 	}
 	s, err := newOperationStats(&rs.bind, &rs.cfg, map[string]string{"route": route})
