@@ -2,7 +2,9 @@ package tracing
 
 import (
 	"math"
+	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -10,44 +12,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/firebreak-go/firebreak"
-	"github.com/firebreak-go/firebreak/internal/race"
 )
 
 // Review tests of the tracing package: each names the finding it guards.
-
-// Guard: an evaluation interval near math.MaxInt64 cannot make
-// now+interval overflow (the first evaluation is due at the interval, so the
-// sum passes MaxInt64 only after 146 years); every call does not find an
-// evaluation due.
-func TestReviewHugeEvaluationIntervalDoesNotEvaluateEveryCall(t *testing.T) {
-	if race.Enabled {
-		t.Skip("allocations are not meaningful under the race detector")
-	}
-	synctest.Test(t, func(t *testing.T) {
-		cfg, err := observerConfig([]Option{
-			WithSLO(SLO{Availability: 0.999}),
-			WithEvaluationInterval(math.MaxInt64),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b firebreak.Binding
-		s, err := newOperationStats(&b, &cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The first evaluation is due at once (offset MaxInt64 is never
-		// reached, but the rotation at the end of the first slot is).
-		time.Sleep(11 * time.Second)
-		s.Record(time.Millisecond, false)
-		if next := s.next.Load(); next <= s.offset() {
-			t.Fatalf("after a tick the next one is due at offset %d, before now (%d): every call ticks", next, s.offset())
-		}
-		if n := testing.AllocsPerRun(1000, func() { s.Record(time.Millisecond, true) }); n != 0 {
-			t.Errorf("Record allocates %v times with a huge evaluation interval", n)
-		}
-	})
-}
 
 // A rolling window near math.MaxInt64 made Snapshot's covered span overflow:
 // Window and Rate came out negative.
@@ -128,5 +95,29 @@ func TestReviewRouteFloodIsBounded(t *testing.T) {
 	}
 	if s, _ := rs.lookup(OverflowRoute); s.Snapshot().Requests != 100_000-10 {
 		t.Errorf("overflow counted %d, want %d", s.Snapshot().Requests, 100_000-10)
+	}
+}
+
+// An evaluation interval longer than the SLO's shortest window was accepted
+// and silently delayed every alert (math.MaxInt64: none ever); it is an error
+// naming the option.
+func TestReviewEvaluationIntervalLongerThanShortWindowIsAnError(t *testing.T) {
+	for _, d := range []time.Duration{math.MaxInt64, 24 * time.Hour, 5*time.Minute + 1} {
+		_, err := New[int](WithSLO(SLO{Availability: 0.999}), WithEvaluationInterval(d))
+		if err == nil || !strings.Contains(err.Error(), "WithEvaluationInterval") {
+			t.Errorf("WithEvaluationInterval(%v) with the workbook's windows: err = %v, want one naming the option", d, err)
+		}
+	}
+	// Order does not matter, and a Handler checks it too.
+	c := firebreak.Component{Name: "web", Reporter: firebreak.Discard}
+	if _, err := NewHandler(http.NotFoundHandler(), c, WithEvaluationInterval(time.Minute),
+		WithSLO(SLO{Availability: 0.99, Windows: []BurnWindow{{Long: time.Hour, Short: 30 * time.Second, BurnRate: 10}}})); err == nil {
+		t.Error("NewHandler accepted an evaluation interval of 1m with a 30s short window")
+	}
+	if _, err := New[int](WithSLO(SLO{Availability: 0.999}), WithEvaluationInterval(5*time.Minute)); err != nil {
+		t.Errorf("an interval equal to the shortest window: %v", err)
+	}
+	if _, err := New[int](WithEvaluationInterval(time.Hour)); err != nil {
+		t.Errorf("an interval without an SLO: %v", err)
 	}
 }
