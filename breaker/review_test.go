@@ -2,6 +2,7 @@ package breaker
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
 	"sync"
@@ -45,6 +46,35 @@ func TestReviewCountsBeyondUint32AreErrors(t *testing.T) {
 	if _, err := New[int](WithConsecutiveFailures(math.MaxUint32), WithFailureRatio(0.5, math.MaxUint32)); err != nil {
 		t.Errorf("the largest counts: %v", err)
 	}
+}
+
+// An open timeout near math.MaxInt64 made the open machine's deadline
+// overflow to a negative reading: every rejected call then went through
+// gobreaker's mutex instead of the lock-free open path.
+func TestReviewHugeOpenTimeoutKeepsTheFastOpenPath(t *testing.T) {
+	{
+		// Outside a bubble, where the process's readings are small and
+		// positive.
+		b := newTest(t, firebreak.Discard, WithOpenTimeout(math.MaxInt64), WithConsecutiveFailures(1))
+		_, _ = b.Execute(context.Background(), fail)
+		if until := b.cur.Load().openUntil.Load(); until <= firebreak.Nanotime() {
+			t.Errorf("open until reading %d, before now %d: rejections take gobreaker's lock", until, firebreak.Nanotime())
+		}
+	}
+	synctest.Test(t, func(t *testing.T) {
+		b := newTest(t, firebreak.Discard, WithOpenTimeout(math.MaxInt64), WithConsecutiveFailures(1))
+		_, _ = b.Execute(context.Background(), fail)
+		if b.State() != StateOpen {
+			t.Fatalf("state %v, want open", b.State())
+		}
+		if until := b.cur.Load().openUntil.Load(); until <= firebreak.Nanotime() {
+			t.Errorf("open until reading %d, before now %d: rejections take gobreaker's lock", until, firebreak.Nanotime())
+		}
+		time.Sleep(1000 * time.Hour)
+		if _, err := b.Execute(context.Background(), ok); !errors.Is(err, ErrOpen) {
+			t.Errorf("after 1000h of a 292-year open timeout: err = %v, want open", err)
+		}
+	})
 }
 
 // A half-open breaker admits exactly WithHalfOpenCalls trials under a burst
