@@ -182,3 +182,24 @@ func TestReviewForceOpenAgainstConcurrentSuccesses(t *testing.T) {
 		t.Errorf("last breaker signal %v, want a firing one", sigs)
 	}
 }
+
+// A window of one bucket near math.MaxInt64 (a window that never resets)
+// made the bucket's end overflow to a past reading: every call rolled the
+// window, which then cleared on every call, so the breaker never tripped.
+func TestReviewHugeWindowStillTrips(t *testing.T) {
+	for _, w := range []struct{ window, bucket time.Duration }{
+		{math.MaxInt64, math.MaxInt64},
+		{math.MaxInt64 - math.MaxInt64%2, math.MaxInt64 / 2},
+	} {
+		b := newTest(t, firebreak.Discard, WithWindow(w.window, w.bucket), WithFailureRatio(0.5, 20), WithConsecutiveFailures(0))
+		for range 10 {
+			_, _ = b.Execute(context.Background(), ok)
+		}
+		for range 10 {
+			_, _ = b.Execute(context.Background(), fail)
+		}
+		if b.State() != StateOpen {
+			t.Errorf("WithWindow(%v, %v): 10 of 20 calls failed, state %v, counts %+v; want open", w.window, w.bucket, b.State(), b.Counts())
+		}
+	}
+}
