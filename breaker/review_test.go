@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -202,4 +203,107 @@ func TestReviewHugeWindowStillTrips(t *testing.T) {
 			t.Errorf("WithWindow(%v, %v): 10 of 20 calls failed, state %v, counts %+v; want open", w.window, w.bucket, b.State(), b.Counts())
 		}
 	}
+}
+
+// Guard: under concurrency the ratio rule trips exactly at the configured
+// ratio once minCalls outcomes are in the window, never before, and the
+// counts equal the calls made.
+func TestReviewTripsExactlyAtRatioUnderConcurrency(t *testing.T) {
+	for range 20 {
+		b := newTest(t, firebreak.Discard, WithFailureRatio(0.5, 100), WithConsecutiveFailures(0))
+		run := func(n int, fn func(context.Context) (int, error)) {
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Go(func() {
+					for range n / 8 {
+						_, _ = b.Execute(context.Background(), fn)
+					}
+				})
+			}
+			wg.Go(func() {
+				for range n % 8 {
+					_, _ = b.Execute(context.Background(), fn)
+				}
+			})
+			wg.Wait()
+		}
+		run(50, ok)
+		run(49, fail)
+		if s, c := b.State(), b.Counts(); s != StateClosed || c.Requests != 99 || c.Successes != 50 || c.Failures != 49 {
+			t.Fatalf("after 50 successes and 49 failures: %v %+v, want closed with exact counts", s, c)
+		}
+		_, _ = b.Execute(context.Background(), fail)
+		if s := b.State(); s != StateOpen {
+			t.Fatalf("after the 50th failure of 100 calls: %v, want open", s)
+		}
+	}
+}
+
+// Guard: a flood of 100k distinct keys, a tenth of them failing, keeps the
+// group within its hard cap and the overflow bookkeeping within 4×max.
+func TestReviewGroupKeyFloodIsBounded(t *testing.T) {
+	g := newTestGroup(t, 100, firebreak.Discard)
+	for i := range 100_000 {
+		key := "tenant-" + strconv.Itoa(i)
+		fn := ok
+		if i%10 == 0 {
+			fn = fail
+		}
+		_, _ = g.Execute(context.Background(), key, fn)
+		if n := g.Len(); n > 200 {
+			t.Fatalf("after %d keys the group keeps %d breakers, over the hard cap of 200", i+1, n)
+		}
+	}
+	g.mu.RLock()
+	spilled := len(g.spilled)
+	g.mu.RUnlock()
+	if spilled > 400 {
+		t.Errorf("%d keys remembered as spilled, over 4×max", spilled)
+	}
+}
+
+// At the hard cap with every breaker open, each new key swept the whole
+// ring (twice, taking every breaker's gobreaker lock) under the group's
+// exclusive lock: a flood of new keys cost O(max) each and stalled every
+// lookup. Now the group looks for a slot at most once per spillRetry; a key
+// gets a breaker of its own again once one is free and that time passed.
+func TestReviewSaturatedGroupDoesNotSweepForEveryNewKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newTestGroup(t, 50, firebreak.Discard, WithOpenTimeout(time.Minute))
+		for i := range 100 {
+			_, _ = g.Execute(context.Background(), "bad-"+strconv.Itoa(i), fail)
+		}
+		if g.Len() != 100 {
+			t.Fatalf("%d breakers, want the hard cap of 100", g.Len())
+		}
+		_, _ = g.Execute(context.Background(), "new-0", ok) // sweeps, finds none closed
+		// A sweep clears the marks of the breakers it passes; mark them
+		// all, and see whether the flood of new keys swept.
+		g.mu.RLock()
+		for i := range g.ring {
+			g.ring[i].b.used.Store(true)
+		}
+		g.mu.RUnlock()
+		for i := range 10_000 {
+			_, _ = g.Execute(context.Background(), "new-"+strconv.Itoa(i+1), ok)
+		}
+		g.mu.RLock()
+		for i := range g.ring {
+			if !g.ring[i].b.used.Load() {
+				t.Errorf("new keys at a full hard cap swept the ring again within spillRetry (%s unmarked)", g.ring[i].key)
+				break
+			}
+		}
+		g.mu.RUnlock()
+		// A minute on, the open breakers are half-open; one recovers.
+		time.Sleep(time.Minute + spillRetry)
+		_, _ = g.Execute(context.Background(), "bad-7", ok)
+		if g.Breaker("bad-7").State() != StateClosed {
+			t.Fatalf("bad-7 is %v after a successful trial, want closed", g.Breaker("bad-7").State())
+		}
+		b := g.Breaker("fresh")
+		if b == g.overflow {
+			t.Error("a new key after spillRetry with a closed breaker to evict still got the overflow breaker")
+		}
+	})
 }
