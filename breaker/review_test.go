@@ -307,3 +307,27 @@ func TestReviewSaturatedGroupDoesNotSweepForEveryNewKey(t *testing.T) {
 		}
 	})
 }
+
+// Guard: a half-open trial whose caller gave up early (an excluded outcome)
+// frees its trial slot: the next call is the trial, the breaker is not stuck
+// half-open rejecting every call.
+func TestReviewExcludedTrialFreesItsSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newTest(t, firebreak.Discard, WithHalfOpenCalls(1))
+		if err := b.SetState(StateHalfOpen); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, _ = b.Execute(ctx, func(ctx context.Context) (int, error) { return 0, ctx.Err() })
+		if s := b.State(); s != StateHalfOpen {
+			t.Fatalf("after an abandoned trial: %v, want still half-open", s)
+		}
+		if _, err := b.Execute(context.Background(), ok); err != nil {
+			t.Fatalf("the trial after an abandoned one: %v", err)
+		}
+		if s := b.State(); s != StateClosed {
+			t.Errorf("after a successful trial: %v, want closed", s)
+		}
+	})
+}
