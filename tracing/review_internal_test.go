@@ -1,15 +1,15 @@
 package tracing
 
 import (
+	"context"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/firebreak-go/firebreak"
 )
@@ -79,7 +79,7 @@ func TestReviewRouteFloodIsBounded(t *testing.T) {
 	}
 	start := time.Now()
 	for i := range 100_000 {
-		rs.record("GET /u/"+strconv.Itoa(i), start, i%10 == 0, trace.SpanContext{})
+		rs.record(context.Background(), "GET /u/"+strconv.Itoa(i), start, i%10 == 0)
 	}
 	names := rs.names()
 	if len(names) != 11 {
@@ -119,5 +119,49 @@ func TestReviewEvaluationIntervalLongerThanShortWindowIsAnError(t *testing.T) {
 	}
 	if _, err := New[int](WithEvaluationInterval(time.Hour)); err != nil {
 		t.Errorf("an interval without an SLO: %v", err)
+	}
+}
+
+// A Transport counted a request its caller cancelled early (a hedge's
+// loser, a user who navigated away) as a failed request of the dependency,
+// which an Observer counts as given up: client cancellations burned the
+// route's error budget. Over a real loopback server.
+func TestReviewTransportCallerGivingUpEarlyIsNotAFailure(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done() // the client went away
+	}))
+	defer srv.Close()
+	c := firebreak.Component{Name: "checkout", Dependency: "payments", Reporter: firebreak.Discard}
+	tr, err := NewTransport(srv.Client().Transport, c, WithRoute(func(*http.Request) string { return "GET /pay" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: tr}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-arrived; cancel() }()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	if resp, err := client.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("the cancelled request succeeded")
+	}
+	s, ok := tr.Stats("GET /pay")
+	if !ok {
+		t.Fatal("no statistics for the route")
+	}
+	snap := s.Snapshot()
+	if snap.Errors != 0 || snap.Requests != 0 || snap.GaveUp != 1 {
+		t.Errorf("a request cancelled by its caller after a few ms: %d requests, %d errors, %d given up; want 0, 0, 1",
+			snap.Requests, snap.Errors, snap.GaveUp)
+	}
+	// A request that fails on its own is a failure.
+	srv.Close()
+	req, _ = http.NewRequest(http.MethodGet, srv.URL, nil)
+	if resp, err := client.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	if snap := s.Snapshot(); snap.Errors != 1 {
+		t.Errorf("a request to a closed server: %d errors, want 1", snap.Errors)
 	}
 }
