@@ -165,3 +165,53 @@ func TestReviewTransportCallerGivingUpEarlyIsNotAFailure(t *testing.T) {
 		t.Errorf("a request to a closed server: %d errors, want 1", snap.Errors)
 	}
 }
+
+// The Handler side: a client that goes away after a few milliseconds, whose
+// handler then answers 500 (its downstream call failed with the cancelled
+// context), is a request given up, not a failure; a real 500 is a failure.
+func TestReviewHandlerClientGoneIsNotAFailure(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+		http.Error(w, "downstream: context canceled", http.StatusInternalServerError)
+	})
+	mux.HandleFunc("GET /broken", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "broken", http.StatusInternalServerError)
+	})
+	c := firebreak.Component{Name: "web", Reporter: firebreak.Discard}
+	h, err := NewHandler(mux, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		served <- struct{}{}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-arrived; cancel() }()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/slow", nil)
+	if resp, err := srv.Client().Do(req); err == nil {
+		resp.Body.Close()
+	}
+	<-served
+	resp, err := srv.Client().Get(srv.URL + "/broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	<-served
+	if s, ok := h.Stats("GET /slow"); !ok {
+		t.Error("no statistics for GET /slow")
+	} else if snap := s.Snapshot(); snap.Errors != 0 || snap.GaveUp != 1 {
+		t.Errorf("GET /slow, client gone: %d errors, %d given up; want 0, 1", snap.Errors, snap.GaveUp)
+	}
+	if s, ok := h.Stats("GET /broken"); !ok {
+		t.Error("no statistics for GET /broken")
+	} else if snap := s.Snapshot(); snap.Errors != 1 {
+		t.Errorf("GET /broken: %d errors, want 1", snap.Errors)
+	}
+}
