@@ -331,3 +331,53 @@ func TestReviewExcludedTrialFreesItsSlot(t *testing.T) {
 		}
 	})
 }
+
+// A Reporter that panicked while the breaker reported a state change threw
+// the panic out of the call that caused the change (a call whose own fn had
+// returned) and lost the changes queued behind it. Now the panic is
+// recovered, the call returns its result, and later changes are reported.
+func TestReviewReporterPanicDoesNotEscapeTheCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var got []bool
+		var calls int
+		rep := firebreak.ReporterFunc(func(s firebreak.Signal) {
+			mu.Lock()
+			calls++
+			n := calls
+			mu.Unlock()
+			if n == 1 {
+				panic("reporter bug")
+			}
+			mu.Lock()
+			got = append(got, s.Firing)
+			mu.Unlock()
+		})
+		b := newTest(t, rep, WithConsecutiveFailures(1), WithOpenTimeout(time.Second))
+		var err error
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("the Reporter's panic escaped the call: %v", r)
+				}
+			}()
+			_, err = b.Execute(context.Background(), fail)
+		}()
+		if !errors.Is(err, errDep) {
+			t.Errorf("the tripping call returned %v, want its own error", err)
+		}
+		if b.State() != StateOpen {
+			t.Fatalf("state %v, want open", b.State())
+		}
+		time.Sleep(time.Second + time.Millisecond)
+		if _, err := b.Execute(context.Background(), ok); err != nil {
+			t.Fatalf("trial: %v", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		// open → half-open (firing), half-open → closed (cleared).
+		if len(got) != 2 || !got[0] || got[1] {
+			t.Errorf("signals after the panic: firing %v, want [true false]", got)
+		}
+	})
+}
