@@ -44,7 +44,7 @@ func TestReviewCountsBeyondUint32AreErrors(t *testing.T) {
 			}
 		}
 	}
-	if _, err := New[int](WithConsecutiveFailures(math.MaxUint32), WithFailureRatio(0.5, math.MaxUint32)); err != nil {
+	if _, err := New[int](WithConsecutiveFailures(int(huge-1)), WithFailureRatio(0.5, int(huge-1))); err != nil {
 		t.Errorf("the largest counts: %v", err)
 	}
 }
