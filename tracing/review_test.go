@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -55,7 +56,7 @@ func TestReviewIdleDaysThenOutagePagesAndClears(t *testing.T) {
 // windows any more carries finite metrics (0 calls, 0 budget spent).
 func TestReviewClearedWithoutCallsHasFiniteMetrics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := newSLORig(t, SLO{Availability: 0.99, Latency: 100 * time.Millisecond, LatencyTarget: 0.9,
+		r := newSLORig(t, SLO{Availability: 0.99, Latency: 100 * time.Millisecond, LatencyTarget: 0.95,
 			Windows: []BurnWindow{{Long: time.Minute, Short: 5 * time.Second, BurnRate: 10}}, MinRequests: 10})
 		if err := r.obs.Start(context.Background()); err != nil {
 			t.Fatal(err)
@@ -82,6 +83,52 @@ func TestReviewClearedWithoutCallsHasFiniteMetrics(t *testing.T) {
 		}
 		if err := r.obs.Start(context.Background()); err == nil {
 			t.Error("Start after Close succeeded")
+		}
+	})
+}
+
+// A 90% objective with the workbook's tiers was accepted, but its budget of
+// 10% burns at most 10×: the 14.4× page tier could never fire, and a
+// dependency that turned entirely slow paged 3h36m later, on the 6h/30m tier.
+// Such a tier is an error naming the objective and the tier; tiers the
+// objective can reach are fine, and page when the budget says (a 2× tier
+// over 1h with a 10% budget: 12 minutes of every call slow).
+func TestReviewUnreachableBurnTierIsAnError(t *testing.T) {
+	for _, tc := range []struct {
+		slo   SLO
+		field string
+	}{
+		{SLO{Latency: 300 * time.Millisecond, LatencyTarget: 0.9}, "SLO.LatencyTarget 0.9"},
+		{SLO{Availability: 0.9}, "SLO.Availability 0.9"},
+		{SLO{Availability: 0.99, Windows: []BurnWindow{{Long: time.Hour, Short: 5 * time.Minute, BurnRate: 100}}}, "SLO.Windows[0]"},
+	} {
+		_, err := New[int](WithSLO(tc.slo))
+		if err == nil || !strings.Contains(err.Error(), tc.field) || !strings.Contains(err.Error(), "can never fire") {
+			t.Errorf("%+v: err = %v, want one naming %s", tc.slo, err, tc.field)
+		}
+	}
+	synctest.Test(t, func(t *testing.T) {
+		slo := SLO{Latency: 300 * time.Millisecond, LatencyTarget: 0.9, Windows: []BurnWindow{
+			{Long: time.Hour, Short: 5 * time.Minute, BurnRate: 2},
+			{Long: 6 * time.Hour, Short: 30 * time.Minute, BurnRate: 1},
+		}}
+		r := newSLORig(t, slo)
+		r.warm(6*time.Hour, time.Second, 10, never)
+		st := r.obs.Stats()
+		start := time.Now()
+		for time.Since(start) < time.Hour && len(r.rec.Of(firebreak.KindLatencySLOBurn)) == 0 {
+			for range 10 {
+				st.Record(time.Second, false) // every call slow
+			}
+			time.Sleep(time.Second)
+		}
+		sigs := r.rec.Of(firebreak.KindLatencySLOBurn)
+		if len(sigs) == 0 || !sigs[0].Firing {
+			t.Fatalf("no latency page within an hour of a dependency turning slow")
+		}
+		// 1h × 2 × 10% = 12m of every call slow, evaluated every 5s.
+		if d := time.Since(start); d < 12*time.Minute || d > 12*time.Minute+10*time.Second {
+			t.Errorf("a fully slow dependency paged after %v, want 12m", d)
 		}
 	})
 }
