@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -364,7 +365,15 @@ func (m *machine[T]) onStateChange(_ string, from, to gobreaker.State) {
 	case gobreaker.StateOpen:
 		m.win.Store(nil)
 		// Read after gobreaker's clock read: gobreaker's expiry is no later.
-		m.openUntil.Store(firebreak.Nanotime() + int64(m.openTimeout()))
+		// Saturated: an open timeout near math.MaxInt64 must not wrap to
+		// a reading in the past, which would send every rejection through
+		// gobreaker's mutex.
+		now := firebreak.Nanotime()
+		until := now + int64(m.openTimeout())
+		if until < now {
+			until = math.MaxInt64
+		}
+		m.openUntil.Store(until)
 	default:
 		m.win.Store(nil)
 		m.openUntil.Store(0)

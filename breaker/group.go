@@ -30,7 +30,8 @@ import (
 //   - It never evicts a breaker that is open, half-open or forced open. If
 //     the hard cap is reached with none closed, new keys share one overflow
 //     breaker (named "overflow", label "overflow"="true") until a slot frees:
-//     they are still protected, only together.
+//     they are still protected, only together. While it is so, the group
+//     looks for a free slot at most once a second, not for every new key.
 //
 // An evicted breaker was closed, so it reports nothing; a handle kept from
 // before the eviction still works: its calls, state, counts, ForceOpen and
@@ -58,6 +59,11 @@ type Group[K comparable, T any] struct {
 	hand     int             // next position the eviction sweep looks at
 	overflow *Breaker[T]     // shared by keys past the hard cap; nil until needed
 	spilled  map[K]time.Time // keys now served by overflow → when they last tried for a slot
+	// full is when a sweep at the hard cap last found no closed breaker;
+	// until spillRetry after it, new keys go to overflow without sweeping
+	// the ring again, so that a flood of new keys costs no O(max) sweep
+	// each under mu. Zero when not known full.
+	full time.Time
 	// comp is the bound component, shared by the identities of the
 	// breakers made after the group was bound; nil until the first.
 	comp *firebreak.Component
@@ -166,6 +172,11 @@ func (g *Group[K, T]) add(key K) *Breaker[T] {
 		}
 	}()
 	keyName := keyString(key)
+	if len(g.ring) >= 2*g.max && !g.full.IsZero() && time.Since(g.full) < spillRetry {
+		b := g.overflowLocked(key)
+		g.mu.Unlock()
+		return b
+	}
 	if len(g.ring) >= g.max {
 		if i := g.sweep(&touched, true, -1); i >= 0 {
 			evicted = append(evicted, g.ring[i].b)
@@ -185,6 +196,7 @@ func (g *Group[K, T]) add(key K) *Breaker[T] {
 		if len(g.ring) >= 2*g.max {
 			i := g.sweep(&touched, false, -1)
 			if i < 0 {
+				g.full = time.Now()
 				b := g.overflowLocked(key)
 				g.mu.Unlock()
 				return b

@@ -160,7 +160,7 @@ func WithWindow(window, bucket time.Duration) Option {
 // WithFailureRatio trips the breaker when at least ratio of the calls in the
 // rolling window failed, once the window holds at least minCalls calls with an
 // outcome (successes and failures; excluded calls do not count). ratio must
-// be in (0, 1] and minCalls at least 1; ratio 0 turns the rule off.
+// be in (0, 1] and minCalls in [1, 4294967295]; ratio 0 turns the rule off.
 //
 // minCalls also says where low traffic ends: while the window holds fewer
 // than minCalls outcomes the consecutive-failure rule decides instead (see
@@ -178,6 +178,9 @@ func WithFailureRatio(ratio float64, minCalls int) Option {
 			c.errorf("WithFailureRatio: ratio %v must be in (0, 1], or 0 to turn the rule off", ratio)
 		case ratio > 0 && minCalls < 1:
 			c.errorf("WithFailureRatio: minCalls %d must be >= 1", minCalls)
+		case minCalls > 0 && uint64(minCalls) > math.MaxUint32:
+			// The counts are uint32, as gobreaker's.
+			c.errorf("WithFailureRatio: minCalls %d must be <= %d", minCalls, uint64(math.MaxUint32))
 		}
 		c.ratio, c.minCalls = ratio, minCalls
 	})
@@ -190,12 +193,16 @@ func WithFailureRatio(ratio float64, minCalls int) Option {
 // stands aside: there runs of failures come by chance from any partial
 // failure (at 1000 calls/s and 10% errors, five in a row come every few
 // seconds), and only the ratio tells a dead dependency from a degraded one.
-// n must be >= 0; 0 turns the rule off. Default: 10
+// n must be in [0, 4294967295]; 0 turns the rule off. Default: 10
 // ([DefaultConsecutiveFailures]).
 func WithConsecutiveFailures(n int) Option {
 	return optionFunc(func(c *config) {
-		if n < 0 {
+		switch {
+		case n < 0:
 			c.errorf("WithConsecutiveFailures: n %d must be >= 0 (0 turns the rule off)", n)
+		case uint64(n) > math.MaxUint32:
+			// The counts are uint32, as gobreaker's.
+			c.errorf("WithConsecutiveFailures: n %d must be <= %d", n, uint64(math.MaxUint32))
 		}
 		c.consecutive = n
 	})

@@ -2,6 +2,9 @@ package breaker
 
 import (
 	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/firebreak-go/firebreak"
@@ -114,7 +117,28 @@ func (b *Breaker[T]) report(e event) {
 		s.Metrics["calls"] = float64(n)
 		s.Metrics["consecutive_failures"] = float64(e.counts.ConsecutiveFailures)
 	}
-	id.component.Report(s)
+	reportSafely(id.component, s)
+}
+
+// reporterPanics counts the Reporter panics recovered by reportSafely, in
+// every breaker of the process: the first is logged.
+var reporterPanics atomic.Uint64
+
+// reportSafely hands s to c's Reporter. A Reporter that panics does not
+// throw the panic out of the call that happened to report the change (whose
+// own result is then lost) nor lose the changes queued behind it: the panic
+// is recovered and logged with its stack the first time.
+func reportSafely(c *firebreak.Component, s firebreak.Signal) {
+	defer func() {
+		if r := recover(); r != nil {
+			if reporterPanics.Add(1) == 1 {
+				slog.Error("breaker: the Reporter panicked; later panics are only counted",
+					"component", s.Component, "dependency", s.Dependency, "kind", string(s.Kind),
+					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			}
+		}
+	}()
+	c.Report(s)
 }
 
 func (b *Breaker[T]) summary(name string, e event) string {

@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -135,12 +136,20 @@ func newWindow(cfg *config, now int64) *window {
 // endOf returns the reading at which bucket age, current at reading now,
 // ends. A window of several buckets rolls on a fixed grid from start; a
 // window of one bucket, like gobreaker's, clears on the first call after
-// its interval has passed.
+// its interval has passed. The end saturates at math.MaxInt64 (a bucket
+// that never ends) rather than wrap to a past reading.
 func (w *window) endOf(age uint64, now int64) int64 {
+	from, n := w.start, age+1
 	if len(w.buckets) == 1 {
-		return now + w.period + 1
+		from, n = now+1, 1
 	}
-	return w.start + int64(age+1)*w.period
+	if n > uint64(math.MaxInt64/w.period) {
+		return math.MaxInt64
+	}
+	if end := from + int64(n)*w.period; end >= from {
+		return end
+	}
+	return math.MaxInt64
 }
 
 // admit counts a call let through at reading now and returns the bucket

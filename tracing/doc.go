@@ -83,7 +83,10 @@
 // budgets are watched with the tiers of [WorkbookWindows]: page at 14.4×
 // over 1h and 5m or 6× over 6h and 30m; ticket at 3× over 24h and 2h or 1×
 // over 3d and 6h. A tier fires when both its windows burn faster than its
-// rate and its long window holds at least SLO.MinRequests calls.
+// rate and its long window holds at least SLO.MinRequests calls. A tier
+// whose rate the objective cannot reach (a total outage burns 1/(1-objective):
+// 10× for 90%) is an error, so the workbook's tiers need an objective above
+// 93.1%; give a looser one SLO.Windows of its own.
 //
 // Each SLO objective is one alert: its signal's labels are "slo" (the SLO's
 // name, "availability" or "latency" by default) and, for HTTP, "route" —

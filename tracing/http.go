@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/felixge/httpsnoop"
@@ -21,7 +22,9 @@ import (
 // Handler is HTTP server middleware. It serves through otelhttp, which makes
 // the server spans and extracts W3C trace context, and keeps RED statistics
 // and the SLO per route. A response with a 5xx status, or a handler that
-// panics, is an error. Handler is safe for concurrent use.
+// panics, is an error, except for a short request whose client went away,
+// which is counted as given up ([Snapshot].GaveUp). Handler is safe for
+// concurrent use.
 type Handler struct {
 	h      http.Handler
 	routes *routeSet
@@ -66,7 +69,7 @@ func NewHandler(next http.Handler, c firebreak.Component, opts ...HTTPOption) (*
 		done := false
 		defer func() {
 			if !done { // the handler panicked; net/http fails the request
-				rs.record(route(r), start, true, trace.SpanContextFromContext(r.Context()))
+				rs.record(r.Context(), route(r), start, true)
 			}
 		}()
 		// r goes on unchanged, so that the mux's Request.Pattern is visible
@@ -74,7 +77,7 @@ func NewHandler(next http.Handler, c firebreak.Component, opts ...HTTPOption) (*
 		next.ServeHTTP(ww, r)
 		done = true
 		nameServerSpan(r)
-		rs.record(route(r), start, status >= 500, trace.SpanContextFromContext(r.Context()))
+		rs.record(r.Context(), route(r), start, status >= 500)
 	})
 	// otelhttp names the server span "GET" at the start and "GET /route"
 	// once the mux has matched; nameServerSpan adds http.route.
@@ -148,7 +151,9 @@ func (h *Handler) Close(ctx context.Context) error { return h.loop.close(ctx, "H
 // Transport is an HTTP client [http.RoundTripper]. It sends through otelhttp,
 // which makes the client spans and injects W3C trace context, and keeps RED
 // statistics and the SLO per route. A transport error, a 5xx or a 429
-// response is an error. Transport is safe for concurrent use.
+// response is an error, except for a short request its caller cancelled,
+// which is counted as given up ([Snapshot].GaveUp). Transport is safe for
+// concurrent use.
 type Transport struct {
 	rt     http.RoundTripper
 	routes *routeSet
@@ -179,7 +184,7 @@ func NewTransport(base http.RoundTripper, c firebreak.Component, opts ...HTTPOpt
 			return resp, err
 		}
 		failed := err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
-		rs.record(route(r), start, failed, trace.SpanContextFromContext(r.Context()))
+		rs.record(r.Context(), route(r), start, failed)
 		return resp, err
 	})
 	t := &Transport{routes: rs}
@@ -221,6 +226,10 @@ type routeSet struct {
 	mu       sync.Mutex // guards n and the creation of entries
 	n        int
 	overflow *Stats
+	// full is set, under mu, once n reached cfg.maxRoutes and overflow is
+	// in m: from then on an unknown route is counted under OverflowRoute
+	// without taking mu.
+	full atomic.Bool
 }
 
 // newRouteSet validates c and the options of the constructor fn.
@@ -247,6 +256,9 @@ func (rs *routeSet) stats(route string) *Stats {
 	if v, ok := rs.m.Load(route); ok {
 		return v.(*Stats)
 	}
+	if rs.full.Load() {
+		return rs.overflow
+	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if v, ok := rs.m.Load(route); ok {
@@ -254,6 +266,9 @@ func (rs *routeSet) stats(route string) *Stats {
 	}
 	if rs.n >= rs.cfg.maxRoutes || route == OverflowRoute {
 		rs.m.LoadOrStore(OverflowRoute, rs.overflow)
+		if rs.n >= rs.cfg.maxRoutes {
+			rs.full.Store(true)
+		}
 		return rs.overflow
 	}
 	s, err := newOperationStats(&rs.bind, &rs.cfg, map[string]string{"route": route})
@@ -265,10 +280,21 @@ func (rs *routeSet) stats(route string) *Stats {
 	return s
 }
 
-func (rs *routeSet) record(route string, start time.Time, failed bool, sc trace.SpanContext) {
+// record records a request of route that started at start and failed or
+// not; ctx is the request's. A failed request whose caller gave up early
+// (ctx ended, and the request was short: [firebreak.Hung] with its
+// defaults) is counted as given up, as an [Observer] does: a cancelled
+// client, or a hedge's loser, says nothing about the dependency.
+func (rs *routeSet) record(ctx context.Context, route string, start time.Time, failed bool) {
 	s := rs.stats(route)
-	d := time.Since(start)
-	if failed && sc.IsSampled() {
+	end := time.Now()
+	d := end.Sub(start)
+	if failed && ctx.Err() != nil &&
+		!firebreak.Hung(ctx, start, end, firebreak.DefaultHangThreshold, firebreak.DefaultHangBudget) {
+		s.recordGaveUp(int64(start.Sub(s.base) + d))
+		return
+	}
+	if sc := trace.SpanContextFromContext(ctx); failed && sc.IsSampled() {
 		s.noteFailure(sc.TraceID())
 	}
 	s.record(int64(start.Sub(s.base)+d), d, failed)

@@ -77,6 +77,19 @@ func newConfig[O any](fn string, opts []O, apply func(O, *config)) (config, erro
 	if c.props == nil {
 		c.props = defaultPropagator()
 	}
+	if c.slo != nil && c.interval > 0 {
+		ws := c.slo.Windows
+		if ws == nil {
+			ws = WorkbookWindows()
+		}
+		shortest := ws[0].Short
+		for _, w := range ws {
+			shortest = min(shortest, w.Short)
+		}
+		if c.interval > shortest {
+			c.errs = append(c.errs, fmt.Errorf("tracing: WithEvaluationInterval: %v is longer than the SLO's shortest window %v, so its alerts would come late or never", c.interval, shortest))
+		}
+	}
 	return c, errors.Join(c.errs...)
 }
 
@@ -132,7 +145,8 @@ func WithSLO(o SLO) SharedOption {
 }
 
 // WithEvaluationInterval sets how often burn rates are evaluated; it must not
-// be negative, and 0 means the default. Default: the shortest short window
+// be negative nor longer than the SLO's shortest short window, and 0 means
+// the default. Default: the shortest short window
 // divided by 60 (5s for the workbook's windows), at least 1ms.
 func WithEvaluationInterval(d time.Duration) SharedOption {
 	return sharedOption(func(c *config) {

@@ -34,7 +34,10 @@ type SLO struct {
 	// Latency, e.g. 0.99. Required (0 < LatencyTarget < 1) when Latency is
 	// set.
 	LatencyTarget float64
-	// Windows are the alerting tiers. Nil means [WorkbookWindows].
+	// Windows are the alerting tiers. Nil means [WorkbookWindows]. A tier
+	// whose BurnRate is at or above 1/(1-objective), the burn rate of a
+	// total outage, can never fire and is an error: the workbook's 14.4×
+	// tier needs an objective above 93.1%.
 	Windows []BurnWindow
 	// MinRequests is the minimum-traffic guard: a tier fires only when its
 	// long window holds at least this many calls, so that one failure among
@@ -121,6 +124,30 @@ func (o SLO) validate() error {
 		if !(w.BurnRate > 0) || math.IsInf(w.BurnRate, 0) {
 			errs = append(errs, fmt.Errorf("tracing: WithSLO: SLO.Windows[%d].BurnRate %v must be positive", i, w.BurnRate))
 		}
+	}
+	// A budget of 1-target burns at most 1/(1-target) (every call bad): a
+	// tier at or above that rate can never fire, and a total outage would
+	// page only on a slower tier, hours later (a 90% objective with the
+	// workbook's tiers: 3h36m).
+	reach := func(field string, target float64) {
+		if !(target > 0 && target < 1) {
+			return
+		}
+		limit := 1 / (1 - target)
+		ws, which := o.Windows, "SLO.Windows[%d]"
+		if ws == nil {
+			ws, which = WorkbookWindows(), "the workbook's tier %d"
+		}
+		for i, w := range ws {
+			if w.BurnRate >= limit {
+				errs = append(errs, fmt.Errorf("tracing: WithSLO: %s %v leaves a budget of %s, so burn rates reach at most %.4gx: "+which+" %v at %gx can never fire (give SLO.Windows with burn rates below %.4gx)",
+					field, target, percent(1-target), limit, i, w, w.BurnRate, limit))
+			}
+		}
+	}
+	reach("SLO.Availability", o.Availability)
+	if o.Latency > 0 {
+		reach("SLO.LatencyTarget", o.LatencyTarget)
 	}
 	return errors.Join(errs...)
 }

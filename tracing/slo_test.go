@@ -607,7 +607,7 @@ func TestSLOValidate(t *testing.T) {
 		want string // substring of the error; "" for valid
 	}{
 		{SLO{Availability: 0.999}, ""},
-		{SLO{Latency: time.Second, LatencyTarget: 0.9}, ""},
+		{SLO{Latency: time.Second, LatencyTarget: 0.99}, ""},
 		{SLO{}, "neither"},
 		{SLO{Availability: 1}, "SLO.Availability"},
 		{SLO{Availability: -0.5}, "SLO.Availability"},

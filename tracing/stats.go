@@ -501,8 +501,9 @@ func (s *Stats) Snapshot() Snapshot {
 	snap.Requests, snap.Errors, snap.Rejected, snap.GaveUp = t.requests, t.errors, t.rejected, gaveUp
 	snap.Time = s.base.Add(time.Duration(now))
 	// The ring covers windowSlots full slots and the one being filled.
-	covered := now - (end - s.slotDur) + windowSlots*s.slotDur
-	covered = min(covered, now)
+	// Computed as a difference of offsets, which cannot overflow even
+	// for a window near math.MaxInt64.
+	covered := now - max(end-s.slotDur-windowSlots*s.slotDur, 0)
 	snap.Window = time.Duration(covered)
 	if covered > 0 {
 		snap.Rate = float64(snap.Requests) / time.Duration(covered).Seconds()
