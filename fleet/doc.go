@@ -28,6 +28,8 @@
 //	hold:<id>         replicas whose alerts hold it (zset)       TTL
 //	open              open incidents (zset, scored by expiry)    TTL
 //	lease:<...>       one per notification sent for the fleet    its lease (≤ TTL)
+//	rate:<name>       a Limiter's GCRA time (string)             the burst's span
+//	replicas:<name>   a Limiter's replicas (zset)                two replica windows
 //
 // so an incident costs 4 keys plus one per notification sent for the
 // fleet (announcement, escalations, breach, reminders, resolution: about

@@ -81,8 +81,8 @@ func NewLimiter(s *Store, name string, r float64, burst int, opts ...LimiterOpti
 	if s == nil {
 		errs = append(errs, errors.New("fleet: NewLimiter: store is nil"))
 	}
-	if name == "" {
-		errs = append(errs, errors.New("fleet: NewLimiter: a name is required"))
+	if name == "" || len(name) > 256 {
+		errs = append(errs, fmt.Errorf("fleet: NewLimiter: name must be 1 to 256 bytes, got %d", len(name)))
 	}
 	if math.IsNaN(r) || math.IsInf(r, 0) || r <= 0 || r > 1e6 {
 		errs = append(errs, fmt.Errorf("fleet: NewLimiter: rate %v must be a finite number above 0 and at most 1e6 per second", r))

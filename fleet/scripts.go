@@ -133,7 +133,7 @@ if n > 0 then
   tat = tat + n * every
   redis.call('SET', key, string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
 end
-local r = P .. 'rate:' .. name .. ':replicas'
+local r = P .. 'replicas:' .. name
 local nowms = math.floor(now / 1000)
 redis.call('ZADD', r, nowms, me)
 redis.call('ZREMRANGEBYSCORE', r, '-inf', nowms - window)

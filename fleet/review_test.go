@@ -1,0 +1,175 @@
+package fleet_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/firebreak-go/firebreak/fleet"
+	"github.com/firebreak-go/firebreak/internal/testserver"
+)
+
+// TestReviewLimiterNamesDoNotCollide: a limiter named "api:replicas"
+// shares Redis with one named "api". Before the fix the first one's GCRA
+// key was the second one's replica set (both "rate:api:replicas"), so the
+// script failed with WRONGTYPE on every refill and "api:replicas" stayed on
+// its local limit for good while Redis was healthy.
+func TestReviewLimiterNamesDoNotCollide(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	st := newStore(t, srv)
+	var ls []*fleet.Limiter
+	for _, name := range []string{"api", "api:replicas", "a b\r\nc", strings.Repeat("x", 200)} {
+		l, err := fleet.NewLimiter(st, name, 1000, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close(context.Background()) })
+		ls = append(ls, l)
+	}
+	// Several refills each, then every limiter must be on the shared limit.
+	for range 5 {
+		for _, l := range ls {
+			l.Allow()
+		}
+		time.Sleep(60 * time.Millisecond)
+	}
+	for i, l := range ls {
+		if l.Degraded() {
+			t.Errorf("limiter %d is on its local limit with Redis healthy (its keys collide with another limiter's)", i)
+		}
+	}
+}
+
+// TestReviewLimiterNameChecked: a name that is not a key part is an error
+// naming it, not a silent collision.
+func TestReviewLimiterNameChecked(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	st := newStore(t, srv)
+	if _, err := fleet.NewLimiter(st, strings.Repeat("x", 1000), 1000, 100); err == nil || !strings.Contains(err.Error(), "name") {
+		t.Errorf("a 1000-byte name: got %v, want an error naming the name", err)
+	}
+}
+
+// blackholeRedis accepts connections and never answers: a Redis that hangs.
+func blackholeRedis(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return ln.Addr().String()
+}
+
+// TestReviewFirstAllowDoesNotWaitForRedis: Allow is on the request path
+// and its doc says it never calls Redis. Before the fix the first Allow
+// (of a limiter nobody started) ran the first refill inline, and every
+// concurrent Allow waited on the start lock: with a hanging Redis and a
+// 300ms deadline the first requests took 300ms.
+func TestReviewFirstAllowDoesNotWaitForRedis(t *testing.T) {
+	addr := blackholeRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1, PoolSize: 4})
+	t.Cleanup(func() { rdb.Close() })
+	st, err := fleet.New(rdb, fleet.WithTimeout(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := fleet.NewLimiter(st, "api", 1000, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(context.Background()) })
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var slowest time.Duration
+	for range 8 {
+		wg.Go(func() {
+			t0 := time.Now()
+			l.Allow()
+			d := time.Since(t0)
+			mu.Lock()
+			slowest = max(slowest, d)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if slowest > 100*time.Millisecond {
+		t.Errorf("the first Allow calls took up to %v: they waited for Redis", slowest)
+	}
+}
+
+// TestReviewLeaseAlwaysExpires: a lease with no positive TTL would be a
+// key with no TTL (go-redis sends SET NX without PX for 0, KEEPTTL for -1),
+// kept for ever; it is an error instead.
+func TestReviewLeaseAlwaysExpires(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	st := newStore(t, srv)
+	for _, ttl := range []time.Duration{0, -1, -time.Hour} {
+		if _, err := st.Lease(context.Background(), "n", ttl); err == nil || !strings.Contains(err.Error(), "ttl") {
+			t.Errorf("Lease with ttl %v: got %v, want an error naming the ttl", ttl, err)
+		}
+	}
+	rdb := client(t, srv)
+	keys, err := rdb.Keys(context.Background(), "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if d, _ := rdb.PTTL(context.Background(), k).Result(); d < 0 {
+			t.Errorf("key %q has no TTL", k)
+		}
+	}
+}
+
+// TestReviewPasswordNotInErrors: a wrong password or a Redis that is down
+// gives errors that never carry the password.
+func TestReviewPasswordNotInErrors(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	const secret = "s3cr3t-hunter2"
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: secret, ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	st, err := fleet.New(rdb, fleet.WithTimeout(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A server without requirepass may accept any password; when it
+	// refuses it, the refusal must not carry it.
+	if _, err = st.Lease(context.Background(), "n", time.Second); err != nil && strings.Contains(err.Error(), secret) {
+		t.Errorf("the error carries the password: %v", err)
+	}
+	srv.Kill()
+	_, err = st.Lease(context.Background(), "n", time.Second)
+	if err == nil || strings.Contains(err.Error(), secret) {
+		t.Errorf("Redis down: got %v, want an error without the password", err)
+	}
+}
