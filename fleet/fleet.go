@@ -226,8 +226,13 @@ func parseSync(raw []any) ([]firebreak.SharedIncident, error) {
 	return out, nil
 }
 
-// Lease implements [firebreak.Store]: SET NX with the lease's expiry.
+// Lease implements [firebreak.Store]: SET NX with the lease's expiry,
+// at most the store's TTL. A ttl that is not positive is an error: the key
+// would never expire.
 func (s *Store) Lease(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, fmt.Errorf("fleet: Lease %q: ttl must be positive, got %v", key, ttl)
+	}
 	ctx, cancel := s.call(ctx)
 	defer cancel()
 	ok, err := s.rdb.SetNX(ctx, s.prefix+"lease:"+key, 1, min(ttl, s.ttl)).Result()
