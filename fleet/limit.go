@@ -37,8 +37,10 @@ var _ Admitter = (*Limiter)(nil)
 // counted (WithReplicas until it has), and goes back to the shared limit
 // when a refill succeeds.
 //
-// NewLimiter starts nothing; [Limiter.Start] (or the first Allow) starts
-// the refills and [Limiter.Close] stops them. Safe for concurrent use.
+// NewLimiter starts nothing; [Limiter.Start] (or the first Allow, in the
+// background: until the first refill is done Allow uses the local limit)
+// starts the refills and [Limiter.Close] stops them. Safe for concurrent
+// use.
 type Limiter struct {
 	s        *Store
 	name     string
@@ -53,6 +55,7 @@ type Limiter struct {
 	asked    atomic.Int64 // Allow calls in the current period
 	degraded atomic.Bool
 	started  atomic.Bool
+	kicked   atomic.Bool // the first Allow has started it in the background
 	local    atomic.Pointer[rate.Limiter]
 	seen     atomic.Int64 // replicas counted by the script
 
@@ -120,10 +123,15 @@ func (l *Limiter) setLocal(n int) {
 // Allow reports whether a request may go ahead now. It takes one token
 // fetched from Redis, or, while Redis fails, one of the local limit's.
 func (l *Limiter) Allow() bool {
-	if !l.started.Load() {
-		_ = l.Start(context.Background())
-	}
 	l.asked.Add(1)
+	if !l.started.Load() {
+		// Started by its first call: the first refill runs in the
+		// background, and until it is done the local limit applies.
+		if l.kicked.CompareAndSwap(false, true) {
+			go func() { _ = l.Start(context.Background()) }()
+		}
+		return l.local.Load().Allow()
+	}
 	if l.degraded.Load() {
 		return l.local.Load().Allow()
 	}
