@@ -173,3 +173,70 @@ func TestReviewPasswordNotInErrors(t *testing.T) {
 		t.Errorf("Redis down: got %v, want an error without the password", err)
 	}
 }
+
+// slowIsolator records the last state it was driven to; its first
+// ForceOpen waits for gate, as a breaker busy with its own lock or a
+// logger would.
+type slowIsolator struct {
+	mu      sync.Mutex
+	state   string
+	entered chan struct{}
+	gate    chan struct{}
+	once    sync.Once
+}
+
+func (s *slowIsolator) ForceOpen(string) error {
+	s.once.Do(func() { close(s.entered); <-s.gate })
+	s.mu.Lock()
+	s.state = "open"
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *slowIsolator) Release(string) error {
+	s.mu.Lock()
+	s.state = "closed"
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *slowIsolator) get() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+// TestReviewSwitchesApplyInOrder: a ForceOpen and a Release of the same
+// dependency on one replica, the ForceOpen's breaker call still running
+// when the Release is made. Before the fix the breaker got the Release
+// and then the ForceOpen, while the replica noted "closed" as applied and
+// the hash said "closed": the poll saw nothing to change, and the replica
+// stayed isolated, against the fleet, for good.
+func TestReviewSwitchesApplyInOrder(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	w := newSwitches(t, newStore(t, srv))
+	iso := &slowIsolator{entered: make(chan struct{}), gate: make(chan struct{})}
+	if err := w.Breaker("payments-db", iso); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan error, 1)
+	go func() { opened <- w.ForceOpen(context.Background(), "payments-db", "drill") }()
+	<-iso.entered
+	if err := w.Release(context.Background(), "payments-db", "all clear"); err != nil {
+		t.Fatal(err)
+	}
+	close(iso.gate)
+	if err := <-opened; err != nil {
+		t.Fatal(err)
+	}
+	rdb := client(t, srv)
+	want := func() string {
+		v, _ := rdb.HGet(context.Background(), "{firebreak}:switches", "breaker:payments-db").Result()
+		st, _, _ := strings.Cut(v, "\x00")
+		return st
+	}
+	if got := want(); got != "closed" {
+		t.Fatalf("the fleet's switch is %q, want closed (the last call)", got)
+	}
+	waitFor(t, newRecorder(), time.Second, "the breaker released, as the fleet says", func() bool { return iso.get() == "closed" })
+}

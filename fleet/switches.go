@@ -59,6 +59,9 @@ type Switches struct {
 	degraders []Moder
 	applied   map[string]string // field → value applied here
 	pending   map[string]string // field → value to write; "" deletes
+	sets      uint64            // switches set here, so that a poll read before one is dropped
+	queue     []switchCall      // applied values whose calls are still to make, in order
+	draining  bool              // somebody is making the queue's calls
 	started   bool
 	closed    bool
 	stop      chan struct{}
@@ -170,8 +173,9 @@ func (w *Switches) set(ctx context.Context, field, value string) error {
 		return fmt.Errorf("fleet: Switches: %w", firebreak.ErrClosed)
 	}
 	w.pending[field] = value
+	w.sets++
 	w.mu.Unlock()
-	w.apply(map[string]string{field: value}, true)
+	w.apply(map[string]string{field: value}, true, 0)
 	if err := w.flush(ctx); err != nil {
 		return fmt.Errorf("fleet: Switches: %w (%v)", ErrPending, err)
 	}
@@ -222,6 +226,9 @@ func (w *Switches) poll(ctx context.Context) error {
 	if err := w.flush(ctx); err != nil {
 		return err
 	}
+	w.mu.Lock()
+	seen := w.sets
+	w.mu.Unlock()
 	ctx, cancel := w.s.call(ctx)
 	defer cancel()
 	var get *redis.MapStringStringCmd
@@ -234,20 +241,29 @@ func (w *Switches) poll(ctx context.Context) error {
 		w.count()
 		return err
 	}
-	w.apply(get.Val(), false)
+	w.apply(get.Val(), false, seen)
 	return nil
 }
 
+// switchCall is one field's new value, to drive the registered breakers
+// or degraders with.
+type switchCall struct{ field, value string }
+
 // apply calls the registered breakers and degraders for every field whose
 // value differs from what was applied here. With only set, it applies the
-// given fields; otherwise fields are the whole hash, and those pending
-// here are left alone (this replica's newer setting wins until written).
-func (w *Switches) apply(fields map[string]string, only bool) {
-	type call struct {
-		field, value string
-	}
-	var calls []call
+// given fields; otherwise fields are the whole hash as a poll read it,
+// before which seen sets were made here: those pending here are left
+// alone (this replica's newer setting wins until written), and if a set
+// was made since the read, the read is dropped (the next poll applies).
+// The calls are made in the order the values were noted as applied, one
+// at a time, outside the lock: whoever finds the queue idle drains it, so
+// that a slow breaker cannot make an older value land after a newer one.
+func (w *Switches) apply(fields map[string]string, only bool, seen uint64) {
 	w.mu.Lock()
+	if !only && w.sets != seen {
+		w.mu.Unlock()
+		return
+	}
 	for _, f := range slices.Sorted(maps.Keys(fields)) {
 		v := fields[f]
 		if _, mine := w.pending[f]; mine && !only {
@@ -257,37 +273,54 @@ func (w *Switches) apply(fields map[string]string, only bool) {
 			continue
 		}
 		w.applied[f] = v
-		calls = append(calls, call{f, v})
+		w.queue = append(w.queue, switchCall{f, v})
 	}
-	brs := maps.Clone(w.breakers)
-	dgs := slices.Clone(w.degraders)
+	if w.draining {
+		w.mu.Unlock()
+		return
+	}
+	w.draining = true
+	for len(w.queue) > 0 {
+		c := w.queue[0]
+		w.queue = w.queue[1:]
+		brs := w.breakers[strings.TrimPrefix(c.field, breakerField)]
+		brs = brs[:len(brs):len(brs)]
+		dgs := w.degraders[:len(w.degraders):len(w.degraders)]
+		w.mu.Unlock()
+		w.invoke(c, brs, dgs)
+		w.mu.Lock()
+	}
+	w.queue = nil
+	w.draining = false
 	w.mu.Unlock()
-	for _, c := range calls {
-		state, reason, _ := strings.Cut(c.value, "\x00")
-		reason = "fleet: " + reason
-		switch {
-		case strings.HasPrefix(c.field, breakerField):
-			for _, b := range brs[strings.TrimPrefix(c.field, breakerField)] {
-				if state == "open" {
-					safe(func() error { return b.ForceOpen(reason) })
-				} else {
-					safe(func() error { return b.Release(reason) })
-				}
+}
+
+// invoke drives brs (the breakers of the call's name) or dgs with c.
+func (w *Switches) invoke(c switchCall, brs []Isolator, dgs []Moder) {
+	state, reason, _ := strings.Cut(c.value, "\x00")
+	reason = "fleet: " + reason
+	switch {
+	case strings.HasPrefix(c.field, breakerField):
+		for _, b := range brs {
+			if state == "open" {
+				safe(func() error { return b.ForceOpen(reason) })
+			} else {
+				safe(func() error { return b.Release(reason) })
 			}
-		case c.field == fieldMode:
-			if m, err := strconv.Atoi(state); err == nil {
-				for _, d := range dgs {
-					safe(func() error { return d.SetMode(failover.Mode(m), reason) })
-				}
-			}
-		case strings.HasPrefix(c.field, killField):
-			name := strings.TrimPrefix(c.field, killField)
+		}
+	case c.field == fieldMode:
+		if m, err := strconv.Atoi(state); err == nil {
 			for _, d := range dgs {
-				if state == "off" {
-					safe(func() error { return d.Kill(name, reason) })
-				} else {
-					safe(func() error { return d.Restore(name, reason) })
-				}
+				safe(func() error { return d.SetMode(failover.Mode(m), reason) })
+			}
+		}
+	case strings.HasPrefix(c.field, killField):
+		name := strings.TrimPrefix(c.field, killField)
+		for _, d := range dgs {
+			if state == "off" {
+				safe(func() error { return d.Kill(name, reason) })
+			} else {
+				safe(func() error { return d.Restore(name, reason) })
 			}
 		}
 	}
