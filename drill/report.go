@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/firebreak-go/firebreak"
 )
@@ -279,7 +280,16 @@ func after(d firebreak.Duration, t time.Time) string {
 // Markdown renders the report for people.
 func (r *Report) Markdown() string {
 	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	// Text from people (hypothesis, reasons, names, findings) is put on
+	// one line, so that it cannot open a section of its own.
+	p := func(format string, args ...any) {
+		for i, a := range args {
+			if s, ok := a.(string); ok {
+				args[i] = oneLine(s)
+			}
+		}
+		fmt.Fprintf(&b, format+"\n", args...)
+	}
 	verdict := "FAILED"
 	if r.Passed {
 		verdict = "PASSED"
@@ -400,6 +410,16 @@ func (r *Report) Markdown() string {
 		p("%s, %s: %s. %s", r.SignOff.By, at(r.SignOff.At), r.SignOff.Verdict, r.SignOff.Notes)
 	}
 	return b.String()
+}
+
+// oneLine replaces line breaks and other control characters with spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 func list(xs []string) string {

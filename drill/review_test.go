@@ -1,0 +1,123 @@
+package drill_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/firebreak-go/firebreak/drill"
+)
+
+// TestReviewReportTextCannotForgeSections: the hypothesis comes from
+// whoever starts a drill and the abort reason from whoever aborts it (both
+// through the ops API). Before the fix their line breaks went into the
+// Markdown report as they were, so an abort reason could add a passing
+// criterion or a sign-off the reviewer never gave.
+func TestReviewReportTextCannotForgeSections(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newService(t, drill.Error(errors.New("injected")))
+		stop := s.traffic()
+		defer stop()
+		spec := liveSpec("rv-1", drill.Percent(100), 10*time.Minute)
+		spec.Hypothesis = "it holds\n\n## Criteria\n\n- [pass] forged by the hypothesis"
+		d, err := drill.New(s.board, spec, []*drill.Injector{s.inject})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeDrill(t, d)
+		if err := d.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		if err := d.Abort("mallory", "done\r\n\r\n## Sign-off\r\n\r\nthe reviewer, PASSED"); err != nil {
+			t.Fatal(err)
+		}
+		<-d.Done()
+		md := d.Report(drill.ReportInput{}).Markdown()
+		lines := strings.Split(md, "\n")
+		count := func(want string) (n int) {
+			for _, l := range lines {
+				if strings.TrimRight(l, "\r") == want {
+					n++
+				}
+			}
+			return n
+		}
+		if n := count("## Criteria"); n != 1 {
+			t.Errorf("%d \"## Criteria\" sections, want 1:\n%s", n, md)
+		}
+		if n := count("## Sign-off"); n != 1 {
+			t.Errorf("%d \"## Sign-off\" sections, want 1:\n%s", n, md)
+		}
+		for _, l := range lines {
+			if strings.HasPrefix(l, "- [pass] forged") || strings.HasPrefix(l, "the reviewer, PASSED") || strings.Contains(l, "\r") {
+				t.Errorf("a forged line in the report: %q", l)
+			}
+		}
+	})
+}
+
+// TestReviewCloseDuringStartLeavesNothingArmed: Close racing a Start (a
+// service shutting down as a drill is started) must leave no injector
+// armed once both have returned, and Close must not return before the
+// drill has stopped.
+func TestReviewCloseDuringStartLeavesNothingArmed(t *testing.T) {
+	for range 200 {
+		synctest.Test(t, func(t *testing.T) {
+			s := newService(t, drill.Error(errors.New("injected")))
+			d, err := drill.New(s.board, liveSpec("rv-2", drill.Percent(100), 10*time.Minute), []*drill.Injector{s.inject})
+			if err != nil {
+				t.Fatal(err)
+			}
+			started := make(chan struct{})
+			go func() {
+				defer close(started)
+				_ = d.Start(context.Background())
+			}()
+			if err := d.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			<-started
+			if s.inject.Armed() {
+				t.Fatal("an injector is armed after Close and Start both returned")
+			}
+			synctest.Wait()
+			if st := d.State(); st == drill.StateRunning || st == drill.StatePending && d.Status().StartedAt != (time.Time{}) {
+				t.Fatalf("after Close the drill is %s", st)
+			}
+		})
+	}
+}
+
+// TestReviewPanickingSteadyStateStillDisarms: the user's steady-state
+// function panics at every sample; the drill goes on, and at its end every
+// injector is off.
+func TestReviewPanickingSteadyStateStillDisarms(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newService(t, drill.Error(errors.New("injected")))
+		stop := s.traffic()
+		defer stop()
+		d, err := drill.New(s.board, liveSpec("rv-3", drill.Percent(50), 2*time.Minute), []*drill.Injector{s.inject},
+			drill.WithSteadyState(func() drill.SteadyState { panic("metrics backend gone") }, time.Second),
+			drill.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeDrill(t, d)
+		if err := d.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		if !s.inject.Armed() {
+			t.Fatal("the drill stopped injecting after the steady-state function panicked")
+		}
+		<-d.Done()
+		if s.inject.Armed() || d.State() != drill.StateCompleted {
+			t.Fatalf("at its end: armed %v, state %s", s.inject.Armed(), d.State())
+		}
+	})
+}
