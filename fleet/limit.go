@@ -69,8 +69,9 @@ type Limiter struct {
 }
 
 // NewLimiter returns the fleet's limiter called name in s: rate requests
-// per second (finite, above 0 and at most 1e6) with bursts of burst, which
-// must cover one refill period (burst ≥ rate × WithRefill).
+// per second (from 1e-6 to 1e6) with bursts of burst, which must cover one
+// refill period (burst ≥ rate × WithRefill) and last less than 2^52µs
+// (burst / rate under about 142 years).
 func NewLimiter(s *Store, name string, r float64, burst int, opts ...LimiterOption) (*Limiter, error) {
 	c := config{every: 50 * time.Millisecond, replicas: 1}
 	var errs []error
@@ -87,8 +88,13 @@ func NewLimiter(s *Store, name string, r float64, burst int, opts ...LimiterOpti
 	if name == "" || len(name) > 256 {
 		errs = append(errs, fmt.Errorf("fleet: NewLimiter: name must be 1 to 256 bytes, got %d", len(name)))
 	}
-	if math.IsNaN(r) || math.IsInf(r, 0) || r <= 0 || r > 1e6 {
-		errs = append(errs, fmt.Errorf("fleet: NewLimiter: rate %v must be a finite number above 0 and at most 1e6 per second", r))
+	rateOK := !math.IsNaN(r) && r >= 1e-6 && r <= 1e6
+	if !rateOK {
+		errs = append(errs, fmt.Errorf("fleet: NewLimiter: rate %v must be a finite number from 1e-6 to 1e6 per second", r))
+	} else if span := max(float64(burst), math.Ceil(2*r*c.every.Seconds())) * math.Round(1e6/r); span > 1<<52 {
+		// The burst's span in µs, kept in an int64 here and a Lua
+		// number (a double) in Redis.
+		errs = append(errs, fmt.Errorf("fleet: NewLimiter: burst %d at rate %v per second spans %.3g hours, more than 2^52µs", burst, r, span/3.6e9))
 	}
 	if c.every < 5*time.Millisecond || c.every > time.Second {
 		errs = append(errs, fmt.Errorf("fleet: WithRefill: must be between 5ms and 1s, got %v", c.every))

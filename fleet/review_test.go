@@ -240,3 +240,41 @@ func TestReviewSwitchesApplyInOrder(t *testing.T) {
 	}
 	waitFor(t, newRecorder(), time.Second, "the breaker released, as the fleet says", func() bool { return iso.get() == "closed" })
 }
+
+// TestReviewLimiterSettingsOverflow: a rate so low that its emission
+// interval does not fit in an int64 became one token per microsecond (a
+// million per second: the limit silently off), and a burst whose span in
+// microseconds overflows made the tolerance negative (nothing admitted).
+// Both are errors naming the setting.
+func TestReviewLimiterSettingsOverflow(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	st := newStore(t, srv)
+	for _, c := range []struct {
+		rate  float64
+		burst int
+		want  string
+	}{
+		{1e-300, 1, "rate"},
+		{1e-9, 1, "rate"},
+		{1000, 1 << 62, "burst"},
+		{1, 1 << 40, "burst"},
+	} {
+		l, err := fleet.NewLimiter(st, "x", c.rate, c.burst)
+		if err == nil {
+			// What it would do: admit (1 per the rate) or not at all.
+			l.Start(context.Background())
+			n := 0
+			for range 1000 {
+				if l.Allow() {
+					n++
+				}
+			}
+			l.Close(context.Background())
+			t.Errorf("NewLimiter(rate %v, burst %d) accepted; it admitted %d of 1000 at once", c.rate, c.burst, n)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NewLimiter(rate %v, burst %d): %v, want an error naming the %s", c.rate, c.burst, err, c.want)
+		}
+	}
+}
