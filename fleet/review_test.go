@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/fleet"
 	"github.com/firebreak-go/firebreak/internal/testserver"
 )
@@ -275,6 +276,89 @@ func TestReviewLimiterSettingsOverflow(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("NewLimiter(rate %v, burst %d): %v, want an error naming the %s", c.rate, c.burst, err, c.want)
+		}
+	}
+}
+
+// TestReviewLimitersStartWithRedisDownAndRejoin: three replicas start
+// while Redis is down: each is on its local limit (a third of the rate,
+// WithReplicas(3)), Start returns at once with no error, and no Allow
+// waits; when Redis comes back every one goes back to the shared limit.
+func TestReviewLimitersStartWithRedisDownAndRejoin(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	srv.Kill()
+	var ls []*fleet.Limiter
+	for range 3 {
+		l, err := fleet.NewLimiter(newStore(t, srv), "api", 300, 30, fleet.WithReplicas(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Start(context.Background()); err != nil {
+			t.Fatalf("Start with Redis down: %v", err)
+		}
+		t.Cleanup(func() { l.Close(context.Background()) })
+		ls = append(ls, l)
+	}
+	for i, l := range ls {
+		if !l.Degraded() {
+			t.Fatalf("replica %d is not on its local limit with Redis down", i)
+		}
+		n := 0
+		t0 := time.Now()
+		for range 1000 {
+			if l.Allow() {
+				n++
+			}
+		}
+		if d := time.Since(t0); d > 50*time.Millisecond {
+			t.Errorf("1000 Allow calls with Redis down took %v", d)
+		}
+		if n < 8 || n > 12 {
+			t.Errorf("replica %d admitted %d at once on its local limit, want its share of the burst (10)", i, n)
+		}
+	}
+	srv.Restart()
+	waitFor(t, newRecorder(), 3*time.Second, "every limiter back on the shared limit", func() bool {
+		for _, l := range ls {
+			l.Allow()
+			if l.Degraded() {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestReviewHangingRedisIsBounded: against a Redis that accepts and never
+// answers, every Store call returns an error within its deadline.
+func TestReviewHangingRedisIsBounded(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: blackholeRedis(t), ContextTimeoutEnabled: true, MaxRetries: -1, PoolSize: 4})
+	t.Cleanup(func() { rdb.Close() })
+	st, err := fleet.New(rdb, fleet.WithTimeout(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	calls := map[string]func() error{
+		"Claim": func() error {
+			_, err := st.Claim(ctx, firebreak.SharedIncident{ID: "i", GroupKey: "g"})
+			return err
+		},
+		"Append": func() error { return st.Append(ctx, firebreak.SharedAction{Incident: "i"}) },
+		"Sync": func() error {
+			_, err := st.Sync(ctx, firebreak.SyncRequest{Replica: "r"})
+			return err
+		},
+		"Lease": func() error {
+			_, err := st.Lease(ctx, "n", time.Second)
+			return err
+		},
+	}
+	for name, call := range calls {
+		t0 := time.Now()
+		err := call()
+		if d := time.Since(t0); err == nil || d > 250*time.Millisecond {
+			t.Errorf("%s against a hanging Redis: %v after %v, want an error within about 50ms", name, err, d)
 		}
 	}
 }
