@@ -351,8 +351,21 @@ func (d *Drill) begin(now time.Time) error {
 		return fmt.Errorf("drill %q: %w", d.spec.ID, err)
 	}
 	a := &arming{run: d.run, scope: &d.spec.Scope, dose: d.spec.Dose, start: now, end: d.spec.End, seed: seedOf(d.spec.ID)}
-	for _, in := range d.injectors {
-		in.arm(a)
+	for i, in := range d.injectors {
+		if other, ok := in.arm(a); !ok {
+			// One injector serves one drill at a time: another's arming
+			// would take it over, and its end would disarm this one.
+			for _, done := range d.injectors[:i] {
+				done.disarm(a)
+			}
+			d.board.EndDrill(d.spec.ID)
+			err := fmt.Errorf("%w: injector %q is armed by drill %q", ErrRunning, in.name, other)
+			d.mu.Lock()
+			d.state, d.err, d.ended = StateRefused, err, now
+			d.mu.Unlock()
+			d.line(now, "refused", "firebreak", err.Error())
+			return fmt.Errorf("drill %q: %w", d.spec.ID, err)
+		}
 	}
 	d.mu.Lock()
 	d.state, d.begun = StateRunning, now

@@ -15,7 +15,8 @@ var (
 	// injector of the drill is bound to, so it would inject nothing there.
 	ErrUnknownScope = errors.New("drill: scope names what no injector covers")
 	// ErrRunning: a drill of that ID is pending or running on the
-	// [Manager], so another cannot start.
+	// [Manager], or one of the drill's injectors is armed by another
+	// drill, so this one cannot start.
 	ErrRunning = errors.New("drill: already running")
 	// ErrNotRunning: the drill is not running (abort after the end).
 	ErrNotRunning = errors.New("drill: not running")

@@ -323,10 +323,19 @@ type arming struct {
 	calls atomic.Uint64 // for calls without a trace ID
 }
 
-func (in *Injector) arm(a *arming) {
-	if in.armed.Swap(a) == nil {
+// arm arms the injector for a, unless another drill has it armed: it
+// returns that drill's ID then.
+func (in *Injector) arm(a *arming) (other string, ok bool) {
+	if in.armed.CompareAndSwap(nil, a) {
 		armedInjectors.Add(1)
+		return "", true
 	}
+	if cur := in.armed.Load(); cur == a {
+		return "", true // listed twice
+	} else if cur != nil {
+		return cur.run.id, false
+	}
+	return in.arm(a) // disarmed meanwhile
 }
 
 func (in *Injector) disarm(a *arming) {

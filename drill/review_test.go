@@ -121,3 +121,44 @@ func TestReviewPanickingSteadyStateStillDisarms(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewConcurrentDrillsOnOneInjector: a second drill over the same
+// injector while the first runs. Before the fix the second one took the
+// injector over (its arming replaced the first's), and at its end
+// disarmed it: the first drill went on "running" to its end with nothing
+// injected. The second is refused instead, and the first keeps injecting.
+func TestReviewConcurrentDrillsOnOneInjector(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newService(t, drill.Error(errors.New("injected")))
+		stop := s.traffic()
+		defer stop()
+		a, err := drill.New(s.board, liveSpec("rv-a", drill.Percent(100), 10*time.Minute), []*drill.Injector{s.inject})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeDrill(t, a)
+		if err := a.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		b, err := drill.New(s.board, liveSpec("rv-b", drill.Percent(10), 2*time.Minute), []*drill.Injector{s.inject})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeDrill(t, b)
+		errB := b.Start(context.Background())
+		if !errors.Is(errB, drill.ErrRunning) || b.State() != drill.StateRefused {
+			t.Errorf("a second drill on an armed injector: %v, %s; want refused with ErrRunning", errB, b.State())
+		}
+		time.Sleep(3 * time.Minute)
+		synctest.Wait()
+		if a.State() != drill.StateRunning {
+			t.Fatalf("drill a is %s mid-way (b: %v, %s)", a.State(), errB, b.State())
+		}
+		s.counts()
+		time.Sleep(10 * time.Second)
+		if ok, fail := s.counts(); fail == 0 || ok > 0 {
+			t.Errorf("drill a runs but %d calls failed and %d went through, want all failed (100%% dose); b: %v, %s", fail, ok, errB, b.State())
+		}
+	})
+}
