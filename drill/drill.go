@@ -292,7 +292,16 @@ func (d *Drill) Start(ctx context.Context) error {
 			err = fmt.Errorf("drill %q: Start: its end %s has passed", d.spec.ID, d.spec.End.UTC().Format(time.RFC3339))
 			return
 		}
+		// Closed and started change under one lock, so that a Close
+		// racing this Start either stops it here or waits for its loop.
+		d.mu.Lock()
+		if d.closed {
+			d.mu.Unlock()
+			err = fmt.Errorf("drill %q: Start: %w", d.spec.ID, firebreak.ErrClosed)
+			return
+		}
 		d.started.Store(true)
+		d.mu.Unlock()
 		d.line(now, "started", d.spec.Owner, fmt.Sprintf("%s drill, hypothesis: %s", d.spec.Kind, cmpOr(d.spec.Hypothesis, "none stated")))
 		if d.spec.Start.IsZero() || !d.spec.Start.After(now) {
 			if err = d.begin(now); err != nil {
@@ -625,7 +634,10 @@ func (d *Drill) Close(ctx context.Context) error {
 		default:
 		}
 	})
-	if !d.started.Load() {
+	d.mu.Lock()
+	started := d.started.Load()
+	d.mu.Unlock()
+	if !started {
 		return nil
 	}
 	select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -161,4 +162,39 @@ func TestReviewConcurrentDrillsOnOneInjector(t *testing.T) {
 			t.Errorf("drill a runs but %d calls failed and %d went through, want all failed (100%% dose); b: %v, %s", fail, ok, errB, b.State())
 		}
 	})
+}
+
+// TestReviewCloseRacingStartRealTime is the race above on real
+// goroutines (run it with -race at GOMAXPROCS 1, 2 and 8): before the fix
+// a Start that had passed its closed check when Close ran armed the
+// injectors after Close had returned, with its loop still running.
+func TestReviewCloseRacingStartRealTime(t *testing.T) {
+	s := newService(t, drill.Error(errors.New("injected")))
+	for i := range 300 {
+		spec := liveSpec("rv-rt-"+strconv.Itoa(i), drill.Percent(100), time.Hour)
+		spec.Participants = nil
+		d, err := drill.New(s.board, spec, []*drill.Injector{s.inject})
+		if err != nil {
+			t.Fatal(err)
+		}
+		started := make(chan struct{})
+		go func() {
+			defer close(started)
+			_ = d.Start(context.Background())
+		}()
+		if err := d.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		<-started
+		select {
+		case <-d.Done():
+		default:
+			if d.Status().StartedAt != (time.Time{}) || d.State() == drill.StateRunning {
+				t.Fatalf("iteration %d: Close returned while the drill runs (%s)", i, d.State())
+			}
+		}
+		if s.inject.Armed() {
+			t.Fatalf("iteration %d: the injector is armed after Close and Start returned", i)
+		}
+	}
 }
