@@ -85,11 +85,15 @@ func (c *Calendar) Handle(name string, fn func(ctx context.Context) error) error
 }
 
 // Record notes that entry name ran at at (a tabletop held, a live drill
-// done); an overdue signal for it clears.
+// done); an overdue signal for it clears. A time in the future is an
+// error: it would put the entry's next due date off by as much.
 func (c *Calendar) Record(name string, at time.Time) error {
 	e, err := c.entry(name)
 	if err != nil {
 		return err
+	}
+	if now := time.Now(); at.After(now) {
+		return fmt.Errorf("drill: Calendar.Record %q: the time %s is in the future (now %s)", name, at.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	c.mu.Lock()
 	if at.After(c.last[name]) {

@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/drill"
 )
 
@@ -197,4 +198,38 @@ func TestReviewCloseRacingStartRealTime(t *testing.T) {
 			t.Fatalf("iteration %d: the injector is armed after Close and Start returned", i)
 		}
 	}
+}
+
+// TestReviewCalendarRecordInTheFuture: a run recorded in the future (a
+// typo in the year, a client's skewed clock) pushed the entry's next due
+// date past it, so the calendar never raised drill_overdue again for it.
+// It is an error naming the time instead, and the entry still falls due.
+func TestReviewCalendarRecordInTheFuture(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		plan := firebreak.DefaultPlan()
+		plan.Drills.Calendar = []firebreak.DrillCadence{
+			{Name: "monthly tabletop", Kind: "tabletop", Every: firebreak.Duration(30 * 24 * time.Hour), Grace: firebreak.Duration(24 * time.Hour)},
+		}
+		b, err := firebreak.NewBoard("shop", firebreak.WithPlan(plan))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Start(t.Context())
+		defer b.Close(context.Background())
+		cal, err := drill.NewCalendar(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cal.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer cal.Close(context.Background())
+		if err := cal.Record("monthly tabletop", time.Now().AddDate(100, 0, 0)); err == nil {
+			t.Error("a run recorded 100 years ahead was accepted")
+		}
+		time.Sleep(32 * 24 * time.Hour)
+		if d := cal.Due(time.Now()); !d[0].Overdue {
+			t.Errorf("32 days on, the monthly tabletop is not overdue (due %s)", d[0].DueAt)
+		}
+	})
 }
