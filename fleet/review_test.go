@@ -362,3 +362,54 @@ func TestReviewHangingRedisIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// stuckIsolator's ForceOpen blocks until release is closed.
+type stuckIsolator struct {
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *stuckIsolator) ForceOpen(string) error {
+	s.once.Do(func() { close(s.entered) })
+	<-s.release
+	return nil
+}
+
+func (s *stuckIsolator) Release(string) error { return nil }
+
+// TestReviewSwitchesCloseHonoursItsContext: a breaker's ForceOpen that
+// hangs on the poll goroutine (driven by another replica's switch) must
+// not hold Close past its context: Close returns an error wrapping the
+// context's instead of waiting for ever.
+func TestReviewSwitchesCloseHonoursItsContext(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	other := newSwitches(t, newStore(t, srv))
+	w, err := fleet.NewSwitches(newStore(t, srv), fleet.WithPollInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	iso := &stuckIsolator{entered: make(chan struct{}), release: make(chan struct{})}
+	if err := w.Breaker("payments-db", iso); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.ForceOpen(context.Background(), "payments-db", "outage"); err != nil {
+		t.Fatal(err)
+	}
+	<-iso.entered
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	err = w.Close(ctx)
+	d := time.Since(t0)
+	close(iso.release)
+	if err == nil || d > time.Second {
+		t.Errorf("Close with a breaker call hung: %v after %v, want the context's error after about 100ms", err, d)
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Errorf("Close again: %v", err)
+	}
+}

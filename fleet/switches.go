@@ -383,7 +383,11 @@ func (w *Switches) Close(ctx context.Context) error {
 	w.mu.Unlock()
 	close(w.stop)
 	if started {
-		<-w.done
+		select {
+		case <-w.done:
+		case <-ctx.Done(): // a breaker's or degrader's call on the poll goroutine hangs
+			return fmt.Errorf("fleet: Switches.Close: the poll did not stop: %w", ctx.Err())
+		}
 	}
 	if err := w.flush(ctx); err != nil {
 		return fmt.Errorf("fleet: Switches.Close: switches set here not shared: %w", err)
