@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/failover"
 	"github.com/firebreak-go/firebreak/fleet"
 	"github.com/firebreak-go/firebreak/internal/testserver"
 )
@@ -412,4 +413,67 @@ func TestReviewSwitchesCloseHonoursItsContext(t *testing.T) {
 	if err := w.Close(context.Background()); err != nil {
 		t.Errorf("Close again: %v", err)
 	}
+}
+
+// TestReviewBreakerRegisteredLateIsIsolated: a replica's Switches run; a
+// dependency is forced open fleet-wide; then the replica registers a new
+// breaker for it (a pipeline built on demand, a tenant's first call).
+// Before the fix the new breaker stayed closed until the switch changed,
+// since the replica had already applied "open"; the same for a degrader
+// registered after a kill.
+func TestReviewBreakerRegisteredLateIsIsolated(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	a := newSwitches(t, newStore(t, srv))
+	b := newSwitches(t, newStore(t, srv))
+	if err := b.Breaker("payments-db", newBreaker(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ForceOpen(context.Background(), "payments-db", "outage"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Kill(context.Background(), "recommendations", "outage"); err != nil {
+		t.Fatal(err)
+	}
+	first := newBreaker(t)
+	if err := b.Breaker("payments-db", first); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, newRecorder(), 2*time.Second, "the first breaker isolated", func() bool { return failFast(first) })
+	late := newBreaker(t)
+	if err := b.Breaker("payments-db", late); err != nil {
+		t.Fatal(err)
+	}
+	deg := &recModer{}
+	if err := b.Degrader(deg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, newRecorder(), time.Second, "the breaker registered after the switch isolated", func() bool { return failFast(late) })
+	waitFor(t, newRecorder(), time.Second, "the degrader registered after the kill told", func() bool { return deg.killed("recommendations") })
+}
+
+type recModer struct {
+	mu    sync.Mutex
+	kills map[string]bool
+}
+
+func (m *recModer) SetMode(failover.Mode, string) error { return nil }
+func (m *recModer) Kill(name, _ string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.kills == nil {
+		m.kills = map[string]bool{}
+	}
+	m.kills[name] = true
+	return nil
+}
+func (m *recModer) Restore(name, _ string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.kills, name)
+	return nil
+}
+func (m *recModer) killed(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.kills[name]
 }

@@ -103,25 +103,37 @@ func NewSwitches(s *Store, opts ...SwitchesOption) (*Switches, error) {
 
 // Breaker registers b under name: the fleet's ForceOpen and Release of
 // name drive it. Several breakers may share a name (one per pipeline of
-// the same dependency).
+// the same dependency). A breaker registered while name is forced open
+// here is forced open at once.
 func (w *Switches) Breaker(name string, b Isolator) error {
 	if name == "" || b == nil {
 		return fmt.Errorf("fleet: Switches.Breaker: a name and a breaker are required (got %q, %v)", name, b)
 	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.breakers[name] = append(w.breakers[name], b)
+	// A breaker registered after its switch was applied here gets it too.
+	if v, ok := w.applied[breakerField+name]; ok {
+		w.queue = append(w.queue, switchCall{field: breakerField + name, value: v, only: b})
+	}
+	w.drainLocked()
 	return nil
 }
 
-// Degrader registers d: the fleet's SetMode, Kill and Restore drive it.
+// Degrader registers d: the fleet's SetMode, Kill and Restore drive it. A
+// degrader registered late is set to the mode and kills applied here.
 func (w *Switches) Degrader(d Moder) error {
 	if d == nil {
 		return errors.New("fleet: Switches.Degrader: degrader is nil")
 	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.degraders = append(w.degraders, d)
+	// A degrader registered after switches were applied here gets them too.
+	for _, f := range slices.Sorted(maps.Keys(w.applied)) {
+		if f == fieldMode || strings.HasPrefix(f, killField) {
+			w.queue = append(w.queue, switchCall{field: f, value: w.applied[f], onlyD: d})
+		}
+	}
+	w.drainLocked()
 	return nil
 }
 
@@ -247,7 +259,11 @@ func (w *Switches) poll(ctx context.Context) error {
 
 // switchCall is one field's new value, to drive the registered breakers
 // or degraders with.
-type switchCall struct{ field, value string }
+type switchCall struct {
+	field, value string
+	only         Isolator // if set, the only breaker to drive (one registered late)
+	onlyD        Moder    // if set, the only degrader to drive
+}
 
 // apply calls the registered breakers and degraders for every field whose
 // value differs from what was applied here. With only set, it applies the
@@ -273,8 +289,14 @@ func (w *Switches) apply(fields map[string]string, only bool, seen uint64) {
 			continue
 		}
 		w.applied[f] = v
-		w.queue = append(w.queue, switchCall{f, v})
+		w.queue = append(w.queue, switchCall{field: f, value: v})
 	}
+	w.drainLocked()
+}
+
+// drainLocked makes the queue's calls, unless somebody already does; it
+// is called with w.mu held and returns with it released.
+func (w *Switches) drainLocked() {
 	if w.draining {
 		w.mu.Unlock()
 		return
@@ -286,6 +308,12 @@ func (w *Switches) apply(fields map[string]string, only bool, seen uint64) {
 		brs := w.breakers[strings.TrimPrefix(c.field, breakerField)]
 		brs = brs[:len(brs):len(brs)]
 		dgs := w.degraders[:len(w.degraders):len(w.degraders)]
+		switch {
+		case c.only != nil:
+			brs = []Isolator{c.only}
+		case c.onlyD != nil:
+			dgs = []Moder{c.onlyD}
+		}
 		w.mu.Unlock()
 		w.invoke(c, brs, dgs)
 		w.mu.Lock()
