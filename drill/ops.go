@@ -26,7 +26,8 @@ const (
 
 // Manager runs the drills of one board over a set of injectors, for the
 // ops API and for code that starts drills by name. It keeps the last
-// [MaxKept] drills. It is safe for concurrent use.
+// [MaxKept] drills, and runs (or waits to run) at most MaxKept at once.
+// It is safe for concurrent use.
 type Manager struct {
 	board     *firebreak.Board
 	injectors []*Injector
@@ -87,6 +88,10 @@ func (m *Manager) StartDrill(ctx context.Context, spec Spec, by string, opts ...
 			m.mu.Unlock()
 			return nil, fmt.Errorf("%w: %q (%s)", ErrRunning, spec.ID, st)
 		}
+	} else if live := m.liveLocked(); live >= MaxKept {
+		// Live drills are never forgotten: they must not pile up.
+		m.mu.Unlock()
+		return nil, fmt.Errorf("drill: StartDrill %q: %w: %d drills are pending or running", spec.ID, firebreak.ErrLimit, live)
 	} else {
 		m.order = append(m.order, spec.ID)
 	}
@@ -110,6 +115,16 @@ func (m *Manager) StartDrill(ctx context.Context, spec Spec, by string, opts ...
 		return d, err
 	}
 	return d, nil
+}
+
+// liveLocked counts the drills pending or running; m.mu is held.
+func (m *Manager) liveLocked() (n int) {
+	for _, d := range m.drills {
+		if st := d.State(); st == StatePending || st == StateRunning {
+			n++
+		}
+	}
+	return n
 }
 
 // Get returns the drill of that ID.
@@ -220,8 +235,8 @@ func (r *StartRequest) spec(now time.Time) (Spec, error) {
 // [firebreak.ActionRead]. Errors are JSON {"error": "..."}: 400 for a bad
 // request (no end, a dose over 100%, an unknown scope), 401 without
 // credentials, 403 when refused, 404 for an unknown drill, 409 when the
-// board refuses the drill (production, a real incident open) or it is not
-// running.
+// board refuses the drill (production, a real incident open), it is not
+// running, or MaxKept drills are pending or running.
 func OpsHandler(m *Manager, auth firebreak.Authorizer) (http.Handler, error) {
 	if m == nil {
 		return nil, errors.New("drill: OpsHandler: the manager is nil")
@@ -270,7 +285,7 @@ func OpsHandler(m *Manager, auth firebreak.Authorizer) (http.Handler, error) {
 			}
 		}
 		code := http.StatusBadRequest
-		if errors.Is(err, firebreak.ErrDrillRefused) || errors.Is(err, ErrRunning) {
+		if errors.Is(err, firebreak.ErrDrillRefused) || errors.Is(err, ErrRunning) || errors.Is(err, firebreak.ErrLimit) {
 			code = http.StatusConflict
 		}
 		writeError(w, code, err.Error())

@@ -233,3 +233,33 @@ func TestReviewCalendarRecordInTheFuture(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewManagerBoundsPendingDrills: the Manager never forgets a drill
+// still pending or running, so before the fix drills started for the far
+// future (each a goroutine and a timer) piled up without limit: a client
+// looping over POST / held memory for ever. Past MaxKept drills pending or
+// running, StartDrill is an error wrapping firebreak.ErrLimit.
+func TestReviewManagerBoundsPendingDrills(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newService(t, drill.Error(errors.New("injected")))
+		m, err := drill.NewManager(s.board, s.inject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(context.Background())
+		var last error
+		n := 0
+		for i := range drill.MaxKept + 50 {
+			sp := liveSpec("far-"+strconv.Itoa(i), drill.Percent(1), 48*time.Hour)
+			sp.Start = time.Now().Add(24 * time.Hour)
+			sp.Participants = nil
+			if _, last = m.StartDrill(context.Background(), sp, "ana"); last != nil {
+				break
+			}
+			n++
+		}
+		if !errors.Is(last, firebreak.ErrLimit) || n != drill.MaxKept {
+			t.Errorf("after %d pending drills: %v, want ErrLimit after %d", n, last, drill.MaxKept)
+		}
+	})
+}
