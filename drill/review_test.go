@@ -263,3 +263,18 @@ func TestReviewManagerBoundsPendingDrills(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewTabletopNegativeDeadlines: a negative Within or ResponseWithin
+// (a sign typo) was taken as "not tested" and the criterion passed; it is
+// an error naming the field.
+func TestReviewTabletopNegativeDeadlines(t *testing.T) {
+	for _, x := range []drill.Expectation{
+		{Severity: firebreak.Fatal, Within: -time.Minute},
+		{Severity: firebreak.Fatal, ResponseWithin: -time.Minute},
+	} {
+		sc := drill.Scenario{Name: "neg", Duration: time.Hour, Steps: coreOutage.Steps, Expect: []drill.Expectation{x}}
+		if _, err := drill.Tabletop(firebreak.DefaultPlan(), sc); err == nil || !strings.Contains(err.Error(), "Within") {
+			t.Errorf("%+v: %v, want an error naming the field", x, err)
+		}
+	}
+}

@@ -55,6 +55,9 @@ func Tabletop(plan *firebreak.Plan, sc Scenario) (*TabletopResult, error) {
 		if x.Severity <= firebreak.None || !x.Severity.Valid() {
 			return nil, fmt.Errorf("drill: Tabletop %q: Expect[%d]: a severity above none is required", sc.Name, i)
 		}
+		if x.Within < 0 || x.ResponseWithin < 0 {
+			return nil, fmt.Errorf("drill: Tabletop %q: Expect[%d]: Within and ResponseWithin must not be negative, got %s and %s", sc.Name, i, x.Within, x.ResponseWithin)
+		}
 	}
 	if plan == nil {
 		return nil, errors.New("drill: Tabletop: the plan is nil")
