@@ -1,0 +1,65 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// Every float setting of NewRetry that is NaN or infinite is an error naming
+// the option, never a backoff whose delays are NaN (a negative Duration, so
+// no wait at all) or a budget that is silently only its floor.
+func TestReviewRetryNaNSettingsAreErrors(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	for _, tc := range []struct {
+		name string
+		opt  RetryOption
+		want string
+	}{
+		{"jitter NaN", WithJitter(nan), "WithJitter"},
+		{"multiplier NaN", WithBackoff(0, 0, nan), "WithBackoff multiplier"},
+		{"multiplier Inf", WithBackoff(0, 0, inf), "WithBackoff multiplier"},
+		{"budget ratio NaN", WithBudget(nan, 0, 0), "WithBudget ratio"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewRetry[int](tc.opt)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("NewRetry(%s) = %v, want an error naming %s", tc.name, err, tc.want)
+			}
+		})
+	}
+}
+
+// A largest backoff near the largest Duration ("no cap") with jitter used to
+// overflow in the backoff's jitter arithmetic into a negative delay: the
+// retry then went again at once, without any wait, against a dependency that
+// was failing. Now such a setting is an error naming WithBackoff.
+func TestReviewRetryBackoffOverflowIsAnError(t *testing.T) {
+	_, err := NewRetry[int](WithBackoff(time.Second, math.MaxInt64, 2))
+	if err == nil || !strings.Contains(err.Error(), "WithBackoff max") {
+		t.Fatalf("NewRetry(WithBackoff(1s, MaxInt64, 2)) = %v, want an error naming WithBackoff max", err)
+	}
+	// The largest max that fits with the jitter is accepted, and its delays
+	// are never negative.
+	synctest.Test(t, func(t *testing.T) {
+		var delays []time.Duration
+		r, err := NewRetry[int](WithBackoff(time.Second, time.Duration(float64(math.MaxInt64)/1.5)-time.Second, 1e18),
+			WithMaxAttempts(3), WithoutBudget(), WithOnRetry(func(e RetryEvent) { delays = append(delays, e.Delay) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fail := errors.New("down")
+		for range 200 {
+			_, _ = r.Execute(context.Background(), func(context.Context) (int, error) { return 0, fail })
+		}
+		for _, d := range delays {
+			if d < 0 {
+				t.Fatalf("a retry delay was %v: the backoff overflowed", d)
+			}
+		}
+	})
+}
