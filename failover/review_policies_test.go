@@ -63,3 +63,75 @@ func TestReviewRetryBackoffOverflowIsAnError(t *testing.T) {
 		}
 	})
 }
+
+// WithEjection's consecutive count is kept in an int32: a count past it
+// wrapped to a negative threshold that every failure passed, so the primary
+// was ejected at its first failure. A NaN maxShare was silently one
+// endpoint. Both are errors naming the setting.
+func TestReviewFailoverEjectionSettingsAreErrors(t *testing.T) {
+	eps := []Endpoint{{Name: "primary"}, {Name: "standby"}}
+	for _, tc := range []struct {
+		name string
+		opt  FailoverOption
+		want string
+	}{
+		{"consecutive overflows int32", WithEjection(math.MaxInt32+1, 0, 0.5), "WithEjection consecutive"},
+		{"maxShare NaN", WithEjection(0, 0, math.NaN()), "WithEjection maxShare"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewFailover[int](eps, tc.opt)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("NewFailover(%s) = %v, want an error naming %s", tc.name, err, tc.want)
+			}
+		})
+	}
+}
+
+// An ejection time near the largest Duration ("until someone looks") used to
+// overflow the ejection deadline into the past: the failed primary was
+// readmitted by the very next call, so every call paid for its failure
+// again. An ejection now lasts until the end of the clock.
+func TestReviewFailoverLongEjectionHolds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, err := NewFailover[string]([]Endpoint{{Name: "primary"}, {Name: "standby"}},
+			WithEjection(3, math.MaxInt64, 0.5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		primaryCalls, down := 0, false
+		call := func() {
+			_, err := f.Execute(context.Background(), func(_ context.Context, e Endpoint) (string, error) {
+				if e.Name == "primary" && down {
+					primaryCalls++
+					return "", errors.New("primary down")
+				}
+				return "ok", nil
+			})
+			if err != nil {
+				t.Fatalf("call failed with a healthy standby: %v", err)
+			}
+		}
+		// 1000 calls/s for a minute on a healthy primary, then for a minute
+		// against a dead one.
+		for range 60 {
+			for range 1000 {
+				call()
+			}
+			time.Sleep(time.Second)
+		}
+		down, primaryCalls = true, 0
+		for range 60 {
+			for range 1000 {
+				call()
+			}
+			time.Sleep(time.Second)
+		}
+		if primaryCalls != 3 {
+			t.Fatalf("the primary got %d calls, want 3: it was readmitted after its ejection", primaryCalls)
+		}
+		if st := f.Status(); !st[0].Ejected {
+			t.Fatalf("Status()[0] = %+v, want ejected", st[0])
+		}
+	})
+}
+
