@@ -135,3 +135,40 @@ func TestReviewFailoverLongEjectionHolds(t *testing.T) {
 	})
 }
 
+// An outlier ejection of about the largest Duration, with jitter, used to
+// overflow into a negative time: the first ejection ended at once, and the
+// next (BaseEjectionTime × 2 wrapping to -2ns, plus the jitter) lasted a
+// random part of an hour. Now the time saturates.
+func TestReviewOutlierLongEjectionHolds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, err := NewFailover[string]([]Endpoint{{Name: "primary"}, {Name: "standby"}},
+			WithEjection(math.MaxInt32, 0, 0.5),
+			WithOutlierEjection(OutlierEjection{
+				Interval: time.Second, FailurePercentageMinHosts: 1, FailurePercentageRequestVolume: 10,
+				SuccessRateMinHosts: 3, BaseEjectionTime: math.MaxInt64, MaxEjectionTime: math.MaxInt64,
+				MaxEjectionJitter: time.Hour,
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		down := false
+		for s := range 120 {
+			if s == 60 {
+				down = true
+			}
+			for range 1000 {
+				_, _ = f.Execute(context.Background(), func(_ context.Context, e Endpoint) (string, error) {
+					if e.Name == "primary" && down {
+						return "", errors.New("primary down")
+					}
+					return "ok", nil
+				})
+			}
+			time.Sleep(time.Second)
+		}
+		const century = 100 * 365 * 24 * time.Hour
+		if st := f.Status(); !st[0].Ejected || time.Until(st[0].EjectedUntil) < century {
+			t.Fatalf("Status()[0] = %+v, want ejected as an outlier for about the largest Duration", st[0])
+		}
+	})
+}
