@@ -46,6 +46,10 @@ var (
 // [WithMaxKeys] says otherwise.
 const defaultMaxKeys = 1024
 
+// maxMaxKeys is the largest [WithMaxKeys]: the cache is allocated up front,
+// and a larger bound would not fit in memory (or in a slice).
+const maxMaxKeys = 1 << 24
+
 // Static returns a fallback function that always answers v.
 func Static[T any](v T) func(context.Context, error) (T, error) {
 	return func(context.Context, error) (T, error) { return v, nil }
@@ -132,8 +136,8 @@ func NewFallback[T any](fn func(ctx context.Context, err error) (T, error), opts
 			errs = append(errs, errors.New("failover: NewFallback: WithLastGood key is nil: pass FallbackKey, a key function of your own, or SharedLastGood"))
 		}
 	}
-	if c.maxKeys < 0 {
-		errs = append(errs, fmt.Errorf("failover: NewFallback: WithMaxKeys %d must be positive", c.maxKeys))
+	if c.maxKeys < 0 || c.maxKeys > maxMaxKeys {
+		errs = append(errs, fmt.Errorf("failover: NewFallback: WithMaxKeys %d must be positive and at most %d", c.maxKeys, maxMaxKeys))
 	}
 	if fn == nil && !c.lastGoodSet {
 		errs = append(errs, errors.New("failover: NewFallback: fn is nil and WithLastGood is not set: there is nothing to fall back on"))

@@ -172,3 +172,22 @@ func TestReviewOutlierLongEjectionHolds(t *testing.T) {
 		}
 	})
 }
+
+// WithMaxKeys sizes the last-good cache up front: a bound too large to
+// allocate panicked in NewFallback (makeslice: cap out of range) instead of
+// being an error naming the option.
+func TestReviewFallbackMaxKeysTooLargeIsAnError(t *testing.T) {
+	for _, n := range []int{math.MaxInt, 1 << 40} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("NewFallback(WithMaxKeys(%d)) panicked: %v", n, r)
+				}
+			}()
+			_, err := NewFallback[int](nil, WithLastGood(time.Minute, SharedLastGood), WithMaxKeys(n))
+			if err == nil || !strings.Contains(err.Error(), "WithMaxKeys") {
+				t.Fatalf("NewFallback(WithMaxKeys(%d)) = %v, want an error naming WithMaxKeys", n, err)
+			}
+		}()
+	}
+}
