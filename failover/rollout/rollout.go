@@ -16,7 +16,8 @@ import (
 
 // RollbackHook performs one step of a rollback from the failed version to
 // the stable one: redeploy, flip a feature flag, move traffic. It should
-// honour ctx and be safe to call again after a failure.
+// honour ctx and be safe to call again after a failure. A panic in it is a
+// failure like an error, retried alike (see [WithHookRetries]).
 type RollbackHook func(ctx context.Context, from, to Version) error
 
 // Exposure says how much traffic the analysed version had: it is the
@@ -211,7 +212,7 @@ func (r *Rollout) runHooks(ctx context.Context, from, to Version) error {
 			backoff.WithMaxInterval(max(r.backoff, time.Minute)), backoff.WithMaxElapsedTime(0))
 		var err error
 		for attempt := 1; ; attempt++ {
-			if err = h.fn(ctx, from, to); err == nil {
+			if err = callHook(ctx, h.fn, from, to); err == nil {
 				break
 			}
 			r.m.Add(&r.b, "hook_failed")
@@ -228,6 +229,18 @@ func (r *Rollout) runHooks(ctx context.Context, from, to Version) error {
 
 // fire reports s and remembers it so a later success can clear it. Reporting
 // happens after r.mu is released.
+// callHook runs a rollback hook, turning its panic into an error: a hook
+// that panics is a failed rollback, reported as one, not a panic through
+// Analyze that leaves no signal.
+func callHook(ctx context.Context, fn RollbackHook, from, to Version) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panicked: %v", p)
+		}
+	}()
+	return fn(ctx, from, to)
+}
+
 func (r *Rollout) fire(s firebreak.Signal) {
 	r.mu.Lock()
 	r.fired[s.Kind] = s.Labels

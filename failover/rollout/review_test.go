@@ -1,0 +1,80 @@
+package rollout
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/firebreak-go/firebreak"
+)
+
+// A rollback hook that panics (a nil client in the deploy tool) is a failed
+// rollback: the caller gets DecisionRollbackFailed with the panic in its
+// error, a rollback_failed signal pages someone, and the bad version stays
+// current (it is still what runs). Before, the panic went up through
+// Analyze: no signal at all, while the version was already marked bad.
+func TestReviewPanickingHookIsAFailedRollback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rec firebreak.Recorder
+		reg, err := NewVersions("v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := reg.Deploy("v2", ""); err != nil {
+			t.Fatal(err)
+		}
+		a, err := NewAnalysis(errorRatio(series(0.3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var deployer *struct{ url string }
+		r, err := NewRollout(reg, a, WithRollbackHook("redeploy", func(context.Context, Version, Version) error {
+			_ = deployer.url // nil pointer dereference
+			return nil
+		}), WithHookRetries(1, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bind(t, r, &rec)
+		var out Outcome
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("the hook's panic went through Analyze: %v", p)
+				}
+			}()
+			out, err = r.Analyze(t.Context(), ExposurePromoted)
+		}()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Decision != DecisionRollbackFailed || out.Err == nil || !strings.Contains(out.Err.Error(), "panicked") {
+			t.Fatalf("outcome %+v, want rollback_failed naming the hook's panic", out)
+		}
+		if s, ok := rec.Last(firebreak.KindRollbackFailed); !ok || !s.Firing {
+			t.Fatalf("signals %+v, want a firing rollback_failed", rec.Signals())
+		}
+		if cur := reg.Current(); cur.ID != "v2" {
+			t.Errorf("current %s, want v2: the rollback did not happen", cur.ID)
+		}
+	})
+}
+
+// A version ID reaches signal summaries, reports and status pages: one with
+// a control character (a newline forging a line of a report, an escape
+// sequence for a terminal) is refused by name, as an empty one is.
+func TestReviewVersionIDControlCharactersAreErrors(t *testing.T) {
+	for _, id := range []string{"v2\nFATAL: database dropped", "v2\x1b[2J", "v2\x00", "v2\u2028"} {
+		if _, err := NewVersions(id); err == nil || !strings.Contains(err.Error(), "stable version") {
+			t.Errorf("NewVersions(%q) = %v, want an error naming the stable version", id, err)
+		}
+		reg, err := NewVersions("v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := reg.Deploy(id, ""); err == nil || !strings.Contains(err.Error(), "id") {
+			t.Errorf("Deploy(%q) = %v, want an error naming the id", id, err)
+		}
+	}
+}
