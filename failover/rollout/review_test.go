@@ -78,3 +78,41 @@ func TestReviewVersionIDControlCharactersAreErrors(t *testing.T) {
 		}
 	}
 }
+
+// A version deployed while the analysis of the one before runs is what
+// runs when that analysis fails: the rollout must not roll it back as if
+// it were the failed version (the hooks told "v2->v1" while v3 ran, and
+// v3, never analysed, was silently replaced by v1). The failed version is
+// marked bad, nothing is rolled back, and rollback_failed says why.
+func TestReviewDeployDuringAnalysisIsNotRolledBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rec firebreak.Recorder
+		var h hookLog
+		r := newRollout(t, &rec, &h, errorRatio(series(0.002, 0.12)))
+		done := make(chan Outcome)
+		go func() {
+			out, err := r.Analyze(t.Context(), ExposureCanary)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- out
+		}()
+		synctest.Wait() // the analysis waits for its second measurement
+		if err := r.versions.Deploy("v3", "hotfix"); err != nil {
+			t.Fatal(err)
+		}
+		out := <-done
+		if len(h.calls) != 0 {
+			t.Errorf("hook calls %v, want none: v3 runs, not v2", h.calls)
+		}
+		if cur := r.versions.Current(); cur.ID != "v3" {
+			t.Errorf("current %s, want v3", cur.ID)
+		}
+		if out.Decision != DecisionRollbackFailed || out.Version.Status != StatusBad || out.Err == nil || !strings.Contains(out.Err.Error(), "v3") {
+			t.Fatalf("outcome %+v, want rollback_failed of bad v2 naming v3", out)
+		}
+		if s, ok := rec.Last(firebreak.KindRollbackFailed); !ok || !s.Firing {
+			t.Fatalf("signals %+v, want a firing rollback_failed", rec.Signals())
+		}
+	})
+}

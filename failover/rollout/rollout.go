@@ -179,12 +179,18 @@ func (r *Rollout) rollback(ctx context.Context, v Version, exposure Exposure, wh
 	_ = r.versions.Mark(v.ID, StatusBad)
 	labels := map[string]string{"phase": string(exposure)}
 	target, ok := r.versions.stableFor(v.ID)
-	if !ok {
+	// A version deployed since v was read is what runs now: rolling it back
+	// as v would tell the hooks the wrong version and replace one that was
+	// never analysed.
+	if cur := r.versions.Current(); cur.ID != v.ID {
+		out.Decision, out.Err = DecisionRollbackFailed, fmt.Errorf("rollout: %s was deployed while %s was analysed: nothing rolled back", cur.ID, v.ID)
+	} else if !ok {
 		out.Decision, out.Err = DecisionRollbackFailed, fmt.Errorf("rollout: no stable version to roll back %s to", v.ID)
 	} else if err := r.runHooks(ctx, v, target); err != nil {
 		out.Decision, out.Target, out.Err = DecisionRollbackFailed, target, err
+	} else if !r.versions.replaceCurrent(v.ID, target.ID) {
+		out.Decision, out.Target, out.Err = DecisionRollbackFailed, target, fmt.Errorf("rollout: %s was deployed during the rollback of %s to %s", r.versions.Current().ID, v.ID, target.ID)
 	} else {
-		r.versions.makeCurrent(target.ID)
 		out.Decision, out.Target = DecisionRollback, target
 	}
 	var s firebreak.Signal

@@ -184,11 +184,16 @@ func (r *Versions) stableFor(id string) (Version, bool) {
 	return Version{}, false
 }
 
-// makeCurrent makes id current again (after a rollback).
-func (r *Versions) makeCurrent(id string) {
+// replaceCurrent makes id current again (after a rollback) if from is
+// still current, and reports whether it was.
+func (r *Versions) replaceCurrent(from, id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.versions[r.current].ID != from {
+		return false
+	}
 	if i := slices.IndexFunc(r.versions, func(v Version) bool { return v.ID == id }); i >= 0 {
 		r.current = i
 	}
+	return true
 }
