@@ -170,19 +170,36 @@ func (d *Degrader) flip(name string, killed bool, reason string) error {
 	if sw.Swap(killed) == killed {
 		return nil
 	}
+	if killed {
+		d.m.Add(&d.b, "switch_off")
+	} else {
+		d.m.Add(&d.b, "switch_on")
+	}
+	for {
+		d.b.Report(d.switchSignal(name, killed, reason))
+		// A flip racing with this one may have reported after its swap
+		// but before this report: if the switch is no longer what was
+		// just reported, report what it is, so that the last report
+		// always tells the switch's state.
+		now := sw.Load()
+		if now == killed {
+			return nil
+		}
+		killed, reason = now, "changed again while the change was reported"
+	}
+}
+
+func (d *Degrader) switchSignal(name string, killed bool, reason string) firebreak.Signal {
 	s := d.b.Signal(firebreak.KindDegraded, killed)
 	s.Labels = map[string]string{"switch": name}
 	s.Time = time.Now()
 	if killed {
 		s.Value = 1
 		s.Summary = "feature " + name + " switched off: " + reason
-		d.m.Add(&d.b, "switch_off")
 	} else {
 		s.Summary = "feature " + name + " switched on: " + reason
-		d.m.Add(&d.b, "switch_on")
 	}
-	d.b.Report(s)
-	return nil
+	return s
 }
 
 // Notify implements [firebreak.Notifier]: it moves the mode to what the open

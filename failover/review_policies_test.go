@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"math"
+	"runtime"
+	"sync"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/firebreak-go/firebreak"
 )
 
 // Every float setting of NewRetry that is NaN or infinite is an error naming
@@ -189,5 +193,50 @@ func TestReviewFallbackMaxKeysTooLargeIsAnError(t *testing.T) {
 				t.Fatalf("NewFallback(WithMaxKeys(%d)) = %v, want an error naming WithMaxKeys", n, err)
 			}
 		}()
+	}
+}
+
+// Two operators flipping one kill switch at once (Kill and Restore racing)
+// must leave the Board with the switch's real state: the last degraded
+// signal for it says firing exactly when the feature is off. Before, each
+// flip reported after its swap without any order, so the last report could
+// be the one that lost: a feature back on while the incident said off, or
+// off with the incident cleared.
+func TestReviewDegraderConcurrentFlipsReportFinalState(t *testing.T) {
+	for _, procs := range []int{1, 2, 8} {
+		prev := runtime.GOMAXPROCS(procs)
+		bad := 0
+		const rounds = 500
+		for round := range rounds {
+			// A Board's Report does some work (a lock, the engine) before
+			// the signal counts: here a yield.
+			var rec firebreak.Recorder
+			d, err := NewDegrader(WithSwitches("recommendations"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := shop(&rec)
+			c.Reporter = firebreak.ReporterFunc(func(s firebreak.Signal) { runtime.Gosched(); rec.Report(s) })
+			if err := d.Bind(c); err != nil {
+				t.Fatal(err)
+			}
+			if round%2 == 0 {
+				_ = d.Kill("recommendations", "slow")
+			}
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Go(func() { <-start; _ = d.Kill("recommendations", "slow") })
+			wg.Go(func() { <-start; _ = d.Restore("recommendations", "fixed") })
+			close(start)
+			wg.Wait()
+			sigs := rec.Of(firebreak.KindDegraded)
+			if len(sigs) > 0 && sigs[len(sigs)-1].Firing == d.Enabled("recommendations") {
+				bad++
+			}
+		}
+		runtime.GOMAXPROCS(prev)
+		if bad > 0 {
+			t.Errorf("GOMAXPROCS %d: in %d of %d rounds the last signal disagreed with the switch", procs, bad, rounds)
+		}
 	}
 }
