@@ -116,3 +116,35 @@ func TestReviewDeployDuringAnalysisIsNotRolledBack(t *testing.T) {
 		}
 	})
 }
+
+// A Measure that panics (a metrics client not yet set up) runs on a
+// goroutine of Analysis.Run: its panic killed the process. It is now a
+// measurement error, under ConsecutiveErrorLimit like any other.
+func TestReviewPanickingMeasureIsAnError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n int
+		var client *struct{ url string }
+		m := errorRatio(func(context.Context) (float64, int, error) {
+			if n++; n > 1 {
+				_ = client.url // nil pointer dereference
+			}
+			return 0.001, 500, nil
+		})
+		m.Count, m.ConsecutiveErrorLimit = 10, 2
+		a, err := NewAnalysis(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := a.Run(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mr := res.Metrics[0]
+		if res.Phase != PhaseError || mr.Errors != 3 || mr.Successful != 1 {
+			t.Fatalf("result %+v, want an error after 3 panicking measurements", mr)
+		}
+		if last, _ := mr.Last(); last.Err == nil || !strings.Contains(last.Err.Error(), "panicked") {
+			t.Fatalf("last measurement %+v, want its error to say it panicked", last)
+		}
+	})
+}
