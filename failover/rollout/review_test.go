@@ -143,7 +143,7 @@ func TestReviewPanickingMeasureIsAnError(t *testing.T) {
 		if res.Phase != PhaseError || mr.Errors != 3 || mr.Successful != 1 {
 			t.Fatalf("result %+v, want an error after 3 panicking measurements", mr)
 		}
-		if last, _ := mr.Last(); last.Err == nil || !strings.Contains(last.Err.Error(), "panicked") {
+		if last := mr.Measurements[len(mr.Measurements)-1]; last.Err == nil || !strings.Contains(last.Err.Error(), "panicked") {
 			t.Fatalf("last measurement %+v, want its error to say it panicked", last)
 		}
 	})
