@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -147,4 +148,22 @@ func TestReviewPanickingMeasureIsAnError(t *testing.T) {
 			t.Fatalf("last measurement %+v, want its error to say it panicked", last)
 		}
 	})
+}
+
+// A hook backoff near the largest Duration overflowed in the backoff's
+// jitter (±50%) into a negative wait: a failing rollback hook was hammered
+// with no wait at all. It is now an error naming WithHookRetries.
+func TestReviewHookBackoffOverflowIsAnError(t *testing.T) {
+	reg, err := NewVersions("v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewAnalysis(errorRatio(series(0.3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewRollout(reg, a, WithHookRetries(5, math.MaxInt64))
+	if err == nil || !strings.Contains(err.Error(), "WithHookRetries") {
+		t.Fatalf("NewRollout(WithHookRetries(5, MaxInt64)) = %v, want an error naming WithHookRetries", err)
+	}
 }
