@@ -240,3 +240,52 @@ func TestReviewDegraderConcurrentFlipsReportFinalState(t *testing.T) {
 		}
 	}
 }
+
+// holdFiring returns a reporter into rec that holds the first firing signal
+// of kind until release is closed, telling held when it holds it: the
+// interleaving of a Board's Report taking its lock a little later for one
+// caller than for another.
+func holdFiring(rec *firebreak.Recorder, kind firebreak.Kind) (r firebreak.Reporter, held, release chan struct{}) {
+	held, release = make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	return firebreak.ReporterFunc(func(s firebreak.Signal) {
+		if s.Kind == kind && s.Firing {
+			once.Do(func() { close(held); <-release })
+		}
+		rec.Report(s)
+	}), held, release
+}
+
+// A fallback served and a real result at the same moment must leave the
+// Board with the fallback's real state. Before, the clearing report could
+// land before the firing one: fallback_active stayed firing on the Board
+// while every call succeeded, and no later success cleared it (Active was
+// already false).
+func TestReviewFallbackRacingServeAndSuccessReportFinalState(t *testing.T) {
+	var rec firebreak.Recorder
+	f, err := NewFallback(Static("cached"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := shop(&rec)
+	rep, held, release := holdFiring(&rec, firebreak.KindFallbackActive)
+	c.Reporter = rep
+	if err := f.Bind(c); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = f.Execute(context.Background(), func(context.Context) (string, error) { return "", errors.New("catalog down") })
+	}()
+	<-held
+	for range 100 {
+		_, _ = f.Execute(context.Background(), func(context.Context) (string, error) { return "fresh", nil })
+	}
+	close(release)
+	<-done
+	sigs := rec.Of(firebreak.KindFallbackActive)
+	if last := sigs[len(sigs)-1]; last.Firing || f.Active() {
+		t.Fatalf("signals %+v, Active %v: want the last one cleared, as every call since succeeded", sigs, f.Active())
+	}
+}
