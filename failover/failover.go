@@ -255,15 +255,27 @@ func (f *Failover[T]) succeeded(i int) {
 		return
 	}
 	f.m.Add(&f.b, "switched")
-	s := f.b.Signal(firebreak.KindFailover, i != 0)
-	s.Value = float64(i)
-	if i != 0 {
-		s.Fallback = true
-		s.Summary = fmt.Sprintf("traffic moved from %s to standby %s", f.eps[prev].Name, e.Name)
-	} else {
-		s.Summary = fmt.Sprintf("traffic back on primary %s", e.Name)
+	cur := int32(i)
+	for {
+		s := f.b.Signal(firebreak.KindFailover, cur != 0)
+		s.Value = float64(cur)
+		if cur != 0 {
+			s.Fallback = true
+			s.Summary = fmt.Sprintf("traffic moved from %s to standby %s", f.eps[prev].Name, f.eps[cur].Name)
+		} else {
+			s.Summary = fmt.Sprintf("traffic back on primary %s", f.eps[cur].Name)
+		}
+		f.b.Report(s)
+		// A switch racing with this one may have reported between this
+		// one's swap and its report: if another endpoint serves now, report
+		// it, so that the last report always tells who serves (else the
+		// signal could stay firing while the primary serves).
+		now := f.serving.Load()
+		if now == cur {
+			return
+		}
+		prev, cur = cur, now
 	}
-	f.b.Report(s)
 }
 
 func (f *Failover[T]) failed(i int) {

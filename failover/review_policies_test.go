@@ -289,3 +289,40 @@ func TestReviewFallbackRacingServeAndSuccessReportFinalState(t *testing.T) {
 		t.Fatalf("signals %+v, Active %v: want the last one cleared, as every call since succeeded", sigs, f.Active())
 	}
 }
+
+// A standby taking over and the primary coming back at the same moment must
+// leave the Board with who serves: the last failover signal fires exactly
+// when a standby served the last call.
+func TestReviewFailoverRacingSwitchesReportFinalState(t *testing.T) {
+	var rec firebreak.Recorder
+	f, err := NewFailover[string]([]Endpoint{{Name: "primary"}, {Name: "standby"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := shop(&rec)
+	rep, held, release := holdFiring(&rec, firebreak.KindFailover)
+	c.Reporter = rep
+	if err := f.Bind(c); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = f.Execute(context.Background(), func(_ context.Context, e Endpoint) (string, error) {
+			if e.Name == "primary" {
+				return "", errors.New("primary timed out")
+			}
+			return "ok", nil
+		})
+	}()
+	<-held
+	for range 100 {
+		_, _ = f.Execute(context.Background(), func(context.Context, Endpoint) (string, error) { return "ok", nil })
+	}
+	close(release)
+	<-done
+	sigs := rec.Of(firebreak.KindFailover)
+	if last := sigs[len(sigs)-1]; last.Firing || f.serving.Load() != 0 {
+		t.Fatalf("signals %+v: want the last one cleared, as the primary serves", sigs)
+	}
+}
