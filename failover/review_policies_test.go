@@ -326,3 +326,35 @@ func TestReviewFailoverRacingSwitchesReportFinalState(t *testing.T) {
 		t.Fatalf("signals %+v: want the last one cleared, as the primary serves", sigs)
 	}
 }
+
+// A mode set by hand and set back at the same moment must leave the Board
+// with the mode in force. Before, the clearing report could land before the
+// firing one: the degraded signal stayed firing on the Board in normal mode.
+func TestReviewDegraderRacingModesReportFinalState(t *testing.T) {
+	var rec firebreak.Recorder
+	d, err := NewDegrader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := shop(&rec)
+	rep, held, release := holdFiring(&rec, firebreak.KindDegraded)
+	c.Reporter = rep
+	if err := d.Bind(c); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = d.SetMode(ModeDegraded, "checkout slow")
+	}()
+	<-held
+	if err := d.SetMode(ModeNormal, "false alarm"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	<-done
+	sigs := rec.Of(firebreak.KindDegraded)
+	if last := sigs[len(sigs)-1]; last.Firing || d.Mode() != ModeNormal {
+		t.Fatalf("signals %+v, mode %v: want the last one cleared in normal mode", sigs, d.Mode())
+	}
+}
