@@ -79,6 +79,7 @@ type Degrader struct {
 	incidents map[string]want // open incidents calling for more than normal
 	cause     string          // fault domain of the incident setting the mode; "" for the manual mode
 	fired     map[string]bool // fault domains with a firing mode signal
+	gen       uint64          // counts the mode changes, for report
 }
 
 // want is what one open incident calls for.
@@ -149,10 +150,9 @@ func (d *Degrader) SetMode(m Mode, reason string) error {
 	d.mu.Lock()
 	d.manual = m
 	sigs := d.recompute("set by hand: " + reason)
+	gen := d.gen
 	d.mu.Unlock()
-	for _, s := range sigs {
-		d.b.Report(s)
-	}
+	d.report(sigs, gen)
 	return nil
 }
 
@@ -170,19 +170,36 @@ func (d *Degrader) flip(name string, killed bool, reason string) error {
 	if sw.Swap(killed) == killed {
 		return nil
 	}
+	if killed {
+		d.m.Add(&d.b, "switch_off")
+	} else {
+		d.m.Add(&d.b, "switch_on")
+	}
+	for {
+		d.b.Report(d.switchSignal(name, killed, reason))
+		// A flip racing with this one may have reported after its swap
+		// but before this report: if the switch is no longer what was
+		// just reported, report what it is, so that the last report
+		// always tells the switch's state.
+		now := sw.Load()
+		if now == killed {
+			return nil
+		}
+		killed, reason = now, "changed again while the change was reported"
+	}
+}
+
+func (d *Degrader) switchSignal(name string, killed bool, reason string) firebreak.Signal {
 	s := d.b.Signal(firebreak.KindDegraded, killed)
 	s.Labels = map[string]string{"switch": name}
 	s.Time = time.Now()
 	if killed {
 		s.Value = 1
 		s.Summary = "feature " + name + " switched off: " + reason
-		d.m.Add(&d.b, "switch_off")
 	} else {
 		s.Summary = "feature " + name + " switched on: " + reason
-		d.m.Add(&d.b, "switch_on")
 	}
-	d.b.Report(s)
-	return nil
+	return s
 }
 
 // Notify implements [firebreak.Notifier]: it moves the mode to what the open
@@ -213,11 +230,46 @@ func (d *Degrader) Notify(ctx context.Context, n firebreak.Notification) error {
 		d.incidents[inc.ID] = w
 	}
 	sigs := d.recompute(fmt.Sprintf("incident %s (%s, %s): %s", inc.ID, inc.Severity, inc.State, inc.Title))
+	gen := d.gen
 	d.mu.Unlock()
-	for _, s := range sigs {
-		d.b.Report(s)
-	}
+	d.report(sigs, gen)
 	return nil
+}
+
+// report reports the mode signals recompute returned at generation gen,
+// holding no lock. A change racing with this one may have reported between
+// its recompute and this report: if the mode changed since gen, it reports
+// again, for every fault domain it just reported, what holds now (firing
+// only for the cause of the mode in force), so that the last report for a
+// domain always tells the mode (else a clearing report landing first left
+// the mode signal firing on the Board in normal mode).
+func (d *Degrader) report(sigs []firebreak.Signal, gen uint64) {
+	for len(sigs) > 0 {
+		for _, s := range sigs {
+			d.b.Report(s)
+		}
+		d.mu.Lock()
+		if d.gen == gen {
+			d.mu.Unlock()
+			return
+		}
+		gen = d.gen
+		m, now := Mode(d.mode.Load()), time.Now()
+		fix := make([]firebreak.Signal, 0, len(sigs))
+		for _, s := range sigs {
+			firing := m != ModeNormal && s.Dependency == d.modeSignal(d.cause, true, now).Dependency
+			f := d.modeSignal("", firing, now)
+			f.Dependency = s.Dependency
+			f.Summary = fmt.Sprintf("service mode %s (changed again while the change was reported)", m)
+			if firing {
+				f.Value = float64(m)
+				d.fired[d.cause] = true
+			}
+			fix = append(fix, f)
+		}
+		d.mu.Unlock()
+		sigs = fix
+	}
 }
 
 // faultFiring reports whether an alert of the incident other than a degraded
@@ -249,6 +301,7 @@ func (d *Degrader) recompute(reason string) []firebreak.Signal {
 	if old == m && (m == ModeNormal || cause == d.cause) {
 		return nil
 	}
+	d.gen++
 	now := time.Now()
 	var sigs []firebreak.Signal
 	if m != ModeNormal {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,13 +103,13 @@ func NewFailover[T any](endpoints []Endpoint, opts ...FailoverOption) (*Failover
 		}
 		seen[e.Name] = true
 	}
-	if c.ejectAfter < 0 {
-		errs = append(errs, fmt.Errorf("failover: NewFailover: WithEjection consecutive %d must be positive", c.ejectAfter))
+	if c.ejectAfter < 0 || c.ejectAfter > math.MaxInt32 {
+		errs = append(errs, fmt.Errorf("failover: NewFailover: WithEjection consecutive %d must be positive and at most %d", c.ejectAfter, math.MaxInt32))
 	}
 	if c.ejectFor < 0 {
 		errs = append(errs, fmt.Errorf("failover: NewFailover: WithEjection ejectFor %v must be positive", c.ejectFor))
 	}
-	if c.maxEjected < 0 || c.maxEjected > 1 {
+	if !(c.maxEjected >= 0 && c.maxEjected <= 1) { // NaN included
 		errs = append(errs, fmt.Errorf("failover: NewFailover: WithEjection maxShare %v must be between 0 and 1", c.maxEjected))
 	}
 	if c.outlier != nil {
@@ -254,15 +255,27 @@ func (f *Failover[T]) succeeded(i int) {
 		return
 	}
 	f.m.Add(&f.b, "switched")
-	s := f.b.Signal(firebreak.KindFailover, i != 0)
-	s.Value = float64(i)
-	if i != 0 {
-		s.Fallback = true
-		s.Summary = fmt.Sprintf("traffic moved from %s to standby %s", f.eps[prev].Name, e.Name)
-	} else {
-		s.Summary = fmt.Sprintf("traffic back on primary %s", e.Name)
+	cur := int32(i)
+	for {
+		s := f.b.Signal(firebreak.KindFailover, cur != 0)
+		s.Value = float64(cur)
+		if cur != 0 {
+			s.Fallback = true
+			s.Summary = fmt.Sprintf("traffic moved from %s to standby %s", f.eps[prev].Name, f.eps[cur].Name)
+		} else {
+			s.Summary = fmt.Sprintf("traffic back on primary %s", f.eps[cur].Name)
+		}
+		f.b.Report(s)
+		// A switch racing with this one may have reported between this
+		// one's swap and its report: if another endpoint serves now, report
+		// it, so that the last report always tells who serves (else the
+		// signal could stay firing while the primary serves).
+		now := f.serving.Load()
+		if now == cur {
+			return
+		}
+		prev, cur = cur, now
 	}
-	f.b.Report(s)
 }
 
 func (f *Failover[T]) failed(i int) {
@@ -281,11 +294,21 @@ func (f *Failover[T]) failed(i int) {
 			out++
 		}
 	}
-	ejected := out < f.maxEjected && e.ejectedUntil.CompareAndSwap(0, now+int64(f.ejectFor))
+	ejected := out < f.maxEjected && e.ejectedUntil.CompareAndSwap(0, ejectionEnd(now, f.ejectFor))
 	f.mu.Unlock()
 	if ejected {
 		f.m.Add(&f.b, "ejected")
 	}
+}
+
+// ejectionEnd returns now+d, base-relative nanoseconds, saturated at the
+// largest: an ejection of about the largest Duration must not wrap into the
+// past and readmit the endpoint at once.
+func ejectionEnd(now int64, d time.Duration) int64 {
+	if int64(d) > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	return now + int64(d)
 }
 
 // EndpointStatus is a snapshot of one endpoint, for status pages and tests.

@@ -46,6 +46,10 @@ var (
 // [WithMaxKeys] says otherwise.
 const defaultMaxKeys = 1024
 
+// maxMaxKeys is the largest [WithMaxKeys]: the cache is allocated up front,
+// and a larger bound would not fit in memory (or in a slice).
+const maxMaxKeys = 1 << 24
+
 // Static returns a fallback function that always answers v.
 func Static[T any](v T) func(context.Context, error) (T, error) {
 	return func(context.Context, error) (T, error) { return v, nil }
@@ -132,8 +136,8 @@ func NewFallback[T any](fn func(ctx context.Context, err error) (T, error), opts
 			errs = append(errs, errors.New("failover: NewFallback: WithLastGood key is nil: pass FallbackKey, a key function of your own, or SharedLastGood"))
 		}
 	}
-	if c.maxKeys < 0 {
-		errs = append(errs, fmt.Errorf("failover: NewFallback: WithMaxKeys %d must be positive", c.maxKeys))
+	if c.maxKeys < 0 || c.maxKeys > maxMaxKeys {
+		errs = append(errs, fmt.Errorf("failover: NewFallback: WithMaxKeys %d must be positive and at most %d", c.maxKeys, maxMaxKeys))
 	}
 	if fn == nil && !c.lastGoodSet {
 		errs = append(errs, errors.New("failover: NewFallback: fn is nil and WithLastGood is not set: there is nothing to fall back on"))
@@ -226,19 +230,39 @@ func (f *Fallback[T]) served(ctx context.Context, src Source, what string, err e
 	}
 	f.m.Add(&f.b, "fallback_served")
 	if f.active.CompareAndSwap(false, true) {
-		s := f.b.Signal(firebreak.KindFallbackActive, true)
-		s.Fallback = true
-		s.Value = 1
-		s.Summary = "serving " + what + " in place of failed calls: " + err.Error()
-		f.b.Report(s)
+		f.report(true, "serving "+what+" in place of failed calls: "+err.Error())
 	}
 }
 
 func (f *Fallback[T]) clear() {
 	if f.active.CompareAndSwap(true, false) {
-		s := f.b.Signal(firebreak.KindFallbackActive, false)
-		s.Summary = "real results are back"
+		f.report(false, "real results are back")
+	}
+}
+
+// report reports fallback_active as firing or cleared. A change racing
+// with this one may have reported between its switch of f.active and this
+// report: if f.active is no longer what was just reported, it reports what
+// it is, so that the last report always tells the state (else a clearing
+// report landing first left the signal firing with no success to clear it).
+func (f *Fallback[T]) report(firing bool, summary string) {
+	for {
+		s := f.b.Signal(firebreak.KindFallbackActive, firing)
+		if firing {
+			s.Fallback = true
+			s.Value = 1
+		}
+		s.Summary = summary
 		f.b.Report(s)
+		now := f.active.Load()
+		if now == firing {
+			return
+		}
+		firing = now
+		summary = "real results are back"
+		if firing {
+			summary = "serving fallbacks in place of failed calls"
+		}
 	}
 }
 

@@ -209,7 +209,8 @@ func WithLastGood(maxAge time.Duration, key func(context.Context) string) Fallba
 // WithMaxKeys bounds how many keys [WithLastGood] keeps a value for; 0 keeps
 // the default. When it is full, a new key evicts one not used since the
 // clock hand last passed it (the CLOCK approximation of least recently
-// used), preferring values too old to serve. Default: 1024.
+// used), preferring values too old to serve. It must be at most 1<<24: the
+// cache is allocated up front. Default: 1024.
 func WithMaxKeys(n int) FallbackOption {
 	return fallbackOption(func(c *fallbackConfig) { c.maxKeys = n })
 }

@@ -253,12 +253,17 @@ func (f *Failover[T]) evaluateLocked(now int64) []firebreak.Signal {
 			continue
 		}
 		mult := st.ejections + 1
-		d := min(time.Duration(mult)*cfg.BaseEjectionTime, cfg.MaxEjectionTime)
+		// BaseEjectionTime × mult, at most MaxEjectionTime, without
+		// overflowing into a negative time that would eject nothing.
+		d := cfg.MaxEjectionTime
+		if int64(mult) <= int64(cfg.MaxEjectionTime/cfg.BaseEjectionTime) {
+			d = time.Duration(mult) * cfg.BaseEjectionTime
+		}
 		if cfg.MaxEjectionJitter > 0 {
-			d += rand.N(cfg.MaxEjectionJitter)
+			d = time.Duration(min(uint64(d)+uint64(rand.N(cfg.MaxEjectionJitter)), math.MaxInt64))
 		}
 		if cfg.DryRun {
-			st.ejections, st.ejected, st.dryUntil = mult, true, now+int64(d)
+			st.ejections, st.ejected, st.dryUntil = mult, true, ejectionEnd(now, d)
 		} else if !f.ejectUntil(i, now, d) {
 			continue // the share of endpoints out is at its cap
 		} else {
@@ -298,7 +303,7 @@ func (f *Failover[T]) ejectUntil(i int, now int64, d time.Duration) bool {
 	if out >= f.maxEjected {
 		return false
 	}
-	f.eps[i].ejectedUntil.Store(now + int64(d))
+	f.eps[i].ejectedUntil.Store(ejectionEnd(now, d))
 	return true
 }
 

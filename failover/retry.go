@@ -107,9 +107,15 @@ func NewRetry[T any](opts ...RetryOption) (*Retry[T], error) {
 	check(c.maxRetryAfter < 0, "WithMaxRetryAfter %v must be positive", c.maxRetryAfter)
 	check(c.initialInterval < 0, "WithBackoff initial %v must be positive", c.initialInterval)
 	check(c.maxInterval < c.initialInterval, "WithBackoff max %v must be at least initial %v", c.maxInterval, c.initialInterval)
-	check(c.multiplier < 1, "WithBackoff multiplier %v must be at least 1", c.multiplier)
-	check(c.jitter < 0 || c.jitter > 1, "WithJitter %v must be between 0 and 1", c.jitter)
-	check(c.budgetRatio < 0 || c.budgetRatio > 1, "WithBudget ratio %v must be between 0 and 1", c.budgetRatio)
+	// NaN fails every comparison: test for the valid range, not the invalid.
+	check(!(c.multiplier >= 1) || math.IsInf(c.multiplier, 0), "WithBackoff multiplier %v must be a finite number of at least 1", c.multiplier)
+	check(!(c.jitter >= 0 && c.jitter <= 1), "WithJitter %v must be between 0 and 1", c.jitter)
+	check(!(c.budgetRatio >= 0 && c.budgetRatio <= 1), "WithBudget ratio %v must be between 0 and 1", c.budgetRatio)
+	// The backoff draws a delay of up to max × (1+jitter) in float64 and
+	// converts it to a Duration: past the largest Duration the conversion
+	// gives a negative delay, a retry without any wait.
+	check(c.jitter >= 0 && float64(c.maxInterval)*(1+c.jitter) >= math.MaxInt64,
+		"WithBackoff max %v with WithJitter %v overflows a time.Duration: max × (1+jitter) must be below %v", c.maxInterval, c.jitter, time.Duration(math.MaxInt64))
 	check(c.budgetWindow < 0, "WithBudget window %v must be positive", c.budgetWindow)
 	check(c.budgetMin < 0, "WithBudget minRetries %d must not be negative", c.budgetMin)
 	if err := errors.Join(errs...); err != nil {

@@ -38,7 +38,8 @@ const (
 type Metric struct {
 	// Name identifies the metric in results and signals. Required, unique.
 	Name string
-	// Measure takes a measurement. Required.
+	// Measure takes a measurement. Required. A panic in it is a measurement
+	// error.
 	Measure Measure
 	// Interval between measurements.
 	Interval time.Duration
@@ -299,7 +300,7 @@ func runMetric(ctx context.Context, m *Metric) MetricResult {
 }
 
 func measure(ctx context.Context, m *Metric) Measurement {
-	v, n, err := m.Measure(ctx)
+	v, n, err := callMeasure(ctx, m.Measure)
 	ms := Measurement{At: time.Now(), Value: v, Samples: n}
 	switch {
 	case err != nil:
@@ -323,6 +324,18 @@ func measure(ctx context.Context, m *Metric) Measurement {
 		ms.Phase = PhaseInconclusive
 	}
 	return ms
+}
+
+// callMeasure takes a measurement, turning a panic of the user's Measure into
+// its error: it runs on a goroutine of Run, where a panic would kill the
+// process.
+func callMeasure(ctx context.Context, fn Measure) (v float64, n int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, n, err = 0, 0, fmt.Errorf("rollout: Measure panicked: %v", p)
+		}
+	}()
+	return fn(ctx)
 }
 
 func fmtValue(v float64) string {

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -51,6 +52,13 @@ func WithHookRetries(attempts int, initial time.Duration) Option {
 	return option(func(c *config) {
 		if attempts < 0 || initial < 0 {
 			c.errs = append(c.errs, fmt.Errorf("rollout: NewRollout: WithHookRetries(%d, %v): both must be positive", attempts, initial))
+			return
+		}
+		// The backoff draws each wait within ±50% of the delay in float64:
+		// past the largest Duration the wait converts to a negative one,
+		// no wait at all.
+		if float64(initial)*1.5 >= math.MaxInt64 {
+			c.errs = append(c.errs, fmt.Errorf("rollout: NewRollout: WithHookRetries initial %v overflows a time.Duration with the backoff's jitter: it must be below %v", initial, time.Duration(math.MaxInt64/3*2)))
 			return
 		}
 		if attempts > 0 {

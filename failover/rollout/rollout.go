@@ -16,7 +16,8 @@ import (
 
 // RollbackHook performs one step of a rollback from the failed version to
 // the stable one: redeploy, flip a feature flag, move traffic. It should
-// honour ctx and be safe to call again after a failure.
+// honour ctx and be safe to call again after a failure. A panic in it is a
+// failure like an error, retried alike (see [WithHookRetries]).
 type RollbackHook func(ctx context.Context, from, to Version) error
 
 // Exposure says how much traffic the analysed version had: it is the
@@ -178,12 +179,18 @@ func (r *Rollout) rollback(ctx context.Context, v Version, exposure Exposure, wh
 	_ = r.versions.Mark(v.ID, StatusBad)
 	labels := map[string]string{"phase": string(exposure)}
 	target, ok := r.versions.stableFor(v.ID)
-	if !ok {
+	// A version deployed since v was read is what runs now: rolling it back
+	// as v would tell the hooks the wrong version and replace one that was
+	// never analysed.
+	if cur := r.versions.Current(); cur.ID != v.ID {
+		out.Decision, out.Err = DecisionRollbackFailed, fmt.Errorf("rollout: %s was deployed while %s was analysed: nothing rolled back", cur.ID, v.ID)
+	} else if !ok {
 		out.Decision, out.Err = DecisionRollbackFailed, fmt.Errorf("rollout: no stable version to roll back %s to", v.ID)
 	} else if err := r.runHooks(ctx, v, target); err != nil {
 		out.Decision, out.Target, out.Err = DecisionRollbackFailed, target, err
+	} else if !r.versions.replaceCurrent(v.ID, target.ID) {
+		out.Decision, out.Target, out.Err = DecisionRollbackFailed, target, fmt.Errorf("rollout: %s was deployed during the rollback of %s to %s", r.versions.Current().ID, v.ID, target.ID)
 	} else {
-		r.versions.makeCurrent(target.ID)
 		out.Decision, out.Target = DecisionRollback, target
 	}
 	var s firebreak.Signal
@@ -211,7 +218,7 @@ func (r *Rollout) runHooks(ctx context.Context, from, to Version) error {
 			backoff.WithMaxInterval(max(r.backoff, time.Minute)), backoff.WithMaxElapsedTime(0))
 		var err error
 		for attempt := 1; ; attempt++ {
-			if err = h.fn(ctx, from, to); err == nil {
+			if err = callHook(ctx, h.fn, from, to); err == nil {
 				break
 			}
 			r.m.Add(&r.b, "hook_failed")
@@ -228,6 +235,18 @@ func (r *Rollout) runHooks(ctx context.Context, from, to Version) error {
 
 // fire reports s and remembers it so a later success can clear it. Reporting
 // happens after r.mu is released.
+// callHook runs a rollback hook, turning its panic into an error: a hook
+// that panics is a failed rollback, reported as one, not a panic through
+// Analyze that leaves no signal.
+func callHook(ctx context.Context, fn RollbackHook, from, to Version) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panicked: %v", p)
+		}
+	}()
+	return fn(ctx, from, to)
+}
+
 func (r *Rollout) fire(s firebreak.Signal) {
 	r.mu.Lock()
 	r.fired[s.Kind] = s.Labels

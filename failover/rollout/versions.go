@@ -6,7 +6,33 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
+
+// maxIDLen is the longest version ID: a tag or a commit hash, not a text.
+const maxIDLen = 128
+
+// checkID returns what is wrong with a version ID, which goes into signal
+// summaries, reports and status pages as it is: it must be 1 to 128 bytes
+// of UTF-8 without control characters or line separators, so that it can
+// neither forge a line of a report nor drive a terminal.
+func checkID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("is empty")
+	case len(id) > maxIDLen:
+		return fmt.Errorf("%.32q... is %d bytes, more than %d", id, len(id), maxIDLen)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%q is not valid UTF-8", id)
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return fmt.Errorf("%q has the control character %U", id, r)
+		}
+	}
+	return nil
+}
 
 // VersionStatus is what is known about a version.
 type VersionStatus string
@@ -42,20 +68,22 @@ type Versions struct {
 const historyLimit = 50
 
 // NewVersions returns a record whose current and last known good version is
-// stable.
+// stable. A version ID is 1 to 128 bytes of UTF-8 without control
+// characters or line separators.
 func NewVersions(stable string) (*Versions, error) {
-	if stable == "" {
-		return nil, errors.New("rollout: NewVersions: stable version is empty")
+	if err := checkID(stable); err != nil {
+		return nil, fmt.Errorf("rollout: NewVersions: stable version %w", err)
 	}
 	now := time.Now()
 	return &Versions{versions: []Version{{ID: stable, Status: StatusGood, Note: "initial stable version", DeployedAt: now, DecidedAt: now}}}, nil
 }
 
 // Deploy records a new current version, pending analysis. Deploying a version
-// marked bad, or the current one again, is an error.
+// marked bad, or the current one again, or an ID that [NewVersions] would
+// refuse, is an error.
 func (r *Versions) Deploy(id, note string) error {
-	if id == "" {
-		return errors.New("rollout: Versions.Deploy: id is empty")
+	if err := checkID(id); err != nil {
+		return fmt.Errorf("rollout: Versions.Deploy: id %w", err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -156,11 +184,16 @@ func (r *Versions) stableFor(id string) (Version, bool) {
 	return Version{}, false
 }
 
-// makeCurrent makes id current again (after a rollback).
-func (r *Versions) makeCurrent(id string) {
+// replaceCurrent makes id current again (after a rollback) if from is
+// still current, and reports whether it was.
+func (r *Versions) replaceCurrent(from, id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.versions[r.current].ID != from {
+		return false
+	}
 	if i := slices.IndexFunc(r.versions, func(v Version) bool { return v.ID == id }); i >= 0 {
 		r.current = i
 	}
+	return true
 }
