@@ -215,13 +215,10 @@ func (si *ServerInterceptor) Unary(ctx context.Context, req any, info *grpc.Unar
 // Stream is a [grpc.StreamServerInterceptor]: the pipeline runs around the
 // whole stream, and the handler sees the pipeline's context.
 func (si *ServerInterceptor) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	_, err := si.p.Execute(ss.Context(), func(ctx context.Context) (any, error) {
+	v, err := si.p.Execute(ss.Context(), func(ctx context.Context) (any, error) {
 		return si.outcome(nil, handler(srv, serverStream{ServerStream: ss, ctx: ctx}))
 	})
-	v, err := si.result(nil, err, ss.SetTrailer)
-	if p, ok := v.(passed); ok {
-		return p.err
-	}
+	_, err = si.result(v, err, ss.SetTrailer) // a caller-class status comes back as passed
 	return err
 }
 
