@@ -65,7 +65,9 @@ func (ci *ClientInterceptor) DialOptions() []grpc.DialOption {
 func (ci *ClientInterceptor) Unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	v, err := ci.p.Execute(ctx, func(ctx context.Context) (any, error) {
 		var trailer metadata.MD
-		err := invoker(ctx, method, req, reply, cc, append(opts, grpc.Trailer(&trailer))...)
+		// A full slice expression: never write into the spare capacity of
+		// the caller's slice, which concurrent calls may share.
+		err := invoker(ctx, method, req, reply, cc, append(opts[:len(opts):len(opts)], grpc.Trailer(&trailer))...)
 		return ci.outcome(ctx, nil, err, trailer)
 	})
 	return clientResult(v, err)
