@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -251,7 +252,11 @@ func (a *attempts) prepareBody() error {
 		a.replayable = false
 		return nil
 	}
-	buf, err := io.ReadAll(io.LimitReader(r.Body, a.t.maxBody+1))
+	limit := a.t.maxBody
+	if limit < math.MaxInt64 { // one byte more tells a body too large; MaxInt64+1 would wrap and read nothing
+		limit++
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, limit))
 	if err != nil {
 		r.Body.Close()
 		return fmt.Errorf("fbhttp: reading the request body: %w", err)
