@@ -34,7 +34,8 @@ import (
 // [*failover.StatusError] carrying the server's Retry-After, so that a
 // breaker counts it and a retry waits as the server asked; if the pipeline
 // cannot mend it, the last such response reaches the caller as the
-// response, as it would without the transport. A refusal of the pipeline
+// response, as it would without the transport (unless the caller's context
+// ended meanwhile, as in a retry's wait: then its error). A refusal of the pipeline
 // (an open breaker, a shed request, a spent retry budget) is an error of
 // RoundTrip, which [http.Client] wraps in a [*url.Error]: errors.Is and
 // [firebreak.IsRejected] see through it.
@@ -436,8 +437,10 @@ func (a *attempts) finish(resp *http.Response, err error) (*http.Response, error
 	}
 	if last != nil {
 		var se *failover.StatusError
-		if errors.As(err, &se) && se == lastErr {
-			// The server's own answer, which no policy could mend.
+		if errors.As(err, &se) && se == lastErr && a.req.Context().Err() == nil {
+			// The server's own answer, which no policy could mend. A
+			// caller who gave up meanwhile (during a retry's wait) gets
+			// its context's error instead, as from http.Client.
 			return last, nil
 		}
 		drain(last)

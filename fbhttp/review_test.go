@@ -1,6 +1,8 @@
 package fbhttp_test
 
 import (
+	"context"
+	"errors"
 	"io"
 	"math"
 	"net/http"
@@ -105,3 +107,38 @@ func (c *countCloser) Close() error {
 	return nil
 }
 
+// TestReviewCancelDuringRetryAfter: the server answers 503 with
+// Retry-After: 30; the caller gives up 5s into the wait. Do returns then,
+// with the caller's context error (not the 503, not after 30s), and the
+// 503's body is closed.
+func TestReviewCancelDuringRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var opened, closed atomic.Int64
+		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			opened.Add(1)
+			var fl atomic.Bool
+			h := http.Header{"Retry-After": {"30"}}
+			return &http.Response{StatusCode: 503, Status: "503 Service Unavailable", Header: h,
+				Body: &countCloser{Reader: strings.NewReader("down"), closed: &closed, once: &fl}, Request: r}, nil
+		})
+		p := pipeline(t, firebreak.Component{Name: "c", Dependency: "d"}, failover.WithoutBudget())
+		c := &http.Client{Transport: mustNew(t, base, p)}
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(5*time.Second, cancel)
+		start := time.Now()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://d.test/x", nil)
+		res, err := c.Do(req)
+		if res != nil {
+			res.Body.Close()
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Do = %v, %v; want context.Canceled", res, err)
+		}
+		if d := time.Since(start); d != 5*time.Second {
+			t.Errorf("Do returned after %v, want 5s (when the caller gave up)", d)
+		}
+		if o, cl := opened.Load(), closed.Load(); o != 1 || cl != 1 {
+			t.Errorf("%d responses opened, %d closed; want 1, 1", o, cl)
+		}
+	})
+}
