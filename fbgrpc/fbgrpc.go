@@ -169,7 +169,9 @@ func localStatus(err error) error {
 // for the service (typically an Observer and a Shed): a shed call is
 // answered RESOURCE_EXHAUSTED with the shedder's wait in the
 // grpc-retry-pushback-ms trailer, so that gRPC clients and a
-// [ClientInterceptor] back off as asked. Statuses of the caller class
+// [ClientInterceptor] back off as asked. Other refusals of a policy (an
+// open breaker, a timeout) are answered with their code ([LocalError]) and
+// a message naming nothing inside the server. Statuses of the caller class
 // ([Classify]) pass through the pipeline as results: no SLO burns on a
 // NOT_FOUND. Build one with [NewServerInterceptor]; it is safe for
 // concurrent use.
@@ -257,5 +259,24 @@ func (si *ServerInterceptor) result(v any, err error, setTrailer func(metadata.M
 		// The caller learns it was shed, not the server's limits.
 		return nil, status.Error(codes.ResourceExhausted, "fbgrpc: server overloaded, retry later")
 	}
-	return nil, localStatus(err)
+	err = localStatus(err)
+	if le, ok := err.(*LocalError); ok {
+		// A policy's own refusal or timeout: the caller learns its code,
+		// not the server's policies, names, settings or an operator's
+		// reason, which stay in the server's spans and logs.
+		return nil, status.Error(le.Code, serverMessage(le.Code))
+	}
+	return nil, err
+}
+
+func serverMessage(c codes.Code) string {
+	switch c {
+	case codes.ResourceExhausted:
+		return "fbgrpc: server overloaded, retry later"
+	case codes.DeadlineExceeded:
+		return "fbgrpc: the server ran out of time for the call"
+	case codes.Canceled:
+		return "fbgrpc: call cancelled"
+	}
+	return "fbgrpc: service unavailable, retry later"
 }

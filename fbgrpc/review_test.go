@@ -3,6 +3,7 @@ package fbgrpc_test
 import (
 	"context"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/firebreak-go/firebreak"
+	"github.com/firebreak-go/firebreak/breaker"
+	"github.com/firebreak-go/firebreak/failover"
 	"github.com/firebreak-go/firebreak/fbgrpc"
 	"github.com/firebreak-go/firebreak/tracing"
 )
@@ -108,5 +111,51 @@ func TestReviewUnaryDoesNotWriteCallersOptions(t *testing.T) {
 	wg.Wait()
 	if got := shared[:cap(shared)][0]; got != nil {
 		t.Errorf("the caller's option slice was written: %T in its spare capacity", got)
+	}
+}
+
+// TestReviewServerRefusalsHideInternals: a policy's refusal on the server
+// (a breaker an operator forced open with a reason, a timeout) reaches the
+// remote caller with its code, and a message that names nothing inside
+// the server, as a shed call's does.
+func TestReviewServerRefusalsHideInternals(t *testing.T) {
+	cb, err := breaker.New[any]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := failover.NewTimeout[any](time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := firebreak.NewPipeline(firebreak.Component{Name: "orders", Dependency: "orders-db-primary"}, []firebreak.Policy[any]{cb, to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := fbgrpc.NewServerInterceptor(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := echoFunc(func(ctx context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+		<-ctx.Done() // slower than the timeout: the pipeline's timeout answers
+		return nil, ctx.Err()
+	})
+	conn := serve(t, func(s *grpc.Server) { s.RegisterService(&echoDesc, echo) }, si.ServerOptions())
+
+	_, err = say(t.Context(), conn, "slow")
+	if st, _ := status.FromError(err); st.Code() != codes.DeadlineExceeded || strings.Contains(st.Message(), "1ms") || strings.Contains(st.Message(), "failover") {
+		t.Errorf("a server timeout reached the caller as %v; want DEADLINE_EXCEEDED naming no policy or setting", err)
+	}
+	if err := cb.ForceOpen("orders-db-primary.internal failover, INC-4711"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = say(t.Context(), conn, "x")
+	st, _ := status.FromError(err)
+	if st.Code() != codes.Unavailable {
+		t.Errorf("a forced-open server breaker reached the caller as %v; want UNAVAILABLE", err)
+	}
+	for _, secret := range []string{"orders-db-primary", "INC-4711", "breaker", "orders"} {
+		if strings.Contains(st.Message(), secret) {
+			t.Errorf("the caller's message %q shows %q", st.Message(), secret)
+		}
 	}
 }
