@@ -74,3 +74,22 @@ func TestReviewHTTPGetHidesPassword(t *testing.T) {
 		t.Errorf("check error %q does not say the status", err)
 	}
 }
+
+// TestReviewInspectJSONWithNaN: a check observing NaN (0/0 of an empty
+// window, a ratio of nothing) must not turn the whole JSON inspection into
+// a 500: encoding/json refuses NaN and Inf.
+func TestReviewInspectJSONWithNaN(t *testing.T) {
+	r := newRegistry(t, nil)
+	mustRegister(t, r, "ratio", health.CheckFunc(func(ctx context.Context) error {
+		health.Observe(ctx, math.NaN(), "1")
+		return nil
+	}))
+	mustRegister(t, r, "inf", health.CheckFunc(func(ctx context.Context) error {
+		health.Observe(ctx, math.Inf(1), "s")
+		return nil
+	}))
+	got := get(r.InspectHandler(), "/debug/inspect?format=json", true)
+	if got.code != http.StatusOK || !strings.Contains(got.body, `"ratio"`) {
+		t.Errorf("inspection = %d %q, want 200 with the checks", got.code, got.body)
+	}
+}
