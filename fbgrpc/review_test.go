@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"google.golang.org/grpc"
@@ -157,5 +158,56 @@ func TestReviewServerRefusalsHideInternals(t *testing.T) {
 		if strings.Contains(st.Message(), secret) {
 			t.Errorf("the caller's message %q shows %q", st.Message(), secret)
 		}
+	}
+}
+
+// TestReviewPushbackValues: a RESOURCE_EXHAUSTED's grpc-retry-pushback-ms
+// trailer is honoured when it is a sane number of milliseconds, and forbids
+// a retry when negative, garbage or too large for a Duration (gRFC A6):
+// never a negative or wrapped wait.
+func TestReviewPushbackValues(t *testing.T) {
+	for _, tc := range []struct {
+		value    string
+		attempts int
+		delay    time.Duration
+	}{
+		{"250", 3, 250 * time.Millisecond},
+		{" 7 ", 3, 7 * time.Millisecond},
+		{"-1", 1, 0},
+		{"soon", 1, 0},
+		{"1e3", 1, 0},
+		{"9223372036855", 1, 0}, // ms beyond the largest Duration
+		{"99999999999999999999", 1, 0},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			var delays []time.Duration
+			p, _ := clientPipeline(t, &delays)
+			ci, err := fbgrpc.NewClientInterceptor(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := 0
+			invoker := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+				calls++
+				for _, o := range opts {
+					if tr, ok := o.(grpc.TrailerCallOption); ok {
+						*tr.TrailerAddr = metadata.Pairs(fbgrpc.PushbackKey, tc.value)
+					}
+				}
+				return status.Error(codes.ResourceExhausted, "slow down")
+			}
+			err = ci.Unary(t.Context(), sayMethod, nil, nil, nil, invoker)
+			if status.Code(err) != codes.ResourceExhausted {
+				t.Errorf("pushback %q: %v, want RESOURCE_EXHAUSTED", tc.value, err)
+			}
+			if calls != tc.attempts {
+				t.Errorf("pushback %q: %d attempts, want %d", tc.value, calls, tc.attempts)
+			}
+			for _, d := range delays {
+				if d < tc.delay || d > time.Minute {
+					t.Errorf("pushback %q: waited %v, want at least %v and at most a minute", tc.value, d, tc.delay)
+				}
+			}
+		})
 	}
 }
