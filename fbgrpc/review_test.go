@@ -3,6 +3,7 @@ package fbgrpc_test
 import (
 	"context"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -209,5 +211,53 @@ func TestReviewPushbackValues(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReviewGracefulStopWithWatchers: the documented shutdown — Close the
+// health server (NOT_SERVING for good), then GracefulStop the gRPC server —
+// must finish while clients with client-side health checking are watching;
+// grpc-go's Watch streams run until the client leaves, and GracefulStop
+// waits for every stream.
+func TestReviewGracefulStopWithWatchers(t *testing.T) {
+	reg, _, _ := registry(t)
+	hs := healthServer(t, reg)
+	if err := hs.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	hs.Register(srv)
+	echo := echoFunc(func(ctx context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) { return in, nil })
+	srv.RegisterService(&echoDesc, echo)
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}],"healthCheckConfig":{"serviceName":""}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		srv.Stop() // unsticks a GracefulStop that hung
+		<-served
+		conn.Close()
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if got, err := say(ctx, conn, "hi", grpc.WaitForReady(true)); err != nil || got != "hi" {
+		t.Fatalf("before Close: %q, %v", got, err)
+	}
+	if err := hs.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); srv.GracefulStop() }()
+	select {
+	case <-stopped:
+	case <-time.After(3 * time.Second): // a bound on a failure, not a wait for success
+		t.Fatal("GracefulStop still waiting 3s after the health server closed: its Watch streams never end")
 	}
 }
