@@ -93,3 +93,15 @@ func TestReviewInspectJSONWithNaN(t *testing.T) {
 		t.Errorf("inspection = %d %q, want 200 with the checks", got.code, got.body)
 	}
 }
+
+// TestReviewHTTPGetTransportErrorHidesPassword: so does a transport error
+// (net/http redacts its own).
+func TestReviewHTTPGetTransportErrorHidesPassword(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	u := strings.Replace(srv.URL, "http://", "http://probe:s3cret@", 1)
+	srv.Close() // nothing listens any more: connection refused
+	err := health.HTTPGet(u, nil).Check(t.Context())
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("check error %v: want a failure without the password", err)
+	}
+}
