@@ -205,6 +205,15 @@ func (t *Transport) pipeline(r *http.Request) (*firebreak.Pipeline[*http.Respons
 	return p, nil
 }
 
+// CloseIdleConnections closes the idle connections of the base transport,
+// if it has such a method, so that [http.Client.CloseIdleConnections]
+// works through the transport.
+func (t *Transport) CloseIdleConnections() {
+	if ci, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
 // Keys returns how many per-key pipelines the transport holds.
 func (t *Transport) Keys() int { return int(t.nkeys.Load()) }
 

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"math"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -141,4 +143,39 @@ func TestReviewCancelDuringRetryAfter(t *testing.T) {
 			t.Errorf("%d responses opened, %d closed; want 1, 1", o, cl)
 		}
 	})
+}
+
+// TestReviewCloseIdleConnections: http.Client.CloseIdleConnections on a
+// protected client must reach the base transport's keep-alive
+// connections, as it does for any wrapping transport that forwards it;
+// without, a client being retired keeps its idle connections (and their
+// goroutines) until the server hangs up.
+func TestReviewCloseIdleConnections(t *testing.T) {
+	closed := make(chan struct{}, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			select {
+			case closed <- struct{}{}:
+			default:
+			}
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c, err := fbhttp.Protect(&http.Client{Transport: &http.Transport{}}, firebreak.Component{Name: "checkout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, res) // read and closed: the connection goes idle
+	c.CloseIdleConnections()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second): // a bound on a failure, not a wait for success
+		t.Fatal("the idle connection is still open 2s after CloseIdleConnections")
+	}
 }
