@@ -350,8 +350,6 @@ func (a *attempts) do(ctx context.Context) (*http.Response, error) {
 	return resp, nil
 }
 
-var errLate = errors.New("fbhttp: the request was answered by another attempt")
-
 // once marks err permanent when the request must not be attempted again, so
 // that a retry around the call gives up at once.
 func (a *attempts) once(err error) error {
