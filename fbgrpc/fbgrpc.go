@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/cenkalti/backoff/v4"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/failover"
@@ -61,17 +63,46 @@ func (ci *ClientInterceptor) DialOptions() []grpc.DialOption {
 	}
 }
 
-// Unary is a [grpc.UnaryClientInterceptor].
+// Unary is a [grpc.UnaryClientInterceptor]. An attempt that runs alongside
+// another (a hedge's) answers into a protobuf reply of its own, copied into
+// the caller's reply when it wins.
 func (ci *ClientInterceptor) Unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	var busy atomic.Int32 // attempts running: more than one under a hedge
 	v, err := ci.p.Execute(ctx, func(ctx context.Context) (any, error) {
+		into := reply
+		if busy.Add(1) > 1 {
+			// Another attempt (a hedge's) is unmarshalling into reply:
+			// this one answers into a message of its own.
+			m, ok := reply.(proto.Message)
+			if !ok {
+				busy.Add(-1)
+				return nil, backoff.Permanent(&LocalError{Code: codes.Internal, Err: errors.New("fbgrpc: concurrent attempts (a hedge) need a protobuf reply")})
+			}
+			into = m.ProtoReflect().New().Interface()
+		}
+		defer busy.Add(-1)
 		var trailer metadata.MD
 		// A full slice expression: never write into the spare capacity of
 		// the caller's slice, which concurrent calls may share.
-		err := invoker(ctx, method, req, reply, cc, append(opts[:len(opts):len(opts)], grpc.Trailer(&trailer))...)
+		err := invoker(ctx, method, req, into, cc, append(opts[:len(opts):len(opts)], grpc.Trailer(&trailer))...)
+		if err == nil && into != reply {
+			return ownReply{into.(proto.Message)}, nil
+		}
 		return ci.outcome(ctx, nil, err, trailer)
 	})
+	if own, ok := v.(ownReply); ok && err == nil {
+		// The hedge has waited for the attempt writing reply to return.
+		m := reply.(proto.Message)
+		proto.Reset(m)
+		proto.Merge(m, own.m)
+		return nil
+	}
 	return clientResult(v, err)
 }
+
+// ownReply is the answer of an attempt that ran alongside another, in a
+// reply message of its own.
+type ownReply struct{ m proto.Message }
 
 // Stream is a [grpc.StreamClientInterceptor]. The pipeline runs around the
 // opening of the stream: a breaker refuses to open one while it is open

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -260,4 +261,48 @@ func TestReviewGracefulStopWithWatchers(t *testing.T) {
 	case <-time.After(3 * time.Second): // a bound on a failure, not a wait for success
 		t.Fatal("GracefulStop still waiting 3s after the health server closed: its Watch streams never end")
 	}
+}
+
+// TestReviewHedgedUnaryReply: a failover.Hedge in the client's pipeline
+// runs attempts concurrently; each must unmarshal into a reply of its own,
+// and the caller's reply must hold the winner's answer, with no data race
+// (-race) between a slow first attempt and its hedge.
+func TestReviewHedgedUnaryReply(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hedge, err := failover.NewHedge[any](10*time.Millisecond, failover.WithIdempotent(), failover.WithMaxHedges(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := firebreak.NewPipeline(firebreak.Component{Name: "c", Dependency: "echo"}, []firebreak.Policy[any]{hedge})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ci, err := fbgrpc.NewClientInterceptor(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var calls atomic.Int64
+		invoker := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+			n := calls.Add(1)
+			if n%2 == 1 { // the first attempt is slow, writes part of its answer, and gives up when cancelled
+				reply.(*wrapperspb.StringValue).Value = "partial"
+				select {
+				case <-time.After(time.Second):
+				case <-ctx.Done():
+					return status.FromContextError(ctx.Err()).Err()
+				}
+			}
+			reply.(*wrapperspb.StringValue).Value = "hedged"
+			return nil
+		}
+		for range 20 {
+			out := new(wrapperspb.StringValue)
+			if err := ci.Unary(t.Context(), sayMethod, wrapperspb.String("x"), out, nil, invoker); err != nil {
+				t.Fatal(err)
+			}
+			if out.Value != "hedged" {
+				t.Fatalf("reply %q, want the hedge's answer", out.Value)
+			}
+		}
+	})
 }
