@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/cenkalti/backoff/v4"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/firebreak-go/firebreak"
 	"github.com/firebreak-go/firebreak/failover"
@@ -61,15 +63,46 @@ func (ci *ClientInterceptor) DialOptions() []grpc.DialOption {
 	}
 }
 
-// Unary is a [grpc.UnaryClientInterceptor].
+// Unary is a [grpc.UnaryClientInterceptor]. An attempt that runs alongside
+// another (a hedge's) answers into a protobuf reply of its own, copied into
+// the caller's reply when it wins.
 func (ci *ClientInterceptor) Unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	var busy atomic.Int32 // attempts running: more than one under a hedge
 	v, err := ci.p.Execute(ctx, func(ctx context.Context) (any, error) {
+		into := reply
+		if busy.Add(1) > 1 {
+			// Another attempt (a hedge's) is unmarshalling into reply:
+			// this one answers into a message of its own.
+			m, ok := reply.(proto.Message)
+			if !ok {
+				busy.Add(-1)
+				return nil, backoff.Permanent(&LocalError{Code: codes.Internal, Err: errors.New("fbgrpc: concurrent attempts (a hedge) need a protobuf reply")})
+			}
+			into = m.ProtoReflect().New().Interface()
+		}
+		defer busy.Add(-1)
 		var trailer metadata.MD
-		err := invoker(ctx, method, req, reply, cc, append(opts, grpc.Trailer(&trailer))...)
+		// A full slice expression: never write into the spare capacity of
+		// the caller's slice, which concurrent calls may share.
+		err := invoker(ctx, method, req, into, cc, append(opts[:len(opts):len(opts)], grpc.Trailer(&trailer))...)
+		if err == nil && into != reply {
+			return ownReply{into.(proto.Message)}, nil
+		}
 		return ci.outcome(ctx, nil, err, trailer)
 	})
+	if own, ok := v.(ownReply); ok && err == nil {
+		// The hedge has waited for the attempt writing reply to return.
+		m := reply.(proto.Message)
+		proto.Reset(m)
+		proto.Merge(m, own.m)
+		return nil
+	}
 	return clientResult(v, err)
 }
+
+// ownReply is the answer of an attempt that ran alongside another, in a
+// reply message of its own.
+type ownReply struct{ m proto.Message }
 
 // Stream is a [grpc.StreamClientInterceptor]. The pipeline runs around the
 // opening of the stream: a breaker refuses to open one while it is open
@@ -167,7 +200,9 @@ func localStatus(err error) error {
 // for the service (typically an Observer and a Shed): a shed call is
 // answered RESOURCE_EXHAUSTED with the shedder's wait in the
 // grpc-retry-pushback-ms trailer, so that gRPC clients and a
-// [ClientInterceptor] back off as asked. Statuses of the caller class
+// [ClientInterceptor] back off as asked. Other refusals of a policy (an
+// open breaker, a timeout) are answered with their code ([LocalError]) and
+// a message naming nothing inside the server. Statuses of the caller class
 // ([Classify]) pass through the pipeline as results: no SLO burns on a
 // NOT_FOUND. Build one with [NewServerInterceptor]; it is safe for
 // concurrent use.
@@ -215,13 +250,10 @@ func (si *ServerInterceptor) Unary(ctx context.Context, req any, info *grpc.Unar
 // Stream is a [grpc.StreamServerInterceptor]: the pipeline runs around the
 // whole stream, and the handler sees the pipeline's context.
 func (si *ServerInterceptor) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	_, err := si.p.Execute(ss.Context(), func(ctx context.Context) (any, error) {
+	v, err := si.p.Execute(ss.Context(), func(ctx context.Context) (any, error) {
 		return si.outcome(nil, handler(srv, serverStream{ServerStream: ss, ctx: ctx}))
 	})
-	v, err := si.result(nil, err, ss.SetTrailer)
-	if p, ok := v.(passed); ok {
-		return p.err
-	}
+	_, err = si.result(v, err, ss.SetTrailer) // a caller-class status comes back as passed
 	return err
 }
 
@@ -258,5 +290,24 @@ func (si *ServerInterceptor) result(v any, err error, setTrailer func(metadata.M
 		// The caller learns it was shed, not the server's limits.
 		return nil, status.Error(codes.ResourceExhausted, "fbgrpc: server overloaded, retry later")
 	}
-	return nil, localStatus(err)
+	err = localStatus(err)
+	if le, ok := err.(*LocalError); ok {
+		// A policy's own refusal or timeout: the caller learns its code,
+		// not the server's policies, names, settings or an operator's
+		// reason, which stay in the server's spans and logs.
+		return nil, status.Error(le.Code, serverMessage(le.Code))
+	}
+	return nil, err
+}
+
+func serverMessage(c codes.Code) string {
+	switch c {
+	case codes.ResourceExhausted:
+		return "fbgrpc: server overloaded, retry later"
+	case codes.DeadlineExceeded:
+		return "fbgrpc: the server ran out of time for the call"
+	case codes.Canceled:
+		return "fbgrpc: call cancelled"
+	}
+	return "fbgrpc: service unavailable, retry later"
 }

@@ -81,3 +81,8 @@ func (e *NotReplayableError) Is(target error) bool { return target == ErrNotRepl
 
 // ErrorType returns [ErrorTypeNotReplayable].
 func (e *NotReplayableError) ErrorType() string { return ErrorTypeNotReplayable }
+
+// errLate is what an attempt returns when its response came after the
+// request was answered (a hedge that lost): its response is closed, and the
+// error reaches no caller.
+var errLate = errors.New("fbhttp: the request was answered by another attempt")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -33,7 +34,8 @@ import (
 // [*failover.StatusError] carrying the server's Retry-After, so that a
 // breaker counts it and a retry waits as the server asked; if the pipeline
 // cannot mend it, the last such response reaches the caller as the
-// response, as it would without the transport. A refusal of the pipeline
+// response, as it would without the transport (unless the caller's context
+// ended meanwhile, as in a retry's wait: then its error). A refusal of the pipeline
 // (an open breaker, a shed request, a spent retry budget) is an error of
 // RoundTrip, which [http.Client] wraps in a [*url.Error]: errors.Is and
 // [firebreak.IsRejected] see through it.
@@ -203,6 +205,15 @@ func (t *Transport) pipeline(r *http.Request) (*firebreak.Pipeline[*http.Respons
 	return p, nil
 }
 
+// CloseIdleConnections closes the idle connections of the base transport,
+// if it has such a method, so that [http.Client.CloseIdleConnections]
+// works through the transport.
+func (t *Transport) CloseIdleConnections() {
+	if ci, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
 // Keys returns how many per-key pipelines the transport holds.
 func (t *Transport) Keys() int { return int(t.nkeys.Load()) }
 
@@ -222,19 +233,26 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // attempts is the state of one request across the attempts of its pipeline.
-// A pipeline's attempts are sequential, so it needs no lock.
+// The fields above mu are set before the pipeline runs and only read after;
+// mu guards the rest, since a [failover.Hedge] runs attempts concurrently.
+// mu is never held across a round trip, a user's function or a body read.
 type attempts struct {
 	t          *Transport
 	req        *http.Request
 	replayable bool
 	buffered   []byte // the body, read ahead so that it can be replayed; nil if not
 	bufferedOK bool   // buffered holds the whole body
-	n          int    // attempts made
-	sent       bool   // req.Body went to the base transport, which closes it
+
+	mu   sync.Mutex
+	n    int  // attempts made
+	sent bool // req.Body went to the base transport, which closes it
+	done bool // finish ran: a response arriving now is no one's, and is closed
 
 	last    *http.Response        // the latest response with a failure status, unread
 	lastErr *failover.StatusError // its error
 	perm    *backoff.PermanentError
+	won     *http.Response   // the first successful response
+	more    []*http.Response // later successful ones (a hedge's losers), closed by finish
 }
 
 // prepareBody makes the body replayable if the request may be retried.
@@ -251,7 +269,11 @@ func (a *attempts) prepareBody() error {
 		a.replayable = false
 		return nil
 	}
-	buf, err := io.ReadAll(io.LimitReader(r.Body, a.t.maxBody+1))
+	limit := a.t.maxBody
+	if limit < math.MaxInt64 { // one byte more tells a body too large; MaxInt64+1 would wrap and read nothing
+		limit++
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, limit))
 	if err != nil {
 		r.Body.Close()
 		return fmt.Errorf("fbhttp: reading the request body: %w", err)
@@ -269,16 +291,20 @@ func (a *attempts) prepareBody() error {
 
 // do is one attempt: the innermost function of the pipeline.
 func (a *attempts) do(ctx context.Context) (*http.Response, error) {
+	a.mu.Lock()
 	a.n++
-	if a.last != nil {
-		drain(a.last)
-		a.last, a.lastErr = nil, nil
+	n := a.n
+	old := a.last
+	a.last, a.lastErr = nil, nil
+	a.mu.Unlock()
+	if old != nil {
+		drain(old)
 	}
-	if a.n > 1 && !a.replayable {
+	if n > 1 && !a.replayable {
 		// A policy other than a retry (a failover, a hedge) asked again.
 		return nil, backoff.Permanent(&NotReplayableError{Method: a.req.Method})
 	}
-	r, err := a.request(ctx)
+	r, err := a.request(ctx, n)
 	if err != nil {
 		return nil, backoff.Permanent(err)
 	}
@@ -291,8 +317,35 @@ func (a *attempts) do(ctx context.Context) (*http.Response, error) {
 		if !ok { // a failure status under 400, by the user's rule
 			se = &failover.StatusError{StatusCode: resp.StatusCode, Status: resp.Status}
 		}
-		a.last, a.lastErr = resp, se
+		a.mu.Lock()
+		late := a.done
+		old := a.last
+		if !late {
+			a.last, a.lastErr = resp, se
+		}
+		a.mu.Unlock()
+		if old != nil {
+			drain(old)
+		}
+		if late {
+			drain(resp)
+			return nil, backoff.Permanent(se)
+		}
 		return resp, a.once(se)
+	}
+	a.mu.Lock()
+	late := a.done
+	switch {
+	case late:
+	case a.won == nil:
+		a.won = resp
+	default:
+		a.more = append(a.more, resp)
+	}
+	a.mu.Unlock()
+	if late { // a hedge that lost: the caller has its answer
+		drain(resp)
+		return nil, errLate
 	}
 	return resp, nil
 }
@@ -303,23 +356,26 @@ func (a *attempts) once(err error) error {
 	if a.replayable {
 		return err
 	}
-	a.perm = backoff.Permanent(err).(*backoff.PermanentError)
-	return a.perm
+	perm := backoff.Permanent(err).(*backoff.PermanentError)
+	a.mu.Lock()
+	a.perm = perm
+	a.mu.Unlock()
+	return perm
 }
 
 // request returns the request for one attempt: the caller's own when
 // nothing needs to change, else a copy with the pipeline's context, a fresh
 // body and the trace context of the pipeline's span.
-func (a *attempts) request(ctx context.Context) (*http.Request, error) {
+func (a *attempts) request(ctx context.Context, n int) (*http.Request, error) {
 	req := a.req
 	props := a.t.props
 	if props == nil {
 		props = otel.GetTextMapPropagator()
 	}
 	inject := trace.SpanContextFromContext(ctx).IsValid() && len(props.Fields()) > 0
-	first := a.n == 1
+	first := n == 1
 	if ctx == req.Context() && first && a.buffered == nil && !inject {
-		a.sent = true
+		a.markSent()
 		return req, nil
 	}
 	r := req.WithContext(ctx)
@@ -332,7 +388,7 @@ func (a *attempts) request(ctx context.Context) (*http.Request, error) {
 			io.Reader
 			io.Closer
 		}{io.MultiReader(bytes.NewReader(a.buffered), req.Body), req.Body}
-		a.sent = true
+		a.markSent()
 	case req.Body != nil && req.Body != http.NoBody && !first:
 		body, err := req.GetBody()
 		if err != nil {
@@ -340,7 +396,7 @@ func (a *attempts) request(ctx context.Context) (*http.Request, error) {
 		}
 		r.Body = body
 	default:
-		a.sent = true
+		a.markSent()
 	}
 	if inject {
 		r.Header = req.Header.Clone()
@@ -352,33 +408,55 @@ func (a *attempts) request(ctx context.Context) (*http.Request, error) {
 	return r, nil
 }
 
-// finish turns the pipeline's outcome into RoundTrip's.
+func (a *attempts) markSent() {
+	a.mu.Lock()
+	a.sent = true
+	a.mu.Unlock()
+}
+
+// finish turns the pipeline's outcome into RoundTrip's. Attempts still
+// running (a hedge's) close what they get from now on.
 func (a *attempts) finish(resp *http.Response, err error) (*http.Response, error) {
-	if !a.sent {
+	a.mu.Lock()
+	a.done = true
+	sent, last, lastErr, perm := a.sent, a.last, a.lastErr, a.perm
+	won, more := a.won, a.more
+	a.mu.Unlock()
+	if !sent {
 		closeBody(a.req)
 	}
+	if won != nil && won != resp {
+		drain(won) // a hedge's loser, or a fallback answered in its place
+	}
+	for _, m := range more {
+		if m != resp {
+			drain(m)
+		}
+	}
 	if err == nil {
-		if a.last != nil && a.last != resp {
-			drain(a.last) // a fallback answered in its place
+		if last != nil && last != resp {
+			drain(last) // a fallback answered in its place
 		}
 		if resp == nil {
 			return nil, errors.New("fbhttp: the pipeline returned neither a response nor an error")
 		}
 		return resp, nil
 	}
-	if a.last != nil {
+	if last != nil {
 		var se *failover.StatusError
-		if errors.As(err, &se) && se == a.lastErr {
-			// The server's own answer, which no policy could mend.
-			return a.last, nil
+		if errors.As(err, &se) && se == lastErr && a.req.Context().Err() == nil {
+			// The server's own answer, which no policy could mend. A
+			// caller who gave up meanwhile (during a retry's wait) gets
+			// its context's error instead, as from http.Client.
+			return last, nil
 		}
-		drain(a.last)
+		drain(last)
 	}
-	if resp != nil && resp != a.last {
+	if resp != nil && resp != last {
 		drain(resp)
 	}
-	if a.perm != nil && err == error(a.perm) {
-		err = a.perm.Err
+	if perm != nil && err == error(perm) {
+		err = perm.Err
 	}
 	if pe, ok := err.(*backoff.PermanentError); ok {
 		err = pe.Err

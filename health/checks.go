@@ -59,6 +59,7 @@ func HTTPGet(rawURL string, client *http.Client) Checker {
 	if client == nil {
 		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
+	shown := u.Redacted() // the error goes to logs and the Reporter: no password
 	return CheckFunc(func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 		if err != nil {
@@ -72,7 +73,7 @@ func HTTPGet(rawURL string, client *http.Client) Checker {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		_ = resp.Body.Close()
 		if resp.StatusCode < 200 || resp.StatusCode >= 400 {
-			return fmt.Errorf("GET %s: status %d", rawURL, resp.StatusCode)
+			return fmt.Errorf("GET %s: status %d", shown, resp.StatusCode)
 		}
 		return nil
 	})

@@ -91,7 +91,7 @@ func TestErrorMessages(t *testing.T) {
 			`health: registry is closed`,
 			`health: registry is closed`,
 			`health: New: option 0 is nil`,
-			`health: New: WithEventBuffer(0): must be at least 1`,
+			`health: New: WithEventBuffer(0): must be from 1 to 1048576`,
 			`health: check "db": WithTimeout(2s): must be positive and at most the interval 1s`,
 			`health: check "db": Checker is nil`,
 			`health: NewBaseline: sample is nil`,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -218,8 +219,8 @@ func New(opts ...Option) (*Registry, error) {
 		}
 		o.apply(&cfg)
 	}
-	if cfg.eventBuffer < 1 {
-		return nil, fmt.Errorf("health: New: WithEventBuffer(%d): must be at least 1", cfg.eventBuffer)
+	if cfg.eventBuffer < 1 || cfg.eventBuffer > maxEventBuffer {
+		return nil, fmt.Errorf("health: New: WithEventBuffer(%d): must be from 1 to %d", cfg.eventBuffer, maxEventBuffer)
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
@@ -295,7 +296,7 @@ func (r *Registry) Register(name string, c Checker, opts ...CheckOption) error {
 		}
 	}
 	if cfg.staleAfter == 0 {
-		cfg.staleAfter = 2*cfg.interval + cfg.timeout
+		cfg.staleAfter = addSat(addSat(cfg.interval, cfg.interval), cfg.timeout)
 	}
 	if err := cfg.validate(name); err != nil {
 		return err
@@ -328,6 +329,16 @@ func (r *Registry) Register(name string, c Checker, opts ...CheckOption) error {
 		go r.loop(ch)
 	}
 	return nil
+}
+
+// addSat adds two durations of which neither is negative (or at least
+// one is), saturating at the largest Duration instead of wrapping around:
+// a huge interval must not make a tiny stale age.
+func addSat(a, b time.Duration) time.Duration {
+	if a > 0 && b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 func validName(name string) error {
@@ -363,8 +374,8 @@ func (c *checkConfig) validate(name string) error {
 	if c.successThreshold < 1 {
 		errs = append(errs, fmt.Errorf("WithSuccessThreshold(%d): must be at least 1", c.successThreshold))
 	}
-	if c.staleAfter < c.interval+c.timeout {
-		errs = append(errs, fmt.Errorf("WithStaleAfter(%v): must be at least the interval plus the timeout (%v)", c.staleAfter, c.interval+c.timeout))
+	if least := addSat(c.interval, c.timeout); c.staleAfter < least {
+		errs = append(errs, fmt.Errorf("WithStaleAfter(%v): must be at least the interval plus the timeout (%v)", c.staleAfter, least))
 	}
 	if strings.Contains(c.measurement, ":") {
 		errs = append(errs, fmt.Errorf("WithMeasurement(%q): must not contain ':'", c.measurement))

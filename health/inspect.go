@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -37,9 +38,10 @@ type InspectionResult struct {
 	// Error is the fresh run's error text, if any.
 	Error    string             `json:"error,omitempty"`
 	Duration firebreak.Duration `json:"duration"`
-	Observed bool               `json:"observed"`
-	Value    float64            `json:"value,omitempty"`
-	Unit     string             `json:"unit,omitempty"`
+	// Observed is whether the run observed a finite value ([Observe]).
+	Observed bool    `json:"observed"`
+	Value    float64 `json:"value,omitempty"`
+	Unit     string  `json:"unit,omitempty"`
 	// Cached is what the probes serve right now, with thresholds and
 	// staleness applied; Since is when it began.
 	Cached              Status    `json:"cached"`
@@ -136,6 +138,11 @@ func (r *Registry) inspectOne(ctx context.Context, c *check) InspectionResult {
 	}
 	if err == nil || errors.Is(err, ErrWarning) || !errors.Is(err, ErrTimeout) {
 		ir.Observed, ir.Value, ir.Unit = obs.load()
+		if math.IsNaN(ir.Value) || math.IsInf(ir.Value, 0) {
+			// encoding/json refuses them, and one would fail the whole
+			// JSON inspection: not observed, as in application/health+json.
+			ir.Observed, ir.Value = false, 0
+		}
 	}
 	return ir
 }

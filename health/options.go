@@ -64,8 +64,8 @@ func WithAuthorizer(a firebreak.Authorizer) Option {
 
 // WithEventBuffer sets how many transitions may wait for the Reporter and
 // logger before further ones are dropped (and counted, see
-// [Registry.Dropped]). It must be at least 1. Default: [DefaultEventBuffer]
-// (256).
+// [Registry.Dropped]). It must be from 1 to 1<<20 (a larger channel is
+// memory no process has). Default: [DefaultEventBuffer] (256).
 func WithEventBuffer(n int) Option {
 	return optionFunc(func(c *config) { c.eventBuffer = n })
 }
@@ -231,3 +231,7 @@ func WithRelearnAfter(n int) BaselineOption {
 func WithUnit(u string) BaselineOption {
 	return baselineOptionFunc(func(c *baselineConfig) { c.unit = u })
 }
+
+// maxEventBuffer bounds [WithEventBuffer]: make(chan event, n) of a larger
+// n fails the process (out of memory, not a recoverable panic).
+const maxEventBuffer = 1 << 20
