@@ -1,0 +1,130 @@
+package scenario
+
+import (
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/firebreak-go/firebreak"
+)
+
+// The grading review (core engine): what the SDK tells ops, played through
+// the real breaker and tracing observers into a Board with the default plan.
+
+// A flood of 10,000 distinct label sets on one kind (a standard-tier
+// component burning per route) arrives while a core dependency goes fully
+// down. The real outage is still announced Fatal within 2 minutes, and the
+// Board stays bounded: no incident lists more than MaxAlertsPerIncident
+// alerts in full.
+func TestReviewGradingLabelFloodDoesNotHideFatal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		d := newDep()
+		s := newReviewed(w, d, svcOpts{})
+		driveAll(rate, warm/2, s)
+		onset := time.Now()
+		d.set(1, false)
+		for i := range 10000 {
+			w.board.Report(firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Component: "search", Dependency: "index",
+				Tier: firebreak.Standard, Firing: true, Value: 20, Labels: map[string]string{"slo": "availability", "route": fmt.Sprintf("GET /r/%d", i)}})
+		}
+		driveAll(rate, 3*time.Minute, s)
+		n, ok := w.rec.firstSince(onset, firebreak.Fatal)
+		if !ok {
+			t.Fatalf("core outage during a label flood never announced Fatal:%s", w.describe())
+		}
+		if got := n.At.Sub(onset); got > 2*time.Minute {
+			t.Fatalf("Fatal announced %v after onset, want within 2m", got)
+		}
+		if n.Incident.FaultDomain != "payments" && !timelineHas(n.Incident, "payments") {
+			t.Errorf("the Fatal is not the payments outage: %s %s", n.Incident.FaultDomain, n.Incident.Title)
+		}
+		for _, inc := range w.board.List(firebreak.Filter{}) {
+			if len(inc.Alerts) > firebreak.MaxAlertsPerIncident+len(inc.Alerts)/1000 && len(inc.Alerts) > firebreak.MaxAlertsPerIncident+10 {
+				t.Errorf("incident %s lists %d alerts, want at most about %d", inc.ID, len(inc.Alerts), firebreak.MaxAlertsPerIncident)
+			}
+		}
+		t.Logf("Fatal %v after onset; %s", n.At.Sub(onset), w.describe())
+	})
+}
+
+// Two components depend on payments; a silence names only one of them. When
+// payments goes fully down, the other component's Fatal still pages.
+func TestReviewGradingSilenceOnOneComponentDoesNotHideAnother(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		d := newDep()
+		a := newReviewed(w, d, svcOpts{name: "checkout-api"})
+		b := newReviewed(w, d, svcOpts{name: "orders"})
+		driveAll(rate, warm/2, a, b)
+		if _, err := w.board.Silence(firebreak.Silence{
+			Matchers:  firebreak.Matchers{{Name: "component", Value: "orders"}},
+			EndsAt:    time.Now().Add(2 * time.Hour),
+			CreatedBy: "alice", Comment: "orders migration",
+		}); err != nil {
+			t.Fatal(err)
+		}
+		onset := time.Now()
+		d.set(1, false)
+		driveAll(rate, 3*time.Minute, a, b)
+		n, ok := w.rec.firstSince(onset, firebreak.Fatal)
+		if !ok {
+			t.Fatalf("a silence on orders hid checkout-api's Fatal:%s", w.describe())
+		}
+		if got := n.At.Sub(onset); got > 2*time.Minute {
+			t.Fatalf("Fatal announced %v after onset, want within 2m", got)
+		}
+	})
+}
+
+// An unacknowledged Fatal breaches its 10-minute deadline exactly once; one
+// acknowledged before it never breaches.
+func TestReviewGradingFatalBreachesOnceUnlessAcknowledged(t *testing.T) {
+	for _, ack := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ack=%v", ack), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := newWorld(t)
+				d := newDep()
+				s := newReviewed(w, d, svcOpts{})
+				driveAll(rate, warm/2, s)
+				onset := time.Now()
+				d.set(1, false)
+				driveAll(rate, 2*time.Minute, s)
+				n, ok := w.rec.firstSince(onset, firebreak.Fatal)
+				if !ok {
+					t.Fatalf("no Fatal:%s", w.describe())
+				}
+				if ack {
+					if err := w.board.Acknowledge(n.Incident.ID, "alice"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				driveAll(rate, 40*time.Minute, s)
+				var breaches []firebreak.Notification
+				for _, x := range w.rec.all() {
+					if x.Event == firebreak.EventBreached && x.Incident.ID == n.Incident.ID {
+						breaches = append(breaches, x)
+					}
+				}
+				if ack {
+					if len(breaches) != 0 {
+						t.Fatalf("acknowledged Fatal breached %d times:%s", len(breaches), w.describe())
+					}
+					return
+				}
+				if len(breaches) != 1 {
+					t.Fatalf("unacknowledged Fatal breached %d times, want 1:%s", len(breaches), w.describe())
+				}
+				// The response clock starts at detection (incident.md: DetectedAt +
+				// ResponseWithin), not at the announcement a group wait later.
+				if got := breaches[0].At.Sub(n.Incident.DetectedAt); got < 10*time.Minute || got > 10*time.Minute+time.Second {
+					t.Errorf("breached %v after detection, want at its 10m deadline", got)
+				}
+				if !n.Incident.ResponseDue.Equal(n.Incident.DetectedAt.Add(10 * time.Minute)) {
+					t.Errorf("response deadline %v, want detection + 10m", w.since(n.Incident.ResponseDue))
+				}
+			})
+		})
+	}
+}
