@@ -12,7 +12,8 @@ import (
 // The grading review (core engine): what the SDK tells ops, played through
 // the real breaker and tracing observers into a Board with the default plan.
 
-// A flood of 10,000 distinct label sets on one kind (a standard-tier
+// A flood of 30,000 distinct label sets (three times the Board's default
+// WithMaxAlerts) on one kind (a standard-tier
 // component burning per route) arrives while a core dependency goes fully
 // down. The real outage is still announced Fatal within 2 minutes, and the
 // Board stays bounded: no incident lists more than MaxAlertsPerIncident
@@ -25,7 +26,7 @@ func TestReviewGradingLabelFloodDoesNotHideFatal(t *testing.T) {
 		driveAll(rate, warm/2, s)
 		onset := time.Now()
 		d.set(1, false)
-		for i := range 10000 {
+		for i := range 30000 {
 			w.board.Report(firebreak.Signal{Kind: firebreak.KindErrorBudgetBurn, Component: "search", Dependency: "index",
 				Tier: firebreak.Standard, Firing: true, Value: 20, Labels: map[string]string{"slo": "availability", "route": fmt.Sprintf("GET /r/%d", i)}})
 		}
@@ -39,6 +40,11 @@ func TestReviewGradingLabelFloodDoesNotHideFatal(t *testing.T) {
 		}
 		if n.Incident.FaultDomain != "payments" && !timelineHas(n.Incident, "payments") {
 			t.Errorf("the Fatal is not the payments outage: %s %s", n.Incident.FaultDomain, n.Incident.Title)
+		}
+		if st := w.board.Stats(); st.Alerts > 10000+100 {
+			t.Errorf("board tracks %d alerts after a 3x10k flood, want about its 10k bound", st.Alerts)
+		} else {
+			t.Logf("tracked %d alerts, evicted %d, dropped %d", st.Alerts, st.AlertsEvicted, st.AlertsDropped)
 		}
 		for _, inc := range w.board.List(firebreak.Filter{}) {
 			if len(inc.Alerts) > firebreak.MaxAlertsPerIncident+len(inc.Alerts)/1000 && len(inc.Alerts) > firebreak.MaxAlertsPerIncident+10 {
