@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"testing/synctest"
@@ -133,4 +134,66 @@ func TestReviewGradingFatalBreachesOnceUnlessAcknowledged(t *testing.T) {
 			})
 		})
 	}
+}
+
+// The only replica restarts 5 minutes into an unacknowledged core outage:
+// its Board comes back from the shared store, the service's breaker and
+// observer start fresh. The fault is still one incident (no second
+// announcement), and its 10-minute response deadline, counted from the
+// first detection, breaches exactly once.
+func TestReviewGradingDeadlineSurvivesRestartFromStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, err := firebreak.NewMemoryStore(2*time.Second, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &recorder{}
+		boot := func() *world {
+			b, err := firebreak.NewBoard("shop", firebreak.WithEnv("prod"), firebreak.WithNotifier(rec), firebreak.WithStore(st))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close(context.Background()) })
+			return &world{t: t, start: time.Now(), board: b, rec: rec}
+		}
+		w := boot()
+		d := newDep()
+		s := newReviewed(w, d, svcOpts{})
+		driveAll(rate, warm/2, s)
+		onset := time.Now()
+		d.set(1, false)
+		driveAll(rate, 5*time.Minute, s)
+		first, ok := rec.firstSince(onset, firebreak.Fatal)
+		if !ok {
+			t.Fatalf("no Fatal before the restart:%s", w.describe())
+		}
+		if err := w.board.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		w2 := boot()
+		w2.start = w.start
+		s2 := newReviewed(w2, d, svcOpts{})
+		driveAll(rate, 30*time.Minute, s2)
+		if n := rec.count(firebreak.EventDetected); n != 1 {
+			t.Errorf("%d announcements, want 1 (the restart opened another incident):%s", n, w2.describe())
+		}
+		var breaches []firebreak.Notification
+		for _, x := range rec.all() {
+			if x.Event == firebreak.EventBreached {
+				breaches = append(breaches, x)
+			}
+		}
+		if len(breaches) != 1 {
+			t.Fatalf("%d breaches, want 1:%s", len(breaches), w2.describe())
+		}
+		if got := breaches[0].At.Sub(first.Incident.DetectedAt); got < 10*time.Minute || got > 10*time.Minute+5*time.Second {
+			t.Errorf("breached %v after detection, want at its 10m deadline", got)
+		}
+		if breaches[0].Incident.ID != first.Incident.ID {
+			t.Errorf("breach for %s, announced %s", breaches[0].Incident.ID, first.Incident.ID)
+		}
+	})
 }
