@@ -197,3 +197,81 @@ func TestReviewGradingDeadlineSurvivesRestartFromStore(t *testing.T) {
 		}
 	})
 }
+
+// A silence on payments, set before the outage, keeps the outage from paging
+// but not from being recorded; when it ends on time with payments still
+// down, the Fatal is announced within a minute, once.
+func TestReviewGradingSilenceBeforeOutageEndsOnTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		d := newDep()
+		s := newReviewed(w, d, svcOpts{})
+		driveAll(rate, warm/2, s)
+		ends := time.Now().Add(15 * time.Minute)
+		if _, err := w.board.Silence(firebreak.Silence{
+			Matchers: firebreak.Matchers{{Name: "dependency", Value: "payments"}},
+			EndsAt:   ends, CreatedBy: "alice", Comment: "CHG-11 payments cutover",
+		}); err != nil {
+			t.Fatal(err)
+		}
+		driveAll(rate, time.Minute, s)
+		d.set(1, false)
+		driveAll(rate, time.Until(ends)-time.Second, s)
+		if ps := pages(w.rec.all()); len(ps) != 0 {
+			t.Fatalf("silenced outage paged:%s", w.describe())
+		}
+		inc, ok := w.incidentIn("payments")
+		if !ok {
+			t.Fatal("silenced outage not recorded")
+		}
+		worst := firebreak.None
+		for _, a := range inc.Alerts {
+			worst = max(worst, a.Severity)
+		}
+		t.Logf("while silenced: incident %s severity %s, worst alert %s, public %q", inc.ID, inc.Severity, worst, w.board.PublicStatus().Status)
+		if worst != firebreak.Fatal {
+			t.Errorf("silenced outage's alerts graded %s, want the record to keep Fatal", worst)
+		}
+		driveAll(rate, 3*time.Minute, s)
+		after := w.rec.pagesSince(ends)
+		if len(after) == 0 || after[0].At.Sub(ends) > time.Minute {
+			t.Fatalf("silence ended with payments down: want a page within 1m:%s", w.describe())
+		}
+		if n := w.rec.count(firebreak.EventDetected); n != 1 || after[0].Incident.Severity != firebreak.Fatal {
+			t.Errorf("%d announcements, first page %s %s, want one Fatal announcement:%s", n, after[0].Event, after[0].Incident.Severity, w.describe())
+		}
+		t.Logf("%s", w.describe())
+	})
+}
+
+// Finding (design decision, not fixed): a silence mutes grading, not only
+// paging. With payments 100% down for 14 minutes under a silence on
+// dependency=payments, the incident's Severity is none (its breaker alert
+// keeps Fatal) and the public status says "operational". A silence is meant
+// to stop pages; whether it may also lower what the board and the public
+// page say is for the design to decide (regrade returns early for a muted
+// alert, engine.go).
+func TestReviewGradingSilencedOutageKeepsItsGrade(t *testing.T) {
+	t.Skip("finding: a silenced 100% core outage reads severity none on the board and \"operational\" publicly for the whole silence (14m); alerts keep fatal; needs a design decision")
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		d := newDep()
+		s := newReviewed(w, d, svcOpts{})
+		driveAll(rate, warm/2, s)
+		if _, err := w.board.Silence(firebreak.Silence{
+			Matchers: firebreak.Matchers{{Name: "dependency", Value: "payments"}},
+			EndsAt:   time.Now().Add(15 * time.Minute), CreatedBy: "alice", Comment: "CHG-11",
+		}); err != nil {
+			t.Fatal(err)
+		}
+		d.set(1, false)
+		driveAll(rate, 10*time.Minute, s)
+		inc, _ := w.incidentIn("payments")
+		if inc.Severity != firebreak.Fatal {
+			t.Errorf("silenced core outage graded %s on the board, want fatal", inc.Severity)
+		}
+		if st := w.board.PublicStatus().Status; st == firebreak.StatusOperational {
+			t.Errorf("public status %q during a total core outage", st)
+		}
+	})
+}
