@@ -275,3 +275,38 @@ func TestReviewGradingSilencedOutageKeepsItsGrade(t *testing.T) {
 		}
 	})
 }
+
+// Finding (design decision, not fixed): the same fault returning after the
+// plan's reopen window (30m) opens a new incident that names nothing of the
+// first one: no field, no timeline line, so ops do not see it is a
+// recurrence. Within the window it reopens the first (ReopenCount), which is
+// guarded by TestReviewFailsAgainAfterRecovery.
+func TestReviewGradingRecurrenceIsLinked(t *testing.T) {
+	t.Skip("finding: a core outage returning 2h after the first one resolved opens INC-0002 with no reference to INC-0001 (no field, no timeline line); needs an API decision (e.g. Incident.Recurs)")
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		d := newDep()
+		s := newReviewed(w, d, svcOpts{})
+		driveAll(rate, warm/2, s)
+		d.set(1, false)
+		driveAll(rate, 3*time.Minute, s)
+		first, ok := w.incidentIn("payments")
+		if !ok {
+			t.Fatalf("no incident:%s", w.describe())
+		}
+		if err := w.board.Acknowledge(first.ID, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		d.set(0, false)
+		driveAll(rate, 2*time.Hour, s)
+		d.set(1, false)
+		driveAll(rate, 3*time.Minute, s)
+		second, _ := w.incidentIn("payments")
+		if second.ID == first.ID {
+			t.Fatalf("reopened %s 2h after, want a new incident", first.ID)
+		}
+		if !timelineHas(second, first.ID) {
+			t.Errorf("%s does not name %s, the same fault 2h earlier", second.ID, first.ID)
+		}
+	})
+}
