@@ -310,3 +310,52 @@ func TestReviewGradingRecurrenceIsLinked(t *testing.T) {
 		}
 	})
 }
+
+// A hung dependency (calls return only at the callers' 1 s deadline) after
+// a warm half hour is a core outage like any other: Fatal within 2 minutes.
+func TestReviewGradingHangIsFatal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		d := newDep()
+		s := newReviewed(w, d, svcOpts{})
+		s.drive(rate/2, warm/2, withDeadline(time.Second))
+		onset := time.Now()
+		d.set(0, true)
+		s.drive(rate/2, 3*time.Minute, withDeadline(time.Second))
+		w.wantTold(firebreak.Fatal, onset, 2*time.Minute)
+	})
+}
+
+// A dependency flapping (a minute down, two up) for an hour: one
+// announcement, and pages at most at the plan's pace — the announcement,
+// the breach at 10m, and reminders no closer than the plan's RenotifyEvery.
+func TestReviewGradingFlappingPagesBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		d := newDep()
+		s := newReviewed(w, d, svcOpts{})
+		driveAll(rate, warm/2, s)
+		onset := time.Now()
+		for range 20 {
+			d.set(1, false)
+			driveAll(rate, time.Minute, s)
+			d.set(0, false)
+			driveAll(rate, 2*time.Minute, s)
+		}
+		ps := w.rec.pagesSince(onset)
+		if n := w.rec.count(firebreak.EventDetected); n != 1 {
+			t.Errorf("%d announcements for one flapping fault:%s", n, w.describe())
+		}
+		t.Logf("%d pages in an hour of flapping:%s", len(ps), w.describe())
+		// RenotifyEvery is 5m for Fatal: a reminder comes no sooner than 5m
+		// after the page before it, even when the flapping delayed it.
+		for i := 1; i < len(ps); i++ {
+			if ps[i].Event == firebreak.EventRenotify && ps[i].At.Sub(ps[i-1].At) < 5*time.Minute {
+				t.Errorf("reminder at %v only %v after the page before it, want at least the plan's 5m", w.since(ps[i].At), ps[i].At.Sub(ps[i-1].At))
+			}
+		}
+		if len(ps) > 1+1+12 {
+			t.Errorf("%d pages in an hour of flapping, want at most announcement + breach + one reminder per 5m", len(ps))
+		}
+	})
+}
