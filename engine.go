@@ -619,17 +619,14 @@ func (e *engine) advanceIncident(inc *incident, now time.Time) {
 		e.emit(inc, EventBreached, now)
 		breached = true
 	}
-	if unacked && !inc.renotifyAt.IsZero() && !now.Before(inc.renotifyAt) {
+	if unacked && !inc.renotifyAt.IsZero() && (breached || !now.Before(inc.renotifyAt)) {
 		if every := time.Duration(e.plan.Response[inc.Severity].RenotifyEvery); every > 0 {
-			for !inc.renotifyAt.After(now) {
-				inc.renotifyAt = inc.renotifyAt.Add(every)
-			}
-			if breached {
-				// The breach just paged: the next reminder comes a full
-				// interval later, not in the same instant (after a
-				// silence, reminders would otherwise catch up at once).
-				inc.renotifyAt = now.Add(every)
-			} else {
+			// The next reminder comes a full interval after this page: after
+			// a breach (not in the same instant, and not a catch-up after a
+			// silence), and after a reminder delayed because its signals
+			// had cleared at its time (a grid would page again sooner).
+			inc.renotifyAt = now.Add(every)
+			if !breached {
 				e.emit(inc, EventRenotify, now)
 			}
 		} else {
