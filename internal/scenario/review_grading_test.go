@@ -359,3 +359,28 @@ func TestReviewGradingFlappingPagesBounded(t *testing.T) {
 		}
 	})
 }
+
+// 10% errors for two hours after a warm half hour: graded below Fatal the
+// whole time (the persistence rule raises General to Severe at most), and
+// never reported as a breaker outage.
+func TestReviewGradingLongPartialFailureStaysBelowFatal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		d := newDep()
+		s := newReviewed(w, d, svcOpts{})
+		driveAll(rate, warm/2, s)
+		d.set(0.10, false)
+		driveAll(rate, 2*time.Hour, s)
+		if worst := w.rec.maxSeverity(); worst >= firebreak.Fatal || worst == firebreak.None {
+			t.Errorf("10%% errors for 2h told as %s, want Severe or General:%s", worst, w.describe())
+		}
+		for _, inc := range w.board.List(firebreak.Filter{}) {
+			for _, a := range inc.Alerts {
+				if a.Kind == firebreak.KindBreakerOpen {
+					t.Errorf("%s holds a breaker_open alert for a 10%% error rate", inc.ID)
+				}
+			}
+		}
+		t.Logf("%s", w.describe())
+	})
+}
