@@ -102,6 +102,9 @@ func TestReviewGradingFatalBreachesOnceUnlessAcknowledged(t *testing.T) {
 				if !ok {
 					t.Fatalf("no Fatal:%s", w.describe())
 				}
+				if gw := time.Duration(firebreak.DefaultPlan().Timers.GroupWait); n.At.Sub(n.Incident.DetectedAt) > gw {
+					t.Errorf("announced %v after detection, want within the plan's group wait %v", n.At.Sub(n.Incident.DetectedAt), gw)
+				}
 				if ack {
 					if err := w.board.Acknowledge(n.Incident.ID, "alice"); err != nil {
 						t.Fatal(err)
